@@ -1,0 +1,16 @@
+pub mod demo;
+pub mod identify;
+pub mod kb;
+pub mod lab;
+pub mod scan;
+pub mod import;
+pub mod reconcile;
+pub mod devices;
+pub mod sites;
+pub mod check;
+pub mod waiver;
+pub mod plan;
+pub mod procure;
+pub mod report;
+pub mod serve;
+pub mod bench;

@@ -1,0 +1,78 @@
+//! Options and helpers shared by every subcommand.
+
+use anyhow::Context;
+use camtrace_kb::{Kb, KbFiles};
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Knowledge-base directory overlaid on the built-in one (same relative path replaces a file,
+    /// new files are added).
+    #[arg(long, global = true, env = "CAMTRACE_KB", value_name = "DIR")]
+    pub kb: Option<PathBuf>,
+    /// Register database: a SQLite file path or `sqlite://...`, or `postgres://...`.
+    #[arg(long, global = true, env = "CAMTRACE_DB", value_name = "URL", default_value = "camtrace.db")]
+    pub db: String,
+    /// More log output (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+impl Global {
+    /// The knowledge-base files: embedded, overlaid by `--kb` when given.
+    pub fn kb_files(&self) -> anyhow::Result<KbFiles> {
+        match &self.kb {
+            Some(dir) => KbFiles::with_overlay(dir).map_err(|e| anyhow::anyhow!("{e}")),
+            None => Ok(KbFiles::embedded()),
+        }
+    }
+
+    /// The loaded and validated vendor knowledge base.
+    pub fn load_kb(&self) -> anyhow::Result<Kb> {
+        let files = self.kb_files()?;
+        Kb::load(&files)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("loading the knowledge base")
+    }
+}
+
+pub fn init_tracing(g: &Global) {
+    let level = if g.quiet {
+        "error"
+    } else {
+        match g.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAMTRACE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Output formats shared by listing commands.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Table,
+    Csv,
+}
+
+/// The format to use when the user gave none: a table on a terminal, JSON otherwise.
+pub fn default_format(given: Option<Format>) -> Format {
+    given.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    })
+}

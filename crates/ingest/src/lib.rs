@@ -1,0 +1,1 @@
+//! File importers: CSV/JSON registers, nmap XML, pcap/pcapng, scan results.

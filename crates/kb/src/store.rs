@@ -1,0 +1,508 @@
+use crate::schema::*;
+use crate::{parse_toml, KbError, KbErrors, KbFile, KbFiles};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompaniesFile {
+    #[serde(default)]
+    company: Vec<Spanned<Company>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListsFile {
+    #[serde(default)]
+    list: Vec<Spanned<ListDef>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrandsFile {
+    #[serde(default)]
+    brand: Vec<Spanned<Brand>>,
+    #[serde(default)]
+    oem: Vec<Spanned<OemLink>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OuiFile {
+    #[serde(default)]
+    block: Vec<Spanned<OuiBlock>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignaturesFile {
+    #[serde(default)]
+    signature: Vec<Spanned<Signature>>,
+}
+
+/// Where an entry was defined: knowledge-base file and line, for evidence and error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// The result of a MAC look-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OuiHit<'a> {
+    pub prefix: String,
+    pub block: &'a OuiBlock,
+    pub company: &'a Company,
+}
+
+/// The loaded, validated vendor knowledge base with its indexes.
+#[derive(Debug, Clone, Default)]
+pub struct Kb {
+    pub version: String,
+    pub companies: Vec<Company>,
+    pub lists: Vec<ListDef>,
+    pub brands: Vec<Brand>,
+    pub oem_links: Vec<OemLink>,
+    pub oui_blocks: Vec<OuiBlock>,
+    pub signatures: Vec<Signature>,
+    /// Where each signature was defined (same order as `signatures`).
+    pub signature_locations: Vec<Location>,
+    company_index: HashMap<String, usize>,
+    brand_index: HashMap<String, usize>,
+    list_index: HashMap<String, usize>,
+    /// Normalised names and aliases of brands (and of companies, as their own brand) to brand or company ids.
+    name_index: HashMap<String, NameHit>,
+    /// Prefix (upper-case hex, 6, 7 or 9 digits) to block index.
+    oui_index: HashMap<String, usize>,
+    pub locations: BTreeMap<String, Location>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NameHit {
+    Brand(usize),
+    Company(usize),
+}
+
+/// Normalise a name for look-ups: lower case, letters and digits only (`CP PLUS`, `CP_PLUS`,
+/// `CPPlus` all become `cpplus`).
+pub fn normalise_name(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn loc(file: &KbFile, span: std::ops::Range<usize>) -> Location {
+    Location {
+        file: file.display_path(),
+        line: file.line_col(span.start).0,
+    }
+}
+
+fn err_at(file: &KbFile, span: std::ops::Range<usize>, msg: impl Into<String>) -> KbError {
+    let (line, col) = file.line_col(span.start);
+    KbError::new(&file.display_path(), line, col, msg)
+}
+
+impl Kb {
+    /// The embedded knowledge base.
+    pub fn embedded() -> Result<Self, KbErrors> {
+        Self::load(&KbFiles::embedded())
+    }
+
+    /// Load and validate the vendor side of the knowledge base from a file set.
+    pub fn load(files: &KbFiles) -> Result<Self, KbErrors> {
+        let mut errors = KbErrors::default();
+        let mut kb = Kb {
+            version: files.version(),
+            ..Default::default()
+        };
+        let mut spans: Vec<(String, Location, &'static str)> = Vec::new();
+
+        for f in files.under("companies/") {
+            match parse_toml::<CompaniesFile>(f) {
+                Ok(cf) => {
+                    for c in cf.company {
+                        let l = loc(f, c.span());
+                        spans.push((c.get_ref().id.clone(), l.clone(), "company"));
+                        kb.locations.insert(format!("company:{}", c.get_ref().id), l);
+                        kb.companies.push(c.into_inner());
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(f) = files.get("lists.toml") {
+            match parse_toml::<ListsFile>(f) {
+                Ok(lf) => {
+                    for l in lf.list {
+                        kb.locations
+                            .insert(format!("list:{}", l.get_ref().id), loc(f, l.span()));
+                        kb.lists.push(l.into_inner());
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        let mut brand_refs = Vec::new();
+        for f in files.under("brands/") {
+            match parse_toml::<BrandsFile>(f) {
+                Ok(bf) => {
+                    for b in bf.brand {
+                        let l = loc(f, b.span());
+                        kb.locations.insert(format!("brand:{}", b.get_ref().id), l.clone());
+                        for o in &b.get_ref().owners {
+                            brand_refs.push((o.company.clone(), l.clone(), "brand owner"));
+                        }
+                        kb.brands.push(b.into_inner());
+                    }
+                    for o in bf.oem {
+                        let l = loc(f, o.span());
+                        brand_refs.push((o.get_ref().maker.clone(), l.clone(), "OEM maker"));
+                        kb.oem_links.push(o.into_inner());
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        let mut oui_refs = Vec::new();
+        for f in files.under("oui/") {
+            match parse_toml::<OuiFile>(f) {
+                Ok(of) => {
+                    for b in of.block {
+                        let span = b.span();
+                        for p in &b.get_ref().prefixes {
+                            let want = match b.get_ref().registry.as_str() {
+                                "MA-L" => 6,
+                                "MA-M" => 7,
+                                "MA-S" => 9,
+                                other => {
+                                    errors.push(err_at(f, span.clone(), format!("unknown registry `{other}` (expected MA-L, MA-M or MA-S)")));
+                                    break;
+                                }
+                            };
+                            if p.len() != want || !p.chars().all(|c| c.is_ascii_hexdigit()) {
+                                errors.push(err_at(f, span.clone(), format!("prefix `{p}` is not {want} hex digits for {}", b.get_ref().registry)));
+                            }
+                        }
+                        oui_refs.push((b.get_ref().company.clone(), loc(f, span), "OUI block"));
+                        kb.oui_blocks.push(b.into_inner());
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        for f in files.under("signatures/") {
+            match parse_toml::<SignaturesFile>(f) {
+                Ok(sf) => {
+                    for s in sf.signature {
+                        let span = s.span();
+                        let sig = s.get_ref();
+                        let mut b = regex::RegexBuilder::new(&sig.pattern);
+                        b.case_insensitive(sig.case_insensitive).size_limit(1 << 20);
+                        if let Err(e) = b.build() {
+                            errors.push(err_at(f, span.clone(), format!("signature `{}`: bad pattern: {e}", sig.id)));
+                        }
+                        if !(0.0..=1.0).contains(&sig.strength) {
+                            errors.push(err_at(f, span.clone(), format!("signature `{}`: strength {} is outside 0..1", sig.id, sig.strength)));
+                        }
+                        if sig.maker.is_none() && sig.brand.is_none() && sig.firmware_family.is_none() && sig.class.is_none() && sig.call_home.is_none() {
+                            errors.push(err_at(f, span.clone(), format!("signature `{}` proves nothing: give maker, brand, firmware_family, class or call_home", sig.id)));
+                        }
+                        if let Some(c) = &sig.class {
+                            if c.parse::<camtrace_model::DeviceClass>().is_err() {
+                                errors.push(err_at(f, span.clone(), format!("signature `{}`: unknown class `{c}`", sig.id)));
+                            }
+                        }
+                        for c in [&sig.maker, &sig.firmware_family].into_iter().flatten() {
+                            oui_refs.push((c.clone(), loc(f, span.clone()), "signature maker"));
+                        }
+                        if let Some(b) = &sig.brand {
+                            spans.push((format!("brand-ref:{b}"), loc(f, span.clone()), "signature brand"));
+                        }
+                        kb.signature_locations.push(loc(f, span));
+                        kb.signatures.push(s.into_inner());
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+
+        // Indexes and uniqueness.
+        for (i, c) in kb.companies.iter().enumerate() {
+            if kb.company_index.insert(c.id.clone(), i).is_some() {
+                let l = &kb.locations[&format!("company:{}", c.id)];
+                errors.push(KbError::new(&l.file, l.line, 1, format!("company id `{}` is defined twice", c.id)));
+            }
+        }
+        for (i, l) in kb.lists.iter().enumerate() {
+            kb.list_index.insert(l.id.clone(), i);
+        }
+        for (i, b) in kb.brands.iter().enumerate() {
+            if kb.brand_index.insert(b.id.clone(), i).is_some() {
+                let l = &kb.locations[&format!("brand:{}", b.id)];
+                errors.push(KbError::new(&l.file, l.line, 1, format!("brand id `{}` is defined twice", b.id)));
+            }
+        }
+        let mut seen_sig = HashMap::new();
+        for (s, l) in kb.signatures.iter().zip(&kb.signature_locations) {
+            if let Some(prev) = seen_sig.insert(s.id.clone(), l.clone()) {
+                errors.push(KbError::new(&l.file, l.line, 1, format!("signature id `{}` is defined twice (first at {prev})", s.id)));
+            }
+        }
+
+        // Cross references.
+        for (id, l, what) in brand_refs.iter().chain(oui_refs.iter()) {
+            if !kb.company_index.contains_key(id) {
+                errors.push(KbError::new(&l.file, l.line, 1, format!("{what} names unknown company `{id}`")));
+            }
+        }
+        for (id, l, what) in &spans {
+            if let Some(b) = id.strip_prefix("brand-ref:") {
+                if !kb.brand_index.contains_key(b) {
+                    errors.push(KbError::new(&l.file, l.line, 1, format!("{what} names unknown brand `{b}`")));
+                }
+            }
+        }
+        for c in &kb.companies {
+            let l = &kb.locations[&format!("company:{}", c.id)];
+            if let Some(p) = &c.parent {
+                if !kb.company_index.contains_key(p) {
+                    errors.push(KbError::new(&l.file, l.line, 1, format!("company `{}` has unknown parent `{p}`", c.id)));
+                }
+            }
+            for m in &c.lists {
+                if !kb.list_index.contains_key(&m.list) {
+                    errors.push(KbError::new(&l.file, l.line, 1, format!("company `{}` is on unknown list `{}`", c.id, m.list)));
+                }
+            }
+            if c.source.trim().is_empty() || c.prc_nil_reason.trim().is_empty() {
+                errors.push(KbError::new(&l.file, l.line, 1, format!("company `{}`: source and prc_nil_reason must not be empty", c.id)));
+            }
+        }
+        for o in &kb.oem_links {
+            if !kb.brand_index.contains_key(&o.brand) {
+                errors.push(KbError::new("kb/brands", 0, 0, format!("OEM link names unknown brand `{}`", o.brand)));
+            }
+        }
+
+        for (i, b) in kb.oui_blocks.iter().enumerate() {
+            for p in &b.prefixes {
+                kb.oui_index.insert(p.to_ascii_uppercase(), i);
+            }
+        }
+        for (i, c) in kb.companies.iter().enumerate() {
+            for n in std::iter::once(&c.short).chain(c.aliases.iter()) {
+                kb.name_index.entry(normalise_name(n)).or_insert(NameHit::Company(i));
+            }
+        }
+        for (i, b) in kb.brands.iter().enumerate() {
+            for n in std::iter::once(&b.name).chain(b.aliases.iter()).chain(std::iter::once(&b.id)) {
+                kb.name_index.insert(normalise_name(n), NameHit::Brand(i));
+            }
+        }
+        errors.into_result(kb)
+    }
+
+    pub fn company(&self, id: &str) -> Option<&Company> {
+        self.company_index.get(id).map(|&i| &self.companies[i])
+    }
+
+    pub fn brand(&self, id: &str) -> Option<&Brand> {
+        self.brand_index.get(id).map(|&i| &self.brands[i])
+    }
+
+    pub fn list(&self, id: &str) -> Option<&ListDef> {
+        self.list_index.get(id).map(|&i| &self.lists[i])
+    }
+
+    /// Look a brand up by any of its names (`CP PLUS`, `cpplus`, `CP_PLUS`).
+    pub fn brand_by_name(&self, name: &str) -> Option<&Brand> {
+        match self.name_index.get(&normalise_name(name))? {
+            NameHit::Brand(i) => Some(&self.brands[*i]),
+            NameHit::Company(_) => None,
+        }
+    }
+
+    /// Look a company up by id, short name or alias.
+    pub fn company_by_name(&self, name: &str) -> Option<&Company> {
+        if let Some(c) = self.company(name) {
+            return Some(c);
+        }
+        match self.name_index.get(&normalise_name(name))? {
+            NameHit::Company(i) => Some(&self.companies[*i]),
+            NameHit::Brand(_) => None,
+        }
+    }
+
+    /// The owner of a brand on a date (e.g. Lorex: Dahua before 2022-11-24).
+    pub fn brand_owner_on(&self, brand: &str, date: NaiveDate) -> Option<&BrandOwner> {
+        self.brand(brand)?
+            .owners
+            .iter()
+            .filter(|o| o.active_on(date))
+            .max_by_key(|o| o.confidence)
+    }
+
+    /// OEM links that say who makes `model` sold under `brand` on `date`, best first: model
+    /// pattern matches before brand-wide links, then by confidence.
+    pub fn oem_for(&self, brand: &str, model: Option<&str>, date: NaiveDate) -> Vec<&OemLink> {
+        let mut v: Vec<(&OemLink, bool)> = self
+            .oem_links
+            .iter()
+            .filter(|o| o.brand == brand && o.active_on(date))
+            .filter_map(|o| {
+                if o.models.is_empty() {
+                    Some((o, false))
+                } else {
+                    let m = model?;
+                    o.models.iter().any(|p| model_matches(p, m)).then_some((o, true))
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.confidence.cmp(&a.0.confidence)));
+        v.into_iter().map(|(o, _)| o).collect()
+    }
+
+    /// Look up a MAC address (any common notation) in the OUI blocks, longest prefix first.
+    pub fn lookup_mac(&self, mac: &str) -> Option<OuiHit<'_>> {
+        let hex: String = mac
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if hex.len() != 12 {
+            return None;
+        }
+        for len in [9, 7, 6] {
+            if let Some(&i) = self.oui_index.get(&hex[..len]) {
+                let block = &self.oui_blocks[i];
+                let company = self.company(&block.company)?;
+                return Some(OuiHit {
+                    prefix: hex[..len].to_string(),
+                    block,
+                    company,
+                });
+            }
+        }
+        None
+    }
+
+    /// Memberships of a company active on `date`, including those of its parents (lists cover
+    /// subsidiaries and affiliates).
+    pub fn lists_on(&self, company: &str, date: NaiveDate) -> Vec<(&Company, &ListMembership)> {
+        let mut out = Vec::new();
+        let mut cur = self.company(company);
+        let mut depth = 0;
+        while let Some(c) = cur {
+            for m in c.lists.iter().filter(|m| m.active_on(date)) {
+                out.push((c, m));
+            }
+            depth += 1;
+            if depth > 8 {
+                break;
+            }
+            cur = c.parent.as_deref().and_then(|p| self.company(p));
+        }
+        out
+    }
+}
+
+/// Match a model against a pattern: case-insensitive, `*` matches any run, and a pattern
+/// without a trailing `*` still matches as a prefix.
+pub fn model_matches(pattern: &str, model: &str) -> bool {
+    let p = pattern.to_ascii_uppercase();
+    let m = model.to_ascii_uppercase();
+    let parts: Vec<&str> = p.split('*').collect();
+    let mut pos = 0;
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() {
+            continue;
+        }
+        if i == 0 {
+            if !m.starts_with(part) {
+                return false;
+            }
+            pos = part.len();
+        } else if let Some(found) = m[pos..].find(part) {
+            pos += found + part.len();
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_patterns() {
+        assert!(model_matches("CMIP*", "cmip3042"));
+        assert!(model_matches("DS-2CD", "DS-2CD2143G0-I"));
+        assert!(model_matches("*-HDW*", "DH-IPC-HDW1230T2"));
+        assert!(!model_matches("CMIP*", "LTN8704"));
+    }
+
+    #[test]
+    fn names_normalise() {
+        assert_eq!(normalise_name("CP_PLUS"), "cpplus");
+        assert_eq!(normalise_name("CP Plus"), "cpplus");
+    }
+
+    const MINI: &str = r#"
+[[company]]
+id = "acme"
+name = "Acme Ltd"
+short = "Acme"
+country = "GB"
+prc_nil = "no"
+prc_nil_reason = "UK company"
+source = "test"
+as_of = 2026-01-01
+"#;
+
+    #[test]
+    fn entry_without_source_fails_with_file_and_line() {
+        let mut files = KbFiles::default();
+        files.insert("companies/x.toml", MINI.replace("source = \"test\"\n", ""));
+        let err = Kb::load(&files).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("companies/x.toml:2"), "{text}");
+        assert!(text.contains("source"), "{text}");
+    }
+
+    #[test]
+    fn unknown_references_are_reported() {
+        let mut files = KbFiles::default();
+        files.insert("companies/x.toml", MINI.replace("as_of = 2026-01-01", "as_of = 2026-01-01\nparent = \"nobody\""));
+        let text = Kb::load(&files).unwrap_err().to_string();
+        assert!(text.contains("unknown parent `nobody`"), "{text}");
+    }
+
+    #[test]
+    fn bad_date_is_reported() {
+        let mut files = KbFiles::default();
+        files.insert("companies/x.toml", MINI.replace("2026-01-01", "\"last tuesday\""));
+        let text = Kb::load(&files).unwrap_err().to_string();
+        assert!(text.contains("not a date"), "{text}");
+    }
+
+    #[test]
+    fn minimal_base_loads() {
+        let mut files = KbFiles::default();
+        files.insert("companies/x.toml", MINI);
+        let kb = Kb::load(&files).unwrap();
+        assert_eq!(kb.company("acme").unwrap().short, "Acme");
+        assert_eq!(kb.company_by_name("ACME").unwrap().id, "acme");
+    }
+}

@@ -1,0 +1,163 @@
+//! Identifications: what camtrace concluded about one target, and why.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A reference to a knowledge-base entry: its stable id and display name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NamedRef {
+    pub id: String,
+    pub name: String,
+}
+
+impl NamedRef {
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceClass {
+    Camera,
+    Recorder,
+    Vms,
+    Intercom,
+    AccessControl,
+    Other,
+    #[default]
+    Unknown,
+}
+
+impl DeviceClass {
+    pub const ALL: [DeviceClass; 7] = [
+        Self::Camera,
+        Self::Recorder,
+        Self::Vms,
+        Self::Intercom,
+        Self::AccessControl,
+        Self::Other,
+        Self::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Camera => "camera",
+            Self::Recorder => "recorder",
+            Self::Vms => "vms",
+            Self::Intercom => "intercom",
+            Self::AccessControl => "access_control",
+            Self::Other => "other",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Surveillance equipment in the sense of the regimes (cameras, recorders, VMS, intercoms,
+    /// access control).
+    pub fn is_surveillance(self) -> bool {
+        matches!(
+            self,
+            Self::Camera | Self::Recorder | Self::Vms | Self::Intercom | Self::AccessControl
+        )
+    }
+}
+
+impl fmt::Display for DeviceClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DeviceClass {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown device class `{s}` (expected one of: camera, recorder, vms, intercom, access_control, other, unknown)"
+                )
+            })
+    }
+}
+
+/// One piece of evidence behind a claim: which probe or observation, which bytes or fields,
+/// which signature, and where the signature's fact comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Observation kind (`http`, `sadp`, `mac`, ...) or `conflict` / `kb` for derived evidence.
+    pub kind: String,
+    /// What was seen, quoted (e.g. `Server: App-webs/`).
+    pub detail: String,
+    /// The knowledge-base signature id that matched (empty when none).
+    pub signature: String,
+    /// Where the signature or fact comes from (knowledge-base file and its cited source).
+    pub source: String,
+    /// What this evidence supports: `maker`, `brand`, `model`, `firmware`, `class`, `call_home`, `conflict`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proves: Vec<String>,
+    /// Strength of this evidence, 0..1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+}
+
+/// The identification of one target (output format of `camtrace identify`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identification {
+    pub target: String,
+    pub brand: Option<NamedRef>,
+    pub maker: Option<NamedRef>,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    pub device_class: DeviceClass,
+    /// Confidence in the maker (or, without a maker, in the class), 0..1.
+    pub confidence: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// Cloud services the device called (evidence of call-home), e.g. `hik-connect`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub call_home: Vec<String>,
+    /// Conflicts between pieces of evidence (e.g. MAC of one maker, firmware of another).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Identification {
+    pub fn unknown(target: impl Into<String>) -> Self {
+        Self {
+            target: target.into(),
+            brand: None,
+            maker: None,
+            model: None,
+            firmware: None,
+            device_class: DeviceClass::Unknown,
+            confidence: 0.0,
+            mac: None,
+            call_home: Vec::new(),
+            conflicts: Vec::new(),
+            evidence: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_class_round_trips_through_text() {
+        for c in DeviceClass::ALL {
+            assert_eq!(c.as_str().parse::<DeviceClass>().unwrap(), c);
+            let j = serde_json::to_string(&c).unwrap();
+            assert_eq!(j, format!("\"{}\"", c.as_str()));
+        }
+        assert!("toaster".parse::<DeviceClass>().is_err());
+    }
+}

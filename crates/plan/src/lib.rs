@@ -1,0 +1,1 @@
+//! Remediation plans under a budget, approved alternatives catalogue, procurement gate. No I/O.

@@ -1,0 +1,1 @@
+//! Policy regimes as data, CEL predicates, findings with reasons, waivers. No I/O.

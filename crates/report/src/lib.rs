@@ -1,0 +1,1 @@
+//! Reports: HTML, CSV, JSON and XLSX, reproducible from stored history.

@@ -1,0 +1,1 @@
+//! HTTP API, web dashboard, access control, audit log, alerts.

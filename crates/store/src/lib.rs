@@ -1,0 +1,1 @@
+//! The register store: SQLite and PostgreSQL behind one trait, migrations, history.
