@@ -203,3 +203,60 @@ mod tests {
         assert!("gone".parse::<DeviceStatus>().is_err());
     }
 }
+
+/// A waiver: a signed, expiring exception to one rule for one device.
+///
+/// An expired or revoked waiver no longer suppresses the finding it covered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Waiver {
+    pub id: String,
+    pub device_id: String,
+    /// The rule waived, `<regime>/<rule>` (e.g. `uk-2022-sensitive-sites/disconnect-core`).
+    pub rule_id: String,
+    pub reason: String,
+    pub approver: String,
+    /// RFC 3339 time the waiver was granted.
+    pub created_at: String,
+    /// Last day the waiver is in force.
+    pub expires_on: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_reason: Option<String>,
+}
+
+impl Waiver {
+    /// In force on `date`: not revoked and not past its expiry date.
+    pub fn active_on(&self, date: NaiveDate) -> bool {
+        self.revoked_at.is_none() && date <= self.expires_on
+    }
+}
+
+/// The latest identification of one discovered target, with where and when it was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeenIdentification {
+    /// The register device this target was matched to, when any.
+    #[serde(default)]
+    pub device_id: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
+    pub scan_id: String,
+    /// RFC 3339 time of the scan (or of the observation).
+    pub seen_at: String,
+    pub identification: crate::Identification,
+}
+
+/// Everything the policy, plan and report code needs about an estate (or a part of it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estate {
+    pub organisations: Vec<Organisation>,
+    pub sites: Vec<Site>,
+    pub zones: Vec<Zone>,
+    pub networks: Vec<NetworkSegment>,
+    pub devices: Vec<Device>,
+    /// Latest identification per discovered target.
+    pub identifications: Vec<SeenIdentification>,
+    pub waivers: Vec<Waiver>,
+}

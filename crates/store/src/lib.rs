@@ -1,1 +1,427 @@
 //! The register store: SQLite and PostgreSQL behind one trait, migrations, history.
+//!
+//! * [`open`] takes a file path, `sqlite://path`, `sqlite::memory:` or `postgres://...`, creates
+//!   the SQLite file on first use (WAL, foreign keys on), and brings the schema up to date.
+//! * One code path: every query is a runtime sqlx query over the `Any` driver with `$1`-style
+//!   parameters, which both SQLite and PostgreSQL accept. Values are stored as text, 64-bit
+//!   integers and doubles only, so the same statements read and write both backends.
+//! * Every register change appends to the hash-chained [`history`](Store::history) in the same
+//!   transaction; [`Store::verify_history`] detects tampering.
+//! * Migrations are numbered files `migrations/{sqlite,postgres}/NNNN_name.sql`, embedded at build
+//!   time by `build.rs`: adding a file (one per backend) is all it takes.
+
+mod history;
+mod migrate;
+pub mod reconcile;
+mod sql;
+
+use async_trait::async_trait;
+use camtrace_model::{
+    Device, DeviceClass, DeviceStatus, Estate, Identification, NetworkSegment, Observation,
+    Organisation, SeenIdentification, Site, Waiver, Zone,
+};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+pub use history::{HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
+pub use migrate::Migration;
+pub use sql::{append_history_in, ScanImport, SqlStore};
+/// The sqlx pool type under the store, for crates that add their own tables (see
+/// [`Store::pool`]).
+pub use sqlx::AnyPool;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A break in the history hash chain: the first entry whose hash or link does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("history tampered at entry {seq}: {reason}")]
+pub struct TamperError {
+    pub seq: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database URL `{url}`: {reason}")]
+    Url { url: String, reason: String },
+    #[error("migration {version} ({name}): {reason}")]
+    Migration {
+        version: i64,
+        name: String,
+        reason: String,
+    },
+    #[error("{kind} `{id}` not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: String, reason: String },
+    #[error(transparent)]
+    Tamper(#[from] TamperError),
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Counts of what a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl ChangeCounts {
+    pub fn add(&mut self, c: Change) {
+        match c {
+            Change::Created => self.created += 1,
+            Change::Updated => self.updated += 1,
+            Change::Unchanged => self.unchanged += 1,
+        }
+    }
+    pub fn changed(&self) -> u64 {
+        self.created + self.updated
+    }
+}
+
+/// A register batch applied in one transaction (all or nothing).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegisterBatch {
+    #[serde(default)]
+    pub organisations: Vec<Organisation>,
+    #[serde(default)]
+    pub sites: Vec<Site>,
+    #[serde(default)]
+    pub zones: Vec<Zone>,
+    #[serde(default)]
+    pub networks: Vec<NetworkSegment>,
+    #[serde(default)]
+    pub devices: Vec<Device>,
+}
+
+impl RegisterBatch {
+    pub fn len(&self) -> usize {
+        self.organisations.len()
+            + self.sites.len()
+            + self.zones.len()
+            + self.networks.len()
+            + self.devices.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What [`Store::apply_register`] did, per entity kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterSummary {
+    pub organisations: ChangeCounts,
+    pub sites: ChangeCounts,
+    pub zones: ChangeCounts,
+    pub networks: ChangeCounts,
+    pub devices: ChangeCounts,
+}
+
+impl RegisterSummary {
+    pub fn changed(&self) -> u64 {
+        self.organisations.changed()
+            + self.sites.changed()
+            + self.zones.changed()
+            + self.networks.changed()
+            + self.devices.changed()
+    }
+}
+
+/// One scan (or one imported evidence file): observations and identifications hang off it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanRecord {
+    /// Stable id. For an imported file, derive it from the file's content hash so that importing
+    /// the same file twice is a no-op.
+    pub id: String,
+    /// RFC 3339.
+    pub started: String,
+    #[serde(default)]
+    pub finished: Option<String>,
+    /// What produced it (`camtrace scan`, `nmap:file.xml`, `pcap:file.pcap` ...).
+    pub source: String,
+    #[serde(default)]
+    pub site: Option<String>,
+    /// `scan`, `nmap`, `pcap`, `jsonl`.
+    pub kind: String,
+    #[serde(default)]
+    pub observation_count: i64,
+    #[serde(default)]
+    pub identification_count: i64,
+}
+
+/// An observation as stored, with its scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredObservation {
+    pub scan_id: String,
+    pub seq: i64,
+    pub observation: Observation,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservationFilter {
+    pub scan_id: Option<String>,
+    pub site: Option<String>,
+    pub target: Option<String>,
+    pub kind: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteFilter {
+    /// The organisation and every organisation below it.
+    pub organisation: Option<String>,
+    pub site: Option<String>,
+    /// Only sites meeting (true) or not meeting (false) a sensitive-site criterion.
+    pub sensitive: Option<bool>,
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceFilter {
+    /// The organisation and every organisation below it.
+    pub organisation: Option<String>,
+    pub site: Option<String>,
+    /// Maker id or name, case-insensitive.
+    pub maker: Option<String>,
+    /// Brand id or name, case-insensitive.
+    pub brand: Option<String>,
+    pub class: Option<DeviceClass>,
+    pub status: Option<DeviceStatus>,
+    /// Only devices on sites meeting (true) / not meeting (false) a sensitive-site criterion.
+    pub sensitive: Option<bool>,
+    pub mac: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Which part of the estate to load.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EstateFilter {
+    /// The organisation and every organisation below it.
+    pub organisation: Option<String>,
+    pub site: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaiverFilter {
+    pub device_id: Option<String>,
+    pub rule_id: Option<String>,
+    /// Only waivers in force on this date (not revoked, not expired).
+    pub active_on: Option<NaiveDate>,
+    pub include_revoked: bool,
+}
+
+/// Counts of findings on one date, for progress over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingsSnapshot {
+    pub date: NaiveDate,
+    pub regime: String,
+    /// Empty when the snapshot covers every organisation.
+    #[serde(default)]
+    pub organisation: String,
+    /// Empty when the snapshot covers every site of the organisation.
+    #[serde(default)]
+    pub site: String,
+    /// Free-form counts, e.g. `{"by_severity":{"high":3},"sensitive_sites":2}`.
+    pub counts: serde_json::Value,
+    #[serde(default)]
+    pub recorded_at: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotFilter {
+    pub regime: Option<String>,
+    pub organisation: Option<String>,
+    pub site: Option<String>,
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+}
+
+/// The register store. Object-safe: use it as `Box<dyn Store>` from [`open`].
+///
+/// `actor` is who made a change (a user name, `import:<file>`, `cli`); it is written to history.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+    /// The underlying pool, for crates that keep their own tables in the same database (their
+    /// migrations go into `crates/store/migrations/`). Use `$1` parameters, text/i64/f64 values.
+    fn pool(&self) -> &AnyPool;
+    /// Highest applied migration version.
+    async fn schema_version(&self) -> Result<i64>;
+
+    // --- register ---
+    async fn upsert_organisation(&self, org: &Organisation, actor: &str) -> Result<Change>;
+    async fn upsert_site(&self, site: &Site, actor: &str) -> Result<Change>;
+    async fn upsert_zone(&self, zone: &Zone, actor: &str) -> Result<Change>;
+    async fn upsert_network(&self, net: &NetworkSegment, actor: &str) -> Result<Change>;
+    async fn upsert_device(&self, device: &Device, actor: &str) -> Result<Change>;
+    /// Apply a whole register batch in one transaction; any error rolls everything back.
+    async fn apply_register(&self, batch: &RegisterBatch, actor: &str) -> Result<RegisterSummary>;
+    /// Change a device's status (history action `status`), with an optional reason.
+    async fn set_device_status(
+        &self,
+        id: &str,
+        status: DeviceStatus,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<Change>;
+    async fn get_organisation(&self, id: &str) -> Result<Option<Organisation>>;
+    async fn get_site(&self, id: &str) -> Result<Option<Site>>;
+    async fn get_device(&self, id: &str) -> Result<Option<Device>>;
+    async fn list_organisations(&self) -> Result<Vec<Organisation>>;
+    async fn list_sites(&self, filter: &SiteFilter) -> Result<Vec<Site>>;
+    async fn list_zones(&self, site: Option<&str>) -> Result<Vec<Zone>>;
+    async fn list_networks(&self, site: Option<&str>) -> Result<Vec<NetworkSegment>>;
+    async fn list_devices(&self, filter: &DeviceFilter) -> Result<Vec<Device>>;
+
+    // --- evidence ---
+    /// Start importing a scan. `None` when a scan with this id is already stored (idempotent
+    /// import). Nothing is visible until [`ScanImport::commit`].
+    async fn begin_scan(&self, scan: &ScanRecord) -> Result<Option<ScanImport>>;
+    async fn list_scans(&self, site: Option<&str>) -> Result<Vec<ScanRecord>>;
+    async fn observations(&self, filter: &ObservationFilter) -> Result<Vec<StoredObservation>>;
+    /// The latest identification per (site, target), linked to register devices by MAC or address.
+    async fn latest_identifications(
+        &self,
+        filter: &EstateFilter,
+    ) -> Result<Vec<SeenIdentification>>;
+
+    // --- history ---
+    /// Append one entry in its own transaction (for changes the store does not make itself).
+    async fn append_history(&self, entry: &NewHistory) -> Result<HistoryEntry>;
+    async fn history(&self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>>;
+    /// Check the whole hash chain; returns the number of entries, or
+    /// [`StoreError::Tamper`] naming the first bad entry.
+    async fn verify_history(&self) -> Result<u64>;
+
+    // --- waivers ---
+    async fn add_waiver(&self, waiver: &Waiver, actor: &str) -> Result<()>;
+    async fn list_waivers(&self, filter: &WaiverFilter) -> Result<Vec<Waiver>>;
+    async fn revoke_waiver(&self, id: &str, by: &str, reason: &str) -> Result<Waiver>;
+
+    // --- estate views ---
+    async fn load_estate(&self, filter: &EstateFilter) -> Result<Estate>;
+    /// The estate as it was at the end of `date`, rebuilt from history (register entities and
+    /// waivers) and from identifications seen up to that day.
+    async fn estate_as_of(&self, date: NaiveDate, filter: &EstateFilter) -> Result<Estate>;
+    /// Every device's status at the end of `date` (devices that existed then).
+    async fn device_status_on(&self, date: NaiveDate) -> Result<Vec<(String, DeviceStatus)>>;
+
+    // --- findings snapshots ---
+    /// Record (or replace) the snapshot for (date, regime, organisation, site).
+    async fn record_snapshot(&self, snap: &FindingsSnapshot, actor: &str) -> Result<()>;
+    async fn snapshots(&self, filter: &SnapshotFilter) -> Result<Vec<FindingsSnapshot>>;
+}
+
+/// Open (creating when needed) the store at `url` and bring its schema up to date.
+///
+/// Accepts `postgres://...` / `postgresql://...`, `sqlite::memory:`, `sqlite://path`,
+/// `sqlite:path`, or a plain file path.
+pub async fn open(url: &str) -> Result<Box<dyn Store>> {
+    Ok(Box::new(SqlStore::open(url).await?))
+}
+
+/// Canonical MAC notation: six lower-case hex pairs joined by `:`. Accepts `:`/`-` separated,
+/// Cisco dotted (`4419.b601.0203`) and bare hex. `None` when it is not a MAC.
+pub fn normalise_mac(s: &str) -> Option<String> {
+    let hex: String = s
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.'))
+        .collect();
+    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    let pairs: Vec<&str> = (0..6).map(|i| &hex[i * 2..i * 2 + 2]).collect();
+    Some(pairs.join(":"))
+}
+
+/// The id a device discovered on `site` gets when it is registered: from its MAC when known,
+/// otherwise from the site and its address.
+pub fn discovered_device_id(site: &str, ident: &Identification) -> String {
+    match ident.mac.as_deref().and_then(normalise_mac) {
+        Some(mac) => format!("mac-{}", mac.replace(':', "")),
+        None => format!("{site}/{}", ident.target),
+    }
+}
+
+/// A register device built from a discovered identification (status `installed`).
+pub fn device_from_identification(site: &str, ident: &Identification) -> Device {
+    Device {
+        id: discovered_device_id(site, ident),
+        site: site.to_string(),
+        zone: None,
+        network: None,
+        brand: ident.brand.as_ref().map(|b| b.id.clone()),
+        maker: ident.maker.as_ref().map(|m| m.id.clone()),
+        model: ident.model.clone(),
+        firmware: ident.firmware.clone(),
+        class: ident.device_class,
+        mac: ident.mac.as_deref().and_then(normalise_mac),
+        addresses: vec![ident.target.clone()],
+        status: DeviceStatus::Installed,
+        install_date: None,
+        scheduled_upgrade: None,
+        cost_device: None,
+        cost_labour: None,
+        confidence: Some(ident.confidence),
+        notes: Some("registered from discovery".into()),
+    }
+}
+
+/// The current time as RFC 3339 UTC with microseconds (fixed width: sorts as text).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_normalise_from_every_notation() {
+        for s in [
+            "44:19:B6:01:02:03",
+            "44-19-b6-01-02-03",
+            "4419.b601.0203",
+            "4419B6010203",
+        ] {
+            assert_eq!(
+                normalise_mac(s).as_deref(),
+                Some("44:19:b6:01:02:03"),
+                "{s}"
+            );
+        }
+        assert_eq!(normalise_mac("44:19:b6:01:02"), None);
+        assert_eq!(normalise_mac("zz:19:b6:01:02:03"), None);
+    }
+}

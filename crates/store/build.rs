@@ -1,0 +1,46 @@
+//! Embeds every `migrations/<backend>/NNNN_name.sql` file: adding a numbered file is all it
+//! takes to add a migration (for both backends, add one file to each directory).
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut out = String::new();
+    for backend in ["sqlite", "postgres"] {
+        let dir = root.join(backend);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect();
+        files.sort();
+        writeln!(
+            out,
+            "pub const {}: &[Migration] = &[",
+            backend.to_uppercase()
+        )
+        .unwrap();
+        for f in files {
+            println!("cargo:rerun-if-changed={}", f.display());
+            let stem = f.file_stem().unwrap().to_string_lossy().to_string();
+            let (num, name) = stem
+                .split_once('_')
+                .unwrap_or_else(|| panic!("{}: name must be NNNN_name.sql", f.display()));
+            let version: i64 = num
+                .parse()
+                .unwrap_or_else(|_| panic!("{}: name must start with a number", f.display()));
+            writeln!(
+                out,
+                "    Migration {{ version: {version}, name: {name:?}, sql: include_str!({:?}) }},",
+                f.display().to_string()
+            )
+            .unwrap();
+        }
+        writeln!(out, "];").unwrap();
+    }
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("migrations.rs");
+    std::fs::write(dest, out).unwrap();
+}

@@ -1,0 +1,1 @@
+//! Reconciliation of discovery against the register.

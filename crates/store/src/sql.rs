@@ -1,0 +1,1834 @@
+//! The one implementation of [`Store`]: sqlx runtime queries over the `Any` driver.
+
+use crate::history::{entry_hash, HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
+use crate::*;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::AnyConnection;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+type Tx = Transaction<'static, Any>;
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
+/// Longest id accepted for register entities.
+const MAX_ID: usize = 200;
+/// Rows per multi-row INSERT of observations.
+const OBS_CHUNK: usize = 200;
+
+/// The SQL store (SQLite or PostgreSQL).
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A dynamic query argument.
+#[derive(Debug, Clone)]
+enum Arg {
+    S(Option<String>),
+    I(i64),
+}
+
+/// A query under construction with numbered `$n` parameters.
+#[derive(Default)]
+struct Q {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Q {
+    fn new(sql: &str) -> Self {
+        Self {
+            sql: sql.to_string(),
+            args: Vec::new(),
+        }
+    }
+    fn arg(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+    fn s(&mut self, v: impl Into<String>) -> String {
+        self.arg(Arg::S(Some(v.into())))
+    }
+    fn push(&mut self, s: &str) {
+        self.sql.push_str(s);
+    }
+    fn build(&self) -> AnyQuery<'_> {
+        bind_all(sqlx::query(AssertSqlSafe(self.sql.clone())), &self.args)
+    }
+}
+
+fn bind_all<'q>(mut q: AnyQuery<'q>, args: &[Arg]) -> AnyQuery<'q> {
+    for a in args {
+        q = match a {
+            Arg::S(v) => q.bind(v.clone()),
+            Arg::I(v) => q.bind(*v),
+        };
+    }
+    q
+}
+
+fn b(v: bool) -> i64 {
+    v as i64
+}
+
+fn date_str(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+fn parse_date(what: &str, s: Option<String>) -> Result<Option<NaiveDate>> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|e| StoreError::invalid(what, format!("stored date `{s}`: {e}"))),
+    }
+}
+
+fn validate_id(kind: &str, id: &str) -> Result<()> {
+    if id.trim().is_empty() {
+        return Err(StoreError::invalid(format!("{kind} id"), "empty"));
+    }
+    if id.len() > MAX_ID {
+        return Err(StoreError::invalid(
+            format!("{kind} id"),
+            format!("longer than {MAX_ID} bytes"),
+        ));
+    }
+    if id.chars().any(|c| c.is_control()) {
+        return Err(StoreError::invalid(
+            format!("{kind} id `{}`", id.escape_debug()),
+            "contains control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// First instant of the day after `date`, as stored-time text (history `time` sorts as text).
+fn end_of(date: NaiveDate) -> String {
+    let next = date.succ_opt().unwrap_or(date);
+    format!("{}T00:00:00", next.format("%Y-%m-%d"))
+}
+
+// ---------------------------------------------------------------- row mapping
+
+fn row_org(r: &AnyRow) -> Result<Organisation> {
+    Ok(Organisation {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        parent: r.try_get("parent")?,
+        kind: r.try_get("kind")?,
+        country: r.try_get("country")?,
+    })
+}
+
+fn row_site(r: &AnyRow) -> Result<Site> {
+    let tags: String = r.try_get("tags")?;
+    Ok(Site {
+        id: r.try_get("id")?,
+        organisation: r.try_get("organisation")?,
+        name: r.try_get("name")?,
+        address: r.try_get("address")?,
+        criteria: camtrace_model::SensitivityCriteria {
+            secret_or_above: r.try_get::<i64, _>("secret_or_above")? != 0,
+            dv_significant: r.try_get::<i64, _>("dv_significant")? != 0,
+            ministerial_use: r.try_get::<i64, _>("ministerial_use")? != 0,
+            socpa_2005: r.try_get::<i64, _>("socpa_2005")? != 0,
+        },
+        classification: r.try_get("classification")?,
+        government_building: r.try_get::<i64, _>("government_building")? != 0,
+        tags: serde_json::from_str(&tags)?,
+    })
+}
+
+fn row_zone(r: &AnyRow) -> Result<Zone> {
+    Ok(Zone {
+        id: r.try_get("id")?,
+        site: r.try_get("site")?,
+        name: r.try_get("name")?,
+    })
+}
+
+fn row_net(r: &AnyRow) -> Result<NetworkSegment> {
+    let cidrs: String = r.try_get("cidrs")?;
+    Ok(NetworkSegment {
+        id: r.try_get("id")?,
+        site: r.try_get("site")?,
+        name: r.try_get("name")?,
+        cidrs: serde_json::from_str(&cidrs)?,
+        core: r.try_get::<i64, _>("core")? != 0,
+        internet_exposed: r.try_get::<i64, _>("internet_exposed")? != 0,
+    })
+}
+
+fn row_device(r: &AnyRow) -> Result<Device> {
+    let addresses: String = r.try_get("addresses")?;
+    let class: String = r.try_get("class")?;
+    let status: String = r.try_get("status")?;
+    Ok(Device {
+        id: r.try_get("id")?,
+        site: r.try_get("site")?,
+        zone: r.try_get("zone")?,
+        network: r.try_get("network")?,
+        brand: r.try_get("brand")?,
+        maker: r.try_get("maker")?,
+        model: r.try_get("model")?,
+        firmware: r.try_get("firmware")?,
+        class: class
+            .parse()
+            .map_err(|e: String| StoreError::invalid("stored device class", e))?,
+        mac: r.try_get("mac")?,
+        addresses: serde_json::from_str(&addresses)?,
+        status: status
+            .parse()
+            .map_err(|e: String| StoreError::invalid("stored device status", e))?,
+        install_date: parse_date("install_date", r.try_get("install_date")?)?,
+        scheduled_upgrade: parse_date("scheduled_upgrade", r.try_get("scheduled_upgrade")?)?,
+        cost_device: r.try_get("cost_device")?,
+        cost_labour: r.try_get("cost_labour")?,
+        confidence: r.try_get("confidence")?,
+        notes: r.try_get("notes")?,
+    })
+}
+
+fn row_waiver(r: &AnyRow) -> Result<Waiver> {
+    Ok(Waiver {
+        id: r.try_get("id")?,
+        device_id: r.try_get("device_id")?,
+        rule_id: r.try_get("rule_id")?,
+        reason: r.try_get("reason")?,
+        approver: r.try_get("approver")?,
+        created_at: r.try_get("created_at")?,
+        expires_on: parse_date("expires_on", r.try_get("expires_on")?)?
+            .ok_or_else(|| StoreError::invalid("waiver", "no expiry date"))?,
+        revoked_at: r.try_get("revoked_at")?,
+        revoked_by: r.try_get("revoked_by")?,
+        revoke_reason: r.try_get("revoke_reason")?,
+    })
+}
+
+fn row_scan(r: &AnyRow) -> Result<ScanRecord> {
+    Ok(ScanRecord {
+        id: r.try_get("id")?,
+        started: r.try_get("started")?,
+        finished: r.try_get("finished")?,
+        source: r.try_get("source")?,
+        site: r.try_get("site")?,
+        kind: r.try_get("kind")?,
+        observation_count: r.try_get("observation_count")?,
+        identification_count: r.try_get("identification_count")?,
+    })
+}
+
+fn row_history(r: &AnyRow) -> Result<HistoryEntry> {
+    let before: Option<String> = r.try_get("before")?;
+    let after: Option<String> = r.try_get("after")?;
+    Ok(HistoryEntry {
+        seq: r.try_get("seq")?,
+        time: r.try_get("time")?,
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        entity_kind: r.try_get("entity_kind")?,
+        entity_id: r.try_get("entity_id")?,
+        before: before.map(|s| serde_json::from_str(&s)).transpose()?,
+        after: after.map(|s| serde_json::from_str(&s)).transpose()?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+// ---------------------------------------------------------------- history in a transaction
+
+/// Append one history entry inside the caller's transaction (the change and its record commit
+/// or roll back together). Public so that other crates keeping their own tables in the same
+/// database (the server) can audit their changes in the same chain.
+pub async fn append_history_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    e: &NewHistory,
+) -> Result<HistoryEntry> {
+    append_history_at(conn, backend, e, &now_rfc3339()).await
+}
+
+async fn append_history_at(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    e: &NewHistory,
+    time: &str,
+) -> Result<HistoryEntry> {
+    if backend == Backend::Postgres {
+        // Serialise appenders: the chain needs the previous entry's hash.
+        sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let last = sqlx::query("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (seq, prev_hash): (i64, String) = match last {
+        Some(r) => (
+            r.try_get::<i64, _>("seq")? + 1,
+            r.try_get::<String, _>("hash")?,
+        ),
+        None => (1, GENESIS_HASH.to_string()),
+    };
+    let before = e.before.as_ref().map(|v| v.to_string());
+    let after = e.after.as_ref().map(|v| v.to_string());
+    let hash = entry_hash(
+        seq,
+        time,
+        &e.actor,
+        &e.action,
+        &e.entity_kind,
+        &e.entity_id,
+        before.as_deref(),
+        after.as_deref(),
+        &prev_hash,
+    );
+    sqlx::query("INSERT INTO history (seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(seq)
+        .bind(time.to_string())
+        .bind(e.actor.clone())
+        .bind(e.action.clone())
+        .bind(e.entity_kind.clone())
+        .bind(e.entity_id.clone())
+        .bind(before)
+        .bind(after)
+        .bind(prev_hash.clone())
+        .bind(hash.clone())
+        .execute(&mut *conn)
+        .await?;
+    Ok(HistoryEntry {
+        seq,
+        time: time.to_string(),
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        entity_kind: e.entity_kind.clone(),
+        entity_id: e.entity_id.clone(),
+        before: e.before.clone(),
+        after: e.after.clone(),
+        prev_hash,
+        hash,
+    })
+}
+
+/// Record a create or update of `kind`/`id` and say which it was.
+async fn record<T: Serialize>(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    actor: &str,
+    kind: &str,
+    id: &str,
+    before: Option<&T>,
+    after: &T,
+    action: Option<&str>,
+) -> Result<Change> {
+    let change = if before.is_some() {
+        Change::Updated
+    } else {
+        Change::Created
+    };
+    let action = action.unwrap_or(match change {
+        Change::Created => "create",
+        _ => "update",
+    });
+    append_history_in(
+        conn,
+        backend,
+        &NewHistory {
+            actor: actor.to_string(),
+            action: action.to_string(),
+            entity_kind: kind.to_string(),
+            entity_id: id.to_string(),
+            before: before.map(serde_json::to_value).transpose()?,
+            after: Some(serde_json::to_value(after)?),
+        },
+    )
+    .await?;
+    Ok(change)
+}
+
+// ---------------------------------------------------------------- entity writes
+
+async fn fetch_org(c: &mut AnyConnection, id: &str) -> Result<Option<Organisation>> {
+    sqlx::query("SELECT * FROM organisations WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *c)
+        .await?
+        .map(|r| row_org(&r))
+        .transpose()
+}
+
+async fn fetch_site(c: &mut AnyConnection, id: &str) -> Result<Option<Site>> {
+    sqlx::query("SELECT * FROM sites WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *c)
+        .await?
+        .map(|r| row_site(&r))
+        .transpose()
+}
+
+async fn fetch_zone(c: &mut AnyConnection, id: &str) -> Result<Option<Zone>> {
+    sqlx::query("SELECT * FROM zones WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *c)
+        .await?
+        .map(|r| row_zone(&r))
+        .transpose()
+}
+
+async fn fetch_net(c: &mut AnyConnection, id: &str) -> Result<Option<NetworkSegment>> {
+    sqlx::query("SELECT * FROM networks WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *c)
+        .await?
+        .map(|r| row_net(&r))
+        .transpose()
+}
+
+async fn fetch_device(c: &mut AnyConnection, id: &str) -> Result<Option<Device>> {
+    sqlx::query("SELECT * FROM devices WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *c)
+        .await?
+        .map(|r| row_device(&r))
+        .transpose()
+}
+
+async fn fetch_waiver(c: &mut AnyConnection, id: &str) -> Result<Option<Waiver>> {
+    sqlx::query("SELECT * FROM waivers WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *c)
+        .await?
+        .map(|r| row_waiver(&r))
+        .transpose()
+}
+
+async fn exists(c: &mut AnyConnection, table: &'static str, id: &str) -> Result<bool> {
+    let sql = format!("SELECT 1 AS one FROM {table} WHERE id = $1");
+    Ok(sqlx::query(AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut *c)
+        .await?
+        .is_some())
+}
+
+async fn upsert_org_in(
+    c: &mut AnyConnection,
+    be: Backend,
+    o: &Organisation,
+    actor: &str,
+) -> Result<Change> {
+    validate_id("organisation", &o.id)?;
+    let before = fetch_org(c, &o.id).await?;
+    if before.as_ref() == Some(o) {
+        return Ok(Change::Unchanged);
+    }
+    if let Some(p) = &o.parent {
+        if p == &o.id {
+            return Err(StoreError::invalid(
+                format!("organisation `{}`", o.id),
+                "is its own parent",
+            ));
+        }
+        if !exists(c, "organisations", p).await? {
+            return Err(StoreError::invalid(
+                format!("organisation `{}`", o.id),
+                format!("parent organisation `{p}` is not in the register"),
+            ));
+        }
+    }
+    sqlx::query("INSERT INTO organisations (id, name, parent, kind, country) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET name = excluded.name, parent = excluded.parent, kind = excluded.kind, country = excluded.country")
+        .bind(o.id.clone())
+        .bind(o.name.clone())
+        .bind(o.parent.clone())
+        .bind(o.kind.clone())
+        .bind(o.country.clone())
+        .execute(&mut *c)
+        .await?;
+    record(
+        c,
+        be,
+        actor,
+        "organisation",
+        &o.id,
+        before.as_ref(),
+        o,
+        None,
+    )
+    .await
+}
+
+async fn upsert_site_in(
+    c: &mut AnyConnection,
+    be: Backend,
+    s: &Site,
+    actor: &str,
+) -> Result<Change> {
+    validate_id("site", &s.id)?;
+    let before = fetch_site(c, &s.id).await?;
+    if before.as_ref() == Some(s) {
+        return Ok(Change::Unchanged);
+    }
+    if !exists(c, "organisations", &s.organisation).await? {
+        return Err(StoreError::invalid(
+            format!("site `{}`", s.id),
+            format!("organisation `{}` is not in the register", s.organisation),
+        ));
+    }
+    sqlx::query("INSERT INTO sites (id, organisation, name, address, secret_or_above, dv_significant, ministerial_use, socpa_2005, classification, government_building, tags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO UPDATE SET organisation = excluded.organisation, name = excluded.name, address = excluded.address, secret_or_above = excluded.secret_or_above, dv_significant = excluded.dv_significant, ministerial_use = excluded.ministerial_use, socpa_2005 = excluded.socpa_2005, classification = excluded.classification, government_building = excluded.government_building, tags = excluded.tags")
+        .bind(s.id.clone())
+        .bind(s.organisation.clone())
+        .bind(s.name.clone())
+        .bind(s.address.clone())
+        .bind(b(s.criteria.secret_or_above))
+        .bind(b(s.criteria.dv_significant))
+        .bind(b(s.criteria.ministerial_use))
+        .bind(b(s.criteria.socpa_2005))
+        .bind(s.classification.clone())
+        .bind(b(s.government_building))
+        .bind(serde_json::to_string(&s.tags)?)
+        .execute(&mut *c)
+        .await?;
+    record(c, be, actor, "site", &s.id, before.as_ref(), s, None).await
+}
+
+async fn require_site(c: &mut AnyConnection, what: String, site: &str) -> Result<()> {
+    if exists(c, "sites", site).await? {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(
+            what,
+            format!("site `{site}` is not in the register"),
+        ))
+    }
+}
+
+async fn upsert_zone_in(
+    c: &mut AnyConnection,
+    be: Backend,
+    z: &Zone,
+    actor: &str,
+) -> Result<Change> {
+    validate_id("zone", &z.id)?;
+    let before = fetch_zone(c, &z.id).await?;
+    if before.as_ref() == Some(z) {
+        return Ok(Change::Unchanged);
+    }
+    require_site(c, format!("zone `{}`", z.id), &z.site).await?;
+    sqlx::query("INSERT INTO zones (id, site, name) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET site = excluded.site, name = excluded.name")
+        .bind(z.id.clone())
+        .bind(z.site.clone())
+        .bind(z.name.clone())
+        .execute(&mut *c)
+        .await?;
+    record(c, be, actor, "zone", &z.id, before.as_ref(), z, None).await
+}
+
+async fn upsert_net_in(
+    c: &mut AnyConnection,
+    be: Backend,
+    n: &NetworkSegment,
+    actor: &str,
+) -> Result<Change> {
+    validate_id("network", &n.id)?;
+    let before = fetch_net(c, &n.id).await?;
+    if before.as_ref() == Some(n) {
+        return Ok(Change::Unchanged);
+    }
+    require_site(c, format!("network `{}`", n.id), &n.site).await?;
+    sqlx::query("INSERT INTO networks (id, site, name, cidrs, core, internet_exposed) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET site = excluded.site, name = excluded.name, cidrs = excluded.cidrs, core = excluded.core, internet_exposed = excluded.internet_exposed")
+        .bind(n.id.clone())
+        .bind(n.site.clone())
+        .bind(n.name.clone())
+        .bind(serde_json::to_string(&n.cidrs)?)
+        .bind(b(n.core))
+        .bind(b(n.internet_exposed))
+        .execute(&mut *c)
+        .await?;
+    record(c, be, actor, "network", &n.id, before.as_ref(), n, None).await
+}
+
+async fn upsert_device_in(
+    c: &mut AnyConnection,
+    be: Backend,
+    d: &Device,
+    actor: &str,
+    known_sites: Option<&mut HashSet<String>>,
+) -> Result<Change> {
+    validate_id("device", &d.id)?;
+    for (what, v) in [
+        ("cost_device", d.cost_device),
+        ("cost_labour", d.cost_labour),
+    ] {
+        if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
+            return Err(StoreError::invalid(
+                format!("device `{}` {what}", d.id),
+                "must be a non-negative number",
+            ));
+        }
+    }
+    if d.confidence.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+        return Err(StoreError::invalid(
+            format!("device `{}` confidence", d.id),
+            "must be between 0 and 1",
+        ));
+    }
+    let before = fetch_device(c, &d.id).await?;
+    if before.as_ref() == Some(d) {
+        return Ok(Change::Unchanged);
+    }
+    match known_sites {
+        Some(set) if set.contains(&d.site) => {}
+        Some(set) => {
+            require_site(c, format!("device `{}`", d.id), &d.site).await?;
+            set.insert(d.site.clone());
+        }
+        None => require_site(c, format!("device `{}`", d.id), &d.site).await?,
+    }
+    let now = now_rfc3339();
+    sqlx::query("INSERT INTO devices (id, site, zone, network, brand, maker, model, firmware, class, mac, addresses, status, install_date, scheduled_upgrade, cost_device, cost_labour, confidence, notes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) ON CONFLICT (id) DO UPDATE SET site = excluded.site, zone = excluded.zone, network = excluded.network, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, addresses = excluded.addresses, status = excluded.status, install_date = excluded.install_date, scheduled_upgrade = excluded.scheduled_upgrade, cost_device = excluded.cost_device, cost_labour = excluded.cost_labour, confidence = excluded.confidence, notes = excluded.notes, updated_at = excluded.updated_at")
+        .bind(d.id.clone())
+        .bind(d.site.clone())
+        .bind(d.zone.clone())
+        .bind(d.network.clone())
+        .bind(d.brand.clone())
+        .bind(d.maker.clone())
+        .bind(d.model.clone())
+        .bind(d.firmware.clone())
+        .bind(d.class.as_str().to_string())
+        .bind(d.mac.clone())
+        .bind(serde_json::to_string(&d.addresses)?)
+        .bind(d.status.as_str().to_string())
+        .bind(date_str(d.install_date))
+        .bind(date_str(d.scheduled_upgrade))
+        .bind(d.cost_device)
+        .bind(d.cost_labour)
+        .bind(d.confidence)
+        .bind(d.notes.clone())
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    let only_status = before.as_ref().is_some_and(|bf| {
+        bf.status != d.status
+            && Device {
+                status: d.status,
+                ..bf.clone()
+            } == *d
+    });
+    let action = only_status.then_some("status");
+    record(c, be, actor, "device", &d.id, before.as_ref(), d, action).await
+}
+
+/// Parents before children, so a batch may list organisations in any order.
+fn parents_first(orgs: &[Organisation]) -> Vec<&Organisation> {
+    let ids: HashSet<&str> = orgs.iter().map(|o| o.id.as_str()).collect();
+    let mut done: HashSet<&str> = HashSet::new();
+    let mut out = Vec::with_capacity(orgs.len());
+    let mut pending: Vec<&Organisation> = orgs.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|o| {
+            let ready = match o.parent.as_deref() {
+                None => true,
+                Some(p) => !ids.contains(p) || done.contains(p) || p == o.id,
+            };
+            if ready {
+                done.insert(o.id.as_str());
+                out.push(*o);
+            }
+            !ready
+        });
+        if pending.len() == before {
+            // A cycle: let the parent check report it.
+            out.extend(pending.drain(..));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- scope filters
+
+/// ` AND <col> IN (sites of the organisation subtree)` / ` AND <col> = site`.
+fn push_site_scope(q: &mut Q, col: &str, organisation: Option<&str>, site: Option<&str>) {
+    if let Some(site) = site {
+        let p = q.s(site);
+        q.push(&format!(" AND {col} = {p}"));
+    }
+    if let Some(org) = organisation {
+        let p = q.s(org);
+        q.push(&format!(
+            " AND {col} IN (SELECT s2.id FROM sites s2 WHERE s2.organisation IN (WITH RECURSIVE sub(id) AS (SELECT id FROM organisations WHERE id = {p} UNION SELECT o.id FROM organisations o JOIN sub ON o.parent = sub.id) SELECT id FROM sub))"
+        ));
+    }
+}
+
+const SENSITIVE: &str =
+    "(s.secret_or_above + s.dv_significant + s.ministerial_use + s.socpa_2005) > 0";
+
+/// The organisation ids under `root` (itself included), from a parent map.
+fn subtree(orgs: &[Organisation], root: &str) -> HashSet<String> {
+    let mut set: HashSet<String> = HashSet::from([root.to_string()]);
+    loop {
+        let before = set.len();
+        for o in orgs {
+            if o.parent.as_ref().is_some_and(|p| set.contains(p)) {
+                set.insert(o.id.clone());
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
+    }
+}
+
+/// Link identifications to register devices: by MAC on the same site, else by address.
+fn link(idents: &mut [SeenIdentification], devices: &[Device]) {
+    let mut by_mac: HashMap<(Option<&str>, String), &str> = HashMap::new();
+    let mut by_addr: HashMap<(Option<&str>, &str), &str> = HashMap::new();
+    for d in devices {
+        if let Some(m) = d.mac.as_deref().and_then(normalise_mac) {
+            by_mac.entry((Some(d.site.as_str()), m)).or_insert(&d.id);
+        }
+        for a in &d.addresses {
+            by_addr
+                .entry((Some(d.site.as_str()), a.as_str()))
+                .or_insert(&d.id);
+        }
+    }
+    for i in idents.iter_mut() {
+        let site = i.site.as_deref();
+        let mac = i.identification.mac.as_deref().and_then(normalise_mac);
+        let hit = mac
+            .and_then(|m| by_mac.get(&(site, m)).copied())
+            .or_else(|| {
+                by_addr
+                    .get(&(site, i.identification.target.as_str()))
+                    .copied()
+            });
+        i.device_id = hit.map(str::to_string);
+    }
+}
+
+// ---------------------------------------------------------------- the store
+
+impl SqlStore {
+    /// Open (creating a SQLite file when needed) and migrate.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (backend, url, memory) = normalise_url(url)?;
+        let opts = AnyPoolOptions::new();
+        let opts = match backend {
+            Backend::Postgres => opts.max_connections(8),
+            Backend::Sqlite if memory => opts
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+            Backend::Sqlite => opts.max_connections(4),
+        };
+        let opts = opts.acquire_timeout(Duration::from_secs(30));
+        let opts = if backend == Backend::Sqlite {
+            opts.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::raw_sql(
+                        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;",
+                    )
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            opts
+        };
+        let pool = opts.connect(&url).await.map_err(|e| StoreError::Url {
+            url: redact(&url),
+            reason: e.to_string(),
+        })?;
+        if backend == Backend::Sqlite && !memory {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .fetch_all(&pool)
+                .await?;
+        }
+        migrate::run(&pool, backend).await?;
+        Ok(Self { pool, backend })
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            // Take the write lock at once: a read-then-write transaction in WAL mode would
+            // otherwise fail instead of waiting for another writer.
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    async fn latest_idents(
+        &self,
+        filter: &EstateFilter,
+        until: Option<&str>,
+    ) -> Result<Vec<SeenIdentification>> {
+        let mut q = Q::new("SELECT i.scan_id, i.target, i.seen_at, i.data, s.site FROM identifications i JOIN scans s ON s.id = i.scan_id WHERE 1 = 1");
+        push_site_scope(
+            &mut q,
+            "s.site",
+            filter.organisation.as_deref(),
+            filter.site.as_deref(),
+        );
+        if let Some(u) = until {
+            let p = q.s(u);
+            q.push(&format!(" AND i.seen_at < {p}"));
+        }
+        q.push(" ORDER BY i.seen_at, i.scan_id");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let mut latest: BTreeMap<(Option<String>, String), SeenIdentification> = BTreeMap::new();
+        for r in rows {
+            let data: String = r.try_get("data")?;
+            let site: Option<String> = r.try_get("site")?;
+            let target: String = r.try_get("target")?;
+            let seen = SeenIdentification {
+                device_id: None,
+                site: site.clone(),
+                scan_id: r.try_get("scan_id")?,
+                seen_at: r.try_get("seen_at")?,
+                identification: serde_json::from_str(&data)?,
+            };
+            latest.insert((site, target), seen);
+        }
+        let mut out: Vec<SeenIdentification> = latest.into_values().collect();
+        let devices = self
+            .list_devices(&DeviceFilter {
+                organisation: filter.organisation.clone(),
+                site: filter.site.clone(),
+                ..Default::default()
+            })
+            .await?;
+        link(&mut out, &devices);
+        Ok(out)
+    }
+
+    /// Entities as they were at `cutoff` (exclusive), folded from history.
+    async fn fold_history(
+        &self,
+        cutoff: &str,
+    ) -> Result<BTreeMap<(String, String), serde_json::Value>> {
+        let mut state: BTreeMap<(String, String), serde_json::Value> = BTreeMap::new();
+        let mut after_seq = 0i64;
+        loop {
+            let rows = sqlx::query("SELECT seq, entity_kind, entity_id, after FROM history WHERE time < $1 AND seq > $2 AND entity_kind IN ('organisation', 'site', 'zone', 'network', 'device', 'waiver') ORDER BY seq LIMIT 10000")
+                .bind(cutoff.to_string())
+                .bind(after_seq)
+                .fetch_all(&self.pool)
+                .await?;
+            if rows.is_empty() {
+                return Ok(state);
+            }
+            for r in &rows {
+                after_seq = r.try_get("seq")?;
+                let key = (r.try_get("entity_kind")?, r.try_get("entity_id")?);
+                let after: Option<String> = r.try_get("after")?;
+                match after {
+                    Some(a) => {
+                        state.insert(key, serde_json::from_str(&a)?);
+                    }
+                    None => {
+                        state.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn redact(url: &str) -> String {
+    // postgres://user:password@host -> postgres://user:***@host
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((cred, host)) = rest.split_once('@') {
+            if let Some((user, _)) = cred.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// (backend, sqlx URL, in-memory)
+fn normalise_url(url: &str) -> Result<(Backend, String, bool)> {
+    let u = url.trim();
+    if u.is_empty() {
+        return Err(StoreError::Url {
+            url: url.into(),
+            reason: "empty".into(),
+        });
+    }
+    if u.starts_with("postgres://") || u.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, u.to_string(), false));
+    }
+    if u == "sqlite::memory:" || u == "sqlite://:memory:" || u == ":memory:" {
+        return Ok((Backend::Sqlite, "sqlite::memory:".into(), true));
+    }
+    let path = if let Some(p) = u.strip_prefix("sqlite://") {
+        p
+    } else if let Some(p) = u.strip_prefix("sqlite:") {
+        p
+    } else if u.contains("://") {
+        return Err(StoreError::Url {
+            url: redact(u),
+            reason: "unsupported scheme (use a file path, sqlite://PATH or postgres://...)".into(),
+        });
+    } else {
+        u
+    };
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    if path.is_empty() {
+        return Err(StoreError::Url {
+            url: u.into(),
+            reason: "no file path".into(),
+        });
+    }
+    if path.contains('#') || path.contains('%') {
+        return Err(StoreError::Url {
+            url: u.into(),
+            reason: "file paths with `#` or `%` are not supported".into(),
+        });
+    }
+    let query = query.unwrap_or("mode=rwc");
+    Ok((Backend::Sqlite, format!("sqlite://{path}?{query}"), false))
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    async fn schema_version(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get("v")?)
+    }
+
+    async fn upsert_organisation(&self, org: &Organisation, actor: &str) -> Result<Change> {
+        let mut tx = self.begin().await?;
+        let c = upsert_org_in(&mut tx, self.backend, org, actor).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn upsert_site(&self, site: &Site, actor: &str) -> Result<Change> {
+        let mut tx = self.begin().await?;
+        let c = upsert_site_in(&mut tx, self.backend, site, actor).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn upsert_zone(&self, zone: &Zone, actor: &str) -> Result<Change> {
+        let mut tx = self.begin().await?;
+        let c = upsert_zone_in(&mut tx, self.backend, zone, actor).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn upsert_network(&self, net: &NetworkSegment, actor: &str) -> Result<Change> {
+        let mut tx = self.begin().await?;
+        let c = upsert_net_in(&mut tx, self.backend, net, actor).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn upsert_device(&self, device: &Device, actor: &str) -> Result<Change> {
+        let mut tx = self.begin().await?;
+        let c = upsert_device_in(&mut tx, self.backend, device, actor, None).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn apply_register(&self, batch: &RegisterBatch, actor: &str) -> Result<RegisterSummary> {
+        let mut tx = self.begin().await?;
+        let mut sum = RegisterSummary::default();
+        let be = self.backend;
+        for o in parents_first(&batch.organisations) {
+            sum.organisations
+                .add(upsert_org_in(&mut tx, be, o, actor).await?);
+        }
+        for s in &batch.sites {
+            sum.sites.add(upsert_site_in(&mut tx, be, s, actor).await?);
+        }
+        for z in &batch.zones {
+            sum.zones.add(upsert_zone_in(&mut tx, be, z, actor).await?);
+        }
+        for n in &batch.networks {
+            sum.networks
+                .add(upsert_net_in(&mut tx, be, n, actor).await?);
+        }
+        let mut sites = HashSet::new();
+        for d in &batch.devices {
+            sum.devices
+                .add(upsert_device_in(&mut tx, be, d, actor, Some(&mut sites)).await?);
+        }
+        tx.commit().await?;
+        Ok(sum)
+    }
+
+    async fn set_device_status(
+        &self,
+        id: &str,
+        status: DeviceStatus,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<Change> {
+        let mut tx = self.begin().await?;
+        let before = fetch_device(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                kind: "device",
+                id: id.into(),
+            })?;
+        if before.status == status {
+            return Ok(Change::Unchanged);
+        }
+        sqlx::query("UPDATE devices SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status.as_str().to_string())
+            .bind(now_rfc3339())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let after = Device {
+            status,
+            ..before.clone()
+        };
+        let mut after_json = serde_json::to_value(&after)?;
+        if let (Some(r), Some(obj)) = (reason, after_json.as_object_mut()) {
+            // The reason rides along in history only; it is not a register field.
+            obj.insert("status_reason".into(), r.into());
+        }
+        append_history_in(
+            &mut tx,
+            self.backend,
+            &NewHistory {
+                actor: actor.into(),
+                action: "status".into(),
+                entity_kind: "device".into(),
+                entity_id: id.into(),
+                before: Some(serde_json::to_value(&before)?),
+                after: Some(after_json),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Change::Updated)
+    }
+
+    async fn get_organisation(&self, id: &str) -> Result<Option<Organisation>> {
+        let mut c = self.pool.acquire().await?;
+        fetch_org(&mut c, id).await
+    }
+
+    async fn get_site(&self, id: &str) -> Result<Option<Site>> {
+        let mut c = self.pool.acquire().await?;
+        fetch_site(&mut c, id).await
+    }
+
+    async fn get_device(&self, id: &str) -> Result<Option<Device>> {
+        let mut c = self.pool.acquire().await?;
+        fetch_device(&mut c, id).await
+    }
+
+    async fn list_organisations(&self) -> Result<Vec<Organisation>> {
+        sqlx::query("SELECT * FROM organisations ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_org)
+            .collect()
+    }
+
+    async fn list_sites(&self, f: &SiteFilter) -> Result<Vec<Site>> {
+        let mut q = Q::new("SELECT s.* FROM sites s WHERE 1 = 1");
+        push_site_scope(&mut q, "s.id", f.organisation.as_deref(), f.site.as_deref());
+        match f.sensitive {
+            Some(true) => q.push(&format!(" AND {SENSITIVE}")),
+            Some(false) => q.push(&format!(" AND NOT {SENSITIVE}")),
+            None => {}
+        }
+        q.push(" ORDER BY s.id");
+        let mut sites: Vec<Site> = q
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_site)
+            .collect::<Result<_>>()?;
+        if let Some(tag) = &f.tag {
+            sites.retain(|s| s.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)));
+        }
+        Ok(sites)
+    }
+
+    async fn list_zones(&self, site: Option<&str>) -> Result<Vec<Zone>> {
+        let mut q = Q::new("SELECT * FROM zones WHERE 1 = 1");
+        push_site_scope(&mut q, "site", None, site);
+        q.push(" ORDER BY id");
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_zone)
+            .collect()
+    }
+
+    async fn list_networks(&self, site: Option<&str>) -> Result<Vec<NetworkSegment>> {
+        let mut q = Q::new("SELECT * FROM networks WHERE 1 = 1");
+        push_site_scope(&mut q, "site", None, site);
+        q.push(" ORDER BY id");
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_net)
+            .collect()
+    }
+
+    async fn list_devices(&self, f: &DeviceFilter) -> Result<Vec<Device>> {
+        let mut q = Q::new("SELECT d.* FROM devices d JOIN sites s ON s.id = d.site WHERE 1 = 1");
+        push_site_scope(
+            &mut q,
+            "d.site",
+            f.organisation.as_deref(),
+            f.site.as_deref(),
+        );
+        if let Some(m) = &f.maker {
+            let p = q.s(m.to_lowercase());
+            q.push(&format!(" AND LOWER(d.maker) = {p}"));
+        }
+        if let Some(m) = &f.brand {
+            let p = q.s(m.to_lowercase());
+            q.push(&format!(" AND LOWER(d.brand) = {p}"));
+        }
+        if let Some(c) = f.class {
+            let p = q.s(c.as_str());
+            q.push(&format!(" AND d.class = {p}"));
+        }
+        if let Some(st) = f.status {
+            let p = q.s(st.as_str());
+            q.push(&format!(" AND d.status = {p}"));
+        }
+        if let Some(mac) = &f.mac {
+            let p = q.s(normalise_mac(mac).unwrap_or_else(|| mac.to_lowercase()));
+            q.push(&format!(" AND d.mac = {p}"));
+        }
+        match f.sensitive {
+            Some(true) => q.push(&format!(" AND {SENSITIVE}")),
+            Some(false) => q.push(&format!(" AND NOT {SENSITIVE}")),
+            None => {}
+        }
+        q.push(" ORDER BY d.id");
+        if let Some(l) = f.limit {
+            let p = q.arg(Arg::I(l.max(0)));
+            q.push(&format!(" LIMIT {p}"));
+        }
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_device)
+            .collect()
+    }
+
+    async fn begin_scan(&self, scan: &ScanRecord) -> Result<Option<ScanImport>> {
+        validate_id("scan", &scan.id)?;
+        let mut tx = self.begin().await?;
+        if exists(&mut tx, "scans", &scan.id).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        if let Some(site) = &scan.site {
+            require_site(&mut tx, format!("scan `{}`", scan.id), site).await?;
+        }
+        sqlx::query("INSERT INTO scans (id, started, finished, source, site, kind, observation_count, identification_count) VALUES ($1, $2, $3, $4, $5, $6, 0, 0)")
+            .bind(scan.id.clone())
+            .bind(scan.started.clone())
+            .bind(scan.finished.clone())
+            .bind(scan.source.clone())
+            .bind(scan.site.clone())
+            .bind(scan.kind.clone())
+            .execute(&mut *tx)
+            .await?;
+        Ok(Some(ScanImport {
+            tx,
+            backend: self.backend,
+            scan: scan.clone(),
+            next_seq: 0,
+            idents: 0,
+            sql_cache: HashMap::new(),
+        }))
+    }
+
+    async fn list_scans(&self, site: Option<&str>) -> Result<Vec<ScanRecord>> {
+        let mut q = Q::new("SELECT * FROM scans WHERE 1 = 1");
+        push_site_scope(&mut q, "site", None, site);
+        q.push(" ORDER BY started, id");
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_scan)
+            .collect()
+    }
+
+    async fn observations(&self, f: &ObservationFilter) -> Result<Vec<StoredObservation>> {
+        let mut q = Q::new("SELECT o.scan_id, o.seq, o.data FROM observations o JOIN scans s ON s.id = o.scan_id WHERE 1 = 1");
+        if let Some(v) = &f.scan_id {
+            let p = q.s(v);
+            q.push(&format!(" AND o.scan_id = {p}"));
+        }
+        if let Some(v) = &f.site {
+            let p = q.s(v);
+            q.push(&format!(" AND s.site = {p}"));
+        }
+        if let Some(v) = &f.target {
+            let p = q.s(v);
+            q.push(&format!(" AND o.target = {p}"));
+        }
+        if let Some(v) = &f.kind {
+            let p = q.s(v);
+            q.push(&format!(" AND o.kind = {p}"));
+        }
+        q.push(" ORDER BY s.started, o.scan_id, o.seq");
+        if let Some(l) = f.limit {
+            let p = q.arg(Arg::I(l.max(0)));
+            q.push(&format!(" LIMIT {p}"));
+        }
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("data")?;
+                Ok(StoredObservation {
+                    scan_id: r.try_get("scan_id")?,
+                    seq: r.try_get("seq")?,
+                    observation: serde_json::from_str(&data)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn latest_identifications(
+        &self,
+        filter: &EstateFilter,
+    ) -> Result<Vec<SeenIdentification>> {
+        self.latest_idents(filter, None).await
+    }
+
+    async fn append_history(&self, entry: &NewHistory) -> Result<HistoryEntry> {
+        let mut tx = self.begin().await?;
+        let e = append_history_in(&mut tx, self.backend, entry).await?;
+        tx.commit().await?;
+        Ok(e)
+    }
+
+    async fn history(&self, f: &HistoryFilter) -> Result<Vec<HistoryEntry>> {
+        let mut q = Q::new("SELECT * FROM history WHERE 1 = 1");
+        for (col, v) in [
+            ("entity_kind", &f.entity_kind),
+            ("entity_id", &f.entity_id),
+            ("action", &f.action),
+            ("actor", &f.actor),
+        ] {
+            if let Some(v) = v {
+                let p = q.s(v);
+                q.push(&format!(" AND {col} = {p}"));
+            }
+        }
+        if let Some(v) = &f.since {
+            let p = q.s(v);
+            q.push(&format!(" AND time >= {p}"));
+        }
+        if let Some(v) = &f.until {
+            let p = q.s(v);
+            q.push(&format!(" AND time < {p}"));
+        }
+        if let Some(v) = f.after_seq {
+            let p = q.arg(Arg::I(v));
+            q.push(&format!(" AND seq > {p}"));
+        }
+        q.push(" ORDER BY seq");
+        if let Some(l) = f.limit {
+            let p = q.arg(Arg::I(l.max(0)));
+            q.push(&format!(" LIMIT {p}"));
+        }
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_history)
+            .collect()
+    }
+
+    async fn verify_history(&self) -> Result<u64> {
+        let mut prev = GENESIS_HASH.to_string();
+        let mut expect_seq = 1i64;
+        loop {
+            let rows = sqlx::query("SELECT seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash FROM history WHERE seq >= $1 ORDER BY seq LIMIT 10000")
+                .bind(expect_seq)
+                .fetch_all(&self.pool)
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                let seq: i64 = r.try_get("seq")?;
+                let tamper = |reason: &str| TamperError {
+                    seq,
+                    reason: reason.to_string(),
+                };
+                if seq != expect_seq {
+                    return Err(TamperError {
+                        seq: expect_seq,
+                        reason: format!("entry missing (next stored entry is {seq})"),
+                    }
+                    .into());
+                }
+                let prev_hash: String = r.try_get("prev_hash")?;
+                if prev_hash != prev {
+                    return Err(tamper("does not link to the entry before it").into());
+                }
+                let before: Option<String> = r.try_get("before")?;
+                let after: Option<String> = r.try_get("after")?;
+                let hash: String = r.try_get("hash")?;
+                let recomputed = entry_hash(
+                    seq,
+                    &r.try_get::<String, _>("time")?,
+                    &r.try_get::<String, _>("actor")?,
+                    &r.try_get::<String, _>("action")?,
+                    &r.try_get::<String, _>("entity_kind")?,
+                    &r.try_get::<String, _>("entity_id")?,
+                    before.as_deref(),
+                    after.as_deref(),
+                    &prev_hash,
+                );
+                if recomputed != hash {
+                    return Err(tamper("content does not match its hash").into());
+                }
+                prev = hash;
+                expect_seq += 1;
+            }
+        }
+        Ok((expect_seq - 1) as u64)
+    }
+
+    async fn add_waiver(&self, w: &Waiver, actor: &str) -> Result<()> {
+        validate_id("waiver", &w.id)?;
+        for (what, v) in [
+            ("reason", &w.reason),
+            ("approver", &w.approver),
+            ("rule_id", &w.rule_id),
+        ] {
+            if v.trim().is_empty() {
+                return Err(StoreError::invalid(
+                    format!("waiver `{}`", w.id),
+                    format!("{what} is empty"),
+                ));
+            }
+        }
+        let mut tx = self.begin().await?;
+        if let Some(existing) = fetch_waiver(&mut tx, &w.id).await? {
+            if existing == *w {
+                return Ok(());
+            }
+            return Err(StoreError::invalid(
+                format!("waiver `{}`", w.id),
+                "already exists with other content (waivers are not edited: revoke and add a new one)",
+            ));
+        }
+        if !exists(&mut tx, "devices", &w.device_id).await? {
+            return Err(StoreError::invalid(
+                format!("waiver `{}`", w.id),
+                format!("device `{}` is not in the register", w.device_id),
+            ));
+        }
+        sqlx::query("INSERT INTO waivers (id, device_id, rule_id, reason, approver, created_at, expires_on, revoked_at, revoked_by, revoke_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .bind(w.id.clone())
+            .bind(w.device_id.clone())
+            .bind(w.rule_id.clone())
+            .bind(w.reason.clone())
+            .bind(w.approver.clone())
+            .bind(w.created_at.clone())
+            .bind(date_str(Some(w.expires_on)))
+            .bind(w.revoked_at.clone())
+            .bind(w.revoked_by.clone())
+            .bind(w.revoke_reason.clone())
+            .execute(&mut *tx)
+            .await?;
+        record(
+            &mut tx,
+            self.backend,
+            actor,
+            "waiver",
+            &w.id,
+            None,
+            w,
+            Some("waiver_add"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_waivers(&self, f: &WaiverFilter) -> Result<Vec<Waiver>> {
+        let mut q = Q::new("SELECT * FROM waivers WHERE 1 = 1");
+        if let Some(v) = &f.device_id {
+            let p = q.s(v);
+            q.push(&format!(" AND device_id = {p}"));
+        }
+        if let Some(v) = &f.rule_id {
+            let p = q.s(v);
+            q.push(&format!(" AND rule_id = {p}"));
+        }
+        if let Some(d) = f.active_on {
+            let p = q.s(d.format("%Y-%m-%d").to_string());
+            q.push(&format!(" AND revoked_at IS NULL AND expires_on >= {p}"));
+        } else if !f.include_revoked {
+            q.push(" AND revoked_at IS NULL");
+        }
+        q.push(" ORDER BY id");
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_waiver)
+            .collect()
+    }
+
+    async fn revoke_waiver(&self, id: &str, by: &str, reason: &str) -> Result<Waiver> {
+        let mut tx = self.begin().await?;
+        let before = fetch_waiver(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                kind: "waiver",
+                id: id.into(),
+            })?;
+        if before.revoked_at.is_some() {
+            return Err(StoreError::invalid(
+                format!("waiver `{id}`"),
+                "already revoked",
+            ));
+        }
+        let after = Waiver {
+            revoked_at: Some(now_rfc3339()),
+            revoked_by: Some(by.to_string()),
+            revoke_reason: Some(reason.to_string()),
+            ..before.clone()
+        };
+        sqlx::query(
+            "UPDATE waivers SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 WHERE id = $4",
+        )
+        .bind(after.revoked_at.clone())
+        .bind(after.revoked_by.clone())
+        .bind(after.revoke_reason.clone())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        record(
+            &mut tx,
+            self.backend,
+            by,
+            "waiver",
+            id,
+            Some(&before),
+            &after,
+            Some("waiver_revoke"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn load_estate(&self, f: &EstateFilter) -> Result<Estate> {
+        let all_orgs = self.list_organisations().await?;
+        let sites = self
+            .list_sites(&SiteFilter {
+                organisation: f.organisation.clone(),
+                site: f.site.clone(),
+                ..Default::default()
+            })
+            .await?;
+        let site_ids: HashSet<&str> = sites.iter().map(|s| s.id.as_str()).collect();
+        let organisations = scope_orgs(all_orgs, f, &sites);
+        let zones = self
+            .list_zones(f.site.as_deref())
+            .await?
+            .into_iter()
+            .filter(|z| site_ids.contains(z.site.as_str()))
+            .collect();
+        let networks = self
+            .list_networks(f.site.as_deref())
+            .await?
+            .into_iter()
+            .filter(|n| site_ids.contains(n.site.as_str()))
+            .collect();
+        let devices = self
+            .list_devices(&DeviceFilter {
+                organisation: f.organisation.clone(),
+                site: f.site.clone(),
+                ..Default::default()
+            })
+            .await?;
+        let identifications = self.latest_idents(f, None).await?;
+        let device_ids: HashSet<&str> = devices.iter().map(|d| d.id.as_str()).collect();
+        let waivers = self
+            .list_waivers(&WaiverFilter {
+                include_revoked: true,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .filter(|w| device_ids.contains(w.device_id.as_str()))
+            .collect();
+        Ok(Estate {
+            organisations,
+            sites,
+            zones,
+            networks,
+            devices,
+            identifications,
+            waivers,
+        })
+    }
+
+    async fn estate_as_of(&self, date: NaiveDate, f: &EstateFilter) -> Result<Estate> {
+        let cutoff = end_of(date);
+        let state = self.fold_history(&cutoff).await?;
+        let mut e = Estate::default();
+        for ((kind, _), v) in state {
+            match kind.as_str() {
+                "organisation" => e.organisations.push(serde_json::from_value(v)?),
+                "site" => e.sites.push(serde_json::from_value(v)?),
+                "zone" => e.zones.push(serde_json::from_value(v)?),
+                "network" => e.networks.push(serde_json::from_value(v)?),
+                "device" => e.devices.push(serde_json::from_value(v)?),
+                "waiver" => e.waivers.push(serde_json::from_value(v)?),
+                _ => {}
+            }
+        }
+        if let Some(org) = &f.organisation {
+            let orgs = subtree(&e.organisations, org);
+            e.sites.retain(|s| orgs.contains(&s.organisation));
+        }
+        if let Some(site) = &f.site {
+            e.sites.retain(|s| &s.id == site);
+        }
+        if f.organisation.is_some() || f.site.is_some() {
+            let sites = e.sites.clone();
+            let site_ids: HashSet<&str> = sites.iter().map(|s| s.id.as_str()).collect();
+            e.zones.retain(|z| site_ids.contains(z.site.as_str()));
+            e.networks.retain(|n| site_ids.contains(n.site.as_str()));
+            e.devices.retain(|d| site_ids.contains(d.site.as_str()));
+            let device_ids: HashSet<&str> = e.devices.iter().map(|d| d.id.as_str()).collect();
+            e.waivers
+                .retain(|w| device_ids.contains(w.device_id.as_str()));
+            e.organisations = scope_orgs(std::mem::take(&mut e.organisations), f, &sites);
+        }
+        let mut idents = self.latest_idents(f, Some(&cutoff)).await?;
+        link(&mut idents, &e.devices);
+        e.identifications = idents;
+        Ok(e)
+    }
+
+    async fn device_status_on(&self, date: NaiveDate) -> Result<Vec<(String, DeviceStatus)>> {
+        let state = self.fold_history(&end_of(date)).await?;
+        let mut out = Vec::new();
+        for ((kind, id), v) in state {
+            if kind == "device" {
+                let d: Device = serde_json::from_value(v)?;
+                out.push((id, d.status));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn record_snapshot(&self, s: &FindingsSnapshot, actor: &str) -> Result<()> {
+        if s.regime.trim().is_empty() {
+            return Err(StoreError::invalid("snapshot", "regime is empty"));
+        }
+        let mut tx = self.begin().await?;
+        let recorded_at = if s.recorded_at.is_empty() {
+            now_rfc3339()
+        } else {
+            s.recorded_at.clone()
+        };
+        let stored = FindingsSnapshot {
+            recorded_at: recorded_at.clone(),
+            ..s.clone()
+        };
+        sqlx::query("INSERT INTO findings_snapshots (date, regime, organisation, site, counts, recorded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (date, regime, organisation, site) DO UPDATE SET counts = excluded.counts, recorded_at = excluded.recorded_at")
+            .bind(s.date.format("%Y-%m-%d").to_string())
+            .bind(s.regime.clone())
+            .bind(s.organisation.clone())
+            .bind(s.site.clone())
+            .bind(s.counts.to_string())
+            .bind(recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        let id = format!("{}/{}/{}/{}", s.date, s.regime, s.organisation, s.site);
+        append_history_in(
+            &mut tx,
+            self.backend,
+            &NewHistory {
+                actor: actor.into(),
+                action: "snapshot".into(),
+                entity_kind: "snapshot".into(),
+                entity_id: id,
+                before: None,
+                after: Some(serde_json::to_value(&stored)?),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn snapshots(&self, f: &SnapshotFilter) -> Result<Vec<FindingsSnapshot>> {
+        let mut q = Q::new("SELECT * FROM findings_snapshots WHERE 1 = 1");
+        for (col, v) in [
+            ("regime", &f.regime),
+            ("organisation", &f.organisation),
+            ("site", &f.site),
+        ] {
+            if let Some(v) = v {
+                let p = q.s(v);
+                q.push(&format!(" AND {col} = {p}"));
+            }
+        }
+        if let Some(d) = f.since {
+            let p = q.s(d.format("%Y-%m-%d").to_string());
+            q.push(&format!(" AND date >= {p}"));
+        }
+        if let Some(d) = f.until {
+            let p = q.s(d.format("%Y-%m-%d").to_string());
+            q.push(&format!(" AND date <= {p}"));
+        }
+        q.push(" ORDER BY date, regime, organisation, site");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let counts: String = r.try_get("counts")?;
+                Ok(FindingsSnapshot {
+                    date: parse_date("snapshot date", r.try_get("date")?)?
+                        .ok_or_else(|| StoreError::invalid("snapshot", "no date"))?,
+                    regime: r.try_get("regime")?,
+                    organisation: r.try_get("organisation")?,
+                    site: r.try_get("site")?,
+                    counts: serde_json::from_str(&counts)?,
+                    recorded_at: r.try_get("recorded_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Organisations relevant to a filtered estate: the sites' organisations, their ancestors and
+/// (with an organisation filter) the whole subtree.
+fn scope_orgs(all: Vec<Organisation>, f: &EstateFilter, sites: &[Site]) -> Vec<Organisation> {
+    if f.organisation.is_none() && f.site.is_none() {
+        return all;
+    }
+    let mut keep: HashSet<String> = sites.iter().map(|s| s.organisation.clone()).collect();
+    if let Some(org) = &f.organisation {
+        keep.extend(subtree(&all, org));
+    }
+    let parents: HashMap<&str, Option<&str>> = all
+        .iter()
+        .map(|o| (o.id.as_str(), o.parent.as_deref()))
+        .collect();
+    let mut ancestors = Vec::new();
+    for id in &keep {
+        let mut cur = parents.get(id.as_str()).copied().flatten();
+        let mut guard = 0;
+        while let Some(p) = cur {
+            ancestors.push(p.to_string());
+            cur = parents.get(p).copied().flatten();
+            guard += 1;
+            if guard > 64 {
+                break;
+            }
+        }
+    }
+    keep.extend(ancestors);
+    all.into_iter().filter(|o| keep.contains(&o.id)).collect()
+}
+
+/// An open scan import: observations and identifications go into one transaction, visible only
+/// after [`commit`](Self::commit). Dropping it (or a crash) leaves the database as before.
+pub struct ScanImport {
+    tx: Tx,
+    backend: Backend,
+    scan: ScanRecord,
+    next_seq: i64,
+    idents: i64,
+    sql_cache: HashMap<usize, String>,
+}
+
+impl ScanImport {
+    pub fn scan_id(&self) -> &str {
+        &self.scan.id
+    }
+
+    pub fn observation_count(&self) -> i64 {
+        self.next_seq
+    }
+
+    /// Append observations (numbered in the order given), in multi-row INSERTs.
+    pub async fn add_observations(&mut self, obs: &[Observation]) -> Result<()> {
+        for chunk in obs.chunks(OBS_CHUNK) {
+            let sql = self
+                .sql_cache
+                .entry(chunk.len())
+                .or_insert_with(|| {
+                    let mut s = String::from(
+                        "INSERT INTO observations (scan_id, seq, target, kind, time, data) VALUES ",
+                    );
+                    for i in 0..chunk.len() {
+                        if i > 0 {
+                            s.push_str(", ");
+                        }
+                        let n = i * 6;
+                        s.push_str(&format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${})",
+                            n + 1,
+                            n + 2,
+                            n + 3,
+                            n + 4,
+                            n + 5,
+                            n + 6
+                        ));
+                    }
+                    s
+                })
+                .clone();
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for o in chunk {
+                q = q
+                    .bind(self.scan.id.clone())
+                    .bind(self.next_seq)
+                    .bind(o.target.clone())
+                    .bind(o.kind.name().to_string())
+                    .bind(o.time.clone())
+                    .bind(serde_json::to_string(o)?);
+                self.next_seq += 1;
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Store identifications of this scan (one per target; a later one replaces an earlier one).
+    pub async fn add_identifications(&mut self, ids: &[Identification]) -> Result<()> {
+        for i in ids {
+            let seen_at = self
+                .scan
+                .finished
+                .clone()
+                .unwrap_or_else(|| self.scan.started.clone());
+            let r = sqlx::query("INSERT INTO identifications (scan_id, target, device_id, seen_at, brand, maker, model, firmware, class, mac, confidence, data) VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (scan_id, target) DO UPDATE SET seen_at = excluded.seen_at, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, confidence = excluded.confidence, data = excluded.data")
+                .bind(self.scan.id.clone())
+                .bind(i.target.clone())
+                .bind(seen_at)
+                .bind(i.brand.as_ref().map(|b| b.id.clone()))
+                .bind(i.maker.as_ref().map(|m| m.id.clone()))
+                .bind(i.model.clone())
+                .bind(i.firmware.clone())
+                .bind(i.device_class.as_str().to_string())
+                .bind(i.mac.as_deref().and_then(normalise_mac))
+                .bind(if i.confidence.is_finite() { i.confidence } else { 0.0 })
+                .bind(serde_json::to_string(i)?)
+                .execute(&mut *self.tx)
+                .await?;
+            self.idents += r.rows_affected().min(1) as i64;
+        }
+        Ok(())
+    }
+
+    /// Make the whole scan visible at once, with its history entry.
+    pub async fn commit(mut self, actor: &str) -> Result<ScanRecord> {
+        let idents: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM identifications WHERE scan_id = $1")
+                .bind(self.scan.id.clone())
+                .fetch_one(&mut *self.tx)
+                .await?
+                .try_get("n")?;
+        let finished = self.scan.finished.clone().unwrap_or_else(now_rfc3339);
+        sqlx::query("UPDATE scans SET observation_count = $1, identification_count = $2, finished = $3 WHERE id = $4")
+            .bind(self.next_seq)
+            .bind(idents)
+            .bind(finished.clone())
+            .bind(self.scan.id.clone())
+            .execute(&mut *self.tx)
+            .await?;
+        let rec = ScanRecord {
+            observation_count: self.next_seq,
+            identification_count: idents,
+            finished: Some(finished),
+            ..self.scan.clone()
+        };
+        append_history_in(
+            &mut self.tx,
+            self.backend,
+            &NewHistory {
+                actor: actor.into(),
+                action: "import".into(),
+                entity_kind: "scan".into(),
+                entity_id: rec.id.clone(),
+                before: None,
+                after: Some(serde_json::to_value(&rec)?),
+            },
+        )
+        .await?;
+        self.tx.commit().await?;
+        Ok(rec)
+    }
+
+    /// Abandon the import: nothing of it is kept.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_normalise() {
+        assert_eq!(
+            normalise_url("camtrace.db").unwrap(),
+            (
+                Backend::Sqlite,
+                "sqlite://camtrace.db?mode=rwc".into(),
+                false
+            )
+        );
+        assert_eq!(
+            normalise_url("sqlite:///tmp/x.db").unwrap().1,
+            "sqlite:///tmp/x.db?mode=rwc"
+        );
+        assert!(normalise_url("sqlite::memory:").unwrap().2);
+        assert_eq!(
+            normalise_url("postgres://u:p@127.0.0.1/db").unwrap().0,
+            Backend::Postgres
+        );
+        assert!(normalise_url("mysql://x").is_err());
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
+}

@@ -1,0 +1,532 @@
+//! The conformance story: one scenario, run against SQLite and PostgreSQL, with the same
+//! expectations. Anything one backend does differently from the other fails here.
+
+mod common;
+
+use camtrace_model::*;
+use camtrace_store::*;
+use chrono::NaiveDate;
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn org(id: &str, parent: Option<&str>) -> Organisation {
+    Organisation {
+        id: id.into(),
+        name: format!("Org {id}"),
+        parent: parent.map(str::to_string),
+        kind: Some("central_government".into()),
+        country: Some("GB".into()),
+    }
+}
+
+fn site(id: &str, org: &str, ministerial: bool) -> Site {
+    Site {
+        id: id.into(),
+        organisation: org.into(),
+        name: format!("Site {id}"),
+        address: Some("1 Example Street".into()),
+        criteria: SensitivityCriteria {
+            ministerial_use: ministerial,
+            ..Default::default()
+        },
+        classification: Some("OFFICIAL".into()),
+        government_building: true,
+        tags: vec!["hq".into()],
+    }
+}
+
+fn device(id: &str, site: &str, brand: &str, maker: &str, mac: &str, addr: &str) -> Device {
+    Device {
+        id: id.into(),
+        site: site.into(),
+        zone: Some("lobby".into()),
+        network: Some("cctv".into()),
+        brand: Some(brand.into()),
+        maker: Some(maker.into()),
+        model: Some("M-1".into()),
+        firmware: Some("V1.0".into()),
+        class: DeviceClass::Camera,
+        mac: Some(mac.into()),
+        addresses: vec![addr.into()],
+        status: DeviceStatus::Installed,
+        install_date: Some(d("2019-03-01")),
+        scheduled_upgrade: Some(d("2027-04-01")),
+        cost_device: Some(420.5),
+        cost_labour: Some(120.0),
+        confidence: Some(1.0),
+        notes: None,
+    }
+}
+
+fn ident(target: &str, maker: &str, mac: Option<&str>) -> Identification {
+    Identification {
+        target: target.into(),
+        brand: Some(NamedRef::new(maker, maker)),
+        maker: Some(NamedRef::new(maker, maker)),
+        model: Some("DS-2CD".into()),
+        firmware: Some("V5.5.0".into()),
+        device_class: DeviceClass::Camera,
+        confidence: 0.9,
+        mac: mac.map(str::to_string),
+        call_home: vec![],
+        conflicts: vec![],
+        evidence: vec![Evidence {
+            kind: "http".into(),
+            detail: "Server: App-webs/".into(),
+            signature: "sig".into(),
+            source: "kb/test".into(),
+            proves: vec!["maker".into()],
+            weight: Some(0.9),
+        }],
+    }
+}
+
+async fn story(store: Box<dyn Store>) {
+    // Schema is versioned.
+    assert!(store.schema_version().await.unwrap() >= 1);
+
+    // Register: an organisation tree, sites, zones, networks, devices, in one batch with the
+    // child organisation listed before its parent.
+    let batch = RegisterBatch {
+        organisations: vec![org("home-office", Some("hmg")), org("hmg", None)],
+        sites: vec![
+            site("marsham", "home-office", true),
+            site("croydon", "home-office", false),
+        ],
+        zones: vec![Zone {
+            id: "lobby".into(),
+            site: "marsham".into(),
+            name: "Lobby".into(),
+        }],
+        networks: vec![NetworkSegment {
+            id: "cctv".into(),
+            site: "marsham".into(),
+            name: "CCTV VLAN".into(),
+            cidrs: vec!["192.0.2.0/24".into()],
+            core: true,
+            internet_exposed: false,
+        }],
+        devices: vec![
+            device(
+                "cam-1",
+                "marsham",
+                "Axis",
+                "axis",
+                "00:40:8c:00:00:01",
+                "192.0.2.10",
+            ),
+            device(
+                "cam-2",
+                "marsham",
+                "LTS",
+                "hikvision",
+                "44:19:b6:00:00:02",
+                "192.0.2.11",
+            ),
+            device(
+                "cam-3",
+                "croydon",
+                "Hikvision",
+                "hikvision",
+                "44:19:b6:00:00:03",
+                "198.51.100.7",
+            ),
+        ],
+    };
+    let sum = store.apply_register(&batch, "test").await.unwrap();
+    assert_eq!(sum.organisations.created, 2);
+    assert_eq!(sum.devices.created, 3);
+    // Idempotent: the same batch again changes nothing and writes no history.
+    let hist_len = store
+        .history(&HistoryFilter::default())
+        .await
+        .unwrap()
+        .len();
+    let again = store.apply_register(&batch, "test").await.unwrap();
+    assert_eq!(again.changed(), 0);
+    assert_eq!(again.devices.unchanged, 3);
+    assert_eq!(
+        store
+            .history(&HistoryFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        hist_len
+    );
+
+    // Round trip of every field.
+    assert_eq!(
+        store.get_device("cam-1").await.unwrap().unwrap(),
+        batch.devices[0]
+    );
+    assert_eq!(
+        store.get_site("marsham").await.unwrap().unwrap(),
+        batch.sites[0]
+    );
+    assert_eq!(
+        store.list_networks(Some("marsham")).await.unwrap(),
+        batch.networks
+    );
+
+    // A bad batch (device on an unknown site) changes nothing at all.
+    let mut bad = batch.clone();
+    bad.devices[0].model = Some("changed".into());
+    bad.devices.push(device(
+        "cam-x",
+        "nowhere",
+        "Axis",
+        "axis",
+        "00:40:8c:00:00:09",
+        "192.0.2.99",
+    ));
+    let err = store.apply_register(&bad, "test").await.unwrap_err();
+    assert!(err.to_string().contains("nowhere"), "{err}");
+    assert_eq!(
+        store
+            .get_device("cam-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .model
+            .as_deref(),
+        Some("M-1")
+    );
+    assert!(store.get_device("cam-x").await.unwrap().is_none());
+
+    // Queries.
+    let by_org = store
+        .list_devices(&DeviceFilter {
+            organisation: Some("hmg".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        by_org.len(),
+        3,
+        "organisation filter includes child organisations"
+    );
+    let hik = store
+        .list_devices(&DeviceFilter {
+            maker: Some("HIKVISION".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        hik.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["cam-2", "cam-3"]
+    );
+    let sensitive = store
+        .list_devices(&DeviceFilter {
+            sensitive: Some(true),
+            maker: Some("hikvision".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sensitive.len(), 1);
+    assert_eq!(sensitive[0].id, "cam-2");
+    let sens_sites = store
+        .list_sites(&SiteFilter {
+            sensitive: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sens_sites.len(), 1);
+
+    // Status change is its own history action.
+    assert_eq!(
+        store
+            .set_device_status(
+                "cam-3",
+                DeviceStatus::Disconnected,
+                "estates",
+                Some("WMS instruction 2")
+            )
+            .await
+            .unwrap(),
+        Change::Updated
+    );
+    let h = store
+        .history(&HistoryFilter {
+            entity_id: Some("cam-3".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(h.last().unwrap().action, "status");
+    assert_eq!(h.last().unwrap().actor, "estates");
+
+    // Evidence: a scan with observations and identifications, idempotent by id.
+    let scan = ScanRecord {
+        id: "scan-1".into(),
+        started: "2026-11-01T10:00:00.000000Z".into(),
+        finished: None,
+        source: "test".into(),
+        site: Some("marsham".into()),
+        kind: "scan".into(),
+        observation_count: 0,
+        identification_count: 0,
+    };
+    let mut imp = store.begin_scan(&scan).await.unwrap().unwrap();
+    let obs: Vec<Observation> = (0..450)
+        .map(|i| {
+            Observation::new(
+                format!("192.0.2.{}", i % 50),
+                ObservationKind::Port {
+                    port: 80,
+                    protocol: Some("http".into()),
+                    banner: Some(format!("banner {i}")),
+                },
+            )
+        })
+        .collect();
+    imp.add_observations(&obs).await.unwrap();
+    imp.add_identifications(&[
+        // cam-1 by MAC: register says Axis, the wire says Hikvision.
+        ident("192.0.2.10", "hikvision", Some("00-40-8C-00-00-01")),
+        // Not in the register.
+        ident("192.0.2.50", "dahua", None),
+    ])
+    .await
+    .unwrap();
+    let rec = imp.commit("test").await.unwrap();
+    assert_eq!(rec.observation_count, 450);
+    assert_eq!(rec.identification_count, 2);
+    assert!(
+        store.begin_scan(&scan).await.unwrap().is_none(),
+        "same scan twice is a no-op"
+    );
+    let stored = store
+        .observations(&ObservationFilter {
+            scan_id: Some("scan-1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 450);
+    assert_eq!(stored[7].observation, obs[7]);
+
+    // An abandoned scan leaves nothing behind.
+    let mut scan2 = scan.clone();
+    scan2.id = "scan-2".into();
+    let mut imp = store.begin_scan(&scan2).await.unwrap().unwrap();
+    imp.add_observations(&obs[..10]).await.unwrap();
+    imp.rollback().await.unwrap();
+    assert_eq!(store.list_scans(None).await.unwrap().len(), 1);
+
+    let idents = store
+        .latest_identifications(&EstateFilter {
+            site: Some("marsham".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(idents.len(), 2);
+    let linked = idents
+        .iter()
+        .find(|i| i.identification.target == "192.0.2.10")
+        .unwrap();
+    assert_eq!(linked.device_id.as_deref(), Some("cam-1"));
+
+    // Waivers, audited.
+    let w = Waiver {
+        id: "w-1".into(),
+        device_id: "cam-2".into(),
+        rule_id: "uk-2022-sensitive-sites/disconnect-core".into(),
+        reason: "replacement ordered".into(),
+        approver: "security-adviser".into(),
+        created_at: "2026-11-01T00:00:00Z".into(),
+        expires_on: d("2027-01-31"),
+        revoked_at: None,
+        revoked_by: None,
+        revoke_reason: None,
+    };
+    store.add_waiver(&w, "security-adviser").await.unwrap();
+    store.add_waiver(&w, "security-adviser").await.unwrap(); // idempotent
+    assert_eq!(
+        store
+            .list_waivers(&WaiverFilter {
+                active_on: Some(d("2027-01-31")),
+                ..Default::default()
+            })
+            .await
+            .unwrap(),
+        vec![w.clone()]
+    );
+    assert!(store
+        .list_waivers(&WaiverFilter {
+            active_on: Some(d("2027-02-01")),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+    let revoked = store
+        .revoke_waiver("w-1", "ciso", "device removed")
+        .await
+        .unwrap();
+    assert_eq!(revoked.revoked_by.as_deref(), Some("ciso"));
+    assert!(store.revoke_waiver("w-1", "ciso", "again").await.is_err());
+    assert!(store
+        .list_waivers(&WaiverFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Estate views.
+    let estate = store.load_estate(&EstateFilter::default()).await.unwrap();
+    assert_eq!(estate.organisations.len(), 2);
+    assert_eq!(estate.devices.len(), 3);
+    assert_eq!(estate.waivers.len(), 1);
+    assert_eq!(estate.identifications.len(), 2);
+    let croydon = store
+        .load_estate(&EstateFilter {
+            site: Some("croydon".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(croydon.devices.len(), 1);
+    assert_eq!(
+        croydon.organisations.len(),
+        2,
+        "the site's organisation and its parent"
+    );
+
+    let today = chrono::Utc::now().date_naive();
+    let now = store
+        .estate_as_of(today, &EstateFilter::default())
+        .await
+        .unwrap();
+    let mut a = now.devices.clone();
+    let mut b = estate.devices.clone();
+    a.sort_by(|x, y| x.id.cmp(&y.id));
+    b.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(a, b, "history rebuilds today's register");
+    let past = store
+        .estate_as_of(d("2000-01-01"), &EstateFilter::default())
+        .await
+        .unwrap();
+    assert!(past.devices.is_empty() && past.sites.is_empty());
+    let statuses = store.device_status_on(today).await.unwrap();
+    assert!(statuses.contains(&("cam-3".to_string(), DeviceStatus::Disconnected)));
+
+    // Snapshots.
+    let snap = FindingsSnapshot {
+        date: d("2026-11-01"),
+        regime: "uk-2022-sensitive-sites".into(),
+        organisation: "home-office".into(),
+        site: String::new(),
+        counts: serde_json::json!({"high": 2, "medium": 1}),
+        recorded_at: String::new(),
+    };
+    store.record_snapshot(&snap, "report").await.unwrap();
+    let mut snap2 = snap.clone();
+    snap2.counts = serde_json::json!({"high": 1});
+    store.record_snapshot(&snap2, "report").await.unwrap();
+    let snaps = store.snapshots(&SnapshotFilter::default()).await.unwrap();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0].counts, serde_json::json!({"high": 1}));
+
+    // History: complete and verifiable.
+    let n = store.verify_history().await.unwrap();
+    assert!(n >= 12, "{n}");
+    let appended = store
+        .append_history(&NewHistory {
+            actor: "server".into(),
+            action: "login".into(),
+            entity_kind: "user".into(),
+            entity_id: "alice".into(),
+            before: None,
+            after: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(appended.seq as u64, n + 1);
+    assert_eq!(store.verify_history().await.unwrap(), n + 1);
+
+    // Tampering with any stored entry is detected, naming it.
+    sqlx::query("UPDATE history SET actor = 'mallory' WHERE seq = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    match store.verify_history().await {
+        Err(StoreError::Tamper(t)) => assert_eq!(t.seq, 3),
+        other => panic!("tampering not detected: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn story_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub-dir-absent.db");
+    let store = open(path.to_str().unwrap()).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    story(store).await;
+    assert!(path.exists(), "the SQLite file is created on first use");
+    // Re-opening runs no migration twice and sees the data.
+    let again = open(&format!("sqlite://{}", path.display())).await.unwrap();
+    assert_eq!(
+        again
+            .list_devices(&DeviceFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(again.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode.to_lowercase(), "wal");
+}
+
+#[tokio::test]
+async fn story_on_sqlite_memory() {
+    story(open("sqlite::memory:").await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn story_on_postgres() {
+    let Some(url) = common::fresh_postgres("story").await else {
+        return;
+    };
+    let store = open(&url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    story(store).await;
+}
+
+#[tokio::test]
+async fn concurrent_writers_keep_one_chain_on_postgres() {
+    let Some(url) = common::fresh_postgres("conc").await else {
+        return;
+    };
+    let store: std::sync::Arc<dyn Store> = open(&url).await.unwrap().into();
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                s.append_history(&NewHistory {
+                    actor: format!("w{t}"),
+                    action: "test".into(),
+                    entity_kind: "x".into(),
+                    entity_id: format!("{t}-{i}"),
+                    before: None,
+                    after: None,
+                })
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(store.verify_history().await.unwrap(), 40);
+}
