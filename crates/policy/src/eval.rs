@@ -1,0 +1,1096 @@
+//! Evaluation: regimes × devices at a date → findings.
+//!
+//! Predicates are evaluated once per distinct key (resolved maker, class, status, site facts,
+//! org facts, network facts, confidence band), and the reason chains of a key are shared by
+//! every device with that key.
+
+use crate::finding::{Finding, FindingStatus, Reason, Reasons, Step, INSPECTION_RULE};
+use crate::regime::{Obligation, Regime, Rule};
+use crate::vars::{BrandVars, DeviceVars, MakerVars, NetworkVars, OrgVars, Reads, SiteVars, Vars};
+use camtrace_kb::Kb;
+use camtrace_model::{
+    Device, DeviceClass, DeviceStatus, Estate, Identification, NetworkSegment, Organisation, Site,
+    Waiver,
+};
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the evaluation needs besides the devices.
+pub struct EvalContext<'a> {
+    pub kb: &'a Kb,
+    pub regimes: Vec<&'a Regime>,
+    /// The date the rules, list memberships and waivers are evaluated at.
+    pub as_of: NaiveDate,
+    /// Overrides every regime's `min_confidence` when set.
+    pub min_confidence: Option<f64>,
+}
+
+impl<'a> EvalContext<'a> {
+    pub fn new(kb: &'a Kb, regimes: Vec<&'a Regime>, as_of: NaiveDate) -> Self {
+        EvalContext {
+            kb,
+            regimes,
+            as_of,
+            min_confidence: None,
+        }
+    }
+}
+
+/// What camtrace knows about who made a device.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IdentSummary {
+    /// Knowledge-base company id of the maker, when identified.
+    pub maker: Option<String>,
+    /// Brand on the box (brand id or name), when known; used to resolve the maker when `maker`
+    /// is empty (brand owner or OEM link on the date).
+    pub brand: Option<String>,
+    pub model: Option<String>,
+    /// Confidence in the maker, 0..1.
+    pub confidence: f64,
+    /// The evidence, one short line each (`http: Server: App-webs/ [kb/signatures/x.toml:3]`).
+    pub evidence: Vec<String>,
+}
+
+impl IdentSummary {
+    /// From an identification (`camtrace identify` / `scan` output).
+    pub fn from_identification(id: &Identification) -> Self {
+        IdentSummary {
+            maker: id.maker.as_ref().map(|m| m.id.clone()),
+            brand: id.brand.as_ref().map(|b| b.id.clone()),
+            model: id.model.clone(),
+            confidence: id.confidence,
+            evidence: id
+                .evidence
+                .iter()
+                .filter(|e| {
+                    e.proves.is_empty() || e.proves.iter().any(|p| p == "maker" || p == "brand")
+                })
+                .take(6)
+                .map(|e| {
+                    let mut s = format!("{}: {}", e.kind, e.detail);
+                    if !e.source.is_empty() {
+                        s.push_str(&format!(" [{}]", e.source));
+                    }
+                    s
+                })
+                .collect(),
+        }
+    }
+
+    /// From what the register declares about the device.
+    pub fn declared(d: &Device) -> Self {
+        let declared = d.maker.is_some() || d.brand.is_some();
+        IdentSummary {
+            maker: d.maker.clone(),
+            brand: d.brand.clone(),
+            model: d.model.clone(),
+            confidence: d.confidence.unwrap_or(if declared { 1.0 } else { 0.0 }),
+            evidence: if declared {
+                vec!["declared in the asset register".to_string()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// One device with everything the rules can read about it.
+#[derive(Debug, Clone)]
+pub struct DeviceFacts {
+    pub device: Device,
+    pub site: Arc<Site>,
+    pub org: Option<Arc<Organisation>>,
+    pub network: Option<Arc<NetworkSegment>>,
+    pub ident: IdentSummary,
+}
+
+impl DeviceFacts {
+    /// Join an estate into device facts. The maker comes from the device's latest
+    /// identification when it names one, otherwise from the register. Devices whose site is not
+    /// in the estate get a placeholder site with no facts (so they still need inspection where
+    /// rules apply to every site).
+    pub fn from_estate(estate: &Estate) -> Vec<DeviceFacts> {
+        let orgs: HashMap<&str, Arc<Organisation>> = estate
+            .organisations
+            .iter()
+            .map(|o| (o.id.as_str(), Arc::new(o.clone())))
+            .collect();
+        let sites: HashMap<&str, Arc<Site>> = estate
+            .sites
+            .iter()
+            .map(|s| (s.id.as_str(), Arc::new(s.clone())))
+            .collect();
+        let nets: HashMap<&str, Arc<NetworkSegment>> = estate
+            .networks
+            .iter()
+            .map(|n| (n.id.as_str(), Arc::new(n.clone())))
+            .collect();
+        let idents: HashMap<&str, &Identification> = estate
+            .identifications
+            .iter()
+            .filter_map(|s| s.device_id.as_deref().map(|d| (d, &s.identification)))
+            .collect();
+        estate
+            .devices
+            .iter()
+            .map(|d| {
+                let site = sites.get(d.site.as_str()).cloned().unwrap_or_else(|| {
+                    Arc::new(Site {
+                        id: d.site.clone(),
+                        organisation: String::new(),
+                        name: d.site.clone(),
+                        address: None,
+                        criteria: Default::default(),
+                        classification: None,
+                        government_building: false,
+                        tags: Vec::new(),
+                    })
+                });
+                let org = orgs.get(site.organisation.as_str()).cloned();
+                let network = d.network.as_deref().and_then(|n| nets.get(n).cloned());
+                let declared = IdentSummary::declared(d);
+                let ident = match idents.get(d.id.as_str()) {
+                    Some(i) if i.maker.is_some() || declared.maker.is_none() => {
+                        IdentSummary::from_identification(i)
+                    }
+                    _ => declared,
+                };
+                DeviceFacts {
+                    device: d.clone(),
+                    site,
+                    org,
+                    network,
+                    ident,
+                }
+            })
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A maker resolved from the identification on a date.
+struct Resolved {
+    maker_id: Option<String>,
+    brand: BrandVars,
+    /// Reason for the resolution when it went through a brand (owner or OEM link).
+    via: Option<Reason>,
+    /// Cap on the confidence from the resolution (a weak OEM link).
+    conf_cap: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    resolved: u32,
+    class: DeviceClass,
+    status: DeviceStatus,
+    upgrade: bool,
+    site: u32,
+    org: u32,
+    net: NetworkVars,
+    /// How many of the (sorted) confidence thresholds the confidence is below.
+    conf_band: u8,
+}
+
+/// A finding template shared by every device with the same key.
+struct Hit {
+    regime: usize,
+    rule: Option<usize>,
+    inspection: bool,
+    tail: Arc<[Reason]>,
+}
+
+struct Regimes<'a> {
+    list: &'a [&'a Regime],
+    /// Reads of each rule (scope ∪ when), per regime.
+    reads: Vec<Vec<Reads>>,
+    ids: Vec<Arc<str>>,
+    rule_ids: Vec<Vec<Arc<str>>>,
+    inspect_id: Arc<str>,
+    thresholds: Vec<f64>,
+    min_conf: Vec<f64>,
+}
+
+/// Apply the regimes to the devices at `ctx.as_of`. Pure: no I/O. Findings come in device
+/// order, then regime order, then rule order. Waivers change the status of the findings they
+/// cover; they never add or remove a finding.
+pub fn evaluate(
+    ctx: &EvalContext<'_>,
+    devices: &[DeviceFacts],
+    waivers: &[Waiver],
+) -> Vec<Finding> {
+    let regimes = prepare(ctx);
+    let mut resolved: Vec<Resolved> = Vec::new();
+    let mut resolve_cache: HashMap<(Option<&str>, Option<&str>, Option<&str>, NaiveDate), u32> =
+        HashMap::new();
+    let mut maker_vars: HashMap<Option<String>, Arc<(MakerVars, Vec<Reason>)>> = HashMap::new();
+    let mut site_ptr: HashMap<*const Site, (u32, Arc<str>, Arc<str>)> = HashMap::new();
+    let mut site_intern: HashMap<SiteVars, u32> = HashMap::new();
+    let mut site_vars: Vec<SiteVars> = Vec::new();
+    let mut org_ptr: HashMap<*const Organisation, u32> = HashMap::new();
+    let mut org_intern: HashMap<OrgVars, u32> = HashMap::new();
+    let mut org_vars: Vec<OrgVars> = vec![OrgVars::default()];
+    org_intern.insert(OrgVars::default(), 0);
+    let mut cache: HashMap<Key, Arc<[Hit]>> = HashMap::new();
+
+    let mut waiver_index: HashMap<&str, Vec<&Waiver>> = HashMap::new();
+    for w in waivers {
+        waiver_index
+            .entry(w.device_id.as_str())
+            .or_default()
+            .push(w);
+    }
+
+    let mut out = Vec::new();
+    for df in devices {
+        let d = &df.device;
+        if d.status == DeviceStatus::Removed && !regimes.any_rule_for(DeviceStatus::Removed) {
+            continue;
+        }
+        // Site and org facts, interned by pointer then by content.
+        let sp = Arc::as_ptr(&df.site);
+        let (site_idx, site_id, org_id) = match site_ptr.get(&sp) {
+            Some(v) => v.clone(),
+            None => {
+                let sv = site_to_vars(&df.site);
+                let n = site_intern.len() as u32;
+                let idx = *site_intern.entry(sv.clone()).or_insert_with(|| {
+                    site_vars.push(sv);
+                    n
+                });
+                let org_id: Arc<str> = match &df.org {
+                    Some(o) => Arc::from(o.id.as_str()),
+                    None => Arc::from(df.site.organisation.as_str()),
+                };
+                let v = (idx, Arc::from(df.site.id.as_str()), org_id);
+                site_ptr.insert(sp, v.clone());
+                v
+            }
+        };
+        let org_idx = match &df.org {
+            None => 0,
+            Some(o) => {
+                let p = Arc::as_ptr(o);
+                match org_ptr.get(&p) {
+                    Some(&i) => i,
+                    None => {
+                        let ov = OrgVars {
+                            known: true,
+                            kind: o.kind.clone().unwrap_or_default(),
+                            country: o.country.clone().unwrap_or_default(),
+                        };
+                        let n = org_vars.len() as u32;
+                        let i = *org_intern.entry(ov.clone()).or_insert_with(|| {
+                            org_vars.push(ov);
+                            n
+                        });
+                        org_ptr.insert(p, i);
+                        i
+                    }
+                }
+            }
+        };
+        let net = match &df.network {
+            Some(n) => NetworkVars {
+                known: true,
+                core: n.core,
+                internet_exposed: n.internet_exposed,
+            },
+            None => NetworkVars::default(),
+        };
+        // Maker resolution on the device's date (install date, else the evaluation date).
+        let date = d.install_date.unwrap_or(ctx.as_of);
+        let ident = &df.ident;
+        let rkey = (
+            ident.maker.as_deref(),
+            ident.brand.as_deref(),
+            if ident.maker.is_none() {
+                ident.model.as_deref()
+            } else {
+                None
+            },
+            if ident.maker.is_none() {
+                date
+            } else {
+                NaiveDate::MIN
+            },
+        );
+        let ridx = match resolve_cache.get(&rkey) {
+            Some(&i) => i,
+            None => {
+                let r = resolve(ctx.kb, ident, date);
+                resolved.push(r);
+                let i = (resolved.len() - 1) as u32;
+                resolve_cache.insert(rkey, i);
+                i
+            }
+        };
+        let res = &resolved[ridx as usize];
+        let confidence = if res.maker_id.is_some() {
+            ident.confidence.min(res.conf_cap)
+        } else {
+            0.0
+        };
+        let conf_band = regimes
+            .thresholds
+            .iter()
+            .filter(|&&t| confidence < t)
+            .count() as u8;
+        let key = Key {
+            resolved: ridx,
+            class: d.class,
+            status: d.status,
+            upgrade: d.scheduled_upgrade.is_some(),
+            site: site_idx,
+            org: org_idx,
+            net,
+            conf_band,
+        };
+        let hits = match cache.get(&key) {
+            Some(h) => h.clone(),
+            None => {
+                let mv = maker_vars
+                    .entry(res.maker_id.clone())
+                    .or_insert_with(|| {
+                        Arc::new(maker_facts(ctx.kb, res.maker_id.as_deref(), ctx.as_of))
+                    })
+                    .clone();
+                let vars = Vars {
+                    maker: mv.0.clone(),
+                    brand: res.brand.clone(),
+                    device: DeviceVars {
+                        class: d.class.as_str().to_string(),
+                        status: d.status.as_str().to_string(),
+                        surveillance: d.class.is_surveillance(),
+                        has_scheduled_upgrade: d.scheduled_upgrade.is_some(),
+                    },
+                    site: site_vars[site_idx as usize].clone(),
+                    org: org_vars[org_idx as usize].clone(),
+                    network: net,
+                };
+                let h: Arc<[Hit]> =
+                    Arc::from(judge(ctx, &regimes, &vars, &mv.1, res, d, confidence));
+                cache.insert(key, h.clone());
+                h
+            }
+        };
+        if hits.is_empty() {
+            continue;
+        }
+        // Device-specific head, shared by this device's findings.
+        let head: Arc<[Reason]> = Arc::from(head_reasons(df, res, confidence, date, ctx.as_of));
+        let device_id: Arc<str> = Arc::from(d.id.as_str());
+        let maker: Option<Arc<str>> = res.maker_id.as_deref().map(Arc::from);
+        let dw = waiver_index.get(d.id.as_str());
+        for hit in hits.iter() {
+            let regime = regimes.list[hit.regime];
+            let (rule_id, obligation, severity, due, citation) = match hit.rule {
+                Some(ri) => {
+                    let rule = &regime.rules[ri];
+                    let due = match rule.obligation {
+                        Obligation::ReplaceAtScheduledUpgrade => d.scheduled_upgrade,
+                        _ => rule.due,
+                    };
+                    (
+                        regimes.rule_ids[hit.regime][ri].clone(),
+                        rule.obligation,
+                        rule.severity,
+                        due,
+                        rule.citation.clone(),
+                    )
+                }
+                None => (
+                    regimes.inspect_id.clone(),
+                    Obligation::Review,
+                    regime.inspection_severity,
+                    None,
+                    regime.citation.clone(),
+                ),
+            };
+            let mut f = Finding {
+                device_id: device_id.clone(),
+                site_id: site_id.clone(),
+                org_id: org_id.clone(),
+                regime_id: regimes.ids[hit.regime].clone(),
+                rule_id,
+                obligation,
+                severity,
+                due,
+                status: if hit.inspection {
+                    FindingStatus::NeedsInspection
+                } else {
+                    FindingStatus::Open
+                },
+                maker: maker.clone(),
+                reasons: Reasons {
+                    head: head.clone(),
+                    tail: hit.tail.clone(),
+                    extra: Vec::new(),
+                },
+                citation,
+            };
+            if let Some(ws) = dw {
+                apply_waivers(&mut f, ws, ctx.as_of);
+            }
+            out.push(f);
+        }
+    }
+    out
+}
+
+impl Regimes<'_> {
+    fn any_rule_for(&self, s: DeviceStatus) -> bool {
+        self.list
+            .iter()
+            .any(|r| r.rules.iter().any(|x| x.statuses.contains(&s)))
+    }
+}
+
+fn prepare<'a>(ctx: &'a EvalContext<'a>) -> Regimes<'a> {
+    let min_conf: Vec<f64> = ctx
+        .regimes
+        .iter()
+        .map(|r| ctx.min_confidence.unwrap_or(r.min_confidence))
+        .collect();
+    let mut thresholds = min_conf.clone();
+    thresholds.sort_by(|a, b| a.total_cmp(b));
+    thresholds.dedup();
+    Regimes {
+        list: &ctx.regimes,
+        reads: ctx
+            .regimes
+            .iter()
+            .map(|r| {
+                r.rules
+                    .iter()
+                    .map(|x| match &x.scope {
+                        Some(s) => s.reads.merge(&x.when.reads),
+                        None => x.when.reads.clone(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        ids: ctx
+            .regimes
+            .iter()
+            .map(|r| Arc::from(r.id.as_str()))
+            .collect(),
+        rule_ids: ctx
+            .regimes
+            .iter()
+            .map(|r| r.rules.iter().map(|x| Arc::from(x.id.as_str())).collect())
+            .collect(),
+        inspect_id: Arc::from(INSPECTION_RULE),
+        thresholds,
+        min_conf,
+    }
+}
+
+fn site_to_vars(s: &Site) -> SiteVars {
+    let mut tags = s.tags.clone();
+    tags.sort();
+    SiteVars {
+        sensitive: s.criteria.is_sensitive(),
+        secret_or_above: s.criteria.secret_or_above,
+        dv_significant: s.criteria.dv_significant,
+        ministerial_use: s.criteria.ministerial_use,
+        socpa_2005: s.criteria.socpa_2005,
+        government_building: s.government_building,
+        tags,
+        classification: s.classification.clone().unwrap_or_default(),
+    }
+}
+
+/// Resolve the maker: the identified maker, else the brand's OEM link or owner on `date`.
+fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
+    let brand = ident
+        .brand
+        .as_deref()
+        .and_then(|b| kb.brand(b).or_else(|| kb.brand_by_name(b)));
+    let brand_vars = match (brand, ident.brand.as_deref()) {
+        (Some(b), _) => BrandVars {
+            known: true,
+            id: b.id.clone(),
+            name: b.name.clone(),
+        },
+        (None, Some(raw)) => BrandVars {
+            known: false,
+            id: raw.to_string(),
+            name: raw.to_string(),
+        },
+        (None, None) => BrandVars::default(),
+    };
+    if let Some(m) = ident.maker.as_deref() {
+        let id = kb
+            .company_by_name(m)
+            .map(|c| c.id.clone())
+            .unwrap_or_else(|| m.to_string());
+        return Resolved {
+            maker_id: Some(id),
+            brand: brand_vars,
+            via: None,
+            conf_cap: 1.0,
+        };
+    }
+    if let Some(b) = brand {
+        if let Some(o) = kb.oem_for(&b.id, ident.model.as_deref(), date).first() {
+            let models = if o.models.is_empty() {
+                "all models".to_string()
+            } else {
+                format!("models {}", o.models.join(", "))
+            };
+            let maker_name = kb
+                .company(&o.maker)
+                .map(|c| c.short.as_str())
+                .unwrap_or(&o.maker);
+            return Resolved {
+                maker_id: Some(o.maker.clone()),
+                brand: brand_vars,
+                via: Some(Reason::new(
+                    Step::Identification,
+                    format!(
+                        "brand {} ({models}) is made by {maker_name} on {date} (OEM link, {} confidence)",
+                        b.name,
+                        o.confidence.as_str()
+                    ),
+                    Some(o.source.clone()),
+                )),
+                conf_cap: o.confidence.weight(),
+            };
+        }
+        if let Some(o) = kb.brand_owner_on(&b.id, date) {
+            let maker_name = kb
+                .company(&o.company)
+                .map(|c| c.short.as_str())
+                .unwrap_or(&o.company);
+            let period = match (o.from, o.to) {
+                (Some(f), Some(t)) => format!(" (from {f} until {t})"),
+                (Some(f), None) => format!(" (since {f})"),
+                (None, Some(t)) => format!(" (until {t})"),
+                (None, None) => String::new(),
+            };
+            return Resolved {
+                maker_id: Some(o.company.clone()),
+                brand: brand_vars,
+                via: Some(Reason::new(
+                    Step::Identification,
+                    format!(
+                        "brand {} belonged to {maker_name} on {date}{period}, relationship {}, {} confidence",
+                        b.name,
+                        o.relationship,
+                        o.confidence.as_str()
+                    ),
+                    Some(o.source.clone()),
+                )),
+                conf_cap: o.confidence.weight(),
+            };
+        }
+    }
+    Resolved {
+        maker_id: None,
+        brand: brand_vars,
+        via: None,
+        conf_cap: 0.0,
+    }
+}
+
+/// The maker's facts at the evaluation date, and one reason per fact (NIL, each list).
+fn maker_facts(kb: &Kb, maker: Option<&str>, as_of: NaiveDate) -> (MakerVars, Vec<Reason>) {
+    let Some(id) = maker else {
+        return (
+            MakerVars {
+                prc_nil: "unknown".into(),
+                ..Default::default()
+            },
+            Vec::new(),
+        );
+    };
+    let Some(c) = kb.company(id) else {
+        return (
+            MakerVars {
+                known: true,
+                id: id.to_string(),
+                name: id.to_string(),
+                prc_nil: "unknown".into(),
+                ..Default::default()
+            },
+            vec![Reason::new(
+                Step::Maker,
+                format!("maker `{id}` is not in the knowledge base: its facts are unknown"),
+                None,
+            )],
+        );
+    };
+    let mut reasons = vec![Reason::new(
+        Step::Maker,
+        match c.prc_nil {
+            camtrace_kb::Tristate::Yes => format!(
+                "{} is subject to the PRC National Intelligence Law: {}",
+                c.short, c.prc_nil_reason
+            ),
+            camtrace_kb::Tristate::No => format!(
+                "{} is not subject to the PRC National Intelligence Law: {}",
+                c.short, c.prc_nil_reason
+            ),
+            camtrace_kb::Tristate::Unknown => format!(
+                "whether {} is subject to the PRC National Intelligence Law is unknown: {}",
+                c.short, c.prc_nil_reason
+            ),
+        },
+        Some(c.source.clone()),
+    )];
+    let mut lists = Vec::new();
+    let mut scoped_lists = Vec::new();
+    for (holder, m) in kb.lists_on(id, as_of) {
+        if !lists.contains(&m.list) {
+            lists.push(m.list.clone());
+        }
+        if m.scope.is_some() && !scoped_lists.contains(&m.list) {
+            scoped_lists.push(m.list.clone());
+        }
+        let list_name = kb.list(&m.list).map(|l| l.name.as_str()).unwrap_or(&m.list);
+        let who = if holder.id == c.id {
+            c.short.clone()
+        } else {
+            format!("{} (through its parent {})", c.short, holder.short)
+        };
+        let scope = m
+            .scope
+            .as_deref()
+            .map(|s| format!("; listed scope: {s}"))
+            .unwrap_or_default();
+        reasons.push(Reason::new(
+            Step::List,
+            format!(
+                "{who} is on the {list_name} [{}] since {}{scope}",
+                m.list, m.added
+            ),
+            Some(m.source.clone()),
+        ));
+    }
+    let mut group = vec![c.id.clone()];
+    let mut cur = c.parent.as_deref();
+    while let Some(p) = cur {
+        if group.len() > 8 || group.iter().any(|g| g == p) {
+            break;
+        }
+        group.push(p.to_string());
+        cur = kb.company(p).and_then(|x| x.parent.as_deref());
+    }
+    (
+        MakerVars {
+            known: true,
+            id: c.id.clone(),
+            name: c.short.clone(),
+            country: c.country.clone(),
+            prc_nil: c.prc_nil.as_str().to_string(),
+            lists,
+            scoped_lists,
+            group,
+        },
+        reasons,
+    )
+}
+
+fn eval_bool(p: &crate::regime::Predicate, vars: &Vars, cel: &cel::Context<'_, '_>) -> bool {
+    let _ = vars;
+    matches!(p.program.execute(cel), Ok(cel::Value::Bool(true)))
+}
+
+/// Evaluate every rule of every regime for one key.
+fn judge(
+    ctx: &EvalContext<'_>,
+    regimes: &Regimes<'_>,
+    vars: &Vars,
+    maker_reasons: &[Reason],
+    res: &Resolved,
+    d: &Device,
+    confidence: f64,
+) -> Vec<Hit> {
+    let cel_ctx = vars.context();
+    let mut what_if: Option<cel::Context<'static, 'static>> = None;
+    let mut hits = Vec::new();
+    for (gi, regime) in regimes.list.iter().enumerate() {
+        if ctx.as_of < regime.effective {
+            continue;
+        }
+        let uncertain_maker = res.maker_id.is_none() || confidence < regimes.min_conf[gi];
+        let unknown_class = d.class == DeviceClass::Unknown;
+        let mut in_scope: Vec<usize> = Vec::new();
+        let mut would_apply: Vec<usize> = Vec::new();
+        let mut nil_unknown_apply: Vec<usize> = Vec::new();
+        for (ri, rule) in regime.rules.iter().enumerate() {
+            if ctx.as_of < rule.effective || !rule.statuses.contains(&d.status) {
+                continue;
+            }
+            let class_ok = rule.classes.contains(&d.class);
+            if !class_ok && !(unknown_class && rule.classes.iter().any(|c| c.is_surveillance())) {
+                continue;
+            }
+            if let Some(s) = &rule.scope {
+                if !eval_bool(s, vars, &cel_ctx) {
+                    continue;
+                }
+            }
+            in_scope.push(ri);
+            let applies = eval_bool(&rule.when, vars, &cel_ctx);
+            if applies {
+                if uncertain_maker || !class_ok {
+                    would_apply.push(ri);
+                } else {
+                    hits.push(Hit {
+                        regime: gi,
+                        rule: Some(ri),
+                        inspection: false,
+                        tail: Arc::from(rule_tail(
+                            regime,
+                            rule,
+                            &regimes.reads[gi][ri],
+                            vars,
+                            maker_reasons,
+                        )),
+                    });
+                }
+            } else if vars.maker.known && vars.maker.prc_nil == "unknown" && rule.when.reads.prc_nil
+            {
+                let wi = what_if.get_or_insert_with(|| {
+                    let mut v = vars.clone();
+                    v.maker.prc_nil = "yes".into();
+                    v.context()
+                });
+                if eval_bool(&rule.when, vars, wi) {
+                    nil_unknown_apply.push(ri);
+                }
+            }
+        }
+        let needs = (uncertain_maker && !in_scope.is_empty())
+            || (!uncertain_maker && !would_apply.is_empty())
+            || !nil_unknown_apply.is_empty();
+        if needs {
+            let mut tail = Vec::new();
+            let names = |v: &[usize]| {
+                v.iter()
+                    .map(|&i| regime.rules[i].id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if res.maker_id.is_none() {
+                tail.push(Reason::new(
+                    Step::Inspection,
+                    "the maker is unknown: the device cannot be cleared without inspection",
+                    None,
+                ));
+            } else if confidence < regimes.min_conf[gi] {
+                tail.push(Reason::new(
+                    Step::Inspection,
+                    format!(
+                        "the maker {} was identified with confidence {:.2}, below the regime's threshold {:.2}",
+                        vars.maker.name, confidence, regimes.min_conf[gi]
+                    ),
+                    None,
+                ));
+            }
+            if unknown_class && !would_apply.is_empty() {
+                tail.push(Reason::new(
+                    Step::Inspection,
+                    "the device class is unknown: if it is surveillance equipment the rules below apply",
+                    None,
+                ));
+            }
+            tail.extend(maker_reasons.iter().cloned());
+            let all_reads = in_scope
+                .iter()
+                .map(|&i| &regimes.reads[gi][i])
+                .fold(Reads::default(), |a, r| a.merge(r));
+            tail.extend(site_reasons(&all_reads, vars));
+            tail.push(Reason::new(
+                Step::Inspection,
+                format!("the device is in scope of rules: {}", names(&in_scope)),
+                Some(regime.location.clone()),
+            ));
+            if !would_apply.is_empty() {
+                tail.push(Reason::new(
+                    Step::Inspection,
+                    format!(
+                        "if the identification is confirmed, these rules apply: {}",
+                        names(&would_apply)
+                    ),
+                    None,
+                ));
+            }
+            if !nil_unknown_apply.is_empty() {
+                tail.push(Reason::new(
+                    Step::Inspection,
+                    format!(
+                        "if {} is subject to the PRC National Intelligence Law, these rules apply: {}",
+                        vars.maker.name,
+                        names(&nil_unknown_apply)
+                    ),
+                    None,
+                ));
+            }
+            tail.push(regime_reason(regime));
+            hits.push(Hit {
+                regime: gi,
+                rule: None,
+                inspection: true,
+                tail: Arc::from(tail),
+            });
+        }
+    }
+    hits
+}
+
+fn regime_reason(regime: &Regime) -> Reason {
+    Reason::new(
+        Step::Rule,
+        format!(
+            "regime {} ({}) in force since {}: {}",
+            regime.id,
+            regime.title,
+            regime.effective,
+            regime.citation.wording()
+        ),
+        Some(regime.citation.locator()),
+    )
+}
+
+fn site_reasons(reads: &Reads, vars: &Vars) -> Vec<Reason> {
+    let mut out = Vec::new();
+    let s = &vars.site;
+    if reads.site {
+        if s.sensitive {
+            let mut c = Vec::new();
+            if s.secret_or_above {
+                c.push("routinely holds SECRET material or above");
+            }
+            if s.dv_significant {
+                c.push("hosts a significant proportion of DV-cleared officials");
+            }
+            if s.ministerial_use {
+                c.push("routinely used by Ministers");
+            }
+            if s.socpa_2005 {
+                c.push("a government location covered by the Serious Organised Crime and Police Act 2005");
+            }
+            out.push(Reason::new(
+                Step::Site,
+                format!("the site is sensitive because it is {}", c.join("; ")),
+                Some("site register (sensitivity criteria)".into()),
+            ));
+        } else {
+            out.push(Reason::new(
+                Step::Site,
+                "the site meets none of the four sensitive-site criteria",
+                Some("site register (sensitivity criteria)".into()),
+            ));
+        }
+        if s.government_building {
+            out.push(Reason::new(
+                Step::Site,
+                "the site is a government building",
+                Some("site register".into()),
+            ));
+        }
+        if reads.tags && !s.tags.is_empty() {
+            out.push(Reason::new(
+                Step::Site,
+                format!("the site is tagged: {}", s.tags.join(", ")),
+                Some("site register (tags)".into()),
+            ));
+        }
+    }
+    if reads.org && vars.org.known {
+        out.push(Reason::new(
+            Step::Org,
+            format!(
+                "the organisation is of kind `{}` in `{}`",
+                if vars.org.kind.is_empty() {
+                    "unknown"
+                } else {
+                    &vars.org.kind
+                },
+                if vars.org.country.is_empty() {
+                    "unknown"
+                } else {
+                    &vars.org.country
+                }
+            ),
+            Some("organisation register".into()),
+        ));
+    }
+    if reads.core {
+        out.push(Reason::new(
+            Step::Network,
+            if vars.network.core {
+                "the device is on a core departmental network segment"
+            } else if vars.network.known {
+                "the device is on a segment that is not part of the core network"
+            } else {
+                "the device's network segment is not recorded"
+            },
+            Some("network register".into()),
+        ));
+    }
+    if reads.internet && vars.network.internet_exposed {
+        out.push(Reason::new(
+            Step::Network,
+            "the device is reachable from the internet",
+            Some("network register".into()),
+        ));
+    }
+    out
+}
+
+fn rule_tail(
+    regime: &Regime,
+    rule: &Rule,
+    reads: &Reads,
+    vars: &Vars,
+    maker_reasons: &[Reason],
+) -> Vec<Reason> {
+    let mut tail = Vec::new();
+    for r in maker_reasons {
+        let keep = match r.step {
+            Step::Maker => reads.prc_nil || reads.country,
+            Step::List => r
+                .text
+                .split_once('[')
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .is_some_and(|(id, _)| reads.names_list(id)),
+            _ => true,
+        };
+        if keep {
+            tail.push(r.clone());
+        }
+    }
+    tail.extend(site_reasons(reads, vars));
+    if let Some(n) = &rule.note {
+        tail.push(Reason::new(
+            Step::Scope,
+            n.clone(),
+            Some(rule.location.clone()),
+        ));
+    }
+    let due = match (rule.obligation, rule.due) {
+        (Obligation::RemoveBy, Some(d)) => format!(" by {d}"),
+        _ => String::new(),
+    };
+    tail.push(Reason::new(
+        Step::Rule,
+        format!(
+            "rule {} of regime {} ({}) applies since {}: {}{} — {}",
+            rule.id,
+            regime.id,
+            regime.title,
+            rule.effective,
+            rule.obligation,
+            due,
+            rule.citation.wording()
+        ),
+        Some(format!("{} ({})", rule.citation.locator(), rule.location)),
+    ));
+    tail
+}
+
+fn head_reasons(
+    df: &DeviceFacts,
+    res: &Resolved,
+    confidence: f64,
+    date: NaiveDate,
+    as_of: NaiveDate,
+) -> Vec<Reason> {
+    let d = &df.device;
+    let mut v = Vec::with_capacity(3);
+    let mut where_ = format!(
+        "device {} ({}, {}) at site {}",
+        d.id,
+        d.class,
+        d.status.as_str(),
+        df.site.id
+    );
+    if let Some(n) = &df.network {
+        where_.push_str(&format!(", network segment {}", n.id));
+    }
+    if let Some(m) = &d.model {
+        where_.push_str(&format!(", model {m}"));
+    }
+    v.push(Reason::new(Step::Device, where_, None));
+    let ident = &df.ident;
+    let evidence = if ident.evidence.is_empty() {
+        "no evidence".to_string()
+    } else {
+        ident.evidence.join("; ")
+    };
+    let brand = if res.brand.name.is_empty() {
+        String::new()
+    } else {
+        format!(", brand {}", res.brand.name)
+    };
+    let text = match (&res.maker_id, &ident.maker) {
+        (Some(m), Some(_)) => format!("identified as made by {m}{brand} (confidence {confidence:.2}) because of: {evidence}"),
+        (Some(m), None) => format!(
+            "maker {m} resolved from the brand{brand} on {date}{} (confidence {confidence:.2}); brand evidence: {evidence}",
+            if date != as_of { " (install date)" } else { "" }
+        ),
+        (None, _) => format!("maker not identified{brand}; evidence: {evidence}"),
+    };
+    v.push(Reason::new(Step::Identification, text, None));
+    if let Some(via) = &res.via {
+        v.push(via.clone());
+    }
+    v
+}
+
+fn apply_waivers(f: &mut Finding, ws: &[&Waiver], as_of: NaiveDate) {
+    let key_matches = |w: &Waiver| {
+        w.rule_id
+            .split_once('/')
+            .is_some_and(|(g, r)| *g == *f.regime_id && *r == *f.rule_id)
+    };
+    let mut best: Option<&Waiver> = None;
+    for w in ws.iter().copied().filter(|w| key_matches(w)) {
+        if w.active_on(as_of) {
+            if best.is_none_or(|b| w.expires_on > b.expires_on) {
+                best = Some(w);
+            }
+        } else if let Some(at) = &w.revoked_at {
+            f.reasons.push(Reason::new(
+                Step::Waiver,
+                format!(
+                    "waiver {} was revoked at {at}{}",
+                    w.id,
+                    w.revoked_by
+                        .as_deref()
+                        .map(|b| format!(" by {b}"))
+                        .unwrap_or_default()
+                ),
+                Some(format!("waiver {}", w.id)),
+            ));
+        } else {
+            f.reasons.push(Reason::new(
+                Step::Waiver,
+                format!(
+                    "waiver {} expired on {} (approved by {}: {})",
+                    w.id, w.expires_on, w.approver, w.reason
+                ),
+                Some(format!("waiver {}", w.id)),
+            ));
+        }
+    }
+    if let Some(w) = best {
+        f.reasons.push(Reason::new(
+            Step::Waiver,
+            format!(
+                "waived by {} until {} (approved by {}: {})",
+                w.id, w.expires_on, w.approver, w.reason
+            ),
+            Some(format!("waiver {}", w.id)),
+        ));
+        f.status = FindingStatus::Waived {
+            waiver_id: w.id.clone(),
+            expires: w.expires_on,
+        };
+    }
+}
