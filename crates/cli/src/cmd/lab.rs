@@ -1,9 +1,159 @@
+//! `camtrace lab`: start an emulated estate of devices and keep it running until Ctrl-C/SIGTERM.
+
 use crate::common::Global;
+use anyhow::Context;
+use camtrace_lab::{Credentials, Ipv4Net, Lab, LabConfig};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Number of emulated devices.
+    #[arg(long, default_value_t = 40)]
+    pub devices: usize,
+    /// Address range (default 127.20.0.0/16 on loopback, 198.18.0.0/16 with --netns).
+    #[arg(long, value_name = "CIDR")]
+    pub range: Option<Ipv4Net>,
+    /// Seed: the same seed gives the same estate.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the manifest (ground truth: address, ports, brand, maker, model...) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Run the devices in a private network namespace behind a bridge (root only), so multicast
+    /// discovery works as on a LAN. Scan from the printed client namespace.
+    #[arg(long)]
+    pub netns: bool,
+    /// Only these personalities (comma-separated ids; see --list).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub personalities: Option<Vec<String>>,
+    /// Credentials the devices accept (USER:PASSWORD). Without, protected pages always answer 401.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub credentials: Option<String>,
+    /// Move ports below 1024 up by 10000 even when they could be bound (80 -> 10080).
+    #[arg(long)]
+    pub high_ports: bool,
+    /// List the personalities and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Start, print the summary, write the manifest and exit at once (for scripts and tests).
+    #[arg(long, hide = true)]
+    pub exit_after_start: bool,
+}
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`camtrace lab` is not available in this build yet")
+pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    if a.list {
+        let ps = camtrace_lab::personality::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("{:<26} {:<14} {:<14} {:<10} {}", "PERSONALITY", "BRAND", "MAKER", "CLASS", "DESCRIPTION");
+        for p in ps {
+            println!(
+                "{:<26} {:<14} {:<14} {:<10} {}",
+                p.id,
+                p.brand.as_deref().unwrap_or("-"),
+                p.maker.as_deref().unwrap_or("-"),
+                p.class.as_str(),
+                p.description
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let credentials = match &a.credentials {
+        None => None,
+        Some(s) => {
+            let (u, p) = s
+                .split_once(':')
+                .context("--credentials must be USER:PASSWORD")?;
+            Some(Credentials {
+                username: u.to_string(),
+                password: p.to_string(),
+            })
+        }
+    };
+    let cfg = LabConfig {
+        range: a.range,
+        devices: a.devices,
+        seed: a.seed,
+        force_high_ports: a.high_ports,
+        mix: a.personalities.clone(),
+        netns: a.netns,
+        credentials,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let t0 = std::time::Instant::now();
+        let lab = Lab::start(cfg).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let m = lab.manifest();
+        println!(
+            "camtrace lab: {} devices in {} (seed {}), started in {:.2?}",
+            m.devices.len(),
+            m.range,
+            m.seed,
+            t0.elapsed()
+        );
+        if let Some(ns) = &m.netns {
+            println!(
+                "network namespace mode: scan from `ip netns exec {} ...` (client address {})",
+                ns.client_ns, ns.client_addr
+            );
+        }
+        let mut by_maker: BTreeMap<(String, String), (usize, BTreeMap<u16, usize>)> = BTreeMap::new();
+        for d in &m.devices {
+            let e = by_maker
+                .entry((
+                    d.maker.clone().unwrap_or_else(|| "-".into()),
+                    d.brand.clone().unwrap_or_else(|| "-".into()),
+                ))
+                .or_default();
+            e.0 += 1;
+            for p in &d.ports {
+                *e.1.entry(*p).or_default() += 1;
+            }
+        }
+        println!("{:<14} {:<14} {:>7}  TCP PORTS", "MAKER", "BRAND", "DEVICES");
+        for ((maker, brand), (n, ports)) in &by_maker {
+            let ports: Vec<String> = ports.keys().map(|p| p.to_string()).collect();
+            println!("{maker:<14} {brand:<14} {n:>7}  {}", ports.join(","));
+        }
+        if let Some(path) = &a.manifest {
+            let json = serde_json::to_string_pretty(m)?;
+            std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+            println!("manifest written to {}", path.display());
+        }
+        if a.exit_after_start {
+            lab.shutdown().await;
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("running; Ctrl-C to stop");
+        wait_for_signal().await;
+        println!("stopping");
+        lab.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
