@@ -173,6 +173,8 @@ impl DeviceFacts {
 /// A maker resolved from the identification on a date.
 struct Resolved {
     maker_id: Option<String>,
+    /// Display name of the maker (`Hikvision`), the id when not in the knowledge base.
+    maker_name: String,
     brand: BrandVars,
     /// Reason for the resolution when it went through a brand (owner or OEM link).
     via: Option<Reason>,
@@ -522,12 +524,13 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
         (None, None) => BrandVars::default(),
     };
     if let Some(m) = ident.maker.as_deref() {
-        let id = kb
+        let (id, name) = kb
             .company_by_name(m)
-            .map(|c| c.id.clone())
-            .unwrap_or_else(|| m.to_string());
+            .map(|c| (c.id.clone(), c.short.clone()))
+            .unwrap_or_else(|| (m.to_string(), m.to_string()));
         return Resolved {
             maker_id: Some(id),
+            maker_name: name,
             brand: brand_vars,
             via: None,
             conf_cap: 1.0,
@@ -546,6 +549,7 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
                 .unwrap_or(&o.maker);
             return Resolved {
                 maker_id: Some(o.maker.clone()),
+                maker_name: maker_name.to_string(),
                 brand: brand_vars,
                 via: Some(Reason::new(
                     Step::Identification,
@@ -572,6 +576,7 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
             };
             return Resolved {
                 maker_id: Some(o.company.clone()),
+                maker_name: maker_name.to_string(),
                 brand: brand_vars,
                 via: Some(Reason::new(
                     Step::Identification,
@@ -589,6 +594,7 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
     }
     Resolved {
         maker_id: None,
+        maker_name: String::new(),
         brand: brand_vars,
         via: None,
         conf_cap: 0.0,
@@ -973,20 +979,19 @@ fn rule_tail(
             Some(rule.location.clone()),
         ));
     }
-    let due = match (rule.obligation, rule.due) {
-        (Obligation::RemoveBy, Some(d)) => format!(" by {d}"),
-        _ => String::new(),
+    let obligation = match (rule.obligation, rule.due) {
+        (Obligation::RemoveBy, Some(d)) => format!("remove by {d}"),
+        (o, _) => o.as_str().replace('_', " "),
     };
     tail.push(Reason::new(
         Step::Rule,
         format!(
-            "rule {} of regime {} ({}) applies since {}: {}{} — {}",
+            "rule {} of regime {} ({}) applies since {}: {} — {}",
             rule.id,
             regime.id,
             regime.title,
             rule.effective,
-            rule.obligation,
-            due,
+            obligation,
             rule.citation.wording()
         ),
         Some(format!("{} ({})", rule.citation.locator(), rule.location)),
@@ -1028,10 +1033,11 @@ fn head_reasons(
     } else {
         format!(", brand {}", res.brand.name)
     };
+    let m = &res.maker_name;
     let text = match (&res.maker_id, &ident.maker) {
-        (Some(m), Some(_)) => format!("identified as made by {m}{brand} (confidence {confidence:.2}) because of: {evidence}"),
-        (Some(m), None) => format!(
-            "maker {m} resolved from the brand{brand} on {date}{} (confidence {confidence:.2}); brand evidence: {evidence}",
+        (Some(id), Some(_)) => format!("identified as made by {m} [{id}]{brand} (confidence {confidence:.2}) because of: {evidence}"),
+        (Some(id), None) => format!(
+            "maker {m} [{id}] resolved from the brand{brand} on {date}{} (confidence {confidence:.2}); brand evidence: {evidence}",
             if date != as_of { " (install date)" } else { "" }
         ),
         (None, _) => format!("maker not identified{brand}; evidence: {evidence}"),
