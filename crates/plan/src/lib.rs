@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod costs;
 pub mod optimise;
 pub mod plan;
+pub mod policy_gate;
 pub mod procure;
 pub mod risk;
 
@@ -19,6 +20,7 @@ pub use plan::{
     build_plan, Action, Alternative, Cost, FindingRef, Method, Plan, PlanDevice, PlanOptions,
     PlanRow, SiteVisit,
 };
+pub use policy_gate::{finding_ref, unknown_destination, RegimeRule};
 pub use procure::{
     check_quote, parse_quote, resolve_maker, FactRule, LineCheck, MakerRule, QuoteCheck, QuoteLine,
     RegimeVerdict, RuleOutcome, Verdict,

@@ -287,7 +287,12 @@ pub fn build_plan(
         let low_conf = dev
             .confidence
             .is_some_and(|c| c < opts.review_below_confidence);
-        let review = if low_conf {
+        let review = if dev.status == DeviceStatus::Planned {
+            Some(
+                "planned device: do not deploy; cancel the order or substitute an approved model"
+                    .to_string(),
+            )
+        } else if low_conf {
             Some(format!(
                 "identification confidence {:.2} is below {:.2}: confirm the maker on site before spending",
                 dev.confidence.unwrap_or(0.0),

@@ -356,3 +356,39 @@ fn bad_quotes_are_clear_errors() {
 }
 
 const MAX: usize = camtrace_plan::procure::MAX_QUOTE_BYTES;
+
+#[test]
+fn policy_regimes_drive_the_gate() {
+    let policies = match camtrace_policy::PolicySet::load(&KbFiles::embedded()) {
+        Ok(p) => p,
+        Err(e) => panic!("embedded policies do not load: {e}"),
+    };
+    let Some(regime) = policies.get("uk-2022-sensitive-sites") else {
+        panic!("uk-2022-sensitive-sites regime missing");
+    };
+    let orgs = vec![camtrace_model::Organisation {
+        id: "o".into(),
+        name: "Dept".into(),
+        parent: None,
+        kind: Some("central_government".into()),
+        country: Some("GB".into()),
+    }];
+    let rule = RegimeRule::new(regime, &orgs);
+    let lines = parse_quote(
+        b"brand,model,qty,site\nLTS,CMIP3042,2,hq\nLTS,CMIP3042,2,depot\nAxis,P3265-LVE,1,hq\n",
+    )
+    .unwrap();
+    let q = check_quote(&kb(), &[&rule], None, &sites(), &lines, day());
+    assert_eq!(q.lines[0].verdict, Verdict::Blocked, "{:?}", q.lines[0]);
+    assert!(
+        q.lines[0].reason_text().contains("no-new-deployment"),
+        "{}",
+        q.lines[0].reason_text()
+    );
+    assert_eq!(
+        q.lines[1].verdict,
+        Verdict::Allowed,
+        "depot is not sensitive"
+    );
+    assert_eq!(q.lines[2].verdict, Verdict::Allowed);
+}
