@@ -1,1 +1,103 @@
 //! File importers: CSV/JSON registers, nmap XML, pcap/pcapng, scan results.
+//!
+//! Every reader streams its input, caps what it keeps, never panics on bad input and names the
+//! row, element or packet at fault. Readers return plain data ([`Register`], observations,
+//! identifications); writing to the store is the caller's job (one transaction per file).
+//!
+//! | kind | reader | output |
+//! |---|---|---|
+//! | CSV register | [`register::read_csv`] | [`Register`] (documented columns: [`register::COLUMNS`]) |
+//! | JSON register | [`register::read_json`] | [`Register`] |
+//! | nmap XML | [`nmap::read`] | port/service, MAC, hostname observations |
+//! | pcap / pcapng | [`pcap::read`] | DHCP, mDNS, SSDP, DNS and ARP observations |
+//! | `camtrace scan` JSONL | [`jsonl::read`] | observations and identifications |
+
+pub mod detect;
+pub mod jsonl;
+pub mod nmap;
+pub mod pcap;
+pub mod register;
+
+pub use detect::{detect, FileKind};
+pub use register::Register;
+
+/// Longest text field kept from any file (longer values are cut at a character boundary).
+pub const MAX_FIELD: usize = 4096;
+/// Largest register file accepted (bytes).
+pub const MAX_REGISTER_BYTES: u64 = 512 << 20;
+
+/// A problem with one row (or element, or packet) of an input file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {reason}")]
+pub struct RowError {
+    /// `line 12`, `devices[3]`, `packet 7` ...
+    pub location: String,
+    pub reason: String,
+}
+
+impl RowError {
+    pub fn new(location: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            location: location.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("reading the file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file as a whole cannot be read (not the format, truncated beyond use, too large).
+    #[error("{0}")]
+    Format(String),
+    /// One row is bad; with skip-bad off the whole file is rejected.
+    #[error(transparent)]
+    Row(#[from] RowError),
+}
+
+pub type Result<T, E = IngestError> = std::result::Result<T, E>;
+
+/// Cut `s` to at most [`MAX_FIELD`] bytes at a character boundary.
+pub fn cap(s: &str) -> String {
+    if s.len() <= MAX_FIELD {
+        return s.to_string();
+    }
+    let mut end = MAX_FIELD;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Canonical MAC notation (lower-case, `:`-separated) from `:`/`-`/`.`-separated or bare hex.
+pub fn normalise_mac(s: &str) -> Option<String> {
+    let hex: String = s
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.'))
+        .collect();
+    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    Some(
+        (0..6)
+            .map(|i| &hex[i * 2..i * 2 + 2])
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
+pub(crate) fn mac_bytes(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Seconds since the epoch to RFC 3339 UTC (`None` when out of range).
+pub(crate) fn epoch_rfc3339(secs: i64, micros: u32) -> Option<String> {
+    chrono::DateTime::from_timestamp(secs, micros.saturating_mul(1000).min(999_999_999))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
