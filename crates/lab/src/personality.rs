@@ -177,6 +177,9 @@ pub struct HttpSpec {
     /// Send a `Date:` header.
     #[serde(default = "yes")]
     pub date: bool,
+    /// chrono format of the `Date:` value (default RFC 7231, e.g. `Sun, 29 Nov 2026 05:00:00 GMT`).
+    #[serde(default)]
+    pub date_format: Option<String>,
     /// `WWW-Authenticate` header values for 401 replies (templates; `{nonce}` is fresh per reply).
     /// Default: one Digest or Basic challenge built from `auth` and `realm`.
     #[serde(default)]
@@ -377,17 +380,53 @@ fn http_kind() -> TcpKind {
     TcpKind::Http
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PersonalityFile {
-    personality: Vec<Personality>,
+/// Deep-merge `over` into `base`: tables merge key by key, everything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
-/// Parse a personality table (the embedded one, or a user-supplied file).
+/// Parse a personality table (the embedded one, or a user-supplied file). A personality with
+/// `base = "<id>"` starts from that (earlier) personality and overrides what it lists; tables
+/// such as `vars` and `http` merge key by key, arrays are replaced.
 pub fn parse(text: &str) -> Result<Vec<Personality>, LabError> {
-    let f: PersonalityFile =
+    let root: toml::Table =
         toml::from_str(text).map_err(|e| LabError::Personality(e.to_string()))?;
-    for p in &f.personality {
+    let entries = match root.get("personality") {
+        Some(toml::Value::Array(a)) => a.clone(),
+        _ => return Err(LabError::Personality("no [[personality]] entries".into())),
+    };
+    let mut resolved: Vec<(String, toml::Table)> = Vec::new();
+    let mut out = Vec::new();
+    for e in entries {
+        let toml::Value::Table(mut t) = e else {
+            return Err(LabError::Personality("personality entry is not a table".into()));
+        };
+        let id = t
+            .get("id")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string();
+        if let Some(base) = t.remove("base") {
+            let base = base.as_str().unwrap_or("").to_string();
+            let Some((_, b)) = resolved.iter().find(|(i, _)| *i == base) else {
+                return Err(LabError::Personality(format!(
+                    "{id}: base {base:?} is not defined before it"
+                )));
+            };
+            let mut merged = b.clone();
+            merge(&mut merged, t);
+            t = merged;
+        }
+        let p: Personality = toml::Value::Table(t.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| LabError::Personality(format!("{id}: {e}")))?;
         if p.models.is_empty() || p.firmware.is_empty() || p.oui.is_empty() {
             return Err(LabError::Personality(format!(
                 "{}: models, firmware and oui must not be empty",
@@ -399,8 +438,10 @@ pub fn parse(text: &str) -> Result<Vec<Personality>, LabError> {
                 return Err(LabError::Personality(format!("{}: bad OUI {o:?}", p.id)));
             }
         }
+        resolved.push((id, t));
+        out.push(p);
     }
-    Ok(f.personality)
+    Ok(out)
 }
 
 /// The built-in personalities.

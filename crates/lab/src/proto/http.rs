@@ -169,6 +169,7 @@ pub fn respond(dev: &Device, kind: TcpKind, r: &Request, _port: u16, close: bool
                 version: "1.1".into(),
                 date_first: false,
                 date: true,
+                date_format: None,
                 www_authenticate: vec![],
                 routes: vec![],
                 unauthorized_body: None,
@@ -348,7 +349,10 @@ fn build(
 ) -> Vec<u8> {
     let mut h = format!("{version} {status} {}\r\n", reason(status));
     let server = spec.server.as_deref().map(|s| dev.render(s));
-    let date = spec.date.then(super::http_date);
+    let date = spec.date.then(|| match &spec.date_format {
+        Some(f) => chrono::Utc::now().format(f).to_string(),
+        None => super::http_date(),
+    });
     if spec.date_first {
         if let Some(d) = &date {
             h.push_str(&format!("Date: {d}\r\n"));
