@@ -84,6 +84,13 @@ pub struct ListMembership {
     /// The scope as written by the list (e.g. FCC's "to the extent it is used for ...").
     #[serde(default)]
     pub scope: Option<String>,
+    /// Context: precision of the date, what the entry covers when it is not a purpose scope.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The membership is reported by a source but not confirmed ([U] in the facts): shown as
+    /// unverified, never as certain.
+    #[serde(default)]
+    pub unverified: bool,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -164,6 +171,8 @@ pub struct BrandOwner {
     #[serde(default)]
     pub to: Option<KbDate>,
     pub confidence: Confidence,
+    #[serde(default)]
+    pub note: Option<String>,
     pub source: String,
     pub as_of: KbDate,
 }
