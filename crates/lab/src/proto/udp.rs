@@ -393,9 +393,12 @@ fn mdns(dev: &Device, data: &[u8], peer: SocketAddr) -> Vec<(SocketAddr, Vec<u8>
     }
     let mut add_host = want_host;
     for (svc, inst) in &wanted_services {
-        let (Ok(sn), Ok(inn), Ok(hn)) = (Name::new(svc), Name::new(inst), Name::new(&host)) else {
-            continue;
-        };
+        // Instance labels carry spaces (DNS-SD allows any UTF-8), which Name::new rejects.
+        let (sn, inn, hn) = (
+            Name::new_unchecked(svc),
+            Name::new_unchecked(inst),
+            Name::new_unchecked(&host),
+        );
         reply
             .answers
             .push(ResourceRecord::new(sn, CLASS::IN, ttl, RData::PTR(PTR(inn.clone()))));
