@@ -17,6 +17,7 @@ pub mod jsonl;
 pub mod nmap;
 pub mod pcap;
 pub mod register;
+pub mod synth;
 
 pub use detect::{detect, FileKind};
 pub use register::Register;
