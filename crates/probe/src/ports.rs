@@ -43,6 +43,11 @@ pub const DEFAULT_PORTS: &[(u16, PortHint, &str)] = &[
         "RTSP default; Server header (`Dahua Rtsp Server`) and realm (`Hikvision`, `device`)",
     ),
     (
+        631,
+        PortHint::Http,
+        "IPP printers answer HTTP here: evidence that a host is a printer, not a camera",
+    ),
+    (
         5000,
         PortHint::Http,
         "Dahua DHIP over TCP / HTTP on some units (DahuaConsole README); also UPnP web UIs",
@@ -79,6 +84,11 @@ pub const DEFAULT_PORTS: &[(u16, PortHint, &str)] = &[
         "web/media port on OEM DVRs (Ingram list)",
     ),
     (
+        9100,
+        PortHint::Banner,
+        "raw printing (JetDirect): connect only, nothing is ever sent; marks printers",
+    ),
+    (
         34567,
         PortHint::Banner,
         "Xiongmai (XMEye/NETSurveillance) private protocol port",
@@ -89,6 +99,12 @@ pub const DEFAULT_PORTS: &[(u16, PortHint, &str)] = &[
         "Dahua private SDK port (DHIP `Port`: 37777; Ingram list)",
     ),
 ];
+
+/// Ports where anything sent is acted upon (raw printing: JetDirect/AppSocket 9100-9107 prints
+/// whatever arrives). Only a connect and a passive banner read happen there, never a payload.
+pub fn is_send_nothing_port(port: u16) -> bool {
+    (9100..=9107).contains(&port)
+}
 
 /// The hint for a port: from the default list, otherwise by convention.
 pub fn hint_for(port: u16) -> Option<PortHint> {
@@ -192,6 +208,7 @@ mod tests {
         assert!(DEFAULT_PORTS.iter().all(|(_, _, why)| why.len() > 10));
         assert_eq!(hint_for(554), Some(PortHint::Rtsp));
         assert_eq!(hint_for(12345), None);
+        assert!(is_send_nothing_port(9100) && !is_send_nothing_port(80));
     }
 
     proptest! {

@@ -207,17 +207,23 @@ pub fn mdns_reply(data: &[u8]) -> Vec<ObservationKind> {
         .chain(p.additional_records.iter())
         .collect();
     let mut out = Vec::new();
+    let mut types: Vec<String> = Vec::new();
+    let name_of = |n: &simple_dns::Name| n.to_string().trim_end_matches('.').to_string();
     for r in &records {
         if let RData::PTR(ptr) = &r.rdata {
-            let service = r.name.to_string();
-            let instance = ptr.0.to_string();
-            if service == "_services._dns-sd._udp.local" {
+            let service = name_of(&r.name);
+            let target = name_of(&ptr.0);
+            if service.eq_ignore_ascii_case("_services._dns-sd._udp.local") {
+                // DNS-SD service enumeration: the device offers this service type
+                if !types.contains(&target) {
+                    types.push(target);
+                }
                 continue;
             }
             let mut txt = Vec::new();
             for t in &records {
                 if let RData::TXT(tx) = &t.rdata {
-                    if t.name.to_string() == instance {
+                    if name_of(&t.name).eq_ignore_ascii_case(&target) {
                         for (k, v) in tx.attributes() {
                             txt.push(match v {
                                 Some(v) => format!("{k}={v}"),
@@ -229,8 +235,20 @@ pub fn mdns_reply(data: &[u8]) -> Vec<ObservationKind> {
             }
             out.push(ObservationKind::Mdns {
                 service,
-                instance,
+                instance: target,
                 txt,
+            });
+        }
+    }
+    for t in types {
+        let known = out
+            .iter()
+            .any(|o| matches!(o, ObservationKind::Mdns { service, .. } if service.eq_ignore_ascii_case(&t)));
+        if !known {
+            out.push(ObservationKind::Mdns {
+                service: t,
+                instance: String::new(),
+                txt: vec![],
             });
         }
     }
@@ -354,6 +372,25 @@ mod tests {
                 instance: "AXIS M3045._axis-video._tcp.local".into(),
                 txt: vec!["macaddress=00408C123456".into()],
             }]
+        );
+    }
+
+    #[test]
+    fn mdns_service_enumeration_keeps_the_types() {
+        use simple_dns::{rdata::*, Name, Packet, ResourceRecord, CLASS};
+        let mut p = Packet::new_reply(0);
+        for t in ["_axis-video._tcp.local", "_http._tcp.local"] {
+            p.answers.push(ResourceRecord::new(
+                Name::new("_services._dns-sd._udp.local").unwrap(),
+                CLASS::IN,
+                120,
+                RData::PTR(PTR(Name::new(t).unwrap())),
+            ));
+        }
+        let v = udp_reply(UdpProto::Mdns, &p.build_bytes_vec().unwrap());
+        assert_eq!(v.len(), 2);
+        assert!(
+            matches!(&v[0], ObservationKind::Mdns { service, instance, .. } if service == "_axis-video._tcp.local" && instance.is_empty())
         );
     }
 

@@ -96,9 +96,14 @@ pub const MDNS_SERVICES: &[&str] = &[
 
 /// An mDNS PTR query (several questions, unicast-response bit set).
 pub fn mdns_query() -> Vec<u8> {
+    mdns_query_for(MDNS_SERVICES)
+}
+
+/// An mDNS PTR query for the given service types.
+pub fn mdns_query_for(services: &[&str]) -> Vec<u8> {
     use simple_dns::{Name, Packet, Question, CLASS, QCLASS, QTYPE, TYPE};
     let mut p = Packet::new_query(0);
-    for s in MDNS_SERVICES {
+    for s in services {
         if let Ok(name) = Name::new(s) {
             p.questions.push(Question::new(
                 name,

@@ -228,31 +228,35 @@ pub async fn scan(
         elapsed: Duration::ZERO,
     };
 
-    // 1. UDP: unicast to every target, multicast on the chosen interface.
-    let mut udp_map: udp::Replies = HashMap::new();
+    // 1. UDP: unicast requests to every target now; replies are collected while TCP runs and
+    //    each host takes its own after `udp_wait`. Multicast discovery on the chosen interface.
+    let mut sweep = None;
     if cfg.udp && !cfg.udp_protos.is_empty() && !targets.specs.is_empty() {
         sink.progress(&prog);
         let ts = targets.clone();
         let accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync> = Arc::new(move |ip| {
             ts.specs.iter().any(|s| s.contains(ip)) && !ts.excludes.iter().any(|e| e.contains(ip))
         });
-        udp_map = udp::unicast_sweep(
-            targets.iter(),
-            &cfg.udp_protos,
-            &rate,
-            cfg.udp_wait,
-            accept,
-            stats.clone(),
-        )
-        .await?;
+        sweep = Some(Arc::new(
+            udp::Sweep::start(
+                targets.iter(),
+                &cfg.udp_protos,
+                &rate,
+                accept,
+                stats.clone(),
+            )
+            .await?,
+        ));
     }
+    let udp_deadline = tokio::time::Instant::now() + cfg.udp_wait;
+    let mut discovered: udp::Replies = HashMap::new();
     if let Some(iface) = &cfg.discover_iface {
         prog.phase = Phase::Discover;
         sink.progress(&prog);
         let scope = cfg.scope.clone();
         let accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync> =
             Arc::new(move |ip| scope.as_ref().map(|s| s.contains(ip)).unwrap_or(true));
-        let found = udp::multicast_discover(
+        discovered = udp::multicast_discover(
             iface,
             &cfg.udp_protos,
             cfg.discover_wait,
@@ -260,14 +264,6 @@ pub async fn scan(
             stats.clone(),
         )
         .await?;
-        for (ip, v) in found {
-            let e = udp_map.entry(ip).or_default();
-            for item in v {
-                if !e.contains(&item) {
-                    e.push(item);
-                }
-            }
-        }
     }
 
     // 2. TCP, host by host, bounded.
@@ -290,9 +286,17 @@ pub async fn scan(
                 emit(r, &mut prog, sink);
             }
         }
-        let udp_obs = udp_map.remove(&ip).unwrap_or_default();
+        let pre = discovered.remove(&ip).unwrap_or_default();
         let c = ctx.clone();
-        set.spawn(async move { probe_host(c, ip, udp_obs).await });
+        let sw = sweep.clone();
+        set.spawn(async move {
+            let udp = UdpFeed {
+                pre,
+                sweep: sw,
+                deadline: udp_deadline,
+            };
+            probe_host(c, ip, udp).await
+        });
         if last_tick.elapsed() >= Duration::from_millis(200) {
             last_tick = Instant::now();
             prog.rate = rate.rate();
@@ -311,8 +315,14 @@ pub async fn scan(
             sink.progress(&prog);
         }
     }
-    // 3. Replies from senders that were not targets (multicast discovery).
-    let mut rest: Vec<_> = udp_map.into_iter().collect();
+    // 3. Replies from senders that were not targets (multicast discovery). Late unicast replies
+    //    from targets already reported are dropped.
+    if let Some(sw) = &sweep {
+        for (ip, _) in sw.finish() {
+            tracing::debug!(%ip, "late UDP reply after the host was reported; dropped");
+        }
+    }
+    let mut rest: Vec<_> = discovered.into_iter().collect();
     rest.sort_by_key(|(ip, _)| *ip);
     for (ip, v) in rest {
         let obs = v
@@ -381,11 +391,16 @@ struct PortOut {
     http: Option<bool>,
 }
 
-async fn probe_host(
-    ctx: Arc<Ctx>,
-    ip: IpAddr,
-    udp_obs: Vec<(UdpProto, ObservationKind)>,
-) -> HostReport {
+/// Where a host task gets its UDP discovery replies from.
+struct UdpFeed {
+    /// Multicast discovery replies already in hand.
+    pre: Vec<(UdpProto, ObservationKind)>,
+    /// The unicast sweep, to take from once `deadline` has passed.
+    sweep: Option<Arc<udp::Sweep>>,
+    deadline: tokio::time::Instant,
+}
+
+async fn probe_host(ctx: Arc<Ctx>, ip: IpAddr, feed: UdpFeed) -> HostReport {
     let mut observations: Vec<Observation> = Vec::new();
     let mut open_ports = Vec::new();
     let mut http_ports: Vec<(u16, bool)> = Vec::new();
@@ -410,6 +425,16 @@ async fn probe_host(
                     source: Some(f.source),
                     kind: f.kind,
                 });
+            }
+        }
+    }
+    // UDP replies: those in hand plus what the sweep collected for this host.
+    let mut udp_obs = feed.pre;
+    if let Some(sw) = &feed.sweep {
+        tokio::time::sleep_until(feed.deadline).await;
+        for item in sw.take(ip) {
+            if !udp_obs.contains(&item) {
+                udp_obs.push(item);
             }
         }
     }
@@ -451,6 +476,28 @@ async fn probe_host(
             });
         }
     }
+    // mDNS: service types enumerated without instances get one follow-up query for them.
+    let bare: Vec<String> = udp_obs
+        .iter()
+        .filter_map(|(_, k)| match k {
+            ObservationKind::Mdns {
+                service, instance, ..
+            } if instance.is_empty() => Some(service.clone()),
+            _ => None,
+        })
+        .take(4)
+        .collect();
+    if !bare.is_empty() {
+        let more = mdns_follow_up(&ctx, ip, &bare).await;
+        for k in more {
+            if let ObservationKind::Mdns { service, .. } = &k {
+                udp_obs.retain(|(_, o)| !matches!(o, ObservationKind::Mdns { service: s, instance, .. } if s == service && instance.is_empty()));
+            }
+            if !udp_obs.iter().any(|(_, o)| *o == k) {
+                udp_obs.push((UdpProto::Mdns, k));
+            }
+        }
+    }
     // UDP replies, SSDP descriptions fetched from the same host.
     for (p, mut k) in udp_obs {
         if let ObservationKind::Ssdp {
@@ -485,6 +532,39 @@ async fn probe_host(
         ip,
         open_ports,
         observations,
+    }
+}
+
+/// Ask `ip` over unicast mDNS for the instances of the given service types (one query, short wait).
+async fn mdns_follow_up(ctx: &Ctx, ip: IpAddr, services: &[String]) -> Vec<ObservationKind> {
+    let bind: std::net::SocketAddr = if ip.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let Ok(sock) = tokio::net::UdpSocket::bind(bind).await else {
+        return vec![];
+    };
+    let names: Vec<&str> = services.iter().map(String::as_str).collect();
+    ctx.dialer.rate.acquire().await;
+    if sock
+        .send_to(
+            &crate::requests::mdns_query_for(&names),
+            (ip, crate::requests::MDNS_PORT),
+        )
+        .await
+        .is_err()
+    {
+        return vec![];
+    }
+    let mut buf = vec![0u8; 65536];
+    let wait = ctx.cfg.udp_wait.min(Duration::from_millis(500));
+    match tokio::time::timeout(wait, sock.recv_from(&mut buf)).await {
+        Ok(Ok((n, from))) if from.ip() == ip => replies::mdns_reply(&buf[..n])
+            .into_iter()
+            .filter(|k| matches!(k, ObservationKind::Mdns { instance, .. } if !instance.is_empty()))
+            .collect(),
+        _ => vec![],
     }
 }
 
@@ -662,7 +742,12 @@ async fn probe_port(ctx: &Ctx, ip: IpAddr, port: u16) -> Option<PortOut> {
         port,
         ..Default::default()
     };
-    match hint_for(port) {
+    let hint = if crate::ports::is_send_nothing_port(port) {
+        Some(PortHint::Banner)
+    } else {
+        hint_for(port)
+    };
+    match hint {
         Some(PortHint::Http) => {
             if !http_port(ctx, ip, port, conn, false, &mut out).await {
                 try_tls_then_http(ctx, ip, port, &mut out).await;
@@ -698,6 +783,9 @@ async fn probe_port(ctx: &Ctx, ip: IpAddr, port: u16) -> Option<PortOut> {
                         banner: Some(escape_banner(&buf[..got])),
                     },
                 });
+            } else if hint.is_some() {
+                // a known proprietary port that waits for its own client protocol (or a raw
+                // printing port, where nothing may ever be sent): the open port is the evidence
             } else if let Some(c) = ctx.dialer.open(ip, port).await {
                 // silent: maybe it waits for a client (HTTP, then TLS)
                 if !http_port(ctx, ip, port, c, false, &mut out).await && out.found.is_empty() {

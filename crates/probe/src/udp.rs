@@ -129,94 +129,149 @@ pub async fn unicast_sweep(
     accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
     stats: Arc<Stats>,
 ) -> Result<Replies, UdpError> {
-    let store: Store = Arc::new(Mutex::new(HashMap::new()));
-    let mut recv = JoinSet::new();
-    let mut v4: Vec<(UdpProto, Arc<UdpSocket>)> = Vec::new();
-    let mut v6: Option<Vec<(UdpProto, Arc<UdpSocket>)>> = None;
-    for &p in protos {
-        let s = Arc::new(to_tokio(make_socket(
-            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            false,
-        )?)?);
-        spawn_receiver(
-            &mut recv,
-            s.clone(),
-            p,
-            store.clone(),
-            accept.clone(),
-            stats.clone(),
-            vec![],
-        );
-        v4.push((p, s));
+    let sweep = Sweep::start(targets, protos, rate, accept, stats).await?;
+    if sweep.sent_any {
+        tokio::time::sleep(wait).await;
     }
-    let requests: Vec<(UdpProto, Vec<u8>)> = protos
-        .iter()
-        .filter(|p| **p != UdpProto::Ssdp)
-        .map(|p| (*p, p.request("")))
-        .collect();
-    let mut sent_any = false;
-    for ip in targets {
-        rate.acquire().await;
-        let socks: &[(UdpProto, Arc<UdpSocket>)] = if ip.is_ipv4() {
-            &v4
-        } else {
-            if v6.is_none() {
-                let mut list = Vec::new();
-                for &p in protos {
-                    match make_socket(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)), false)
-                        .and_then(to_tokio)
-                    {
-                        Ok(s) => {
-                            let s = Arc::new(s);
-                            spawn_receiver(
-                                &mut recv,
-                                s.clone(),
-                                p,
-                                store.clone(),
-                                accept.clone(),
-                                stats.clone(),
-                                vec![],
-                            );
-                            list.push((p, s));
-                        }
-                        Err(e) => tracing::warn!(error = %e, "no IPv6 UDP socket"),
+    Ok(sweep.finish())
+}
+
+/// A running unicast sweep: requests sent, receivers still collecting replies by sender.
+pub struct Sweep {
+    store: Store,
+    recv: Mutex<JoinSet<()>>,
+    /// Whether any request went out.
+    pub sent_any: bool,
+}
+
+impl Sweep {
+    /// Replies collected so far from `ip` (removed from the sweep).
+    pub fn take(&self, ip: IpAddr) -> Vec<(UdpProto, ObservationKind)> {
+        self.store
+            .lock()
+            .ok()
+            .and_then(|mut g| g.remove(&ip))
+            .unwrap_or_default()
+    }
+
+    /// Add replies collected elsewhere (multicast discovery).
+    pub fn merge(&self, more: Replies) {
+        if let Ok(mut g) = self.store.lock() {
+            for (ip, v) in more {
+                let e = g.entry(ip).or_default();
+                for item in v {
+                    if !e.contains(&item) && e.len() < MAX_REPLIES_PER_HOST {
+                        e.push(item);
                     }
                 }
-                v6 = Some(list);
-            }
-            v6.as_deref().unwrap_or(&[])
-        };
-        for (p, s) in socks {
-            let dest = SocketAddr::new(ip, p.port());
-            let msg;
-            let data: &[u8] = if *p == UdpProto::Ssdp {
-                msg = p.request(&dest.to_string());
-                &msg
-            } else {
-                requests
-                    .iter()
-                    .find(|(q, _)| q == p)
-                    .map(|(_, m)| m.as_slice())
-                    .unwrap_or(&[])
-            };
-            match s.send_to(data, dest).await {
-                Ok(_) => {
-                    stats.udp_sent.fetch_add(1, Ordering::Relaxed);
-                    sent_any = true;
-                }
-                Err(e) => tracing::debug!(%dest, error = %e, "udp send failed"),
             }
         }
     }
-    if sent_any {
-        tokio::time::sleep(wait).await;
+
+    /// Stop listening; return what was not taken.
+    pub fn finish(&self) -> Replies {
+        if let Ok(mut r) = self.recv.lock() {
+            r.abort_all();
+        }
+        self.store
+            .lock()
+            .map(|mut g| std::mem::take(&mut *g))
+            .unwrap_or_default()
     }
-    recv.abort_all();
-    let out = store
-        .lock()
-        .map(|mut g| std::mem::take(&mut *g))
-        .unwrap_or_default();
-    Ok(out)
+
+    /// Create the sockets and receivers and send every request to every target.
+    pub async fn start(
+        targets: impl Iterator<Item = IpAddr>,
+        protos: &[UdpProto],
+        rate: &RateLimiter,
+        accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
+        stats: Arc<Stats>,
+    ) -> Result<Sweep, UdpError> {
+        let store: Store = Arc::new(Mutex::new(HashMap::new()));
+        let mut recv = JoinSet::new();
+        let mut v4: Vec<(UdpProto, Arc<UdpSocket>)> = Vec::new();
+        let mut v6: Option<Vec<(UdpProto, Arc<UdpSocket>)>> = None;
+        for &p in protos {
+            let s = Arc::new(to_tokio(make_socket(
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+                false,
+            )?)?);
+            spawn_receiver(
+                &mut recv,
+                s.clone(),
+                p,
+                store.clone(),
+                accept.clone(),
+                stats.clone(),
+                vec![],
+            );
+            v4.push((p, s));
+        }
+        let requests: Vec<(UdpProto, Vec<u8>)> = protos
+            .iter()
+            .filter(|p| **p != UdpProto::Ssdp)
+            .map(|p| (*p, p.request("")))
+            .collect();
+        let mut sent_any = false;
+        for ip in targets {
+            rate.acquire().await;
+            let socks: &[(UdpProto, Arc<UdpSocket>)] = if ip.is_ipv4() {
+                &v4
+            } else {
+                if v6.is_none() {
+                    let mut list = Vec::new();
+                    for &p in protos {
+                        match make_socket(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)), false)
+                            .and_then(to_tokio)
+                        {
+                            Ok(s) => {
+                                let s = Arc::new(s);
+                                spawn_receiver(
+                                    &mut recv,
+                                    s.clone(),
+                                    p,
+                                    store.clone(),
+                                    accept.clone(),
+                                    stats.clone(),
+                                    vec![],
+                                );
+                                list.push((p, s));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "no IPv6 UDP socket"),
+                        }
+                    }
+                    v6 = Some(list);
+                }
+                v6.as_deref().unwrap_or(&[])
+            };
+            for (p, s) in socks {
+                let dest = SocketAddr::new(ip, p.port());
+                let msg;
+                let data: &[u8] = if *p == UdpProto::Ssdp {
+                    msg = p.request(&dest.to_string());
+                    &msg
+                } else {
+                    requests
+                        .iter()
+                        .find(|(q, _)| q == p)
+                        .map(|(_, m)| m.as_slice())
+                        .unwrap_or(&[])
+                };
+                match s.send_to(data, dest).await {
+                    Ok(_) => {
+                        stats.udp_sent.fetch_add(1, Ordering::Relaxed);
+                        sent_any = true;
+                    }
+                    Err(e) => tracing::debug!(%dest, error = %e, "udp send failed"),
+                }
+            }
+        }
+        Ok(Sweep {
+            store,
+            recv: Mutex::new(recv),
+            sent_any,
+        })
+    }
 }
 
 /// The IPv4 address of an interface.
