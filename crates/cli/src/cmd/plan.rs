@@ -1,9 +1,364 @@
-use crate::common::Global;
+//! `camtrace plan`: remediation actions for open findings, costed and risk-ranked; with
+//! `--budget`, the exact selection that removes the most risk within the budget.
+//!
+//! Also holds the pipeline helpers `report` and `demo` share (judge an estate, build plan input).
+
+use crate::common::{default_format, Format, Global};
+use anyhow::Context;
+use camtrace_kb::{Kb, KbFiles};
+use camtrace_model::{Estate, Organisation};
+use camtrace_plan::{
+    build_plan, finding_ref, Catalogue, CostBook, Method, Plan, PlanDevice, PlanOptions,
+};
+use camtrace_policy::{evaluate, DeviceFacts, EvalContext, Finding, PolicySet};
+use camtrace_store::EstateFilter;
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Only this organisation (and those below it).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Only this site.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Regimes to apply (repeatable); default: every regime that is not opt-in.
+    #[arg(long = "regime", value_name = "ID")]
+    pub regimes: Vec<String>,
+    /// Budget for the period, in whole currency units (see kb/costs.toml `currency`).
+    #[arg(long, value_name = "AMOUNT")]
+    pub budget: Option<u64>,
+    /// Name of the budget period (e.g. 2026-27, Q1).
+    #[arg(long, value_name = "P")]
+    pub period: Option<String>,
+    /// Plan as of this date (YYYY-MM-DD): the estate rebuilt from stored history. Default: today.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Selection method: exact (dynamic programme, optimal) or greedy (fast baseline).
+    #[arg(long, value_enum, default_value = "exact")]
+    pub method: MethodArg,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`camtrace plan` is not available in this build yet")
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodArg {
+    Exact,
+    Greedy,
+}
+
+pub(crate) fn parse_date(s: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .with_context(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
+}
+
+pub(crate) fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The estate judged against the regimes.
+pub(crate) struct Judged {
+    pub estate: Estate,
+    pub findings: Vec<Finding>,
+    pub regimes: Vec<String>,
+}
+
+pub(crate) fn load_policies(files: &KbFiles) -> anyhow::Result<PolicySet> {
+    PolicySet::load(files)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("loading kb/policies")
+}
+
+pub(crate) fn judge(
+    kb: &Kb,
+    policies: &PolicySet,
+    estate: Estate,
+    regimes: &[String],
+    as_of: NaiveDate,
+) -> anyhow::Result<Judged> {
+    let selected = policies.select(regimes).map_err(|e| anyhow::anyhow!(e))?;
+    let ids = selected.iter().map(|r| r.id.clone()).collect();
+    let facts = DeviceFacts::from_estate(&estate);
+    let ctx = EvalContext::new(kb, selected, as_of);
+    let findings = evaluate(&ctx, &facts, &estate.waivers);
+    Ok(Judged {
+        estate,
+        findings,
+        regimes: ids,
+    })
+}
+
+/// Devices with actionable findings, with their context, for the planner.
+pub(crate) fn plan_devices(j: &Judged) -> Vec<PlanDevice> {
+    let sites: HashMap<&str, _> = j.estate.sites.iter().map(|s| (s.id.as_str(), s)).collect();
+    let orgs: HashMap<&str, &Organisation> = j
+        .estate
+        .organisations
+        .iter()
+        .map(|o| (o.id.as_str(), o))
+        .collect();
+    let nets: HashMap<&str, _> = j
+        .estate
+        .networks
+        .iter()
+        .map(|n| (n.id.as_str(), n))
+        .collect();
+    let idents: HashMap<&str, _> = j
+        .estate
+        .identifications
+        .iter()
+        .filter_map(|s| s.device_id.as_deref().map(|d| (d, &s.identification)))
+        .collect();
+    let mut by_device: HashMap<&str, Vec<&Finding>> = HashMap::new();
+    for f in j.findings.iter().filter(|f| f.status.is_actionable()) {
+        by_device.entry(&f.device_id).or_default().push(f);
+    }
+    let mut out = Vec::new();
+    for d in &j.estate.devices {
+        let Some(fs) = by_device.get(d.id.as_str()) else {
+            continue;
+        };
+        let Some(site) = sites.get(d.site.as_str()) else {
+            continue;
+        };
+        let ident = idents.get(d.id.as_str());
+        let mut device = d.clone();
+        if device.maker.is_none() {
+            device.maker = ident
+                .and_then(|i| i.maker.as_ref().map(|m| m.id.clone()))
+                .or_else(|| {
+                    fs.iter()
+                        .find_map(|f| f.maker.as_deref().map(str::to_string))
+                });
+        }
+        if let Some(i) = ident {
+            if device.confidence.is_none() {
+                device.confidence = Some(i.confidence);
+            }
+        }
+        out.push(PlanDevice {
+            device,
+            site: (*site).clone(),
+            organisation: orgs.get(site.organisation.as_str()).map(|o| o.name.clone()),
+            network: d
+                .network
+                .as_deref()
+                .and_then(|n| nets.get(n))
+                .map(|n| (*n).clone()),
+            call_home: ident.map(|i| i.call_home.clone()).unwrap_or_default(),
+            capabilities: Vec::new(),
+            form: None,
+            environment: None,
+            findings: fs.iter().map(|f| finding_ref(f)).collect(),
+        });
+    }
+    out
+}
+
+pub(crate) struct PlanSettings {
+    pub budget: Option<u64>,
+    pub period: Option<String>,
+    pub method: Method,
+    pub as_of: NaiveDate,
+}
+
+pub(crate) fn make_plan(
+    files: &KbFiles,
+    kb: &Kb,
+    j: &Judged,
+    s: &PlanSettings,
+) -> anyhow::Result<Plan> {
+    let costs = CostBook::load(files)?;
+    let catalogue = Catalogue::load(files)?;
+    if let Err(e) = catalogue.validate_against(kb) {
+        tracing::warn!("catalogue: {e}");
+    }
+    let mut o = PlanOptions::new(s.as_of);
+    o.budget = s.budget;
+    o.period = s.period.clone();
+    o.method = s.method;
+    o.active_regimes = j.regimes.clone();
+    Ok(build_plan(&plan_devices(j), &costs, &catalogue, &o))
+}
+
+pub(crate) async fn load_estate(
+    db: &str,
+    org: Option<&str>,
+    site: Option<&str>,
+    as_of: Option<NaiveDate>,
+) -> anyhow::Result<Estate> {
+    let store = camtrace_store::open(db)
+        .await
+        .with_context(|| format!("opening the register database {db}"))?;
+    let filter = EstateFilter {
+        organisation: org.map(str::to_string),
+        site: site.map(str::to_string),
+    };
+    Ok(match as_of {
+        Some(d) => store.estate_as_of(d, &filter).await?,
+        None => store.load_estate(&filter).await?,
+    })
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let files = g.kb_files()?;
+    let kb = g.load_kb()?;
+    let policies = load_policies(&files)?;
+    let as_of_given = a.as_of.as_deref().map(parse_date).transpose()?;
+    let as_of = as_of_given.unwrap_or_else(today);
+    let estate = runtime()?.block_on(load_estate(
+        &g.db,
+        a.org.as_deref(),
+        a.site.as_deref(),
+        as_of_given,
+    ))?;
+    let judged = judge(&kb, &policies, estate, &a.regimes, as_of)?;
+    let plan = make_plan(
+        &files,
+        &kb,
+        &judged,
+        &PlanSettings {
+            budget: a.budget,
+            period: a.period.clone(),
+            method: match a.method {
+                MethodArg::Exact => Method::Exact,
+                MethodArg::Greedy => Method::Greedy,
+            },
+            as_of,
+        },
+    )?;
+    let text = match default_format(a.format) {
+        Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
+        Format::Csv => plan_csv(&plan),
+        Format::Table => plan_table(&plan),
+    };
+    match &a.out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub(crate) fn plan_csv(p: &Plan) -> String {
+    let mut s = String::from(
+        "device,site,action,selected,risk,risk_removed,cost,wait_reason,alternatives,reasons\n",
+    );
+    for r in &p.rows {
+        let fields = [
+            r.device.clone(),
+            r.site.clone(),
+            r.action.id().to_string(),
+            r.selected.to_string(),
+            r.risk.score.to_string(),
+            format!("{}", r.risk_removed),
+            r.cost.total.to_string(),
+            r.wait_reason.clone().unwrap_or_default(),
+            r.alternatives
+                .iter()
+                .map(|a| format!("{} {}", a.maker, a.model))
+                .collect::<Vec<_>>()
+                .join("; "),
+            r.reasons.join(" | "),
+        ];
+        s.push_str(
+            &fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        s.push('\n');
+    }
+    s
+}
+
+pub(crate) fn plan_table(p: &Plan) -> String {
+    let mut s = String::new();
+    let cur = &p.currency;
+    s.push_str(&format!(
+        "Plan {} as of {}: {} {} spent of {}; risk removed {:.0} of {} points.\nMethod: {}\n\n",
+        p.period.as_deref().unwrap_or(""),
+        p.today,
+        cur,
+        p.total_cost,
+        p.budget
+            .map(|b| format!("{cur} {b}"))
+            .unwrap_or_else(|| "no budget".into()),
+        p.risk_removed,
+        p.total_risk,
+        p.method
+    ));
+    s.push_str(&format!(
+        "{:<28} {:<16} {:<34} {:>5} {:>8}  {}\n",
+        "DEVICE", "SITE", "ACTION", "RISK", "COST", "REPLACE WITH / WHY IT WAITS"
+    ));
+    for r in &p.rows {
+        let tail = match &r.wait_reason {
+            Some(w) => format!("waits: {w}"),
+            None => r
+                .alternatives
+                .iter()
+                .map(|a| a.model.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        s.push_str(&format!(
+            "{:<28} {:<16} {:<34} {:>5} {:>8}  {}\n",
+            r.device,
+            r.site,
+            r.action.as_str(),
+            r.risk.score,
+            r.cost.total,
+            tail
+        ));
+        if let Some(first) = r.reasons.first() {
+            s.push_str(&format!(
+                "    because {first}{}\n",
+                if r.reasons.len() > 1 {
+                    format!(" (+{} more reasons)", r.reasons.len() - 1)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    let visited: Vec<&str> = p
+        .sites
+        .iter()
+        .filter(|v| v.visited)
+        .map(|v| v.site.as_str())
+        .collect();
+    s.push_str(&format!(
+        "\nSite visits in this plan: {} (overhead {} {} each, counted once per site).\n",
+        if visited.is_empty() {
+            "none".into()
+        } else {
+            visited.join(", ")
+        },
+        cur,
+        p.sites.first().map(|v| v.overhead).unwrap_or(0)
+    ));
+    s
 }
