@@ -1,0 +1,52 @@
+//! Runs `camtrace demo` end to end (lab on 127.21.0.0/16, scan, register, check, plan, quote,
+//! report) and checks its summary and outputs.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+#[test]
+fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
+    let out: PathBuf = std::env::temp_dir().join(format!("camtrace-demo-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let start = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_camtrace"))
+        .args(["demo", "--out"])
+        .arg(&out)
+        .env_remove("CAMTRACE_KB") // the built-in knowledge base only
+        .output()
+        .expect("run camtrace demo");
+    let elapsed = start.elapsed();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "demo failed: {stdout}\n{stderr}");
+    assert!(stdout.contains("report:"), "{stdout}");
+
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json")).unwrap();
+    let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {s}"));
+    assert_eq!(n("organisations"), 3);
+    assert_eq!(n("sites"), 8);
+    assert!(n("sensitive_sites") >= 2);
+    assert!(n("lab_devices") >= 200, "a few hundred devices");
+    assert!(n("devices_found") > 0, "the scan found nothing");
+    assert!(n("restricted_devices") > 0);
+    assert!(n("restricted_on_sensitive_sites") > 0);
+    assert!(n("plan_cost") <= n("plan_budget"), "plan over budget");
+    assert!(n("plan_selected") > 0);
+    assert_eq!(s["quote_verdict"], "blocked");
+    assert!(n("quote_blocked") >= 1);
+    let blocked = s["quote_blocked_lines"].to_string();
+    assert!(blocked.contains("LTS"), "the rebranded LTS camera must be blocked: {blocked}");
+    assert!(s["findings_by_obligation"].as_object().is_some_and(|m| !m.is_empty()));
+
+    let report = out.join("report");
+    for f in ["index.html", "findings.csv", "plan.csv", "devices.csv", "report.json", "report.xlsx"] {
+        let p = report.join(f);
+        assert!(p.is_file() && std::fs::metadata(&p).unwrap().len() > 0, "{f} missing or empty");
+    }
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("findings-table") && html.contains("plan-table"));
+    assert!(out.join("camtrace.db").is_file());
+    eprintln!("demo took {elapsed:?} (debug build)");
+    let _ = std::fs::remove_dir_all(&out);
+}
