@@ -1,9 +1,532 @@
-use crate::common::Global;
+//! `camtrace scan`: discover and identify devices on the targets the user names.
+
+use crate::common::{default_format, Format, Global};
+use anyhow::Context;
+use camtrace_model::{Identification, Observation};
+use camtrace_probe::{
+    parse_credentials, parse_ports, targets, Credential, HostReport, Phase, Progress, ScanConfig,
+    ScanSink, ScanSummary, Scope, TargetSet, UdpProto,
+};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+/// Discover and identify devices on the targets you name.
+///
+/// Targets use nmap syntax: addresses (IPv4/IPv6), CIDR blocks (127.20.0.0/16), octet ranges
+/// (127.20.0.1-254, 127.20.1-3.1-10), host names. Every target gets unicast UDP discovery
+/// (Hikvision SADP, Dahua DHIP and binary discovery, ONVIF WS-Discovery, SSDP, mDNS) and a TCP
+/// connect scan of camera ports followed by read-only protocol probes (HTTP pages, favicon hash,
+/// ISAPI/Dahua CGI/VAPIX device info, RTSP OPTIONS/DESCRIBE, TLS certificate, raw banners, ONVIF
+/// GetDeviceInformation). Results go through the identification engine: one JSON line per
+/// device (the `camtrace identify` format) or a table.
+///
+/// Scan only networks you are authorised to scan. Use --scope to pin an allow-list.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(
+    after_help = "Examples:\n  camtrace scan 127.20.0.0/16 --rate 5000\n  camtrace scan --input-list hosts.txt --exclude 127.20.0.1 --scope allowed.txt\n  camtrace scan 127.20.0.5 --ports 80,554,8000-8100 --format table\n  camtrace scan --discover eth0            # multicast discovery on a LAN interface"
+)]
+pub struct Args {
+    /// Targets: addresses, CIDR blocks, octet ranges, host names.
+    #[arg(value_name = "TARGETS")]
+    pub targets: Vec<String>,
+    /// Read targets from a file (whitespace/line separated, `#` comments; `-` = stdin). nmap's -iL.
+    #[arg(long = "input-list", visible_alias = "iL", value_name = "FILE")]
+    pub input_list: Vec<PathBuf>,
+    /// Exclude hosts (comma-separated, any target syntax). Repeatable.
+    #[arg(long, value_name = "HOSTS")]
+    pub exclude: Vec<String>,
+    /// Exclude the hosts listed in a file.
+    #[arg(long, value_name = "FILE")]
+    pub exclude_file: Vec<PathBuf>,
+    /// Allow-list of networks (CIDRs, one per line): the scan refuses any target outside it.
+    #[arg(long, value_name = "FILE")]
+    pub scope: Option<PathBuf>,
+    /// Refuse to scan more hosts than this without --force.
+    #[arg(long, default_value_t = 65536, value_name = "N")]
+    pub max_hosts: u64,
+    /// Scan more than --max-hosts hosts.
+    #[arg(long)]
+    pub force: bool,
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`camtrace scan` is not available in this build yet")
+    /// TCP ports, nmap syntax (80,443,8000-8100); `default` is the curated camera list, `+N` adds.
+    #[arg(short, long, value_name = "PORTS", default_value = "default")]
+    pub ports: String,
+    /// Print the default port list with the reason for each port and exit.
+    #[arg(long)]
+    pub list_ports: bool,
+    /// New connections per second at most (UDP: probe rounds per host per second).
+    #[arg(long, default_value_t = 500.0, value_name = "N")]
+    pub rate: f64,
+    /// Keep the rate fixed (no automatic slow-down on timeouts/resets).
+    #[arg(long)]
+    pub no_auto_rate: bool,
+    /// Connections to one host at a time.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub per_host: usize,
+    /// Sockets held at once (default: from the open-file limit, at most 4096).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// TCP connect timeout in milliseconds.
+    #[arg(long, default_value_t = 1500, value_name = "MS")]
+    pub connect_timeout: u64,
+    /// Read/write timeout per exchange in milliseconds.
+    #[arg(long, default_value_t = 3000, value_name = "MS")]
+    pub io_timeout: u64,
+    /// How long to wait for a server-first banner, in milliseconds.
+    #[arg(long, default_value_t = 800, value_name = "MS")]
+    pub banner_wait: u64,
+    /// Listen window after the last UDP probe, in milliseconds.
+    #[arg(long, default_value_t = 1500, value_name = "MS")]
+    pub udp_wait: u64,
+    /// No UDP discovery probes.
+    #[arg(long)]
+    pub no_udp: bool,
+    /// No TCP probes (UDP discovery only).
+    #[arg(long)]
+    pub no_tcp: bool,
+    /// UDP discovery protocols (comma-separated): sadp, dhip, dahua, wsd, ssdp, mdns.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub udp_protos: Option<Vec<String>>,
+    /// Also fetch this path (GET) on every HTTP port. Repeatable.
+    #[arg(long = "http-path", value_name = "PATH")]
+    pub http_paths: Vec<String>,
+    /// Multicast/broadcast discovery on this interface (WS-Discovery, SADP, DHIP, SSDP, mDNS).
+    #[arg(long, value_name = "IFACE")]
+    pub discover: Option<String>,
+    /// Listen window of --discover, in milliseconds.
+    #[arg(long, default_value_t = 3000, value_name = "MS")]
+    pub discover_wait: u64,
+
+    /// ONVIF user for GetDeviceInformation (WS-UsernameToken). Never logged or saved.
+    #[arg(long, value_name = "USER")]
+    pub onvif_user: Option<String>,
+    /// ONVIF password (prefer the environment variable).
+    #[arg(
+        long,
+        env = "CAMTRACE_ONVIF_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub onvif_password: Option<String>,
+    /// File of `user:password` lines to try for ONVIF (at most 5 per host).
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+
+    /// Output format (default: table on a terminal, JSON Lines otherwise); `observations` writes
+    /// the raw observations instead of identifications.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<OutFormat>,
+    /// Also write every raw observation (JSON Lines) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub save_observations: Option<PathBuf>,
+    /// Progress as JSON lines on stderr (for machines).
+    #[arg(long)]
+    pub json_progress: bool,
+    /// No progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutFormat {
+    Json,
+    Table,
+    Observations,
+}
+
+pub(crate) fn udp_proto(name: &str) -> anyhow::Result<UdpProto> {
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "sadp" => UdpProto::Sadp,
+        "dhip" => UdpProto::Dhip,
+        "dahua" | "dahua_discovery" => UdpProto::Dahua,
+        "wsd" | "ws-discovery" | "ws_discovery" | "onvif" => UdpProto::WsDiscovery,
+        "ssdp" | "upnp" => UdpProto::Ssdp,
+        "mdns" => UdpProto::Mdns,
+        other => {
+            anyhow::bail!("unknown UDP protocol `{other}` (sadp, dhip, dahua, wsd, ssdp, mdns)")
+        }
+    })
+}
+
+/// Build the target set from the arguments (files read, names resolved, exclusions applied).
+fn build_targets(a: &Args) -> anyhow::Result<TargetSet> {
+    let mut items = a.targets.clone();
+    for f in &a.input_list {
+        items.extend(targets::read_list_file(f)?);
+    }
+    let mut ex = Vec::new();
+    for e in &a.exclude {
+        ex.extend(targets::split_exclude_arg(e));
+    }
+    for f in &a.exclude_file {
+        ex.extend(targets::read_list_file(f)?);
+    }
+    let specs = targets::parse_specs(&items, true)?;
+    let excludes = targets::parse_specs(&ex, true)?;
+    Ok(TargetSet::new(specs, excludes))
+}
+
+fn build_config(a: &Args) -> anyhow::Result<ScanConfig> {
+    let mut cfg = ScanConfig {
+        ports: parse_ports(&a.ports)?,
+        rate: a.rate,
+        auto_rate: !a.no_auto_rate,
+        per_host: a.per_host.max(1),
+        max_connections: a.max_connections,
+        connect_timeout: Duration::from_millis(a.connect_timeout.max(1)),
+        io_timeout: Duration::from_millis(a.io_timeout.max(1)),
+        banner_wait: Duration::from_millis(a.banner_wait),
+        udp: !a.no_udp,
+        udp_wait: Duration::from_millis(a.udp_wait),
+        tcp: !a.no_tcp,
+        discover_iface: a.discover.clone(),
+        discover_wait: Duration::from_millis(a.discover_wait),
+        max_hosts: a.max_hosts as u128,
+        force: a.force,
+        ..Default::default()
+    };
+    if !(a.rate > 0.0 && a.rate.is_finite()) {
+        anyhow::bail!("--rate must be a positive number");
+    }
+    if let Some(list) = &a.udp_protos {
+        cfg.udp_protos = list
+            .iter()
+            .map(|s| udp_proto(s))
+            .collect::<anyhow::Result<_>>()?;
+    }
+    cfg.http_paths.extend(a.http_paths.iter().cloned());
+    for p in &cfg.http_paths {
+        if !p.starts_with('/') {
+            anyhow::bail!("--http-path `{p}` must start with /");
+        }
+        if p.to_ascii_lowercase().starts_with("/sdk/weblanguage") {
+            anyhow::bail!(
+                "--http-path `{p}` is refused: it is the CVE-2021-36260 injection endpoint"
+            );
+        }
+    }
+    if let Some(scope) = &a.scope {
+        cfg.scope = Some(
+            Scope::from_file(scope)
+                .with_context(|| format!("reading --scope {}", scope.display()))?,
+        );
+    }
+    let mut creds = Vec::new();
+    match (&a.onvif_user, &a.onvif_password) {
+        (Some(u), Some(p)) => creds.push(Credential {
+            user: u.clone(),
+            password: p.clone(),
+        }),
+        (Some(_), None) => {
+            anyhow::bail!("--onvif-user needs --onvif-password or CAMTRACE_ONVIF_PASSWORD")
+        }
+        (None, Some(_)) => anyhow::bail!("--onvif-password needs --onvif-user"),
+        (None, None) => {}
+    }
+    if let Some(f) = &a.credentials {
+        let meta = std::fs::metadata(f)
+            .with_context(|| format!("reading --credentials {}", f.display()))?;
+        if meta.len() > 1 << 20 {
+            anyhow::bail!("--credentials {} is larger than 1 MiB", f.display());
+        }
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading --credentials {}", f.display()))?;
+        creds.extend(
+            parse_credentials(&text)
+                .map_err(|e| anyhow::anyhow!("--credentials {}: {e}", f.display()))?,
+        );
+    }
+    cfg.credentials = creds;
+    Ok(cfg)
+}
+
+/// The identification engine, loaded once per run.
+// TEMPORARY until camtrace-identify lands its Engine: identification is refused with a clear
+// error (use --format observations).
+pub(crate) struct Identifier;
+
+impl Identifier {
+    pub(crate) fn new(_g: &Global) -> anyhow::Result<Self> {
+        anyhow::bail!(
+            "the identification engine is not in this build yet; use --format observations"
+        )
+    }
+    pub(crate) fn identify(&self, _obs: &[Observation]) -> Vec<Identification> {
+        Vec::new()
+    }
+}
+
+struct CliSink {
+    format: OutFormat,
+    ident: Option<Identifier>,
+    out: std::io::BufWriter<std::io::Stdout>,
+    save: Option<std::io::BufWriter<std::fs::File>>,
+    table: Vec<Identification>,
+    devices: u64,
+    surveillance: u64,
+    bar: Option<indicatif::ProgressBar>,
+    json_progress: bool,
+    error: Option<anyhow::Error>,
+}
+
+impl CliSink {
+    fn fail(&mut self, e: impl Into<anyhow::Error>) {
+        if self.error.is_none() {
+            self.error = Some(e.into());
+        }
+    }
+}
+
+impl ScanSink for CliSink {
+    fn host(&mut self, r: HostReport) {
+        if let Some(w) = self.save.as_mut() {
+            for o in &r.observations {
+                let res = serde_json::to_writer(&mut *w, o)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|_| Ok(w.write_all(b"\n")?));
+                if let Err(e) = res {
+                    self.fail(e.context("writing --save-observations"));
+                    self.save = None;
+                    break;
+                }
+            }
+        }
+        match (&self.ident, self.format) {
+            (_, OutFormat::Observations) => {
+                for o in &r.observations {
+                    let _ = serde_json::to_writer(&mut self.out, o);
+                    let _ = self.out.write_all(b"\n");
+                }
+                self.devices += 1;
+                let _ = self.out.flush();
+            }
+            (Some(ident), fmt) => {
+                let ids = ident.identify(&r.observations);
+                for id in ids {
+                    self.devices += 1;
+                    if id.device_class.is_surveillance() {
+                        self.surveillance += 1;
+                    }
+                    if fmt == OutFormat::Json {
+                        let _ = serde_json::to_writer(&mut self.out, &id);
+                        let _ = self.out.write_all(b"\n");
+                    } else {
+                        self.table.push(id);
+                    }
+                }
+                let _ = self.out.flush();
+            }
+            (None, _) => {}
+        }
+        if let Some(b) = &self.bar {
+            b.set_message(format!(
+                "found {} ({} surveillance)",
+                self.devices, self.surveillance
+            ));
+        }
+    }
+
+    fn progress(&mut self, p: &Progress) {
+        if self.json_progress {
+            let v = serde_json::json!({
+                "phase": match p.phase { Phase::Udp => "udp", Phase::Discover => "discover", Phase::Tcp => "tcp", Phase::Done => "done" },
+                "hosts_total": p.hosts_total,
+                "hosts_done": p.hosts_done,
+                "hosts_up": p.hosts_up,
+                "devices": self.devices,
+                "surveillance": self.surveillance,
+                "observations": p.observations,
+                "rate": (p.rate * 10.0).round() / 10.0,
+                "elapsed_s": (p.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            });
+            eprintln!("{v}");
+        }
+        if let Some(b) = &self.bar {
+            if let Some(t) = p.hosts_total {
+                b.set_length(t);
+            }
+            b.set_position(p.hosts_done);
+            b.set_prefix(match p.phase {
+                Phase::Udp => "udp discovery",
+                Phase::Discover => "multicast",
+                Phase::Tcp => "probing",
+                Phase::Done => "done",
+            });
+            b.set_message(format!(
+                "up {}  found {} ({} surveillance)  {:.0} conn/s",
+                p.hosts_up, self.devices, self.surveillance, p.rate
+            ));
+        }
+    }
+}
+
+pub(crate) fn print_table(ids: &[Identification], w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "{:<16} {:<14} {:<14} {:<14} {:<22} {:>5}  EVIDENCE",
+        "TARGET", "CLASS", "MAKER", "BRAND", "MODEL", "CONF"
+    )?;
+    for id in ids {
+        let ev = id
+            .evidence
+            .first()
+            .map(|e| {
+                format!(
+                    "{} ({} more)",
+                    e.detail.chars().take(50).collect::<String>(),
+                    id.evidence.len().saturating_sub(1)
+                )
+            })
+            .unwrap_or_default();
+        writeln!(
+            w,
+            "{:<16} {:<14} {:<14} {:<14} {:<22} {:>5.2}  {}",
+            id.target,
+            id.device_class.as_str(),
+            id.maker.as_ref().map(|m| m.id.as_str()).unwrap_or("-"),
+            id.brand.as_ref().map(|m| m.id.as_str()).unwrap_or("-"),
+            id.model
+                .as_deref()
+                .unwrap_or("-")
+                .chars()
+                .take(22)
+                .collect::<String>(),
+            id.confidence,
+            ev
+        )?;
+    }
+    Ok(())
+}
+
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    if a.list_ports {
+        for (p, h, why) in camtrace_probe::DEFAULT_PORTS {
+            println!("{p:>6}  {:<7} {why}", format!("{h:?}").to_lowercase());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.targets.is_empty() && a.input_list.is_empty() && a.discover.is_none() {
+        anyhow::bail!(
+            "no targets: name addresses/ranges, use --input-list FILE, or --discover IFACE"
+        );
+    }
+    let cfg = build_config(&a)?;
+    let targets = build_targets(&a)?;
+    let format = match a.format {
+        Some(f) => f,
+        None => match default_format(None) {
+            Format::Table => OutFormat::Table,
+            _ => OutFormat::Json,
+        },
+    };
+    let ident = if format == OutFormat::Observations {
+        None
+    } else {
+        Some(Identifier::new(g)?)
+    };
+    let save = match &a.save_observations {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p)
+                .with_context(|| format!("creating --save-observations {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let show_bar =
+        !a.no_progress && !a.json_progress && !g.quiet && std::io::stderr().is_terminal();
+    let bar = show_bar.then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix:>13} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} hosts  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    });
+    let mut sink = CliSink {
+        format,
+        ident,
+        out: std::io::BufWriter::new(std::io::stdout()),
+        save,
+        table: Vec::new(),
+        devices: 0,
+        surveillance: 0,
+        bar,
+        json_progress: a.json_progress,
+        error: None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let summary: ScanSummary = rt.block_on(camtrace_probe::scan(&cfg, &targets, &mut sink))?;
+    if let Some(b) = sink.bar.take() {
+        b.finish_and_clear();
+    }
+    if let Some(mut w) = sink.save.take() {
+        w.flush().context("writing --save-observations")?;
+    }
+    if format == OutFormat::Table {
+        sink.table.sort_by(|x, y| x.target.cmp(&y.target));
+        print_table(&sink.table, &mut sink.out)?;
+    }
+    sink.out.flush()?;
+    if let Some(e) = sink.error {
+        return Err(e);
+    }
+    if !g.quiet {
+        eprintln!(
+            "camtrace scan: {} hosts, {} up, {} identified ({} surveillance) in {:.2}s; {} TCP connects, {} UDP replies",
+            summary.hosts_targeted,
+            summary.hosts_up,
+            sink.devices,
+            sink.surveillance,
+            summary.elapsed_secs,
+            summary.tcp_connects,
+            summary.udp_replies
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: Args,
+    }
+
+    #[test]
+    fn flags_parse_and_refuse_unsafe_paths() {
+        let t = T::try_parse_from([
+            "x",
+            "127.0.0.1",
+            "--iL",
+            "/dev/null",
+            "-p",
+            "80,554",
+            "--udp-protos",
+            "sadp,wsd",
+        ])
+        .unwrap();
+        let cfg = build_config(&t.a).unwrap();
+        assert_eq!(cfg.ports, [80, 554]);
+        assert_eq!(cfg.udp_protos, [UdpProto::Sadp, UdpProto::WsDiscovery]);
+        let t = T::try_parse_from(["x", "127.0.0.1", "--http-path", "/SDK/webLanguage"]).unwrap();
+        assert!(build_config(&t.a)
+            .unwrap_err()
+            .to_string()
+            .contains("refused"));
+        let t = T::try_parse_from(["x", "127.0.0.1", "--onvif-user", "admin"]).unwrap();
+        assert!(build_config(&t.a).is_err());
+        let t = T::try_parse_from(["x", "127.0.0.1", "-p", "0"]).unwrap();
+        assert!(build_config(&t.a).is_err());
+    }
 }
