@@ -102,3 +102,12 @@ pub(crate) fn epoch_rfc3339(secs: i64, micros: u32) -> Option<String> {
     chrono::DateTime::from_timestamp(secs, micros.saturating_mul(1000).min(999_999_999))
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
+
+/// SHA-256 of a file's content, hex (for idempotent imports: the same file twice is one scan).
+pub fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}

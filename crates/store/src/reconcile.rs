@@ -1,1 +1,363 @@
-//! Reconciliation of discovery against the register.
+//! Reconciliation of discovery against the register, for one site: what was found but is not
+//! registered, what is registered but was not seen, where the register and the wire disagree on
+//! the maker (or class), and identities seen twice (one MAC at two addresses).
+//!
+//! Pure: it works on an [`Estate`] (from [`Store::load_estate`](crate::Store::load_estate)) and a
+//! function that says which maker the register's brand/model text means (the caller resolves it
+//! with the knowledge base, OEM rebrands included).
+
+use crate::normalise_mac;
+use camtrace_model::{Device, DeviceClass, DeviceStatus, Estate, SeenIdentification};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A discovered target with no register entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unregistered {
+    pub target: String,
+    pub mac: Option<String>,
+    pub brand: Option<String>,
+    pub maker: Option<String>,
+    pub model: Option<String>,
+    pub class: DeviceClass,
+    pub confidence: f64,
+    pub seen_at: String,
+    pub scan_id: String,
+    /// The id the device would get if registered from this discovery.
+    pub proposed_id: String,
+}
+
+/// A registered device not seen (since the cut-off date, or at all).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unseen {
+    pub device_id: String,
+    pub brand: Option<String>,
+    pub model: Option<String>,
+    pub status: DeviceStatus,
+    pub addresses: Vec<String>,
+    pub mac: Option<String>,
+    /// Last time any evidence matched it, if ever.
+    pub last_seen: Option<String>,
+}
+
+/// The register and the evidence disagree about one field of one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mismatch {
+    pub device_id: String,
+    pub target: String,
+    /// `maker` or `class`.
+    pub field: String,
+    /// What the register says (for `maker`: the brand/model as written, and the maker it means).
+    pub register: String,
+    pub observed: String,
+    pub confidence: f64,
+    /// The evidence behind the observed value, summarised (`kind: detail [signature]`).
+    pub evidence: Vec<String>,
+}
+
+/// One identity (MAC) at several addresses, or claimed by several register devices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Duplicate {
+    pub mac: String,
+    pub targets: Vec<String>,
+    pub devices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub site: String,
+    pub since: Option<String>,
+    /// Register devices matched to evidence.
+    pub matched: usize,
+    pub registered: usize,
+    pub discovered: usize,
+    pub unregistered: Vec<Unregistered>,
+    pub unseen: Vec<Unseen>,
+    pub mismatches: Vec<Mismatch>,
+    pub duplicates: Vec<Duplicate>,
+}
+
+impl Reconciliation {
+    /// True when the register and the evidence agree completely.
+    pub fn is_clean(&self) -> bool {
+        self.unregistered.is_empty()
+            && self.unseen.is_empty()
+            && self.mismatches.is_empty()
+            && self.duplicates.is_empty()
+    }
+}
+
+fn evidence_summary(s: &SeenIdentification) -> Vec<String> {
+    s.identification
+        .evidence
+        .iter()
+        .filter(|e| e.proves.is_empty() || e.proves.iter().any(|p| p == "maker" || p == "class"))
+        .take(8)
+        .map(|e| {
+            if e.signature.is_empty() {
+                format!("{}: {}", e.kind, e.detail)
+            } else {
+                format!("{}: {} [{}]", e.kind, e.detail, e.signature)
+            }
+        })
+        .collect()
+}
+
+/// Reconcile one site. `since` (RFC 3339 or a date) is the cut-off for "not seen";
+/// `register_maker` maps a register device to the maker its brand/model means (or its declared
+/// maker), `None` when unknown.
+pub fn reconcile(
+    estate: &Estate,
+    site: &str,
+    since: Option<&str>,
+    register_maker: &dyn Fn(&Device) -> Option<String>,
+) -> Reconciliation {
+    let devices: Vec<&Device> = estate.devices.iter().filter(|d| d.site == site).collect();
+    let seen: Vec<&SeenIdentification> = estate
+        .identifications
+        .iter()
+        .filter(|i| i.site.as_deref() == Some(site))
+        .collect();
+    let mut out = Reconciliation {
+        site: site.to_string(),
+        since: since.map(str::to_string),
+        registered: devices.len(),
+        discovered: seen.len(),
+        ..Default::default()
+    };
+
+    // Evidence per device (already linked by MAC or address by the store).
+    let mut by_device: BTreeMap<&str, Vec<&SeenIdentification>> = BTreeMap::new();
+    for s in &seen {
+        match s.device_id.as_deref() {
+            Some(id) => by_device.entry(id).or_default().push(s),
+            None => out.unregistered.push(Unregistered {
+                target: s.identification.target.clone(),
+                mac: s.identification.mac.as_deref().and_then(normalise_mac),
+                brand: s.identification.brand.as_ref().map(|b| b.id.clone()),
+                maker: s.identification.maker.as_ref().map(|m| m.id.clone()),
+                model: s.identification.model.clone(),
+                class: s.identification.device_class,
+                confidence: s.identification.confidence,
+                seen_at: s.seen_at.clone(),
+                scan_id: s.scan_id.clone(),
+                proposed_id: crate::discovered_device_id(site, &s.identification),
+            }),
+        }
+    }
+
+    for d in &devices {
+        let ev = by_device.get(d.id.as_str());
+        let last_seen = ev.and_then(|v| v.iter().map(|s| s.seen_at.clone()).max());
+        let expected = matches!(
+            d.status,
+            DeviceStatus::Installed | DeviceStatus::Disconnected
+        );
+        let stale = match (&last_seen, since) {
+            (None, _) => true,
+            (Some(t), Some(cut)) => t.as_str() < cut,
+            (Some(_), None) => false,
+        };
+        if ev.is_some() {
+            out.matched += 1;
+        }
+        if expected && stale {
+            out.unseen.push(Unseen {
+                device_id: d.id.clone(),
+                brand: d.brand.clone(),
+                model: d.model.clone(),
+                status: d.status,
+                addresses: d.addresses.clone(),
+                mac: d.mac.clone(),
+                last_seen: last_seen.clone(),
+            });
+        }
+        let Some(ev) = ev else { continue };
+        let reg_maker = register_maker(d);
+        for s in ev {
+            let ident = &s.identification;
+            if let (Some(want), Some(got)) = (&reg_maker, &ident.maker) {
+                if !want.eq_ignore_ascii_case(&got.id) {
+                    let said = match (&d.brand, &d.model) {
+                        (Some(b), Some(m)) => format!("{b} {m}"),
+                        (Some(b), None) => b.clone(),
+                        (None, Some(m)) => m.clone(),
+                        (None, None) => String::new(),
+                    };
+                    out.mismatches.push(Mismatch {
+                        device_id: d.id.clone(),
+                        target: ident.target.clone(),
+                        field: "maker".into(),
+                        register: if said.is_empty() {
+                            want.clone()
+                        } else {
+                            format!("{said} (maker {want})")
+                        },
+                        observed: got.id.clone(),
+                        confidence: ident.confidence,
+                        evidence: evidence_summary(s),
+                    });
+                }
+            }
+            let known = |c: DeviceClass| c != DeviceClass::Unknown;
+            if known(d.class) && known(ident.device_class) && d.class != ident.device_class {
+                out.mismatches.push(Mismatch {
+                    device_id: d.id.clone(),
+                    target: ident.target.clone(),
+                    field: "class".into(),
+                    register: d.class.as_str().into(),
+                    observed: ident.device_class.as_str().into(),
+                    confidence: ident.confidence,
+                    evidence: evidence_summary(s),
+                });
+            }
+        }
+    }
+
+    // One MAC at several addresses (in the evidence), or on several register devices.
+    let mut macs: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    for s in &seen {
+        if let Some(m) = s.identification.mac.as_deref().and_then(normalise_mac) {
+            let e = macs.entry(m).or_default();
+            e.0.insert(s.identification.target.clone());
+            if let Some(d) = &s.device_id {
+                e.1.insert(d.clone());
+            }
+        }
+    }
+    for d in &devices {
+        if let Some(m) = d.mac.as_deref().and_then(normalise_mac) {
+            macs.entry(m).or_default().1.insert(d.id.clone());
+        }
+    }
+    for (mac, (targets, devs)) in macs {
+        if targets.len() > 1 || devs.len() > 1 {
+            out.duplicates.push(Duplicate {
+                mac,
+                targets: targets.into_iter().collect(),
+                devices: devs.into_iter().collect(),
+            });
+        }
+    }
+    out.unregistered.sort_by(|a, b| a.target.cmp(&b.target));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camtrace_model::{Identification, NamedRef};
+
+    fn dev(id: &str, brand: &str, mac: &str, addr: &str) -> Device {
+        Device {
+            id: id.into(),
+            site: "hq".into(),
+            zone: None,
+            network: None,
+            brand: Some(brand.into()),
+            maker: None,
+            model: None,
+            firmware: None,
+            class: DeviceClass::Camera,
+            mac: Some(mac.into()),
+            addresses: vec![addr.into()],
+            status: DeviceStatus::Installed,
+            install_date: None,
+            scheduled_upgrade: None,
+            cost_device: None,
+            cost_labour: None,
+            confidence: None,
+            notes: None,
+        }
+    }
+
+    fn seen(
+        target: &str,
+        maker: &str,
+        mac: Option<&str>,
+        device: Option<&str>,
+        at: &str,
+    ) -> SeenIdentification {
+        let mut i = Identification::unknown(target);
+        i.maker = Some(NamedRef::new(maker, maker));
+        i.mac = mac.map(str::to_string);
+        i.device_class = DeviceClass::Camera;
+        i.confidence = 0.9;
+        SeenIdentification {
+            device_id: device.map(str::to_string),
+            site: Some("hq".into()),
+            scan_id: "s".into(),
+            seen_at: at.into(),
+            identification: i,
+        }
+    }
+
+    #[test]
+    fn lists_every_kind_of_difference() {
+        let estate = Estate {
+            devices: vec![
+                dev("cam-1", "Axis", "44:19:b6:00:00:10", "192.0.2.10"),
+                dev("cam-2", "LTS", "44:19:b6:00:00:11", "192.0.2.11"),
+                dev("cam-3", "LTS", "44:19:b6:00:00:12", "192.0.2.12"),
+            ],
+            identifications: vec![
+                seen(
+                    "192.0.2.10",
+                    "hikvision",
+                    Some("44:19:b6:00:00:10"),
+                    Some("cam-1"),
+                    "2026-11-01T00:00:00Z",
+                ),
+                seen(
+                    "192.0.2.11",
+                    "hikvision",
+                    None,
+                    Some("cam-2"),
+                    "2026-01-01T00:00:00Z",
+                ),
+                seen(
+                    "192.0.2.30",
+                    "dahua",
+                    Some("3c:ef:8c:00:00:30"),
+                    None,
+                    "2026-11-01T00:00:00Z",
+                ),
+                seen(
+                    "192.0.2.31",
+                    "dahua",
+                    Some("3c:ef:8c:00:00:30"),
+                    None,
+                    "2026-11-01T00:00:00Z",
+                ),
+            ],
+            ..Default::default()
+        };
+        let maker = |d: &Device| match d.brand.as_deref() {
+            Some("Axis") => Some("axis".to_string()),
+            Some("LTS") => Some("hikvision".to_string()),
+            _ => None,
+        };
+        let r = reconcile(&estate, "hq", Some("2026-06-01"), &maker);
+        assert_eq!(r.matched, 2);
+        assert_eq!(r.unregistered.len(), 2);
+        assert_eq!(
+            r.unseen
+                .iter()
+                .map(|u| u.device_id.as_str())
+                .collect::<Vec<_>>(),
+            ["cam-2", "cam-3"],
+            "cam-2 last seen before the cut-off, cam-3 never"
+        );
+        assert_eq!(r.mismatches.len(), 1);
+        assert_eq!(r.mismatches[0].device_id, "cam-1");
+        assert_eq!(r.mismatches[0].observed, "hikvision");
+        assert_eq!(r.duplicates.len(), 1);
+        assert_eq!(r.duplicates[0].targets, ["192.0.2.30", "192.0.2.31"]);
+        let all = reconcile(&estate, "hq", None, &maker);
+        assert_eq!(
+            all.unseen.len(),
+            1,
+            "without a cut-off only never-seen devices"
+        );
+    }
+}

@@ -1688,6 +1688,13 @@ impl ScanImport {
         self.next_seq
     }
 
+    /// Set when the evidence was gathered (e.g. first and last packet of a capture), before
+    /// adding identifications: they are dated `finished` (or `started`).
+    pub fn set_times(&mut self, started: String, finished: Option<String>) {
+        self.scan.started = started;
+        self.scan.finished = finished;
+    }
+
     /// Append observations (numbered in the order given), in multi-row INSERTs.
     pub async fn add_observations(&mut self, obs: &[Observation]) -> Result<()> {
         for chunk in obs.chunks(OBS_CHUNK) {
@@ -1768,11 +1775,12 @@ impl ScanImport {
                 .await?
                 .try_get("n")?;
         let finished = self.scan.finished.clone().unwrap_or_else(now_rfc3339);
-        sqlx::query("UPDATE scans SET observation_count = $1, identification_count = $2, finished = $3 WHERE id = $4")
+        sqlx::query("UPDATE scans SET observation_count = $1, identification_count = $2, finished = $3, started = $5 WHERE id = $4")
             .bind(self.next_seq)
             .bind(idents)
             .bind(finished.clone())
             .bind(self.scan.id.clone())
+            .bind(self.scan.started.clone())
             .execute(&mut *self.tx)
             .await?;
         let rec = ScanRecord {
