@@ -29,7 +29,12 @@ impl KbFile {
         let offset = offset.min(self.text.len());
         let before = &self.text.as_bytes()[..offset];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let col = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+        let col = offset
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1;
         (line, col)
     }
 
@@ -103,7 +108,12 @@ impl KbFiles {
                 let shown = p.display().to_string();
                 match std::fs::metadata(&p) {
                     Ok(m) if m.len() > MAX_KB_FILE => {
-                        errors.push(KbError::new(&shown, 0, 0, format!("file is larger than {MAX_KB_FILE} bytes")));
+                        errors.push(KbError::new(
+                            &shown,
+                            0,
+                            0,
+                            format!("file is larger than {MAX_KB_FILE} bytes"),
+                        ));
                         continue;
                     }
                     Err(e) => {

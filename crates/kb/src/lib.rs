@@ -12,15 +12,20 @@
 
 mod date;
 mod error;
+mod explain;
 mod files;
 pub mod schema;
 mod store;
 
 pub use date::KbDate;
 pub use error::{KbError, KbErrors};
+pub use explain::{
+    BrandExplanation, BrandOwnerRef, CompanyExplanation, Fact, ListStatus, OemRef, OuiSummary,
+    OwnedBrand, ParentLink, Subject,
+};
 pub use files::{KbFile, KbFiles, Origin};
 pub use schema::*;
-pub use store::{Kb, OuiHit};
+pub use store::{model_matches, normalise_name, Kb, Location, OuiHit, MAKES, RELATIONSHIPS};
 
 use serde::de::DeserializeOwned;
 
@@ -28,10 +33,7 @@ use serde::de::DeserializeOwned;
 /// the file, line and column.
 pub fn parse_toml<T: DeserializeOwned>(file: &KbFile) -> Result<T, KbError> {
     toml::from_str(&file.text).map_err(|e| {
-        let (line, col) = e
-            .span()
-            .map(|s| file.line_col(s.start))
-            .unwrap_or((0, 0));
+        let (line, col) = e.span().map(|s| file.line_col(s.start)).unwrap_or((0, 0));
         KbError::new(&file.path, line, col, e.message().trim().to_string())
     })
 }

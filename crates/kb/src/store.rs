@@ -75,21 +75,34 @@ pub struct Kb {
     pub signatures: Vec<Signature>,
     /// Where each signature was defined (same order as `signatures`).
     pub signature_locations: Vec<Location>,
+    /// Where each OEM link was defined (same order as `oem_links`).
+    pub oem_locations: Vec<Location>,
+    /// Where each OUI block was defined (same order as `oui_blocks`).
+    pub oui_locations: Vec<Location>,
     company_index: HashMap<String, usize>,
     brand_index: HashMap<String, usize>,
     list_index: HashMap<String, usize>,
-    /// Normalised names and aliases of brands (and of companies, as their own brand) to brand or company ids.
-    name_index: HashMap<String, NameHit>,
+    /// Normalised names and aliases of brands to brand indexes.
+    brand_names: HashMap<String, usize>,
+    /// Normalised short names, legal names and aliases of companies to company indexes.
+    company_names: HashMap<String, usize>,
     /// Prefix (upper-case hex, 6, 7 or 9 digits) to block index.
     oui_index: HashMap<String, usize>,
     pub locations: BTreeMap<String, Location>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum NameHit {
-    Brand(usize),
-    Company(usize),
-}
+/// Brand relationships the schema accepts in `[[brand.owner]]`.
+pub const RELATIONSHIPS: &[&str] = &["own", "sub_brand", "subsidiary", "former_subsidiary"];
+
+/// Values the schema accepts in a company's `makes`.
+pub const MAKES: &[&str] = &[
+    "camera",
+    "recorder",
+    "vms",
+    "intercom",
+    "access_control",
+    "other",
+];
 
 /// Normalise a name for look-ups: lower case, letters and digits only (`CP PLUS`, `CP_PLUS`,
 /// `CPPlus` all become `cpplus`).
@@ -133,7 +146,8 @@ impl Kb {
                     for c in cf.company {
                         let l = loc(f, c.span());
                         spans.push((c.get_ref().id.clone(), l.clone(), "company"));
-                        kb.locations.insert(format!("company:{}", c.get_ref().id), l);
+                        kb.locations
+                            .insert(format!("company:{}", c.get_ref().id), l);
                         kb.companies.push(c.into_inner());
                     }
                 }
@@ -158,7 +172,8 @@ impl Kb {
                 Ok(bf) => {
                     for b in bf.brand {
                         let l = loc(f, b.span());
-                        kb.locations.insert(format!("brand:{}", b.get_ref().id), l.clone());
+                        kb.locations
+                            .insert(format!("brand:{}", b.get_ref().id), l.clone());
                         for o in &b.get_ref().owners {
                             brand_refs.push((o.company.clone(), l.clone(), "brand owner"));
                         }
@@ -167,6 +182,7 @@ impl Kb {
                     for o in bf.oem {
                         let l = loc(f, o.span());
                         brand_refs.push((o.get_ref().maker.clone(), l.clone(), "OEM maker"));
+                        kb.oem_locations.push(l);
                         kb.oem_links.push(o.into_inner());
                     }
                 }
@@ -190,10 +206,22 @@ impl Kb {
                                 }
                             };
                             if p.len() != want || !p.chars().all(|c| c.is_ascii_hexdigit()) {
-                                errors.push(err_at(f, span.clone(), format!("prefix `{p}` is not {want} hex digits for {}", b.get_ref().registry)));
+                                errors.push(err_at(
+                                    f,
+                                    span.clone(),
+                                    format!(
+                                        "prefix `{p}` is not {want} hex digits for {}",
+                                        b.get_ref().registry
+                                    ),
+                                ));
                             }
                         }
-                        oui_refs.push((b.get_ref().company.clone(), loc(f, span), "OUI block"));
+                        oui_refs.push((
+                            b.get_ref().company.clone(),
+                            loc(f, span.clone()),
+                            "OUI block",
+                        ));
+                        kb.oui_locations.push(loc(f, span));
                         kb.oui_blocks.push(b.into_inner());
                     }
                 }
@@ -209,24 +237,48 @@ impl Kb {
                         let mut b = regex::RegexBuilder::new(&sig.pattern);
                         b.case_insensitive(sig.case_insensitive).size_limit(1 << 20);
                         if let Err(e) = b.build() {
-                            errors.push(err_at(f, span.clone(), format!("signature `{}`: bad pattern: {e}", sig.id)));
+                            errors.push(err_at(
+                                f,
+                                span.clone(),
+                                format!("signature `{}`: bad pattern: {e}", sig.id),
+                            ));
                         }
                         if !(0.0..=1.0).contains(&sig.strength) {
-                            errors.push(err_at(f, span.clone(), format!("signature `{}`: strength {} is outside 0..1", sig.id, sig.strength)));
+                            errors.push(err_at(
+                                f,
+                                span.clone(),
+                                format!(
+                                    "signature `{}`: strength {} is outside 0..1",
+                                    sig.id, sig.strength
+                                ),
+                            ));
                         }
-                        if sig.maker.is_none() && sig.brand.is_none() && sig.firmware_family.is_none() && sig.class.is_none() && sig.call_home.is_none() {
+                        if sig.maker.is_none()
+                            && sig.brand.is_none()
+                            && sig.firmware_family.is_none()
+                            && sig.class.is_none()
+                            && sig.call_home.is_none()
+                        {
                             errors.push(err_at(f, span.clone(), format!("signature `{}` proves nothing: give maker, brand, firmware_family, class or call_home", sig.id)));
                         }
                         if let Some(c) = &sig.class {
                             if c.parse::<camtrace_model::DeviceClass>().is_err() {
-                                errors.push(err_at(f, span.clone(), format!("signature `{}`: unknown class `{c}`", sig.id)));
+                                errors.push(err_at(
+                                    f,
+                                    span.clone(),
+                                    format!("signature `{}`: unknown class `{c}`", sig.id),
+                                ));
                             }
                         }
                         for c in [&sig.maker, &sig.firmware_family].into_iter().flatten() {
                             oui_refs.push((c.clone(), loc(f, span.clone()), "signature maker"));
                         }
                         if let Some(b) = &sig.brand {
-                            spans.push((format!("brand-ref:{b}"), loc(f, span.clone()), "signature brand"));
+                            spans.push((
+                                format!("brand-ref:{b}"),
+                                loc(f, span.clone()),
+                                "signature brand",
+                            ));
                         }
                         kb.signature_locations.push(loc(f, span));
                         kb.signatures.push(s.into_inner());
@@ -240,35 +292,68 @@ impl Kb {
         for (i, c) in kb.companies.iter().enumerate() {
             if kb.company_index.insert(c.id.clone(), i).is_some() {
                 let l = &kb.locations[&format!("company:{}", c.id)];
-                errors.push(KbError::new(&l.file, l.line, 1, format!("company id `{}` is defined twice", c.id)));
+                errors.push(KbError::new(
+                    &l.file,
+                    l.line,
+                    1,
+                    format!("company id `{}` is defined twice", c.id),
+                ));
             }
         }
         for (i, l) in kb.lists.iter().enumerate() {
-            kb.list_index.insert(l.id.clone(), i);
+            if kb.list_index.insert(l.id.clone(), i).is_some() {
+                let at = &kb.locations[&format!("list:{}", l.id)];
+                errors.push(KbError::new(
+                    &at.file,
+                    at.line,
+                    1,
+                    format!("list id `{}` is defined twice", l.id),
+                ));
+            }
         }
         for (i, b) in kb.brands.iter().enumerate() {
             if kb.brand_index.insert(b.id.clone(), i).is_some() {
                 let l = &kb.locations[&format!("brand:{}", b.id)];
-                errors.push(KbError::new(&l.file, l.line, 1, format!("brand id `{}` is defined twice", b.id)));
+                errors.push(KbError::new(
+                    &l.file,
+                    l.line,
+                    1,
+                    format!("brand id `{}` is defined twice", b.id),
+                ));
             }
         }
         let mut seen_sig = HashMap::new();
         for (s, l) in kb.signatures.iter().zip(&kb.signature_locations) {
             if let Some(prev) = seen_sig.insert(s.id.clone(), l.clone()) {
-                errors.push(KbError::new(&l.file, l.line, 1, format!("signature id `{}` is defined twice (first at {prev})", s.id)));
+                errors.push(KbError::new(
+                    &l.file,
+                    l.line,
+                    1,
+                    format!("signature id `{}` is defined twice (first at {prev})", s.id),
+                ));
             }
         }
 
         // Cross references.
         for (id, l, what) in brand_refs.iter().chain(oui_refs.iter()) {
             if !kb.company_index.contains_key(id) {
-                errors.push(KbError::new(&l.file, l.line, 1, format!("{what} names unknown company `{id}`")));
+                errors.push(KbError::new(
+                    &l.file,
+                    l.line,
+                    1,
+                    format!("{what} names unknown company `{id}`"),
+                ));
             }
         }
         for (id, l, what) in &spans {
             if let Some(b) = id.strip_prefix("brand-ref:") {
                 if !kb.brand_index.contains_key(b) {
-                    errors.push(KbError::new(&l.file, l.line, 1, format!("{what} names unknown brand `{b}`")));
+                    errors.push(KbError::new(
+                        &l.file,
+                        l.line,
+                        1,
+                        format!("{what} names unknown brand `{b}`"),
+                    ));
                 }
             }
         }
@@ -276,37 +361,89 @@ impl Kb {
             let l = &kb.locations[&format!("company:{}", c.id)];
             if let Some(p) = &c.parent {
                 if !kb.company_index.contains_key(p) {
-                    errors.push(KbError::new(&l.file, l.line, 1, format!("company `{}` has unknown parent `{p}`", c.id)));
+                    errors.push(KbError::new(
+                        &l.file,
+                        l.line,
+                        1,
+                        format!("company `{}` has unknown parent `{p}`", c.id),
+                    ));
                 }
             }
             for m in &c.lists {
                 if !kb.list_index.contains_key(&m.list) {
-                    errors.push(KbError::new(&l.file, l.line, 1, format!("company `{}` is on unknown list `{}`", c.id, m.list)));
+                    errors.push(KbError::new(
+                        &l.file,
+                        l.line,
+                        1,
+                        format!("company `{}` is on unknown list `{}`", c.id, m.list),
+                    ));
                 }
             }
             if c.source.trim().is_empty() || c.prc_nil_reason.trim().is_empty() {
-                errors.push(KbError::new(&l.file, l.line, 1, format!("company `{}`: source and prc_nil_reason must not be empty", c.id)));
+                errors.push(KbError::new(
+                    &l.file,
+                    l.line,
+                    1,
+                    format!(
+                        "company `{}`: source and prc_nil_reason must not be empty",
+                        c.id
+                    ),
+                ));
             }
         }
-        for o in &kb.oem_links {
+        for (o, l) in kb.oem_links.iter().zip(&kb.oem_locations) {
             if !kb.brand_index.contains_key(&o.brand) {
-                errors.push(KbError::new("kb/brands", 0, 0, format!("OEM link names unknown brand `{}`", o.brand)));
+                errors.push(KbError::new(
+                    &l.file,
+                    l.line,
+                    1,
+                    format!("OEM link names unknown brand `{}`", o.brand),
+                ));
+            }
+            check_period(&mut errors, l, "OEM link", o.from, o.to);
+            check_source(
+                &mut errors,
+                l,
+                &format!("OEM link {} -> {}", o.brand, o.maker),
+                &o.source,
+            );
+            for p in &o.models {
+                if p.trim().is_empty() || p.trim() == "*" {
+                    errors.push(KbError::new(&l.file, l.line, 1, format!("OEM link {} -> {}: empty model pattern (leave `models` out for a brand-wide link)", o.brand, o.maker)));
+                }
             }
         }
+        validate_entries(&kb, &mut errors);
 
         for (i, b) in kb.oui_blocks.iter().enumerate() {
             for p in &b.prefixes {
-                kb.oui_index.insert(p.to_ascii_uppercase(), i);
+                if let Some(prev) = kb.oui_index.insert(p.to_ascii_uppercase(), i) {
+                    if kb.oui_blocks[prev].company != b.company {
+                        let l = &kb.oui_locations[i];
+                        errors.push(KbError::new(
+                            &l.file,
+                            l.line,
+                            1,
+                            format!(
+                                "prefix `{p}` is assigned to both `{}` and `{}`",
+                                kb.oui_blocks[prev].company, b.company
+                            ),
+                        ));
+                    }
+                }
             }
         }
         for (i, c) in kb.companies.iter().enumerate() {
-            for n in std::iter::once(&c.short).chain(c.aliases.iter()) {
-                kb.name_index.entry(normalise_name(n)).or_insert(NameHit::Company(i));
+            for n in [&c.id, &c.short, &c.name]
+                .into_iter()
+                .chain(c.aliases.iter())
+            {
+                kb.company_names.entry(normalise_name(n)).or_insert(i);
             }
         }
         for (i, b) in kb.brands.iter().enumerate() {
-            for n in std::iter::once(&b.name).chain(b.aliases.iter()).chain(std::iter::once(&b.id)) {
-                kb.name_index.insert(normalise_name(n), NameHit::Brand(i));
+            for n in [&b.id, &b.name].into_iter().chain(b.aliases.iter()) {
+                kb.brand_names.entry(normalise_name(n)).or_insert(i);
             }
         }
         errors.into_result(kb)
@@ -324,23 +461,24 @@ impl Kb {
         self.list_index.get(id).map(|&i| &self.lists[i])
     }
 
-    /// Look a brand up by any of its names (`CP PLUS`, `cpplus`, `CP_PLUS`).
+    /// Look a brand up by id or any of its names (`CP PLUS`, `cpplus`, `CP_PLUS`).
     pub fn brand_by_name(&self, name: &str) -> Option<&Brand> {
-        match self.name_index.get(&normalise_name(name))? {
-            NameHit::Brand(i) => Some(&self.brands[*i]),
-            NameHit::Company(_) => None,
+        if let Some(b) = self.brand(name) {
+            return Some(b);
         }
+        self.brand_names
+            .get(&normalise_name(name))
+            .map(|&i| &self.brands[i])
     }
 
-    /// Look a company up by id, short name or alias.
+    /// Look a company up by id, short name, legal name or alias.
     pub fn company_by_name(&self, name: &str) -> Option<&Company> {
         if let Some(c) = self.company(name) {
             return Some(c);
         }
-        match self.name_index.get(&normalise_name(name))? {
-            NameHit::Company(i) => Some(&self.companies[*i]),
-            NameHit::Brand(_) => None,
-        }
+        self.company_names
+            .get(&normalise_name(name))
+            .map(|&i| &self.companies[i])
     }
 
     /// The owner of a brand on a date (e.g. Lorex: Dahua before 2022-11-24).
@@ -364,7 +502,10 @@ impl Kb {
                     Some((o, false))
                 } else {
                     let m = model?;
-                    o.models.iter().any(|p| model_matches(p, m)).then_some((o, true))
+                    o.models
+                        .iter()
+                        .any(|p| model_matches(p, m))
+                        .then_some((o, true))
                 }
             })
             .collect();
@@ -396,23 +537,222 @@ impl Kb {
         None
     }
 
-    /// Memberships of a company active on `date`, including those of its parents (lists cover
-    /// subsidiaries and affiliates).
+    /// Verified memberships of a company active on `date`, including those of its parents (lists
+    /// cover subsidiaries and affiliates). Memberships marked `unverified` are left out: see
+    /// [`Kb::memberships_on`].
     pub fn lists_on(&self, company: &str, date: NaiveDate) -> Vec<(&Company, &ListMembership)> {
+        self.memberships_on(company, date, false)
+    }
+
+    /// Memberships active on `date` of the company and its parents, optionally with those a
+    /// source reports but none confirms (`unverified = true`).
+    pub fn memberships_on(
+        &self,
+        company: &str,
+        date: NaiveDate,
+        include_unverified: bool,
+    ) -> Vec<(&Company, &ListMembership)> {
         let mut out = Vec::new();
-        let mut cur = self.company(company);
-        let mut depth = 0;
-        while let Some(c) = cur {
+        for c in self.company_chain(company) {
             for m in c.lists.iter().filter(|m| m.active_on(date)) {
-                out.push((c, m));
+                if include_unverified || !m.unverified {
+                    out.push((c, m));
+                }
             }
-            depth += 1;
-            if depth > 8 {
+        }
+        out
+    }
+
+    /// The company and its parents, nearest first (cycles and chains deeper than 8 are cut).
+    pub fn company_chain(&self, company: &str) -> Vec<&Company> {
+        let mut out: Vec<&Company> = Vec::new();
+        let mut cur = self.company(company);
+        while let Some(c) = cur {
+            if out.len() > 8 || out.iter().any(|x| x.id == c.id) {
                 break;
             }
+            out.push(c);
             cur = c.parent.as_deref().and_then(|p| self.company(p));
         }
         out
+    }
+
+    /// The companies whose `parent` is `company`.
+    pub fn subsidiaries(&self, company: &str) -> Vec<&Company> {
+        self.companies
+            .iter()
+            .filter(|c| c.parent.as_deref() == Some(company))
+            .collect()
+    }
+
+    /// The list memberships of a company by id (its own, all dates).
+    pub fn memberships(&self, company: &str) -> &[ListMembership] {
+        self.company(company)
+            .map(|c| c.lists.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Where an entry was defined: `kind` is `company`, `brand` or `list`.
+    pub fn location(&self, kind: &str, id: &str) -> Option<&Location> {
+        self.locations.get(&format!("{kind}:{id}"))
+    }
+
+    /// Number of MAC prefixes in all OUI blocks.
+    pub fn oui_prefix_count(&self) -> usize {
+        self.oui_blocks.iter().map(|b| b.prefixes.len()).sum()
+    }
+}
+
+fn check_source(errors: &mut KbErrors, l: &Location, what: &str, source: &str) {
+    if source.trim().is_empty() {
+        errors.push(KbError::new(
+            &l.file,
+            l.line,
+            1,
+            format!("{what}: `source` must not be empty"),
+        ));
+    }
+}
+
+fn check_period(
+    errors: &mut KbErrors,
+    l: &Location,
+    what: &str,
+    from: Option<crate::KbDate>,
+    to: Option<crate::KbDate>,
+) {
+    if let (Some(f), Some(t)) = (from, to) {
+        if t <= f {
+            errors.push(KbError::new(
+                &l.file,
+                l.line,
+                1,
+                format!("{what}: end {t} is not after start {f}"),
+            ));
+        }
+    }
+}
+
+/// Entry-level checks that need no cross reference: non-empty sources everywhere, known
+/// relationship and `makes` values, sane periods.
+fn validate_entries(kb: &Kb, errors: &mut KbErrors) {
+    let none = Location {
+        file: "kb".into(),
+        line: 0,
+    };
+    for c in &kb.companies {
+        let l = kb.location("company", &c.id).unwrap_or(&none);
+        if let Some(so) = &c.state_ownership {
+            check_source(
+                errors,
+                l,
+                &format!("company `{}` state_ownership", c.id),
+                &so.source,
+            );
+            if let Some(p) = so.share_pct {
+                if !(0.0..=100.0).contains(&p) {
+                    errors.push(KbError::new(
+                        &l.file,
+                        l.line,
+                        1,
+                        format!("company `{}`: state share {p} is outside 0..100", c.id),
+                    ));
+                }
+            }
+        }
+        for m in &c.makes {
+            if !MAKES.contains(&m.as_str()) {
+                errors.push(KbError::new(
+                    &l.file,
+                    l.line,
+                    1,
+                    format!(
+                        "company `{}`: unknown `makes` value `{m}` (expected one of {})",
+                        c.id,
+                        MAKES.join(", ")
+                    ),
+                ));
+            }
+        }
+        for m in &c.lists {
+            check_source(
+                errors,
+                l,
+                &format!("company `{}` membership of `{}`", c.id, m.list),
+                &m.source,
+            );
+            check_period(
+                errors,
+                l,
+                &format!("company `{}` membership of `{}`", c.id, m.list),
+                Some(m.added),
+                m.removed,
+            );
+        }
+        if c.parent.as_deref() == Some(c.id.as_str()) {
+            errors.push(KbError::new(
+                &l.file,
+                l.line,
+                1,
+                format!("company `{}` is its own parent", c.id),
+            ));
+        }
+    }
+    for li in &kb.lists {
+        let l = kb.location("list", &li.id).unwrap_or(&none);
+        check_source(errors, l, &format!("list `{}`", li.id), &li.source);
+    }
+    for b in &kb.brands {
+        let l = kb.location("brand", &b.id).unwrap_or(&none);
+        check_source(errors, l, &format!("brand `{}`", b.id), &b.source);
+        for o in &b.owners {
+            check_source(
+                errors,
+                l,
+                &format!("brand `{}` owner `{}`", b.id, o.company),
+                &o.source,
+            );
+            check_period(
+                errors,
+                l,
+                &format!("brand `{}` owner `{}`", b.id, o.company),
+                o.from,
+                o.to,
+            );
+            if !RELATIONSHIPS.contains(&o.relationship.as_str()) {
+                errors.push(KbError::new(
+                    &l.file,
+                    l.line,
+                    1,
+                    format!(
+                        "brand `{}` owner `{}`: unknown relationship `{}` (expected one of {})",
+                        b.id,
+                        o.company,
+                        o.relationship,
+                        RELATIONSHIPS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    for (b, l) in kb.oui_blocks.iter().zip(&kb.oui_locations) {
+        check_source(
+            errors,
+            l,
+            &format!("OUI block of `{}`", b.company),
+            &b.source,
+        );
+        if b.prefixes.is_empty() {
+            errors.push(KbError::new(
+                &l.file,
+                l.line,
+                1,
+                format!("OUI block of `{}` has no prefixes", b.company),
+            ));
+        }
+    }
+    for (s, l) in kb.signatures.iter().zip(&kb.signature_locations) {
+        check_source(errors, l, &format!("signature `{}`", s.id), &s.source);
     }
 }
 
@@ -484,7 +824,13 @@ as_of = 2026-01-01
     #[test]
     fn unknown_references_are_reported() {
         let mut files = KbFiles::default();
-        files.insert("companies/x.toml", MINI.replace("as_of = 2026-01-01", "as_of = 2026-01-01\nparent = \"nobody\""));
+        files.insert(
+            "companies/x.toml",
+            MINI.replace(
+                "as_of = 2026-01-01",
+                "as_of = 2026-01-01\nparent = \"nobody\"",
+            ),
+        );
         let text = Kb::load(&files).unwrap_err().to_string();
         assert!(text.contains("unknown parent `nobody`"), "{text}");
     }
@@ -492,7 +838,10 @@ as_of = 2026-01-01
     #[test]
     fn bad_date_is_reported() {
         let mut files = KbFiles::default();
-        files.insert("companies/x.toml", MINI.replace("2026-01-01", "\"last tuesday\""));
+        files.insert(
+            "companies/x.toml",
+            MINI.replace("2026-01-01", "\"last tuesday\""),
+        );
         let text = Kb::load(&files).unwrap_err().to_string();
         assert!(text.contains("not a date"), "{text}");
     }
