@@ -1,1 +1,263 @@
 //! HTTP API, web dashboard, access control, audit log, alerts.
+//!
+//! * [`router`] builds the whole axum application over an [`App`] (a store, the knowledge base
+//!   and the policy regimes); tests drive it with `tower::ServiceExt::oneshot`.
+//! * [`serve`] binds it (plain HTTP or TLS through rustls), runs the alert checker and the
+//!   webhook sender, and shuts down gracefully on Ctrl-C / SIGTERM.
+//! * REST API under `/api/v1/` (OpenAPI: [`api::openapi`], committed as `docs/openapi.json`),
+//!   the dashboard under `/` (askama + htmx, no front-end build), `/healthz`, `/readyz`,
+//!   `/metrics` (Prometheus text format).
+
+pub mod access;
+pub mod alerts;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod dashboard;
+pub mod error;
+pub mod extract;
+pub mod findings;
+pub mod metrics;
+mod middleware;
+pub mod quotes;
+
+pub use config::{ServerConfig, TlsFiles};
+pub use error::{ApiError, ApiResult};
+
+use auth::PasswordCost;
+use camtrace_kb::Kb;
+use camtrace_policy::PolicySet;
+use camtrace_store::{NewHistory, Store};
+use std::sync::Arc;
+
+/// Shared application state.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub kb: Arc<Kb>,
+    pub policies: Arc<PolicySet>,
+    /// Approved alternatives for the quote check (absent when the knowledge base has none).
+    pub catalogue: Option<Arc<camtrace_plan::Catalogue>>,
+    pub config: ServerConfig,
+    pub metrics: metrics::Metrics,
+    pub findings: findings::FindingsCache,
+    pub alerts: alerts::Alerts,
+    pub password_cost: PasswordCost,
+}
+
+/// The application handle (cheap to clone).
+#[derive(Clone)]
+pub struct App(pub Arc<AppState>);
+
+impl std::ops::Deref for App {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+impl App {
+    /// Load the knowledge base, the policy regimes and the catalogue from `files`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        files: &camtrace_kb::KbFiles,
+        config: ServerConfig,
+    ) -> Result<App, String> {
+        let kb = Kb::load(files).map_err(|e| format!("knowledge base: {e}"))?;
+        let policies = PolicySet::load(files).map_err(|e| format!("policy regimes: {e}"))?;
+        let catalogue = match camtrace_plan::Catalogue::load(files) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no approved catalogue: quote checks propose no alternatives");
+                None
+            }
+        };
+        Ok(Self::from_parts(
+            store,
+            Arc::new(kb),
+            Arc::new(policies),
+            catalogue,
+            config,
+        ))
+    }
+
+    pub fn from_parts(
+        store: Arc<dyn Store>,
+        kb: Arc<Kb>,
+        policies: Arc<PolicySet>,
+        catalogue: Option<Arc<camtrace_plan::Catalogue>>,
+        config: ServerConfig,
+    ) -> App {
+        let password_cost = config.password_cost;
+        App(Arc::new(AppState {
+            store,
+            kb,
+            policies,
+            catalogue,
+            metrics: metrics::Metrics::default(),
+            findings: findings::FindingsCache::default(),
+            alerts: alerts::Alerts::new(config.webhook_retries, config.webhook_backoff),
+            config,
+            password_cost,
+        }))
+    }
+
+    pub fn pool(&self) -> &camtrace_store::AnyPool {
+        self.store.pool()
+    }
+
+    /// Append to the audit log (the store's hash-chained history).
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        kind: &str,
+        id: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> ApiResult<()> {
+        self.store
+            .append_history(&NewHistory {
+                actor: actor.to_string(),
+                action: action.to_string(),
+                entity_kind: kind.to_string(),
+                entity_id: id.to_string(),
+                before,
+                after,
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// The whole application: API, dashboard, health, metrics.
+pub fn router(app: App) -> axum::Router {
+    use axum::routing::get;
+    let limit = app.config.max_body_bytes;
+    axum::Router::new()
+        .route("/healthz", get(health))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics::render))
+        .nest("/api/v1", api::routes())
+        .merge(dashboard::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            middleware::observe,
+        ))
+        .with_state(app)
+}
+
+async fn health() -> &'static str {
+    "ok\n"
+}
+
+async fn ready(
+    axum::extract::State(app): axum::extract::State<App>,
+) -> (axum::http::StatusCode, String) {
+    match app.store.schema_version().await {
+        Ok(v) => (axum::http::StatusCode::OK, format!("ready (schema {v})\n")),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable\n".into(),
+            )
+        }
+    }
+}
+
+/// First run: when no user exists, create `admin` (central admin role) with the password from
+/// `CAMTRACE_ADMIN_PASSWORD` or a random one. Returns the generated password (the caller prints
+/// it once); `None` when users existed or the password came from the environment.
+pub async fn bootstrap_admin(app: &App, env_password: Option<String>) -> ApiResult<Option<String>> {
+    if auth::user_count(app.pool()).await? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match env_password.filter(|p| !p.is_empty()) {
+        Some(p) => (p, false),
+        None => (auth::random_token(18), true),
+    };
+    let user = auth::create_user(
+        app.pool(),
+        "admin",
+        &password,
+        Some(auth::Role::Admin),
+        app.password_cost,
+    )
+    .await?;
+    app.audit(
+        "system",
+        "user_create",
+        "user",
+        &user.username,
+        None,
+        Some(serde_json::json!({"username": user.username, "central_role": "admin", "first_run": true})),
+    )
+    .await?;
+    Ok(generated.then_some(password))
+}
+
+/// Run the server until Ctrl-C or SIGTERM. `on_bound` is called with the bound address.
+pub async fn serve(
+    app: App,
+    on_bound: impl FnOnce(std::net::SocketAddr, bool),
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    let bg = alerts::spawn_background(app.clone());
+    let addr = app.config.bind;
+    let service = router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = match &app.config.tls {
+        Some(tls) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let cfg =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key).await?;
+            let listener = std::net::TcpListener::bind(addr)?;
+            listener.set_nonblocking(true)?;
+            let bound = listener.local_addr()?;
+            on_bound(bound, true);
+            axum_server::from_tcp_rustls(listener, cfg)
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+        None => {
+            let listener = std::net::TcpListener::bind(addr)?;
+            listener.set_nonblocking(true)?;
+            let bound = listener.local_addr()?;
+            on_bound(bound, false);
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+    };
+    bg.abort();
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

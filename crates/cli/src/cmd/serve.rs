@@ -1,9 +1,149 @@
+//! `camtrace serve`: the HTTP API and web dashboard over the register store.
+
 use crate::common::Global;
+use anyhow::Context;
+use camtrace_server::config::{parse_bind, FileConfig};
+use camtrace_server::{App, ServerConfig, TlsFiles};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+/// Settings come from the configuration file, then environment variables, then flags (each
+/// overriding the one before). The database is `--db` / `CAMTRACE_DB` (SQLite file by default,
+/// `postgres://...` for shared use).
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// TOML configuration file (keys: bind, db, kb, tls_cert, tls_key, behind_proxy,
+    /// session_hours, token_days, max_body_mib, webhook_retries, webhook_backoff_secs,
+    /// alert_interval_secs).
+    #[arg(long, env = "CAMTRACE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CAMTRACE_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(
+        long,
+        env = "CAMTRACE_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(
+        long,
+        env = "CAMTRACE_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Running behind a TLS-terminating reverse proxy: mark cookies Secure.
+    #[arg(long, env = "CAMTRACE_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+    /// Seconds between alert checks (waiver expiry, plan dates, restricted devices).
+    #[arg(long, value_name = "SECS")]
+    pub alert_interval: Option<u64>,
+    /// Print the OpenAPI document and exit.
+    #[arg(long)]
+    pub openapi: bool,
+}
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`camtrace serve` is not available in this build yet")
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    if a.openapi {
+        print!("{}", camtrace_server::api::openapi_json());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut cfg = ServerConfig::default();
+    let mut file = FileConfig::default();
+    if let Some(path) = &a.config {
+        file = FileConfig::load(path).map_err(|e| anyhow::anyhow!(e))?;
+        cfg.apply_file(&file).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    if let Some(b) = &a.bind {
+        cfg.bind = parse_bind(b).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
+        cfg.tls = Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
+    if a.behind_proxy {
+        cfg.behind_proxy = true;
+    }
+    if let Some(s) = a.alert_interval {
+        cfg.alert_interval = std::time::Duration::from_secs(s.clamp(1, 86400));
+    }
+    // The file's database and knowledge base apply unless given by flag or environment.
+    let mut g = g.clone();
+    if std::env::var_os("CAMTRACE_DB").is_none() && g.db == "camtrace.db" {
+        if let Some(db) = &file.db {
+            g.db = db.clone();
+        }
+    }
+    if g.kb.is_none() {
+        g.kb = file.kb.clone();
+    }
+    let files = g.kb_files()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let store = camtrace_store::open(&g.db)
+            .await
+            .with_context(|| format!("opening the store `{}`", redact(&g.db)))?;
+        let app = App::new(Arc::from(store), &files, cfg).map_err(|e| anyhow::anyhow!(e))?;
+        let env_pw = std::env::var("CAMTRACE_ADMIN_PASSWORD").ok();
+        let from_env = env_pw.as_deref().is_some_and(|p| !p.is_empty());
+        match camtrace_server::bootstrap_admin(&app, env_pw)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the first user: {e}"))?
+        {
+            Some(pw) => eprintln!(
+                "camtrace serve: first run: created user `admin` (central admin) with password: {pw}\n                 (shown once; change it with POST /api/v1/me/password)"
+            ),
+            None if from_env => {
+                eprintln!("camtrace serve: first run: created user `admin` with the password from CAMTRACE_ADMIN_PASSWORD")
+            }
+            None => {}
+        }
+        camtrace_server::serve(app, |addr, tls| {
+            eprintln!(
+                "camtrace serve: listening on {}://{addr}/ (database {})",
+                if tls { "https" } else { "http" },
+                redact(&g.db)
+            );
+        })
+        .await
+        .context("serving")?;
+        eprintln!("camtrace serve: stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// A database URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://ct:secret@127.0.0.1/ct"),
+            "postgres://ct:***@127.0.0.1/ct"
+        );
+        assert_eq!(super::redact("camtrace.db"), "camtrace.db");
+    }
 }

@@ -1,0 +1,442 @@
+//! Login/logout, the current user, users and role grants, API tokens, webhooks.
+
+use super::{page, Page, Paging};
+use crate::auth::{self, ApiToken, Role, TokenScope, User, Via};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{self, Caller};
+use crate::App;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginResult {
+    pub user: User,
+    /// Send as `X-CSRF-Token` on every state-changing request made with the session cookie.
+    pub csrf_token: String,
+}
+
+/// Check credentials, start a session and audit the attempt. Returns the session cookie value
+/// and the CSRF token.
+pub async fn do_login(
+    app: &App,
+    username: &str,
+    password: &str,
+) -> ApiResult<(User, String, String)> {
+    if username.len() > 64 || password.len() > auth::MAX_PASSWORD_LEN {
+        return Err(ApiError::Unauthenticated);
+    }
+    match auth::check_login(app.pool(), username, password).await? {
+        Some(user) => {
+            let (token, csrf) =
+                auth::create_session(app.pool(), &user.id, app.config.session_ttl).await?;
+            app.audit(&user.username, "login", "user", &user.username, None, None)
+                .await?;
+            Ok((user, token, csrf))
+        }
+        None => {
+            app.audit(username, "login_failed", "user", username, None, None)
+                .await?;
+            Err(ApiError::Unauthenticated)
+        }
+    }
+}
+
+pub fn set_cookie_header(app: &App, token: &str) -> (header::HeaderName, HeaderValue) {
+    let v = extract::session_cookie(
+        token,
+        app.config.secure_cookies(),
+        app.config.session_ttl.num_seconds(),
+    );
+    (
+        header::SET_COOKIE,
+        HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("")),
+    )
+}
+
+/// Start a browser session (sets the `camtrace_session` cookie: HttpOnly, SameSite=Strict).
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginBody, responses((status = 200, body = LoginResult), (status = 401)))]
+pub async fn login(State(app): State<App>, Json(body): Json<LoginBody>) -> ApiResult<Response> {
+    let (user, token, csrf) = do_login(&app, &body.username, &body.password).await?;
+    Ok((
+        [set_cookie_header(&app, &token)],
+        Json(LoginResult {
+            user,
+            csrf_token: csrf,
+        }),
+    )
+        .into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204)))]
+pub async fn logout(State(app): State<App>, caller: Caller) -> ApiResult<Response> {
+    if let Via::Session { token_hash, .. } = &caller.principal.via {
+        auth::delete_session(app.pool(), token_hash).await?;
+    }
+    app.audit(caller.name(), "logout", "user", caller.name(), None, None)
+        .await?;
+    let v = extract::clear_cookie(app.config.secure_cookies());
+    Ok((
+        axum::http::StatusCode::NO_CONTENT,
+        [(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("")),
+        )],
+    )
+        .into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub user: User,
+    /// Effective role per readable organisation (grants inherited down the tree).
+    pub roles: std::collections::BTreeMap<String, Role>,
+    /// How this request authenticated: `session` or `token`.
+    pub via: String,
+    pub csrf_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Me), (status = 401)))]
+pub async fn me(caller: Caller) -> Json<Me> {
+    let roles = caller
+        .access
+        .readable()
+        .into_iter()
+        .filter_map(|o| caller.access.role(&o).map(|r| (o, r)))
+        .collect();
+    let (via, csrf) = match &caller.principal.via {
+        Via::Session { csrf, .. } => ("session", Some(csrf.clone())),
+        Via::Token { .. } => ("token", None),
+    };
+    Json(Me {
+        user: caller.principal.user.clone(),
+        roles,
+        via: via.into(),
+        csrf_token: csrf,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/me/password", request_body = PasswordChange, responses((status = 204), (status = 401)))]
+pub async fn change_password(
+    State(app): State<App>,
+    caller: Caller,
+    Json(b): Json<PasswordChange>,
+) -> ApiResult<axum::http::StatusCode> {
+    if auth::check_login(app.pool(), caller.name(), &b.current)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::forbidden("current password is wrong"));
+    }
+    auth::set_password(
+        app.pool(),
+        &caller.principal.user.id,
+        &b.new,
+        app.password_cost,
+    )
+    .await?;
+    app.audit(
+        caller.name(),
+        "password_change",
+        "user",
+        caller.name(),
+        None,
+        None,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+fn require_central_admin(caller: &Caller) -> ApiResult<()> {
+    if caller.access.central_role() == Some(Role::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("central admin role required"))
+    }
+}
+
+/// Every user (central admin) or the users holding a role within the organisations the caller
+/// administers (organisation admin).
+#[utoipa::path(get, path = "/api/v1/users", params(Paging), responses((status = 200, body = Page)))]
+pub async fn list_users(
+    State(app): State<App>,
+    caller: Caller,
+    Query(p): Query<Paging>,
+) -> ApiResult<Json<Page>> {
+    let admin_of = caller.access.with_role(Role::Admin);
+    if admin_of.is_empty() {
+        return Err(ApiError::forbidden("admin role required"));
+    }
+    let users = auth::list_users(app.pool()).await?;
+    let users: Vec<User> = if caller.access.central_role() == Some(Role::Admin) {
+        users
+    } else {
+        users
+            .into_iter()
+            .filter(|u| u.grants.iter().any(|g| admin_of.contains(&g.organisation)))
+            .map(|mut u| {
+                // Only show the grants the caller administers.
+                u.grants.retain(|g| admin_of.contains(&g.organisation));
+                u.central_role = None;
+                u
+            })
+            .collect()
+    };
+    page(users, &p)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub central_role: Option<Role>,
+}
+
+#[utoipa::path(post, path = "/api/v1/users", request_body = NewUser, responses((status = 200, body = User), (status = 403)))]
+pub async fn create_user(
+    State(app): State<App>,
+    caller: Caller,
+    Json(b): Json<NewUser>,
+) -> ApiResult<Json<User>> {
+    require_central_admin(&caller)?;
+    let u = auth::create_user(
+        app.pool(),
+        &b.username,
+        &b.password,
+        b.central_role,
+        app.password_cost,
+    )
+    .await?;
+    app.audit(
+        caller.name(),
+        "user_create",
+        "user",
+        &u.username,
+        None,
+        Some(serde_json::json!({"username": u.username, "central_role": u.central_role})),
+    )
+    .await?;
+    Ok(Json(u))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GrantBody {
+    pub organisation: String,
+    /// `null` removes the grant.
+    pub role: Option<Role>,
+}
+
+/// Grant (or remove) a role on an organisation: needs the admin role on that organisation.
+#[utoipa::path(post, path = "/api/v1/users/{id}/grants", params(("id" = String, Path)), request_body = GrantBody, responses((status = 200, body = User)))]
+pub async fn set_grant(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(b): Json<GrantBody>,
+) -> ApiResult<Json<User>> {
+    caller.access.require(
+        &b.organisation,
+        Role::Admin,
+        &format!("organisation `{}`", b.organisation),
+    )?;
+    let before = auth::get_user(app.pool(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user", &id))?;
+    auth::set_grant(app.pool(), &id, &b.organisation, b.role, caller.name()).await?;
+    let after = auth::get_user(app.pool(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user", &id))?;
+    app.audit(
+        caller.name(),
+        "grant",
+        "user",
+        &after.username,
+        Some(serde_json::json!({"organisation": b.organisation, "grants": before.grants})),
+        Some(serde_json::json!({"organisation": b.organisation, "grants": after.grants})),
+    )
+    .await?;
+    Ok(Json(after))
+}
+
+/// The caller's API tokens (all tokens for a central admin).
+#[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = [ApiToken])))]
+pub async fn list_tokens(State(app): State<App>, caller: Caller) -> ApiResult<Json<Vec<ApiToken>>> {
+    let all = caller.access.central_role() == Some(Role::Admin);
+    Ok(Json(
+        auth::list_tokens(
+            app.pool(),
+            if all {
+                None
+            } else {
+                Some(&caller.principal.user.id)
+            },
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewToken {
+    pub name: String,
+    pub scope: TokenScope,
+    /// Lifetime in days (default and maximum: the server's `token_days`).
+    pub expires_days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
+    /// The token: shown this once, never stored in clear.
+    pub token: String,
+    pub record: ApiToken,
+}
+
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = NewToken, responses((status = 200, body = CreatedToken)))]
+pub async fn create_token(
+    State(app): State<App>,
+    caller: Caller,
+    Json(b): Json<NewToken>,
+) -> ApiResult<Json<CreatedToken>> {
+    if let Via::Token { .. } = caller.principal.via {
+        return Err(ApiError::forbidden(
+            "API tokens cannot create tokens; log in",
+        ));
+    }
+    let max = app.config.token_ttl;
+    let ttl = match b.expires_days {
+        Some(d) if d >= 1 => chrono::Duration::days(d).min(max),
+        Some(_) => return Err(ApiError::bad("expires_days must be at least 1")),
+        None => max,
+    };
+    let (token, record) =
+        auth::create_token(app.pool(), &caller.principal.user.id, &b.name, b.scope, ttl).await?;
+    app.audit(
+        caller.name(),
+        "token_create",
+        "api_token",
+        &record.id,
+        None,
+        Some(serde_json::json!({"name": record.name, "scope": record.scope, "expires_at": record.expires_at})),
+    )
+    .await?;
+    Ok(Json(CreatedToken { token, record }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", params(("id" = String, Path)), responses((status = 204), (status = 404)))]
+pub async fn revoke_token(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    let t = auth::get_token(app.pool(), &id)
+        .await?
+        .filter(|t| {
+            t.user_id == caller.principal.user.id
+                || caller.access.central_role() == Some(Role::Admin)
+        })
+        .ok_or_else(|| ApiError::not_found("token", &id))?;
+    auth::revoke_token(app.pool(), &t.id).await?;
+    app.audit(
+        caller.name(),
+        "token_revoke",
+        "api_token",
+        &t.id,
+        None,
+        None,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+// ------------------------------------------------------------------ webhooks
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewWebhook {
+    /// http(s) URL that receives signed POSTs.
+    pub url: String,
+    /// Events to send (`restricted_device_on_sensitive_site`, `waiver_expired`,
+    /// `plan_overdue`); empty: all.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Only events of this organisation (and below); `null`: every organisation (central admin).
+    pub organisation: Option<String>,
+}
+
+fn admin_scope(caller: &Caller, org: Option<&str>) -> ApiResult<()> {
+    match org {
+        Some(o) => caller
+            .access
+            .require(o, Role::Admin, &format!("organisation `{o}`")),
+        None => require_central_admin(caller),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/webhooks", responses((status = 200, body = [crate::alerts::Webhook])))]
+pub async fn list_webhooks(
+    State(app): State<App>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<crate::alerts::Webhook>>> {
+    let hooks = crate::alerts::list_webhooks(&app).await?;
+    Ok(Json(
+        hooks
+            .into_iter()
+            .filter(|h| admin_scope(&caller, h.organisation.as_deref()).is_ok())
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/webhooks", request_body = NewWebhook, responses((status = 200, body = crate::alerts::CreatedWebhook)))]
+pub async fn create_webhook(
+    State(app): State<App>,
+    caller: Caller,
+    Json(b): Json<NewWebhook>,
+) -> ApiResult<Json<crate::alerts::CreatedWebhook>> {
+    admin_scope(&caller, b.organisation.as_deref())?;
+    let created = crate::alerts::create_webhook(
+        &app,
+        &b.url,
+        &b.events,
+        b.organisation.as_deref(),
+        caller.name(),
+    )
+    .await?;
+    app.audit(
+        caller.name(),
+        "webhook_create",
+        "webhook",
+        &created.webhook.id,
+        None,
+        Some(serde_json::json!({"url": created.webhook.url, "events": created.webhook.events, "organisation": created.webhook.organisation})),
+    )
+    .await?;
+    Ok(Json(created))
+}
+
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", params(("id" = String, Path)), responses((status = 200, body = [crate::alerts::Delivery])))]
+pub async fn webhook_deliveries(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<crate::alerts::Delivery>>> {
+    let hook = crate::alerts::list_webhooks(&app)
+        .await?
+        .into_iter()
+        .find(|h| h.id == id)
+        .filter(|h| admin_scope(&caller, h.organisation.as_deref()).is_ok())
+        .ok_or_else(|| ApiError::not_found("webhook", &id))?;
+    Ok(Json(crate::alerts::deliveries(&app, &hook.id).await?))
+}

@@ -1,0 +1,868 @@
+//! Findings, waivers (request → approve/reject → revoke), plans (draft → approve), findings
+//! export, quote checks.
+
+use super::register::readable_device;
+use super::{page, Page, Paging};
+use crate::access::Access;
+use crate::auth::{self, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Caller;
+use crate::findings::{evaluated, today};
+use crate::App;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use camtrace_model::Waiver;
+use camtrace_policy::{Finding, Severity};
+use camtrace_store::WaiverFilter;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+
+// ------------------------------------------------------------------ findings
+
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FindingQuery {
+    /// The organisation and everything below it.
+    pub organisation: Option<String>,
+    pub site: Option<String>,
+    pub device: Option<String>,
+    /// Comma-separated regime ids (default: the default regimes).
+    pub regime: Option<String>,
+    /// open, waived, needs_inspection.
+    pub status: Option<String>,
+    /// At least this severity (info, low, medium, high, critical).
+    pub severity: Option<String>,
+    /// Evaluate at this date (default today).
+    pub as_of: Option<NaiveDate>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+/// Findings the caller can read, filtered.
+pub async fn scoped_findings(
+    app: &App,
+    access: &Access,
+    q: &FindingQuery,
+) -> ApiResult<Vec<Finding>> {
+    if let Some(o) = &q.organisation {
+        access.require(o, Role::Viewer, &format!("organisation `{o}`"))?;
+    }
+    if let Some(s) = &q.site {
+        super::register::readable_site(app, access, s, Role::Viewer).await?;
+    }
+    if let Some(d) = &q.device {
+        readable_device(app, access, d, Role::Viewer).await?;
+    }
+    let regimes: Vec<String> = q
+        .regime
+        .as_deref()
+        .map(|r| {
+            r.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let severity = match q.severity.as_deref() {
+        Some(s) => Some(
+            serde_json::from_value::<Severity>(serde_json::Value::String(s.to_lowercase()))
+                .map_err(|_| ApiError::bad(format!("unknown severity `{s}`")))?,
+        ),
+        None => None,
+    };
+    let ev = evaluated(app, q.as_of.unwrap_or_else(today), &regimes).await?;
+    Ok(ev
+        .findings
+        .iter()
+        .filter(|f| access.can_read(&f.org_id))
+        .filter(|f| {
+            q.organisation
+                .as_deref()
+                .is_none_or(|o| access.is_within(&f.org_id, o))
+        })
+        .filter(|f| q.site.as_deref().is_none_or(|s| &*f.site_id == s))
+        .filter(|f| q.device.as_deref().is_none_or(|d| &*f.device_id == d))
+        .filter(|f| q.status.as_deref().is_none_or(|s| f.status.as_str() == s))
+        .filter(|f| severity.is_none_or(|s| f.severity >= s))
+        .cloned()
+        .collect())
+}
+
+#[utoipa::path(get, path = "/api/v1/findings", params(FindingQuery), responses((status = 200, body = Page)))]
+pub async fn list_findings(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<FindingQuery>,
+) -> ApiResult<Json<Page>> {
+    let f = scoped_findings(&app, &caller.access, &q).await?;
+    page(
+        f,
+        &Paging {
+            limit: q.limit,
+            offset: q.offset,
+        },
+    )
+}
+
+/// Findings as CSV (default) or JSON, for the caller's scope.
+#[utoipa::path(get, path = "/api/v1/reports/findings", params(FindingQuery, ("format" = Option<String>, Query, description = "csv (default) or json")), responses((status = 200, content_type = "text/csv")))]
+pub async fn findings_report(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<FindingQuery>,
+    Query(fmt): Query<FormatQuery>,
+) -> ApiResult<Response> {
+    let f = scoped_findings(&app, &caller.access, &q).await?;
+    app.audit(
+        caller.name(),
+        "export",
+        "report",
+        "findings",
+        None,
+        Some(serde_json::json!({"organisation": q.organisation, "site": q.site, "rows": f.len()})),
+    )
+    .await?;
+    match fmt.format.as_deref().unwrap_or("csv") {
+        "json" => Ok(Json(f).into_response()),
+        "csv" => Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"findings.csv\"",
+                ),
+            ],
+            findings_csv(&f),
+        )
+            .into_response()),
+        other => Err(ApiError::bad(format!(
+            "unknown format `{other}` (csv or json)"
+        ))),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FormatQuery {
+    pub format: Option<String>,
+}
+
+fn csv_field(s: &str) -> String {
+    // Neutralise spreadsheet formulas and quote.
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+pub fn findings_csv(f: &[Finding]) -> String {
+    let mut out = String::from(
+        "organisation,site,device,regime,rule,obligation,severity,status,due,maker,reasons,citation\n",
+    );
+    for x in f {
+        let reasons: Vec<String> = x.reasons.iter().map(|r| r.text.clone()).collect();
+        let row = [
+            x.org_id.to_string(),
+            x.site_id.to_string(),
+            x.device_id.to_string(),
+            x.regime_id.to_string(),
+            x.rule_id.to_string(),
+            x.obligation.as_str().to_string(),
+            x.severity.as_str().to_string(),
+            x.status.as_str().to_string(),
+            x.due.map(|d| d.to_string()).unwrap_or_default(),
+            x.maker.as_deref().unwrap_or("").to_string(),
+            reasons.join(" → "),
+            x.citation.url.clone(),
+        ];
+        let cells: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+// ------------------------------------------------------------------ waivers
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaiverQuery {
+    pub device: Option<String>,
+    pub rule: Option<String>,
+    /// Only waivers in force on this date.
+    pub active_on: Option<NaiveDate>,
+    pub include_revoked: Option<bool>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+/// Device id → organisation id for every device (one query).
+pub async fn device_orgs(app: &App) -> ApiResult<HashMap<String, String>> {
+    let rows = sqlx::query(
+        "SELECT d.id AS id, s.organisation AS org FROM devices d JOIN sites s ON s.id = d.site",
+    )
+    .fetch_all(app.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("org")?)))
+        .collect()
+}
+
+async fn device_org(app: &App, device: &str) -> ApiResult<Option<String>> {
+    let r = sqlx::query(
+        "SELECT s.organisation AS org FROM devices d JOIN sites s ON s.id = d.site WHERE d.id = $1",
+    )
+    .bind(device.to_string())
+    .fetch_optional(app.pool())
+    .await?;
+    Ok(match r {
+        Some(r) => Some(r.try_get("org")?),
+        None => None,
+    })
+}
+
+pub async fn scoped_waivers(app: &App, access: &Access, q: &WaiverQuery) -> ApiResult<Vec<Waiver>> {
+    if let Some(d) = &q.device {
+        readable_device(app, access, d, Role::Viewer).await?;
+    }
+    let all = app
+        .store
+        .list_waivers(&WaiverFilter {
+            device_id: q.device.clone(),
+            rule_id: q.rule.clone(),
+            active_on: q.active_on,
+            include_revoked: q.include_revoked.unwrap_or(false),
+        })
+        .await?;
+    let orgs = if q.device.is_some() {
+        HashMap::new()
+    } else {
+        device_orgs(app).await?
+    };
+    let mut out = Vec::new();
+    for w in all {
+        let org = match orgs.get(&w.device_id) {
+            Some(o) => Some(o.clone()),
+            None => device_org(app, &w.device_id).await?,
+        };
+        if org.as_deref().is_some_and(|o| access.can_read(o)) {
+            out.push(w);
+        }
+    }
+    Ok(out)
+}
+
+#[utoipa::path(get, path = "/api/v1/waivers", params(WaiverQuery), responses((status = 200, body = Page)))]
+pub async fn list_waivers(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<WaiverQuery>,
+) -> ApiResult<Json<Page>> {
+    let w = scoped_waivers(&app, &caller.access, &q).await?;
+    page(
+        w,
+        &Paging {
+            limit: q.limit,
+            offset: q.offset,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RevokeBody {
+    pub reason: String,
+}
+
+/// Revoke a waiver (approver role on the device's organisation).
+#[utoipa::path(post, path = "/api/v1/waivers/{id}/revoke", params(("id" = String, Path)), request_body = RevokeBody, responses((status = 200, body = Object)))]
+pub async fn revoke_waiver(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<RevokeBody>,
+) -> ApiResult<Json<Waiver>> {
+    let w = app
+        .store
+        .list_waivers(&WaiverFilter {
+            include_revoked: true,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::not_found("waiver", &id))?;
+    let org = device_org(&app, &w.device_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("waiver", &id))?;
+    caller
+        .access
+        .require(&org, Role::Approver, &format!("waiver `{id}`"))?;
+    if body.reason.trim().is_empty() || body.reason.len() > 2000 {
+        return Err(ApiError::bad("reason: 1-2000 characters"));
+    }
+    Ok(Json(
+        app.store
+            .revoke_waiver(&id, caller.name(), &body.reason)
+            .await?,
+    ))
+}
+
+/// A request for a waiver, awaiting an approver.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WaiverRequest {
+    pub id: String,
+    pub device_id: String,
+    /// `<regime>/<rule>`.
+    pub rule_id: String,
+    pub reason: String,
+    pub expires_on: NaiveDate,
+    pub requested_by: String,
+    pub requested_at: String,
+    /// pending, approved, rejected.
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision_note: Option<String>,
+    /// Organisation of the device (for display and scoping).
+    pub organisation: Option<String>,
+}
+
+fn row_request(r: &sqlx::any::AnyRow) -> ApiResult<WaiverRequest> {
+    let exp: String = r.try_get("expires_on")?;
+    Ok(WaiverRequest {
+        id: r.try_get("id")?,
+        device_id: r.try_get("device_id")?,
+        rule_id: r.try_get("rule_id")?,
+        reason: r.try_get("reason")?,
+        expires_on: exp
+            .parse()
+            .map_err(|_| ApiError::Internal(format!("stored date `{exp}`")))?,
+        requested_by: r.try_get("requested_by")?,
+        requested_at: r.try_get("requested_at")?,
+        status: r.try_get("status")?,
+        decided_by: r.try_get("decided_by")?,
+        decided_at: r.try_get("decided_at")?,
+        decision_note: r.try_get("decision_note")?,
+        organisation: None,
+    })
+}
+
+pub async fn get_request(app: &App, id: &str) -> ApiResult<Option<WaiverRequest>> {
+    let r = sqlx::query("SELECT * FROM waiver_requests WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(app.pool())
+        .await?;
+    r.as_ref().map(row_request).transpose()
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestQuery {
+    /// pending, approved, rejected.
+    pub status: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+pub async fn scoped_requests(
+    app: &App,
+    access: &Access,
+    status: Option<&str>,
+) -> ApiResult<Vec<WaiverRequest>> {
+    let rows = sqlx::query("SELECT * FROM waiver_requests ORDER BY requested_at DESC")
+        .fetch_all(app.pool())
+        .await?;
+    let orgs = device_orgs(app).await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let mut w = row_request(r)?;
+        if status.is_some_and(|s| s != w.status) {
+            continue;
+        }
+        w.organisation = orgs.get(&w.device_id).cloned();
+        if w.organisation
+            .as_deref()
+            .is_some_and(|o| access.can_read(o))
+        {
+            out.push(w);
+        }
+    }
+    Ok(out)
+}
+
+#[utoipa::path(get, path = "/api/v1/waiver-requests", params(RequestQuery), responses((status = 200, body = Page)))]
+pub async fn list_requests(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<RequestQuery>,
+) -> ApiResult<Json<Page>> {
+    let v = scoped_requests(&app, &caller.access, q.status.as_deref()).await?;
+    page(
+        v,
+        &Paging {
+            limit: q.limit,
+            offset: q.offset,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewWaiverRequest {
+    pub device_id: String,
+    /// `<regime>/<rule>` as in the finding.
+    pub rule_id: String,
+    pub reason: String,
+    /// Last day the waiver would be in force.
+    pub expires_on: NaiveDate,
+}
+
+pub async fn create_request(
+    app: &App,
+    caller: &Caller,
+    body: &NewWaiverRequest,
+) -> ApiResult<WaiverRequest> {
+    let (_, site) = readable_device(app, &caller.access, &body.device_id, Role::Editor).await?;
+    if body.reason.trim().is_empty() || body.reason.len() > 4000 {
+        return Err(ApiError::bad("reason: 1-4000 characters"));
+    }
+    if body.rule_id.is_empty() || body.rule_id.len() > 200 || !body.rule_id.contains('/') {
+        return Err(ApiError::bad("rule_id: `<regime>/<rule>`"));
+    }
+    if body.expires_on <= today() {
+        return Err(ApiError::bad("expires_on must be in the future"));
+    }
+    if body.expires_on > today() + chrono::Duration::days(3 * 366) {
+        return Err(ApiError::bad("a waiver lasts at most three years"));
+    }
+    let w = WaiverRequest {
+        id: auth::new_id(),
+        device_id: body.device_id.clone(),
+        rule_id: body.rule_id.clone(),
+        reason: body.reason.trim().to_string(),
+        expires_on: body.expires_on,
+        requested_by: caller.name().to_string(),
+        requested_at: camtrace_store::now_rfc3339(),
+        status: "pending".into(),
+        decided_by: None,
+        decided_at: None,
+        decision_note: None,
+        organisation: Some(site.organisation.clone()),
+    };
+    sqlx::query("INSERT INTO waiver_requests (id, device_id, rule_id, reason, expires_on, requested_by, requested_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')")
+        .bind(w.id.clone())
+        .bind(w.device_id.clone())
+        .bind(w.rule_id.clone())
+        .bind(w.reason.clone())
+        .bind(w.expires_on.to_string())
+        .bind(w.requested_by.clone())
+        .bind(w.requested_at.clone())
+        .execute(app.pool())
+        .await?;
+    app.audit(
+        caller.name(),
+        "waiver_request",
+        "waiver_request",
+        &w.id,
+        None,
+        Some(super::to_json(&w)?),
+    )
+    .await?;
+    Ok(w)
+}
+
+/// Ask for a waiver (editor role); an approver decides.
+#[utoipa::path(post, path = "/api/v1/waiver-requests", request_body = NewWaiverRequest, responses((status = 200, body = WaiverRequest)))]
+pub async fn request_waiver(
+    State(app): State<App>,
+    caller: Caller,
+    Json(body): Json<NewWaiverRequest>,
+) -> ApiResult<Json<WaiverRequest>> {
+    create_request(&app, &caller, &body).await.map(Json)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Decision {
+    pub approve: bool,
+    pub note: Option<String>,
+}
+
+/// Approve (creating the waiver) or reject a pending request. Needs the approver role on the
+/// device's organisation; nobody approves their own request.
+pub async fn decide(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    d: &Decision,
+) -> ApiResult<WaiverRequest> {
+    let mut req = get_request(app, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("waiver request", id))?;
+    let org = device_org(app, &req.device_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("waiver request", id))?;
+    caller
+        .access
+        .require(&org, Role::Approver, &format!("waiver request `{id}`"))?;
+    if req.status != "pending" {
+        return Err(ApiError::Conflict(format!(
+            "waiver request `{id}` is already {}",
+            req.status
+        )));
+    }
+    if req.requested_by == caller.name() {
+        return Err(ApiError::forbidden(
+            "a waiver request must be decided by someone other than its requester",
+        ));
+    }
+    let note = d
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    if note.as_ref().is_some_and(|n| n.len() > 2000) {
+        return Err(ApiError::bad("note: at most 2000 characters"));
+    }
+    let before = super::to_json(&req)?;
+    let now = camtrace_store::now_rfc3339();
+    let status = if d.approve { "approved" } else { "rejected" };
+    let updated = sqlx::query("UPDATE waiver_requests SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4 WHERE id = $5 AND status = 'pending'")
+        .bind(status.to_string())
+        .bind(caller.name().to_string())
+        .bind(now.clone())
+        .bind(note.clone())
+        .bind(id.to_string())
+        .execute(app.pool())
+        .await?;
+    if updated.rows_affected() != 1 {
+        return Err(ApiError::Conflict(format!(
+            "waiver request `{id}` was decided meanwhile"
+        )));
+    }
+    if d.approve {
+        let waiver = Waiver {
+            id: format!("w-{id}"),
+            device_id: req.device_id.clone(),
+            rule_id: req.rule_id.clone(),
+            reason: req.reason.clone(),
+            approver: caller.name().to_string(),
+            created_at: now.clone(),
+            expires_on: req.expires_on,
+            revoked_at: None,
+            revoked_by: None,
+            revoke_reason: None,
+        };
+        app.store.add_waiver(&waiver, caller.name()).await?;
+    }
+    req.status = status.into();
+    req.decided_by = Some(caller.name().to_string());
+    req.decided_at = Some(now);
+    req.decision_note = note;
+    req.organisation = Some(org);
+    app.audit(
+        caller.name(),
+        if d.approve {
+            "waiver_approve"
+        } else {
+            "waiver_reject"
+        },
+        "waiver_request",
+        id,
+        Some(before),
+        Some(super::to_json(&req)?),
+    )
+    .await?;
+    Ok(req)
+}
+
+#[utoipa::path(post, path = "/api/v1/waiver-requests/{id}/decision", params(("id" = String, Path)), request_body = Decision, responses((status = 200, body = WaiverRequest), (status = 403), (status = 409)))]
+pub async fn decide_request(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(d): Json<Decision>,
+) -> ApiResult<Json<WaiverRequest>> {
+    decide(&app, &caller, &id, &d).await.map(Json)
+}
+
+// ------------------------------------------------------------------ plans
+
+/// A remediation plan for one organisation: actions per device with dates, drafted by an
+/// editor and approved by an approver.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanRecord {
+    pub id: String,
+    pub organisation: String,
+    pub title: String,
+    pub actions: Vec<PlanAction>,
+    /// draft, approved, rejected.
+    pub status: String,
+    /// The last action date of the plan.
+    pub due_on: Option<NaiveDate>,
+    pub created_by: String,
+    pub created_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanAction {
+    pub device_id: String,
+    pub site_id: String,
+    /// The obligation to meet (`remove_by`, `disconnect_from_core_network` ...).
+    pub action: String,
+    /// The finding(s) it answers, `<regime>/<rule>`.
+    pub rules: Vec<String>,
+    pub due: Option<NaiveDate>,
+}
+
+fn row_plan(r: &sqlx::any::AnyRow) -> ApiResult<PlanRecord> {
+    let body: String = r.try_get("body")?;
+    let due: Option<String> = r.try_get("due_on")?;
+    Ok(PlanRecord {
+        id: r.try_get("id")?,
+        organisation: r.try_get("organisation")?,
+        title: r.try_get("title")?,
+        actions: serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?,
+        status: r.try_get("status")?,
+        due_on: due.and_then(|d| d.parse().ok()),
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        decided_by: r.try_get("decided_by")?,
+        decided_at: r.try_get("decided_at")?,
+    })
+}
+
+pub async fn all_plans(app: &App) -> ApiResult<Vec<PlanRecord>> {
+    let rows = sqlx::query("SELECT * FROM plans ORDER BY created_at DESC")
+        .fetch_all(app.pool())
+        .await?;
+    rows.iter().map(row_plan).collect()
+}
+
+pub async fn scoped_plans(app: &App, access: &Access) -> ApiResult<Vec<PlanRecord>> {
+    Ok(all_plans(app)
+        .await?
+        .into_iter()
+        .filter(|p| access.can_read(&p.organisation))
+        .collect())
+}
+
+#[utoipa::path(get, path = "/api/v1/plans", params(Paging), responses((status = 200, body = Page)))]
+pub async fn list_plans(
+    State(app): State<App>,
+    caller: Caller,
+    Query(p): Query<Paging>,
+) -> ApiResult<Json<Page>> {
+    page(scoped_plans(&app, &caller.access).await?, &p)
+}
+
+pub async fn plan_by_id(app: &App, access: &Access, id: &str) -> ApiResult<PlanRecord> {
+    let r = sqlx::query("SELECT * FROM plans WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(app.pool())
+        .await?
+        .ok_or_else(|| ApiError::not_found("plan", id))?;
+    let p = row_plan(&r)?;
+    access.require(&p.organisation, Role::Viewer, &format!("plan `{id}`"))?;
+    Ok(p)
+}
+
+#[utoipa::path(get, path = "/api/v1/plans/{id}", params(("id" = String, Path)), responses((status = 200, body = PlanRecord), (status = 404)))]
+pub async fn get_plan(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PlanRecord>> {
+    plan_by_id(&app, &caller.access, &id).await.map(Json)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewPlan {
+    pub organisation: String,
+    pub title: String,
+    /// Actions; when omitted, one action per device with open findings of the organisation
+    /// (the finding's obligation and due date).
+    pub actions: Option<Vec<PlanAction>>,
+}
+
+pub async fn draft_plan(app: &App, caller: &Caller, body: &NewPlan) -> ApiResult<PlanRecord> {
+    caller.access.require(
+        &body.organisation,
+        Role::Editor,
+        &format!("organisation `{}`", body.organisation),
+    )?;
+    if body.title.trim().is_empty() || body.title.len() > 200 {
+        return Err(ApiError::bad("title: 1-200 characters"));
+    }
+    let actions = match &body.actions {
+        Some(a) => {
+            if a.len() > 200_000 {
+                return Err(ApiError::TooLarge("at most 200,000 actions".into()));
+            }
+            // Every device named must belong to the organisation (or below).
+            let orgs = device_orgs(app).await?;
+            for x in a {
+                let ok = orgs
+                    .get(&x.device_id)
+                    .is_some_and(|o| caller.access.is_within(o, &body.organisation));
+                if !ok {
+                    return Err(ApiError::NotFound(format!(
+                        "device `{}` not found",
+                        x.device_id
+                    )));
+                }
+            }
+            a.clone()
+        }
+        None => {
+            let f = scoped_findings(
+                app,
+                &caller.access,
+                &FindingQuery {
+                    organisation: Some(body.organisation.clone()),
+                    status: Some("open".into()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            let mut by_dev: std::collections::BTreeMap<String, PlanAction> = Default::default();
+            for x in f {
+                let e = by_dev
+                    .entry(x.device_id.to_string())
+                    .or_insert_with(|| PlanAction {
+                        device_id: x.device_id.to_string(),
+                        site_id: x.site_id.to_string(),
+                        action: x.obligation.as_str().to_string(),
+                        rules: Vec::new(),
+                        due: x.due,
+                    });
+                e.rules.push(x.rule_key());
+                if let Some(d) = x.due {
+                    e.due = Some(e.due.map_or(d, |c| c.min(d)));
+                }
+            }
+            by_dev.into_values().collect()
+        }
+    };
+    let due_on = actions.iter().filter_map(|a| a.due).max();
+    let p = PlanRecord {
+        id: auth::new_id(),
+        organisation: body.organisation.clone(),
+        title: body.title.trim().to_string(),
+        actions,
+        status: "draft".into(),
+        due_on,
+        created_by: caller.name().to_string(),
+        created_at: camtrace_store::now_rfc3339(),
+        decided_by: None,
+        decided_at: None,
+    };
+    sqlx::query("INSERT INTO plans (id, organisation, title, body, status, due_on, created_by, created_at) VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7)")
+        .bind(p.id.clone())
+        .bind(p.organisation.clone())
+        .bind(p.title.clone())
+        .bind(serde_json::to_string(&p.actions).map_err(|e| ApiError::Internal(e.to_string()))?)
+        .bind(p.due_on.map(|d| d.to_string()))
+        .bind(p.created_by.clone())
+        .bind(p.created_at.clone())
+        .execute(app.pool())
+        .await?;
+    app.audit(
+        caller.name(),
+        "plan_create",
+        "plan",
+        &p.id,
+        None,
+        Some(serde_json::json!({"organisation": p.organisation, "title": p.title, "actions": p.actions.len(), "due_on": p.due_on})),
+    )
+    .await?;
+    Ok(p)
+}
+
+#[utoipa::path(post, path = "/api/v1/plans", request_body = NewPlan, responses((status = 200, body = PlanRecord)))]
+pub async fn create_plan(
+    State(app): State<App>,
+    caller: Caller,
+    Json(body): Json<NewPlan>,
+) -> ApiResult<Json<PlanRecord>> {
+    draft_plan(&app, &caller, &body).await.map(Json)
+}
+
+pub async fn decide_plan_inner(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    d: &Decision,
+) -> ApiResult<PlanRecord> {
+    let mut p = plan_by_id(app, &caller.access, id).await?;
+    caller
+        .access
+        .require(&p.organisation, Role::Approver, &format!("plan `{id}`"))?;
+    if p.status != "draft" {
+        return Err(ApiError::Conflict(format!(
+            "plan `{id}` is already {}",
+            p.status
+        )));
+    }
+    let status = if d.approve { "approved" } else { "rejected" };
+    let now = camtrace_store::now_rfc3339();
+    let n = sqlx::query("UPDATE plans SET status = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND status = 'draft'")
+        .bind(status.to_string())
+        .bind(caller.name().to_string())
+        .bind(now.clone())
+        .bind(id.to_string())
+        .execute(app.pool())
+        .await?;
+    if n.rows_affected() != 1 {
+        return Err(ApiError::Conflict(format!(
+            "plan `{id}` was decided meanwhile"
+        )));
+    }
+    p.status = status.into();
+    p.decided_by = Some(caller.name().to_string());
+    p.decided_at = Some(now);
+    app.audit(
+        caller.name(),
+        if d.approve {
+            "plan_approve"
+        } else {
+            "plan_reject"
+        },
+        "plan",
+        id,
+        Some(serde_json::json!({"status": "draft", "organisation": p.organisation})),
+        Some(serde_json::json!({"status": status, "organisation": p.organisation, "note": d.note})),
+    )
+    .await?;
+    Ok(p)
+}
+
+#[utoipa::path(post, path = "/api/v1/plans/{id}/decision", params(("id" = String, Path)), request_body = Decision, responses((status = 200, body = PlanRecord)))]
+pub async fn decide_plan(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(d): Json<Decision>,
+) -> ApiResult<Json<PlanRecord>> {
+    decide_plan_inner(&app, &caller, &id, &d).await.map(Json)
+}
+
+// ------------------------------------------------------------------ quotes
+
+/// Check a quote (CSV or JSON lines: brand, model, quantity, site) against the knowledge base:
+/// each line's true maker and whether it is restricted.
+#[utoipa::path(post, path = "/api/v1/quotes/check", request_body(content = String, content_type = "text/csv"), responses((status = 200, body = Object)))]
+pub async fn check_quote(
+    State(app): State<App>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    crate::quotes::check(&app, &caller, &body).await.map(Json)
+}

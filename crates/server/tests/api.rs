@@ -1,0 +1,991 @@
+//! Every endpoint, driven through the router (no network).
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn health_ready_and_metrics() {
+    let app = sqlite_app().await;
+    let r = call(&app, Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(&app, Method::GET, "/readyz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let _ = call(&app, Method::GET, "/api/v1/devices", None, None).await;
+    let r = call(&app, Method::GET, "/metrics", None, None).await;
+    let t = r.text();
+    assert!(
+        t.contains("# TYPE camtrace_http_requests_total counter"),
+        "{t}"
+    );
+    assert!(
+        t.contains("route=\"/api/v1/devices\",status=\"401\"} 1"),
+        "the unauthenticated request is counted under its route template: {t}"
+    );
+    assert!(t.contains("camtrace_http_request_duration_seconds_bucket{method=\"GET\",route=\"/readyz\",le=\"+Inf\"} 1"));
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn first_run_creates_one_admin_once() {
+    let app = sqlite_app().await;
+    let pw = camtrace_server::bootstrap_admin(&app, None)
+        .await
+        .unwrap()
+        .expect("generated");
+    assert!(pw.len() >= 20);
+    assert!(camtrace_server::bootstrap_admin(&app, None)
+        .await
+        .unwrap()
+        .is_none());
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "admin", "password": pw})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["user"]["central_role"], "admin");
+    // The password is in no audit entry.
+    let hist = app.store.history(&Default::default()).await.unwrap();
+    let dump = serde_json::to_string(&hist).unwrap();
+    assert!(!dump.contains(&pw));
+
+    let app2 = sqlite_app().await;
+    let none = camtrace_server::bootstrap_admin(&app2, Some("from-the-environment".into()))
+        .await
+        .unwrap();
+    assert!(
+        none.is_none(),
+        "a password from the environment is not echoed back"
+    );
+    let r = call(
+        &app2,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "admin", "password": "from-the-environment"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+fn session_of(r: &Resp) -> String {
+    let c = r.headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(c.contains("HttpOnly"), "{c}");
+    assert!(c.contains("SameSite=Strict"), "{c}");
+    c.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn sessions_need_csrf_for_changes_and_end_at_logout() {
+    let f = fixture(sqlite_app().await).await;
+    let bad = call(
+        &f.app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "alice", "password": "nope-nope-nope"})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    let r = call(
+        &f.app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "alice", "password": "alice-password-123"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let cookie = session_of(&r);
+    let csrf = r.json()["csrf_token"].as_str().unwrap().to_string();
+    // The token is stored hashed.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM sessions")
+        .fetch_all(f.app.pool())
+        .await
+        .unwrap();
+    let token = cookie.split_once('=').unwrap().1;
+    assert!(!stored.iter().any(|s| s == token));
+    assert!(stored.contains(&camtrace_server::auth::token_hash(token)));
+
+    let me = send(
+        &f.app,
+        Request::get("/api/v1/me")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["roles"]["orga-secret-a"], "editor");
+    assert_eq!(
+        me.json()["roles"]["orga-sub-secret-a"],
+        "editor",
+        "inherited down the tree"
+    );
+    assert!(me.json()["roles"].get("orgb").is_none());
+
+    let body = json!({"id": "z-new", "site": "site-secret-a", "name": "Roof"}).to_string();
+    let no_csrf = send(
+        &f.app,
+        Request::post("/api/v1/zones")
+            .header("cookie", &cookie)
+            .header("content-type", "application/json")
+            .body(Body::from(body.clone()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    let wrong = send(
+        &f.app,
+        Request::post("/api/v1/zones")
+            .header("cookie", &cookie)
+            .header("x-csrf-token", "x")
+            .header("content-type", "application/json")
+            .body(Body::from(body.clone()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let ok = send(
+        &f.app,
+        Request::post("/api/v1/zones")
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+
+    let out = send(
+        &f.app,
+        Request::post("/api/v1/auth/logout")
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let me = send(
+        &f.app,
+        Request::get("/api/v1/me")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    // Logins, failed logins and logouts are audited.
+    let hist = f.app.store.history(&Default::default()).await.unwrap();
+    let actions: Vec<&str> = hist.iter().map(|h| h.action.as_str()).collect();
+    assert!(
+        actions.contains(&"login")
+            && actions.contains(&"login_failed")
+            && actions.contains(&"logout"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn api_tokens_are_scoped_expiring_and_revocable() {
+    let f = fixture(sqlite_app().await).await;
+    let a = f.token("alice");
+    // Tokens cannot mint tokens; sessions can.
+    let r = post(
+        &f.app,
+        "/api/v1/tokens",
+        a,
+        json!({"name": "ci", "scope": "read"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let (t, _) = camtrace_server::auth::create_token(
+        f.app.pool(),
+        &f.user_ids["alice"],
+        "ro",
+        camtrace_server::auth::TokenScope::Read,
+        chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        get(&f.app, "/api/v1/devices", &t).await.status,
+        StatusCode::OK
+    );
+    let w = post(
+        &f.app,
+        "/api/v1/zones",
+        &t,
+        json!({"id": "z2", "site": "site-secret-a", "name": "x"}),
+    )
+    .await;
+    assert_eq!(w.status, StatusCode::FORBIDDEN, "read-only token");
+    let list = get(&f.app, "/api/v1/tokens", a).await;
+    let id = list
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "ro")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Bob cannot see or revoke Alice's token.
+    let r = call(
+        &f.app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        Some(f.token("bob")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = call(
+        &f.app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        Some(a),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        get(&f.app, "/api/v1/devices", &t).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Expired tokens do not authenticate.
+    let (old, _) = camtrace_server::auth::create_token(
+        f.app.pool(),
+        &f.user_ids["alice"],
+        "old",
+        camtrace_server::auth::TokenScope::Write,
+        chrono::Duration::seconds(-1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        get(&f.app, "/api/v1/devices", &old).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/devices", "ct_forged").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Through a session, tokens can be created; the clear token is shown once, stored hashed.
+    let r = call(
+        &f.app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "alice", "password": "alice-password-123"})),
+    )
+    .await;
+    let cookie = session_of(&r);
+    let csrf = r.json()["csrf_token"].as_str().unwrap().to_string();
+    let c = send(
+        &f.app,
+        Request::post("/api/v1/tokens")
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"name": "ci", "scope": "write", "expires_days": 7}).to_string(),
+            ))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text());
+    let tok = c.json()["token"].as_str().unwrap().to_string();
+    assert!(tok.starts_with("ct_"));
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE token_hash = $1")
+        .bind(tok.clone())
+        .fetch_one(f.app.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "clear token never stored");
+    assert_eq!(get(&f.app, "/api/v1/me", &tok).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn register_endpoints_read_write_filter_and_page() {
+    let f = fixture(sqlite_app().await).await;
+    let root = f.token("root");
+    let orgs = get(&f.app, "/api/v1/organisations?limit=2&offset=1", root)
+        .await
+        .json();
+    assert_eq!(orgs["total"], 4);
+    assert_eq!(orgs["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        get(&f.app, "/api/v1/organisations/orgb", root).await.json()["id"],
+        "orgb"
+    );
+    let r = post(
+        &f.app,
+        "/api/v1/organisations",
+        root,
+        json!({"id": "orgc", "name": "C", "parent": "gov"}),
+    )
+    .await;
+    assert_eq!(r.json()["change"], "created");
+
+    let sens = get(&f.app, "/api/v1/sites?sensitive=true", root)
+        .await
+        .json();
+    let ids: Vec<&str> = sens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["site-b", "site-secret-a"]);
+    assert_eq!(
+        get(&f.app, "/api/v1/sites?organisation=orga-secret-a", root)
+            .await
+            .json()["total"],
+        2,
+        "org filter includes sub-organisations"
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/sites/site-b", root).await.json()["organisation"],
+        "orgb"
+    );
+    let r = post(
+        &f.app,
+        "/api/v1/sites",
+        f.token("bob"),
+        json!({"id": "site-b2", "organisation": "orgb", "name": "B2"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    assert_eq!(
+        get(&f.app, "/api/v1/zones?site=site-b", root).await.json()["total"],
+        1
+    );
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/zones",
+            f.token("bob"),
+            json!({"id": "zone-b2", "site": "site-b", "name": "Yard"})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/networks?site=site-b", root)
+            .await
+            .json()["total"],
+        1
+    );
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/networks",
+            f.token("bob"),
+            json!({"id": "net-b2", "site": "site-b", "name": "cctv", "core": false})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    // Cursor paging over devices.
+    let p1 = get(&f.app, "/api/v1/devices?limit=2", root).await.json();
+    assert_eq!(p1["items"].as_array().unwrap().len(), 2);
+    let cur = p1["next_cursor"].as_str().unwrap().to_string();
+    let p2 = get(
+        &f.app,
+        &format!("/api/v1/devices?limit=2&cursor={cur}"),
+        root,
+    )
+    .await
+    .json();
+    assert_eq!(p2["items"].as_array().unwrap().len(), 2);
+    assert!(p2["next_cursor"].is_null());
+    let all: Vec<String> = p1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(p2["items"].as_array().unwrap())
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(all, ["dev-b", "dev-b2", "dev-secret-a", "dev-sub-secret-a"]);
+    let hik = get(
+        &f.app,
+        "/api/v1/devices?maker=HIKVISION&sensitive=true",
+        root,
+    )
+    .await
+    .json();
+    assert_eq!(hik["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        get(&f.app, "/api/v1/devices?q=b2", root).await.json()["items"][0]["id"],
+        "dev-b2"
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/devices?status=bogus", root)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let d = get(&f.app, "/api/v1/devices/dev-b", root).await.json();
+    assert_eq!(d["device"]["id"], "dev-b");
+    assert_eq!(d["site"]["id"], "site-b");
+    assert!(
+        d["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["action"] == "create"),
+        "{d}"
+    );
+
+    let mut dev = serde_json::to_value(device("dev-b3", "site-b", "dahua", "dahua")).unwrap();
+    dev["model"] = json!("IPC-HFW");
+    assert_eq!(
+        post(&f.app, "/api/v1/devices", f.token("bob"), dev)
+            .await
+            .json()["change"],
+        "created"
+    );
+    let r = post(
+        &f.app,
+        "/api/v1/devices/dev-b3/status",
+        f.token("bob"),
+        json!({"status": "removed", "reason": "replaced"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        get(&f.app, "/api/v1/devices/dev-b3", root).await.json()["device"]["status"],
+        "removed"
+    );
+
+    let s = get(&f.app, "/api/v1/search?q=site-b", root).await.json();
+    assert!(s["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["id"] == "site-b"));
+    assert_eq!(
+        get(&f.app, "/api/v1/scans", root).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/observations?site=site-b", root)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/observations", f.token("bob"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/nope", root).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn bulk_import_is_checked_and_audited() {
+    let f = fixture(sqlite_app().await).await;
+    let batch = json!({
+        "sites": [{"id": "site-b9", "organisation": "orgb", "name": "B9"}],
+        "devices": [{"id": "dev-b9", "site": "site-b9", "maker": "hikvision"}]
+    });
+    let r = post(&f.app, "/api/v1/import", f.token("bob"), batch).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["summary"]["devices"]["created"], 1);
+    // All or nothing: one entity outside Bob's scope rejects the whole batch.
+    let mixed = json!({
+        "devices": [{"id": "dev-b10", "site": "site-b"}, {"id": "dev-x", "site": "site-secret-a"}]
+    });
+    let r = post(&f.app, "/api/v1/import", f.token("bob"), mixed).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(f.app.store.get_device("dev-b10").await.unwrap().is_none());
+    let hist = f
+        .app
+        .store
+        .history(&camtrace_store::HistoryFilter {
+            action: Some("import".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(hist.len(), 1);
+    assert_eq!(hist[0].actor, "bob");
+}
+
+#[tokio::test]
+async fn findings_waiver_flow_and_reports() {
+    let f = fixture(sqlite_app().await).await;
+    let all = get(&f.app, "/api/v1/findings?limit=1000", f.token("root"))
+        .await
+        .json();
+    let items = all["items"].as_array().unwrap();
+    let fa = items
+        .iter()
+        .find(|x| x["device_id"] == "dev-secret-a" && x["status"]["state"] == "open")
+        .unwrap_or_else(|| {
+            panic!("an open finding for the Hikvision camera on a sensitive site: {all}")
+        });
+    assert!(
+        fa["reasons"].as_array().unwrap().len() >= 2,
+        "findings carry reasons"
+    );
+    let rule = format!(
+        "{}/{}",
+        fa["regime_id"].as_str().unwrap(),
+        fa["rule_id"].as_str().unwrap()
+    );
+    let only_b = get(
+        &f.app,
+        "/api/v1/findings?organisation=orgb&limit=1000",
+        f.token("root"),
+    )
+    .await
+    .json();
+    assert!(only_b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["org_id"] == "orgb"));
+    let high = get(
+        &f.app,
+        "/api/v1/findings?severity=critical",
+        f.token("root"),
+    )
+    .await
+    .json();
+    assert!(high["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["severity"] == "critical"));
+
+    // Alice (editor) requests a waiver; neither she nor the viewer may approve it.
+    let exp = (chrono::Utc::now().date_naive() + chrono::Duration::days(90)).to_string();
+    let req = post(&f.app, "/api/v1/waiver-requests", f.token("alice"), json!({"device_id": "dev-secret-a", "rule_id": rule, "reason": "replacement ordered", "expires_on": exp})).await;
+    assert_eq!(req.status, StatusCode::OK, "{}", req.text());
+    let id = req.json()["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/waiver-requests/{id}/decision");
+    assert_eq!(
+        post(&f.app, &path, f.token("victor"), json!({"approve": true}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&f.app, &path, f.token("alice"), json!({"approve": true}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let pending = get(
+        &f.app,
+        "/api/v1/waiver-requests?status=pending",
+        f.token("anne"),
+    )
+    .await
+    .json();
+    assert_eq!(pending["total"], 1);
+    let ok = post(
+        &f.app,
+        &path,
+        f.token("anne"),
+        json!({"approve": true, "note": "until the new camera arrives"}),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    assert_eq!(ok.json()["status"], "approved");
+    assert_eq!(
+        post(&f.app, &path, f.token("anne"), json!({"approve": true}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    let waivers = get(&f.app, "/api/v1/waivers", f.token("victor"))
+        .await
+        .json();
+    assert_eq!(waivers["total"], 1);
+    assert_eq!(waivers["items"][0]["approver"], "anne");
+    let after = get(
+        &f.app,
+        "/api/v1/findings?device=dev-secret-a&limit=1000",
+        f.token("victor"),
+    )
+    .await
+    .json();
+    let waived = after["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| {
+            format!(
+                "{}/{}",
+                x["regime_id"].as_str().unwrap(),
+                x["rule_id"].as_str().unwrap()
+            ) == rule
+        })
+        .unwrap();
+    assert_eq!(waived["status"]["state"], "waived");
+    let wid = waivers["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        post(
+            &f.app,
+            &format!("/api/v1/waivers/{wid}/revoke"),
+            f.token("alice"),
+            json!({"reason": "x"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let rv = post(
+        &f.app,
+        &format!("/api/v1/waivers/{wid}/revoke"),
+        f.token("anne"),
+        json!({"reason": "camera replaced early"}),
+    )
+    .await;
+    assert_eq!(rv.status, StatusCode::OK, "{}", rv.text());
+    assert_eq!(rv.json()["revoked_by"], "anne");
+
+    // Decisions are in the audit log with before and after.
+    let audit = get(
+        &f.app,
+        "/api/v1/audit?format=jsonl&action=waiver_approve",
+        f.token("root"),
+    )
+    .await;
+    assert_eq!(audit.headers["content-type"], "application/x-ndjson");
+    let lines: Vec<serde_json::Value> = audit
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["actor"], "anne");
+    assert_eq!(lines[0]["before"]["status"], "pending");
+    assert_eq!(lines[0]["after"]["status"], "approved");
+
+    // Reports: CSV export of the caller's findings.
+    let csv = get(
+        &f.app,
+        "/api/v1/reports/findings?organisation=orga-secret-a",
+        f.token("victor"),
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.text().starts_with("organisation,site,device,regime"));
+    assert!(csv.text().contains("dev-secret-a"));
+    let json_rep = get(
+        &f.app,
+        "/api/v1/reports/findings?format=json",
+        f.token("victor"),
+    )
+    .await;
+    assert!(json_rep
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["org_id"].as_str().unwrap().contains("secret-a")));
+}
+
+#[tokio::test]
+async fn plans_are_drafted_and_approved() {
+    let f = fixture(sqlite_app().await).await;
+    let p = post(
+        &f.app,
+        "/api/v1/plans",
+        f.token("alice"),
+        json!({"organisation": "orga-secret-a", "title": "2027 removals"}),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text());
+    let plan = p.json();
+    assert_eq!(plan["status"], "draft");
+    assert!(
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["device_id"] == "dev-secret-a"),
+        "{plan}"
+    );
+    let id = plan["id"].as_str().unwrap();
+    assert_eq!(
+        get(&f.app, &format!("/api/v1/plans/{id}"), f.token("victor"))
+            .await
+            .json()["title"],
+        "2027 removals"
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/plans", f.token("victor")).await.json()["total"],
+        1
+    );
+    assert_eq!(
+        post(
+            &f.app,
+            &format!("/api/v1/plans/{id}/decision"),
+            f.token("alice"),
+            json!({"approve": true})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let ok = post(
+        &f.app,
+        &format!("/api/v1/plans/{id}/decision"),
+        f.token("anne"),
+        json!({"approve": true}),
+    )
+    .await;
+    assert_eq!(ok.json()["status"], "approved");
+    // Explicit actions must name devices of the organisation.
+    let bad = post(&f.app, "/api/v1/plans", f.token("alice"), json!({"organisation": "orga-secret-a", "title": "x", "actions": [{"device_id": "dev-b", "site_id": "site-b", "action": "remove_by", "rules": [], "due": null}]})).await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn quote_check_names_the_true_maker() {
+    let f = fixture(sqlite_app().await).await;
+    let quote = "supplier,brand,model,quantity,site\nAcme,HiLook,IPC-B140H,4,site-b\nAcme,Axis,P3245-LVE,2,site-b\n";
+    let r = send(
+        &f.app,
+        Request::post("/api/v1/quotes/check")
+            .header("authorization", format!("Bearer {}", f.token("bob")))
+            .header("content-type", "text/csv")
+            .body(Body::from(quote))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["lines"].as_array().unwrap().len(), 2);
+    assert!(
+        j["blocked"].as_u64().unwrap() + j["inquiry"].as_u64().unwrap() >= 1,
+        "{j}"
+    );
+}
+
+#[tokio::test]
+async fn users_grants_and_webhooks_are_admin_only() {
+    let f = fixture(sqlite_app().await).await;
+    let r = post(
+        &f.app,
+        "/api/v1/users",
+        f.token("bob"),
+        json!({"username": "carol", "password": "carol-password-1"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post(
+        &f.app,
+        "/api/v1/users",
+        f.token("root"),
+        json!({"username": "carol", "password": "carol-password-1"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let carol = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/users",
+            f.token("root"),
+            json!({"username": "carol", "password": "carol-password-1"})
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/users",
+            f.token("root"),
+            json!({"username": "dan", "password": "short"})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    // Bob administers orgb only.
+    let g = post(
+        &f.app,
+        &format!("/api/v1/users/{carol}/grants"),
+        f.token("bob"),
+        json!({"organisation": "orgb", "role": "viewer"}),
+    )
+    .await;
+    assert_eq!(g.status, StatusCode::OK, "{}", g.text());
+    assert_eq!(
+        post(
+            &f.app,
+            &format!("/api/v1/users/{carol}/grants"),
+            f.token("bob"),
+            json!({"organisation": "orga-secret-a", "role": "admin"})
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let users = get(&f.app, "/api/v1/users", f.token("bob")).await.json();
+    let names: Vec<&str> = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bob", "carol"]);
+    assert_eq!(
+        get(&f.app, "/api/v1/users", f.token("alice")).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let h = post(
+        &f.app,
+        "/api/v1/webhooks",
+        f.token("bob"),
+        json!({"url": "http://127.0.0.1:9/hook", "organisation": "orgb"}),
+    )
+    .await;
+    assert_eq!(h.status, StatusCode::OK, "{}", h.text());
+    let hid = h.json()["webhook"]["id"].as_str().unwrap().to_string();
+    assert!(h.json()["secret"].as_str().unwrap().len() >= 40);
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/webhooks",
+            f.token("bob"),
+            json!({"url": "http://127.0.0.1:9/hook"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN,
+        "global hooks need the central admin"
+    );
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/webhooks",
+            f.token("root"),
+            json!({"url": "ftp://x"})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let list = get(&f.app, "/api/v1/webhooks", f.token("bob")).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(list[0].get("secret").is_none(), "secrets are not listed");
+    assert_eq!(
+        get(
+            &f.app,
+            &format!("/api/v1/webhooks/{hid}/deliveries"),
+            f.token("bob")
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(
+            &f.app,
+            &format!("/api/v1/webhooks/{hid}/deliveries"),
+            f.token("alice")
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Password change ends sessions and needs the current password.
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/me/password",
+            f.token("alice"),
+            json!({"current": "wrong", "new": "alice-new-password"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/me/password",
+            f.token("alice"),
+            json!({"current": "alice-password-123", "new": "alice-new-password"})
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    let r = call(
+        &f.app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "alice", "password": "alice-new-password"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn audit_log_exports_and_verifies() {
+    let f = fixture(sqlite_app().await).await;
+    let v = get(&f.app, "/api/v1/audit/verify", f.token("victor"))
+        .await
+        .json();
+    assert_eq!(v["ok"], true);
+    assert!(v["entries"].as_u64().unwrap() > 5);
+    let j = get(
+        &f.app,
+        "/api/v1/audit?entity_kind=device&limit=2",
+        f.token("root"),
+    )
+    .await
+    .json();
+    assert_eq!(j.as_array().unwrap().len(), 2);
+    assert_eq!(
+        get(&f.app, "/api/v1/audit?format=xml", f.token("root"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    // No endpoint changes the audit log.
+    for m in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+        let r = call(
+            &f.app,
+            m.clone(),
+            "/api/v1/audit",
+            Some(f.token("root")),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{m}");
+    }
+}

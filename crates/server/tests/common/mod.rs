@@ -1,0 +1,327 @@
+//! Test harness: an app over a fresh store (SQLite in memory, or a fresh PostgreSQL database
+//! when `CAMTRACE_TEST_POSTGRES` is set), a two-department estate, users with roles, and a
+//! request helper driving the router with `tower::ServiceExt::oneshot`.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use camtrace_model::{
+    Device, DeviceClass, DeviceStatus, NetworkSegment, Organisation, SensitivityCriteria, Site,
+    Zone,
+};
+use camtrace_server::auth::{self, PasswordCost, Role, TokenScope};
+use camtrace_server::{App, ServerConfig};
+use camtrace_store::RegisterBatch;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sqlx::Executor;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub fn require_all() -> bool {
+    std::env::var("CAMTRACE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+pub fn test_config() -> ServerConfig {
+    ServerConfig {
+        password_cost: PasswordCost::Low,
+        webhook_backoff: std::time::Duration::from_millis(50),
+        webhook_retries: 4,
+        ..ServerConfig::default()
+    }
+}
+
+/// A new, empty PostgreSQL database on the test server, or `None` (with a printed reason).
+pub async fn fresh_postgres(tag: &str) -> Option<String> {
+    let base = match std::env::var("CAMTRACE_TEST_POSTGRES") {
+        Ok(u) if !u.is_empty() => u,
+        _ => {
+            if require_all() {
+                panic!("CAMTRACE_TEST_REQUIRE_ALL=1 but CAMTRACE_TEST_POSTGRES is not set (scripts/start-postgres.sh prints one)");
+            }
+            eprintln!("skipping the PostgreSQL run: CAMTRACE_TEST_POSTGRES is not set");
+            return None;
+        }
+    };
+    sqlx::any::install_default_drivers();
+    let pool = match sqlx::AnyPool::connect(&base).await {
+        Ok(p) => p,
+        Err(e) => {
+            if require_all() {
+                panic!("cannot connect to CAMTRACE_TEST_POSTGRES: {e}");
+            }
+            eprintln!("skipping the PostgreSQL run: cannot connect: {e}");
+            return None;
+        }
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000_000)
+        .unwrap_or(0);
+    let name = format!("ct_srv_{tag}_{}_{nanos}", std::process::id());
+    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create database");
+    pool.close().await;
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h.to_string(), Some(q.to_string())),
+        None => (base.clone(), None),
+    };
+    let cut = head.rfind('/').expect("database URL has a path");
+    let mut url = format!("{}/{}", &head[..cut], name);
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(&q);
+    }
+    Some(url)
+}
+
+pub async fn app_on(url: &str) -> App {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_test_writer()
+        .try_init();
+    let store = camtrace_store::open(url).await.expect("open store");
+    App::new(
+        Arc::from(store),
+        &camtrace_kb::KbFiles::embedded(),
+        test_config(),
+    )
+    .expect("app")
+}
+
+pub async fn sqlite_app() -> App {
+    app_on("sqlite::memory:").await
+}
+
+fn org(id: &str, parent: Option<&str>) -> Organisation {
+    Organisation {
+        id: id.into(),
+        name: format!("Org {id}"),
+        parent: parent.map(Into::into),
+        kind: Some("central_government".into()),
+        country: Some("GB".into()),
+    }
+}
+
+fn site(id: &str, org: &str, sensitive: bool) -> Site {
+    Site {
+        id: id.into(),
+        organisation: org.into(),
+        name: format!("Site {id}"),
+        address: None,
+        criteria: SensitivityCriteria {
+            ministerial_use: sensitive,
+            ..Default::default()
+        },
+        classification: None,
+        government_building: true,
+        tags: vec![],
+    }
+}
+
+pub fn device(id: &str, site: &str, maker: &str, brand: &str) -> Device {
+    Device {
+        id: id.into(),
+        site: site.into(),
+        zone: None,
+        network: None,
+        brand: Some(brand.into()),
+        maker: Some(maker.into()),
+        model: Some("DS-2CD2143G0-I".into()),
+        firmware: None,
+        class: DeviceClass::Camera,
+        mac: None,
+        addresses: vec!["127.0.0.10".into()],
+        status: DeviceStatus::Installed,
+        install_date: None,
+        scheduled_upgrade: None,
+        cost_device: Some(300.0),
+        cost_labour: Some(100.0),
+        confidence: Some(1.0),
+        notes: None,
+    }
+}
+
+/// The estate: `gov` above `orga-secret` (above `orga-sub`) and `orgb`. Everything of A carries
+/// the marker `secret-a` in its id so that leaks are easy to spot in any response body.
+pub fn estate() -> RegisterBatch {
+    RegisterBatch {
+        organisations: vec![
+            org("gov", None),
+            org("orga-secret-a", Some("gov")),
+            org("orga-sub-secret-a", Some("orga-secret-a")),
+            org("orgb", Some("gov")),
+        ],
+        sites: vec![
+            site("site-secret-a", "orga-secret-a", true),
+            site("site-sub-secret-a", "orga-sub-secret-a", false),
+            site("site-b", "orgb", true),
+        ],
+        zones: vec![
+            Zone {
+                id: "zone-secret-a".into(),
+                site: "site-secret-a".into(),
+                name: "Lobby".into(),
+            },
+            Zone {
+                id: "zone-b".into(),
+                site: "site-b".into(),
+                name: "Lobby".into(),
+            },
+        ],
+        networks: vec![
+            NetworkSegment {
+                id: "net-secret-a".into(),
+                site: "site-secret-a".into(),
+                name: "core".into(),
+                cidrs: vec!["127.0.0.0/24".into()],
+                core: true,
+                internet_exposed: false,
+            },
+            NetworkSegment {
+                id: "net-b".into(),
+                site: "site-b".into(),
+                name: "core".into(),
+                cidrs: vec!["127.0.1.0/24".into()],
+                core: true,
+                internet_exposed: false,
+            },
+        ],
+        devices: vec![
+            device("dev-secret-a", "site-secret-a", "hikvision", "hikvision"),
+            device("dev-sub-secret-a", "site-sub-secret-a", "dahua", "dahua"),
+            device("dev-b", "site-b", "hikvision", "hilook"),
+            device("dev-b2", "site-b", "axis", "axis"),
+        ],
+    }
+}
+
+/// Users: `root` (central admin), `alice` (editor on A), `anne` (approver on A), `bob` (admin
+/// on B), `victor` (viewer on A). Returns write tokens by user name.
+pub struct Fixture {
+    pub app: App,
+    pub tokens: std::collections::HashMap<String, String>,
+    pub user_ids: std::collections::HashMap<String, String>,
+}
+
+impl Fixture {
+    pub fn token(&self, user: &str) -> &str {
+        &self.tokens[user]
+    }
+}
+
+pub async fn fixture(app: App) -> Fixture {
+    app.store
+        .apply_register(&estate(), "test")
+        .await
+        .expect("estate");
+    let mut tokens = std::collections::HashMap::new();
+    let mut ids = std::collections::HashMap::new();
+    let users: [(&str, Option<Role>, Option<(&str, Role)>); 5] = [
+        ("root", Some(Role::Admin), None),
+        ("alice", None, Some(("orga-secret-a", Role::Editor))),
+        ("anne", None, Some(("orga-secret-a", Role::Approver))),
+        ("bob", None, Some(("orgb", Role::Admin))),
+        ("victor", None, Some(("orga-secret-a", Role::Viewer))),
+    ];
+    for (name, central, grant) in users {
+        let u = auth::create_user(
+            app.pool(),
+            name,
+            &format!("{name}-password-123"),
+            central,
+            PasswordCost::Low,
+        )
+        .await
+        .expect("user");
+        if let Some((o, r)) = grant {
+            auth::set_grant(app.pool(), &u.id, o, Some(r), "test")
+                .await
+                .expect("grant");
+        }
+        let (t, _) = auth::create_token(
+            app.pool(),
+            &u.id,
+            "test",
+            TokenScope::Write,
+            chrono::Duration::days(1),
+        )
+        .await
+        .expect("token");
+        tokens.insert(name.to_string(), t);
+        ids.insert(name.to_string(), u.id);
+    }
+    Fixture {
+        app,
+        tokens,
+        user_ids: ids,
+    }
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One request through the router. `auth`: a bearer token, or none.
+pub async fn call(
+    app: &App,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> Resp {
+    let mut b = Request::builder().method(method).uri(path);
+    if let Some(t) = auth {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(v) => b
+            .header("content-type", "application/json")
+            .body(Body::from(v.to_string()))
+            .expect("request"),
+        None => b.body(Body::empty()).expect("request"),
+    };
+    send(app, req).await
+}
+
+pub async fn send(app: &App, req: Request<Body>) -> Resp {
+    let resp = camtrace_server::router(app.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub async fn get(app: &App, path: &str, auth: &str) -> Resp {
+    call(app, Method::GET, path, Some(auth), None).await
+}
+
+pub async fn post(app: &App, path: &str, auth: &str, body: Value) -> Resp {
+    call(app, Method::POST, path, Some(auth), Some(body)).await
+}
