@@ -14,15 +14,16 @@
 //! 3. `best[c] = max(best[c], open[c])` (visit the site or not).
 //!
 //! This is exact: every plan corresponds to one path through these steps and vice versa. Time
-//! and memory are `O((devices + sites) x budget / unit)`; one byte per device and cell records
-//! the choice for reconstruction. When that table would exceed [`MAX_TABLE_CELLS`], costs are
+//! and memory are `O((devices + sites) x budget / unit)`; 1 to 8 bits per device and cell (packed)
+//! record the choice for reconstruction. When that table would exceed [`MAX_TABLE_BYTES`], costs are
 //! rounded **up** to a coarser unit (so the budget can never be exceeded) and the result says so
 //! ([`Solution::unit`], [`Solution::exact`] = false): it is then optimal for the rounded costs.
 
 use serde::{Deserialize, Serialize};
 
 /// Largest choice table the exact method builds (bytes).
-pub const MAX_TABLE_CELLS: usize = 96 << 20;
+pub const MAX_TABLE_BYTES: usize = 96 << 20;
+// (bytes: choices are packed, 1 to 8 bits per device and budget cell)
 
 /// One possible action on a device: its cost (without site overhead) and the risk it removes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -112,6 +113,43 @@ impl Problem {
     }
 }
 
+/// Choices of one layer, packed: `bits` bits per budget cell (1, 2, 4 or 8).
+struct Packed {
+    bits: u32,
+    data: Vec<u8>,
+}
+
+impl Packed {
+    fn bits_for(options: usize) -> u32 {
+        match options {
+            0..=1 => 1,
+            2..=3 => 2,
+            4..=15 => 4,
+            _ => 8,
+        }
+    }
+    fn bytes(bits: u32, cells: usize) -> usize {
+        (cells * bits as usize).div_ceil(8)
+    }
+    fn new(bits: u32, cells: usize) -> Self {
+        Self {
+            bits,
+            data: vec![0; Self::bytes(bits, cells)],
+        }
+    }
+    fn set(&mut self, i: usize, v: u8) {
+        let per = 8 / self.bits as usize;
+        let (byte, slot) = (i / per, (i % per) as u32 * self.bits);
+        let mask = (((1u16 << self.bits) - 1) as u8) << slot;
+        self.data[byte] = (self.data[byte] & !mask) | ((v << slot) & mask);
+    }
+    fn get(&self, i: usize) -> u8 {
+        let per = 8 / self.bits as usize;
+        let (byte, slot) = (i / per, (i % per) as u32 * self.bits);
+        (self.data[byte] >> slot) & (((1u16 << self.bits) - 1) as u8)
+    }
+}
+
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
         a
@@ -122,7 +160,7 @@ fn gcd(a: u64, b: u64) -> u64 {
 
 /// Exact optimisation by dynamic programming (see the module documentation).
 pub fn solve_exact(p: &Problem) -> Solution {
-    solve_exact_with_limit(p, MAX_TABLE_CELLS)
+    solve_exact_with_limit(p, MAX_TABLE_BYTES)
 }
 
 /// [`solve_exact`] with an explicit table limit (tests).
@@ -145,15 +183,26 @@ pub fn solve_exact_with_limit(p: &Problem, max_cells: usize) -> Solution {
         g = gcd(g, o);
     }
     let g = if g == 0 { p.budget.max(1) } else { g };
-    let layers = p.groups.len() + p.site_overhead.len();
+    // Bytes of the choice tables per budget cell: packed bits per device, one bit per site.
+    let bits_per_cell: usize = p
+        .groups
+        .iter()
+        .map(|grp| Packed::bits_for(grp.choices.len().min(255)) as usize)
+        .sum::<usize>()
+        + p.site_overhead.len();
+    let bytes_for = |u: u64| {
+        ((p.budget / u) as usize + 1)
+            .saturating_mul(bits_per_cell)
+            .div_ceil(8)
+    };
     let mut unit = g;
-    let cells_for = |u: u64| (p.budget / u) as usize + 1;
-    if layers.saturating_mul(cells_for(unit)) > max_cells {
-        // Coarsen to a multiple of g so that the table fits.
-        let need = (layers as u128 * (p.budget as u128 + 1)) / max_cells.max(1) as u128 + 1;
+    if bytes_for(unit) > max_cells {
+        // Coarsen to a multiple of g so that the tables fit.
+        let need =
+            (bits_per_cell as u128 * (p.budget as u128 + 1)) / (8 * max_cells.max(1) as u128) + 1;
         let k = (need as u64).div_ceil(g).max(1);
         unit = g * k;
-        while layers.saturating_mul(cells_for(unit)) > max_cells {
+        while bytes_for(unit) > max_cells {
             unit += g;
         }
     }
@@ -169,8 +218,8 @@ pub fn solve_exact_with_limit(p: &Problem, max_cells: usize) -> Solution {
     }
     const NEG: f64 = f64::NEG_INFINITY;
     let mut best = vec![0.0f64; n];
-    let mut choice: Vec<Vec<u8>> = vec![Vec::new(); p.groups.len()];
-    let mut site_open: Vec<Vec<bool>> = vec![Vec::new(); p.site_overhead.len()];
+    let mut choice: Vec<Option<Packed>> = (0..p.groups.len()).map(|_| None).collect();
+    let mut site_open: Vec<Option<Packed>> = (0..p.site_overhead.len()).map(|_| None).collect();
     let mut open = vec![NEG; n];
     for (s, members) in by_site.iter().enumerate() {
         let useful: Vec<usize> = members
@@ -191,11 +240,11 @@ pub fn solve_exact_with_limit(p: &Problem, max_cells: usize) -> Solution {
                 .choices
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| fits(c, s) && c.value > 0.0)
+                .filter(|(k, c)| *k < 255 && fits(c, s) && c.value > 0.0)
                 .take(255)
                 .map(|(k, c)| (k, up(c.cost), c.value))
                 .collect();
-            let mut ch = vec![0u8; n];
+            let mut ch = Packed::new(Packed::bits_for(grp.choices.len().min(255)), n);
             for c in (0..n).rev() {
                 let mut bestv = open[c];
                 let mut bestk = 0u8;
@@ -209,31 +258,29 @@ pub fn solve_exact_with_limit(p: &Problem, max_cells: usize) -> Solution {
                     }
                 }
                 open[c] = bestv;
-                ch[c] = bestk;
+                ch.set(c, bestk);
             }
-            choice[i] = ch;
+            choice[i] = Some(ch);
         }
-        let mut so = vec![false; n];
+        let mut so = Packed::new(1, n);
         for c in 0..n {
             if open[c] > best[c] {
                 best[c] = open[c];
-                so[c] = true;
+                so.set(c, 1);
             }
         }
-        site_open[s] = so;
+        site_open[s] = Some(so);
     }
     // Reconstruct from the full budget, sites in reverse order.
     let mut chosen = vec![None; p.groups.len()];
     let mut c = cap;
     for (s, members) in by_site.iter().enumerate().rev() {
-        if site_open[s].is_empty() || !site_open[s][c] {
+        if site_open[s].as_ref().is_none_or(|so| so.get(c) == 0) {
             continue;
         }
         for &i in members.iter().rev() {
-            if choice[i].is_empty() {
-                continue;
-            }
-            let k = choice[i][c];
+            let Some(table) = &choice[i] else { continue };
+            let k = table.get(c);
             if k > 0 {
                 let k = (k - 1) as usize;
                 chosen[i] = Some(k);
@@ -270,22 +317,35 @@ pub fn solve_greedy(p: &Problem) -> Solution {
     let mut visited = vec![false; p.site_overhead.len()];
     let mut spent = 0u64;
     for (i, k, _) in cands {
-        if chosen[i].is_some() {
-            continue;
-        }
         let s = p.groups[i].site;
-        let extra = p.groups[i].choices[k].cost + if visited[s] { 0 } else { p.site_overhead[s] };
-        if spent + extra <= p.budget {
-            spent += extra;
-            visited[s] = true;
-            chosen[i] = Some(k);
+        let new = p.groups[i].choices[k];
+        match chosen[i] {
+            None => {
+                let extra = new.cost + if visited[s] { 0 } else { p.site_overhead[s] };
+                if spent + extra <= p.budget {
+                    spent += extra;
+                    visited[s] = true;
+                    chosen[i] = Some(k);
+                }
+            }
+            // Upgrade a device to a stronger action when the difference still fits.
+            Some(cur) => {
+                let old = p.groups[i].choices[cur];
+                if new.value > old.value
+                    && new.cost >= old.cost
+                    && spent + (new.cost - old.cost) <= p.budget
+                {
+                    spent += new.cost - old.cost;
+                    chosen[i] = Some(k);
+                }
+            }
         }
     }
     p.solution(
         chosen,
         1,
         false,
-        "greedy by risk removed per unit cost (not optimal)",
+        "greedy by risk removed per unit cost, with upgrades to stronger actions (not optimal)",
     )
 }
 
