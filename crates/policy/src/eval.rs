@@ -4,7 +4,7 @@
 //! org facts, network facts, confidence band), and the reason chains of a key are shared by
 //! every device with that key.
 
-use crate::finding::{Finding, FindingStatus, Reason, Reasons, Step, INSPECTION_RULE};
+use crate::finding::{DeviceHead, Finding, FindingStatus, Reason, Reasons, Step, INSPECTION_RULE};
 use crate::regime::{Obligation, Regime, Rule};
 use crate::vars::{BrandVars, DeviceVars, MakerVars, NetworkVars, OrgVars, Reads, SiteVars, Vars};
 use camtrace_kb::Kb;
@@ -13,8 +13,10 @@ use camtrace_model::{
     Waiver,
 };
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// What the evaluation needs besides the devices.
 pub struct EvalContext<'a> {
@@ -224,19 +226,23 @@ pub fn evaluate(
 ) -> Vec<Finding> {
     let regimes = prepare(ctx);
     let mut resolved: Vec<Resolved> = Vec::new();
-    let mut resolve_cache: HashMap<(Option<&str>, Option<&str>, Option<&str>, NaiveDate), u32> =
-        HashMap::new();
+    let mut resolve_cache: FxHashMap<(Option<&str>, Option<&str>, Option<&str>, NaiveDate), u32> =
+        FxHashMap::default();
     let mut maker_vars: HashMap<Option<String>, Arc<(MakerVars, Vec<Reason>)>> = HashMap::new();
-    let mut site_ptr: HashMap<*const Site, (u32, Arc<str>, Arc<str>)> = HashMap::new();
+    let mut site_ptr: FxHashMap<*const Site, (u32, Arc<str>, Arc<str>)> = FxHashMap::default();
     let mut site_intern: HashMap<SiteVars, u32> = HashMap::new();
     let mut site_vars: Vec<SiteVars> = Vec::new();
-    let mut org_ptr: HashMap<*const Organisation, u32> = HashMap::new();
+    let mut org_ptr: FxHashMap<*const Organisation, u32> = FxHashMap::default();
     let mut org_intern: HashMap<OrgVars, u32> = HashMap::new();
     let mut org_vars: Vec<OrgVars> = vec![OrgVars::default()];
     org_intern.insert(OrgVars::default(), 0);
-    let mut cache: HashMap<Key, Arc<[Hit]>> = HashMap::new();
+    let mut cache: FxHashMap<Key, Arc<[Hit]>> = FxHashMap::default();
+    type IdentKey<'d> = (u32, u64, &'d [String], bool, NaiveDate);
+    let mut ident_cache: FxHashMap<IdentKey<'_>, Arc<[Reason]>> = FxHashMap::default();
+    let mut net_ids: FxHashMap<*const NetworkSegment, Arc<str>> = FxHashMap::default();
+    let mut models: FxHashMap<&str, Arc<str>> = FxHashMap::default();
 
-    let mut waiver_index: HashMap<&str, Vec<&Waiver>> = HashMap::new();
+    let mut waiver_index: FxHashMap<&str, Vec<&Waiver>> = FxHashMap::default();
     for w in waivers {
         waiver_index
             .entry(w.device_id.as_str())
@@ -244,7 +250,9 @@ pub fn evaluate(
             .push(w);
     }
 
-    let mut out = Vec::new();
+    let mut maker_arcs: FxHashMap<u32, Option<Arc<str>>> = FxHashMap::default();
+    // Untouched capacity costs address space only; it avoids copying a large result as it grows.
+    let mut out = Vec::with_capacity(devices.len());
     for df in devices {
         let d = &df.device;
         if d.status == DeviceStatus::Removed && !regimes.any_rule_for(DeviceStatus::Removed) {
@@ -380,10 +388,51 @@ pub fn evaluate(
         if hits.is_empty() {
             continue;
         }
-        // Device-specific head, shared by this device's findings.
-        let head: Arc<[Reason]> = Arc::from(head_reasons(df, res, confidence, date, ctx.as_of));
+        // Identification reasons, shared by every device with the same identification.
+        let ikey = (
+            ridx,
+            confidence.to_bits(),
+            ident.evidence.as_slice(),
+            ident.maker.is_some(),
+            if ident.maker.is_none() {
+                date
+            } else {
+                NaiveDate::MIN
+            },
+        );
+        let head = match ident_cache.get(&ikey) {
+            Some(h) => h.clone(),
+            None => {
+                let h: Arc<[Reason]> =
+                    Arc::from(ident_reasons(ident, res, confidence, date, ctx.as_of));
+                ident_cache.insert(ikey, h.clone());
+                h
+            }
+        };
         let device_id: Arc<str> = Arc::from(d.id.as_str());
-        let maker: Option<Arc<str>> = res.maker_id.as_deref().map(Arc::from);
+        let network_id = df.network.as_ref().map(|n| {
+            net_ids
+                .entry(Arc::as_ptr(n))
+                .or_insert_with(|| Arc::from(n.id.as_str()))
+                .clone()
+        });
+        let model = d
+            .model
+            .as_deref()
+            .map(|m| models.entry(m).or_insert_with(|| Arc::from(m)).clone());
+        let device_head = Arc::new(DeviceHead {
+            device_id: device_id.clone(),
+            class: d.class,
+            status: d.status,
+            site_id: site_id.clone(),
+            network_id,
+            model,
+            rendered: OnceLock::new(),
+        });
+        let maker: Option<Arc<str>> = maker_arcs
+            .entry(ridx)
+            .or_insert_with(|| res.maker_id.as_deref().map(Arc::from))
+            .clone();
         let dw = waiver_index.get(d.id.as_str());
         for hit in hits.iter() {
             let regime = regimes.list[hit.regime];
@@ -426,6 +475,7 @@ pub fn evaluate(
                 },
                 maker: maker.clone(),
                 reasons: Reasons {
+                    device: Some(device_head.clone()),
                     head: head.clone(),
                     tail: hit.tail.clone(),
                     extra: Vec::new(),
@@ -437,6 +487,9 @@ pub fn evaluate(
             }
             out.push(f);
         }
+    }
+    if out.len() < out.capacity() / 4 {
+        out.shrink_to_fit();
     }
     out
 }
@@ -999,30 +1052,14 @@ fn rule_tail(
     tail
 }
 
-fn head_reasons(
-    df: &DeviceFacts,
+fn ident_reasons(
+    ident: &IdentSummary,
     res: &Resolved,
     confidence: f64,
     date: NaiveDate,
     as_of: NaiveDate,
 ) -> Vec<Reason> {
-    let d = &df.device;
-    let mut v = Vec::with_capacity(3);
-    let mut where_ = format!(
-        "device {} ({}, {}) at site {}",
-        d.id,
-        d.class,
-        d.status.as_str(),
-        df.site.id
-    );
-    if let Some(n) = &df.network {
-        where_.push_str(&format!(", network segment {}", n.id));
-    }
-    if let Some(m) = &d.model {
-        where_.push_str(&format!(", model {m}"));
-    }
-    v.push(Reason::new(Step::Device, where_, None));
-    let ident = &df.ident;
+    let mut v = Vec::with_capacity(2);
     let evidence = if ident.evidence.is_empty() {
         "no evidence".to_string()
     } else {
@@ -1035,7 +1072,9 @@ fn head_reasons(
     };
     let m = &res.maker_name;
     let text = match (&res.maker_id, &ident.maker) {
-        (Some(id), Some(_)) => format!("identified as made by {m} [{id}]{brand} (confidence {confidence:.2}) because of: {evidence}"),
+        (Some(id), Some(_)) => format!(
+            "identified as made by {m} [{id}]{brand} (confidence {confidence:.2}) because of: {evidence}"
+        ),
         (Some(id), None) => format!(
             "maker {m} [{id}] resolved from the brand{brand} on {date}{} (confidence {confidence:.2}); brand evidence: {evidence}",
             if date != as_of { " (install date)" } else { "" }

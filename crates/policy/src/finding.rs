@@ -4,7 +4,7 @@ use crate::regime::{Citation, Obligation, Severity};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One step of the chain of reasons behind a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,32 +82,77 @@ impl fmt::Display for Reason {
     }
 }
 
+/// The device-specific first reason, rendered on first use (a million findings need not format
+/// a million strings unless someone reads them).
+#[derive(Debug)]
+pub(crate) struct DeviceHead {
+    pub device_id: Arc<str>,
+    pub class: camtrace_model::DeviceClass,
+    pub status: camtrace_model::DeviceStatus,
+    pub site_id: Arc<str>,
+    pub network_id: Option<Arc<str>>,
+    pub model: Option<Arc<str>>,
+    pub rendered: OnceLock<Reason>,
+}
+
+impl DeviceHead {
+    fn reason(&self) -> &Reason {
+        self.rendered.get_or_init(|| {
+            let mut text = format!(
+                "device {} ({}, {}) at site {}",
+                self.device_id,
+                self.class,
+                self.status.as_str(),
+                self.site_id
+            );
+            if let Some(n) = &self.network_id {
+                text.push_str(&format!(", network segment {n}"));
+            }
+            if let Some(m) = &self.model {
+                text.push_str(&format!(", model {m}"));
+            }
+            Reason::new(Step::Device, text, None)
+        })
+    }
+}
+
 /// The chain of reasons of a finding, in order: device, identification, maker facts, site,
-/// network, rule, waiver. The device-specific head and the shared tail are reference-counted so
-/// a million findings share the few distinct chains. Serialises as a plain list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// network, rule, waiver. The device step is rendered lazily; the identification steps and the
+/// rest of the chain are shared (reference-counted) by every finding with the same facts, so a
+/// million findings share the few distinct chains. Serialises as a plain list.
+#[derive(Debug, Clone)]
 pub struct Reasons {
+    pub(crate) device: Option<Arc<DeviceHead>>,
     pub(crate) head: Arc<[Reason]>,
     pub(crate) tail: Arc<[Reason]>,
     pub(crate) extra: Vec<Reason>,
 }
 
+impl PartialEq for Reasons {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
 impl Reasons {
     pub fn from_vec(v: Vec<Reason>) -> Self {
         Reasons {
+            device: None,
             head: Arc::from(v),
             tail: Arc::from(Vec::new()),
             extra: Vec::new(),
         }
     }
     pub fn iter(&self) -> impl Iterator<Item = &Reason> {
-        self.head
+        self.device
             .iter()
+            .map(|d| d.reason())
+            .chain(self.head.iter())
             .chain(self.tail.iter())
             .chain(self.extra.iter())
     }
     pub fn len(&self) -> usize {
-        self.head.len() + self.tail.len() + self.extra.len()
+        usize::from(self.device.is_some()) + self.head.len() + self.tail.len() + self.extra.len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
