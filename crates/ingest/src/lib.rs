@@ -28,7 +28,7 @@ pub const MAX_FIELD: usize = 4096;
 pub const MAX_REGISTER_BYTES: u64 = 512 << 20;
 
 /// A problem with one row (or element, or packet) of an input file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{location}: {reason}")]
 pub struct RowError {
     /// `line 12`, `devices[3]`, `packet 7` ...

@@ -71,6 +71,8 @@ pub struct Reconciliation {
     pub matched: usize,
     pub registered: usize,
     pub discovered: usize,
+    /// Discovered hosts with neither a maker nor a device class (not listed as unregistered).
+    pub unidentified_hosts: usize,
     pub unregistered: Vec<Unregistered>,
     pub unseen: Vec<Unseen>,
     pub mismatches: Vec<Mismatch>,
@@ -131,6 +133,11 @@ pub fn reconcile(
     for s in &seen {
         match s.device_id.as_deref() {
             Some(id) => by_device.entry(id).or_default().push(s),
+            None if s.identification.maker.is_none()
+                && s.identification.device_class == DeviceClass::Unknown =>
+            {
+                out.unidentified_hosts += 1
+            }
             None => out.unregistered.push(Unregistered {
                 target: s.identification.target.clone(),
                 mac: s.identification.mac.as_deref().and_then(normalise_mac),

@@ -1,9 +1,323 @@
-use crate::common::Global;
+//! `camtrace reconcile`: what discovery found against what the register says, for one site.
+
+use crate::common::{default_format, Format, Global};
+use anyhow::Context;
+use camtrace_kb::Kb;
+use camtrace_model::{Device, Evidence, Identification, NamedRef, Observation, ObservationKind};
+use camtrace_store::reconcile::{reconcile, Reconciliation};
+use camtrace_store::{EstateFilter, RegisterBatch};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
 
+/// Compare what was discovered (imported scans, nmap XML, captures) with the register of a site:
+/// devices found but not registered, registered but not seen since a date, maker or class
+/// mismatches (register says Axis, the wire says Hikvision), and one identity at two addresses.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// The site to reconcile.
+    #[arg(long)]
+    pub site: String,
+    /// Registered devices without evidence since this date (YYYY-MM-DD) are listed as not seen;
+    /// without it, only devices never seen are.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<NaiveDate>,
+    /// Register the discovered devices that are not in the register (status installed).
+    #[arg(long)]
+    pub adopt: bool,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`camtrace reconcile` is not available in this build yet")
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async_run(g, a))
+}
+
+async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let store = camtrace_store::open(&g.db)
+        .await
+        .with_context(|| format!("opening the register database `{}`", g.db))?;
+    if store.get_site(&a.site).await?.is_none() {
+        anyhow::bail!("site `{}` is not in the register", a.site);
+    }
+    let kb = g.load_kb()?;
+    let today = chrono::Utc::now().date_naive();
+    let estate = store
+        .load_estate(&EstateFilter {
+            site: Some(a.site.clone()),
+            ..Default::default()
+        })
+        .await?;
+    let since = a.since.map(|d| d.format("%Y-%m-%d").to_string());
+    let maker = |d: &Device| register_maker(&kb, d, today);
+    let mut r = reconcile(&estate, &a.site, since.as_deref(), &maker);
+    if a.adopt && !r.unregistered.is_empty() {
+        let devices: Vec<Device> = estate
+            .identifications
+            .iter()
+            .filter(|s| s.device_id.is_none() && s.site.as_deref() == Some(a.site.as_str()))
+            .filter(|s| {
+                r.unregistered
+                    .iter()
+                    .any(|u| u.target == s.identification.target)
+            })
+            .map(|s| camtrace_store::device_from_identification(&a.site, &s.identification))
+            .collect();
+        let sum = store
+            .apply_register(
+                &RegisterBatch {
+                    devices,
+                    ..Default::default()
+                },
+                &format!(
+                    "{} (reconcile --adopt)",
+                    std::env::var("USER").unwrap_or_else(|_| "cli".into())
+                ),
+            )
+            .await?;
+        eprintln!(
+            "camtrace: registered {} discovered devices on site {}",
+            sum.devices.created, a.site
+        );
+        let estate = store
+            .load_estate(&EstateFilter {
+                site: Some(a.site.clone()),
+                ..Default::default()
+            })
+            .await?;
+        r = reconcile(&estate, &a.site, since.as_deref(), &maker);
+    }
+    print(&r, default_format(a.format))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The maker a register entry means: its declared maker, else the OEM behind its brand and model
+/// on `date`, else the brand's owner.
+pub fn register_maker(kb: &Kb, d: &Device, date: NaiveDate) -> Option<String> {
+    if let Some(m) = &d.maker {
+        return Some(
+            kb.company_by_name(m)
+                .map(|c| c.id.clone())
+                .unwrap_or_else(|| m.to_ascii_lowercase()),
+        );
+    }
+    let brand = kb.brand_by_name(d.brand.as_deref()?)?;
+    if let Some(o) = kb.oem_for(&brand.id, d.model.as_deref(), date).first() {
+        return Some(o.maker.clone());
+    }
+    kb.brand_owner_on(&brand.id, date)
+        .map(|o| o.company.clone())
+}
+
+/// Identify the devices behind observations. Until the signature engine is wired in here, the
+/// identification uses what the knowledge base says about MAC address blocks (OUI), with that
+/// block as evidence; every target seen is reported (unknown when nothing matched).
+pub fn identify_observations(kb: &Kb, obs: &[Observation]) -> Vec<Identification> {
+    let mut by_target: BTreeMap<&str, Identification> = BTreeMap::new();
+    for o in obs {
+        let ident = by_target
+            .entry(o.target.as_str())
+            .or_insert_with(|| Identification::unknown(o.target.clone()));
+        let ObservationKind::Mac { mac } = &o.kind else {
+            continue;
+        };
+        if ident.mac.is_none() {
+            ident.mac = camtrace_store::normalise_mac(mac);
+        }
+        if ident.maker.is_some() {
+            continue;
+        }
+        if let Some(hit) = kb.lookup_mac(mac) {
+            ident.maker = Some(NamedRef::new(
+                hit.company.id.clone(),
+                hit.company.name.clone(),
+            ));
+            ident.confidence = 0.6;
+            ident.evidence.push(Evidence {
+                kind: "mac".into(),
+                detail: format!(
+                    "{mac} is in the {} block {} of {}",
+                    hit.block.registry, hit.prefix, hit.block.assignee
+                ),
+                signature: format!("oui:{}", hit.prefix),
+                source: hit.block.source.clone(),
+                proves: vec!["maker".into()],
+                weight: Some(0.6),
+            });
+        }
+    }
+    by_target.into_values().collect()
+}
+
+fn print(r: &Reconciliation, fmt: Format) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match fmt {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, r)?;
+            writeln!(out)?;
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record([
+                "finding", "device", "target", "field", "register", "observed", "detail",
+            ])?;
+            for u in &r.unregistered {
+                w.write_record([
+                    "unregistered",
+                    &u.proposed_id,
+                    &u.target,
+                    "",
+                    "",
+                    &format!(
+                        "{} {}",
+                        u.maker.as_deref().unwrap_or("?"),
+                        u.model.as_deref().unwrap_or("")
+                    )
+                    .trim()
+                    .to_string(),
+                    &format!("seen {} (scan {})", u.seen_at, u.scan_id),
+                ])?;
+            }
+            for u in &r.unseen {
+                w.write_record([
+                    "not_seen",
+                    &u.device_id,
+                    &u.addresses.join(";"),
+                    "",
+                    u.brand.as_deref().unwrap_or(""),
+                    "",
+                    &format!("last seen {}", u.last_seen.as_deref().unwrap_or("never")),
+                ])?;
+            }
+            for m in &r.mismatches {
+                w.write_record([
+                    "mismatch",
+                    &m.device_id,
+                    &m.target,
+                    &m.field,
+                    &m.register,
+                    &m.observed,
+                    &m.evidence.join(" | "),
+                ])?;
+            }
+            for d in &r.duplicates {
+                w.write_record([
+                    "duplicate",
+                    &d.devices.join(";"),
+                    &d.targets.join(";"),
+                    "mac",
+                    "",
+                    &d.mac,
+                    "",
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "site {}: {} registered, {} discovered, {} matched{}",
+                r.site,
+                r.registered,
+                r.discovered,
+                r.matched,
+                r.since
+                    .as_deref()
+                    .map(|s| format!(", not-seen cut-off {s}"))
+                    .unwrap_or_default()
+            )?;
+            writeln!(
+                out,
+                "\nDiscovered, not registered ({}):",
+                r.unregistered.len()
+            )?;
+            let rows = r
+                .unregistered
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.target.clone(),
+                        u.mac.clone().unwrap_or_default(),
+                        u.maker.clone().unwrap_or_default(),
+                        u.model.clone().unwrap_or_default(),
+                        u.class.as_str().into(),
+                        u.seen_at.clone(),
+                    ]
+                })
+                .collect();
+            super::devices::table(
+                &mut out,
+                &["TARGET", "MAC", "MAKER", "MODEL", "CLASS", "SEEN"],
+                rows,
+            )?;
+            writeln!(out, "\nRegistered, not seen ({}):", r.unseen.len())?;
+            let rows = r
+                .unseen
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.device_id.clone(),
+                        u.brand.clone().unwrap_or_default(),
+                        u.model.clone().unwrap_or_default(),
+                        u.addresses.join(";"),
+                        u.status.as_str().into(),
+                        u.last_seen.clone().unwrap_or_else(|| "never".into()),
+                    ]
+                })
+                .collect();
+            super::devices::table(
+                &mut out,
+                &[
+                    "DEVICE",
+                    "BRAND",
+                    "MODEL",
+                    "ADDRESSES",
+                    "STATUS",
+                    "LAST SEEN",
+                ],
+                rows,
+            )?;
+            writeln!(out, "\nMismatches ({}):", r.mismatches.len())?;
+            let rows = r
+                .mismatches
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.device_id.clone(),
+                        m.target.clone(),
+                        m.field.clone(),
+                        m.register.clone(),
+                        m.observed.clone(),
+                        m.evidence.first().cloned().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            super::devices::table(
+                &mut out,
+                &[
+                    "DEVICE", "TARGET", "FIELD", "REGISTER", "OBSERVED", "EVIDENCE",
+                ],
+                rows,
+            )?;
+            writeln!(out, "\nDuplicate identities ({}):", r.duplicates.len())?;
+            let rows = r
+                .duplicates
+                .iter()
+                .map(|d| vec![d.mac.clone(), d.targets.join(", "), d.devices.join(", ")])
+                .collect();
+            super::devices::table(&mut out, &["MAC", "ADDRESSES", "DEVICES"], rows)?;
+            if r.unidentified_hosts > 0 {
+                writeln!(
+                    out,
+                    "\n{} other hosts seen with no maker or device class evidence.",
+                    r.unidentified_hosts
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
