@@ -399,3 +399,27 @@ async fn a_silent_slash_24_is_fast_and_fd_bounded() {
     );
     let _ = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_and_unknown_ports_fall_back_to_http() {
+    // an HTTP server on an arbitrary port of ::1: silent on connect, so the scanner tries HTTP
+    let l = match TcpListener::bind("[::1]:0").await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("SKIP: no IPv6 loopback: {e}");
+            return;
+        }
+    };
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(onvif_plain(l));
+    let mut cfg = quick_cfg(&[port]);
+    cfg.udp = false;
+    let t = TargetSet::parse(&["::1".into()], &[]).unwrap();
+    let (obs, _) = scan_collect(&cfg, &t).await.unwrap();
+    assert!(obs.iter().all(|o| o.target == "::1"));
+    assert!(
+        obs.iter().any(|o| matches!(&o.kind, ObservationKind::Http { port: Some(p), title: Some(t), .. } if *p == port && t == "Web")),
+        "{obs:?}"
+    );
+    assert!(obs.iter().any(|o| matches!(&o.kind, ObservationKind::Port { port: p, protocol: Some(pr), .. } if *p == port && pr == "http")));
+}
