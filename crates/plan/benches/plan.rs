@@ -24,7 +24,7 @@ fn instance(n: usize, sites: usize, round: bool, seed: u64) -> (Problem, u64) {
     let mut r = Rng(seed);
     let mut groups = Vec::with_capacity(n);
     let mut total = 0;
-    let mut cost = |r: &mut Rng, lo: u64, hi: u64| {
+    let cost = |r: &mut Rng, lo: u64, hi: u64| {
         if round {
             r.range(lo / 10, hi / 10) * 10
         } else {

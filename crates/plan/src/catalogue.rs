@@ -255,6 +255,25 @@ mod tests {
     }
 
     #[test]
+    fn every_catalogue_maker_and_brand_is_in_the_vendor_knowledge_base() {
+        let files = KbFiles::embedded();
+        let kb = camtrace_kb::Kb::load(&files).expect("embedded kb loads");
+        Catalogue::load(&files)
+            .unwrap()
+            .validate_against(&kb)
+            .unwrap();
+        // Recorders have like-for-like proposals too.
+        let c = Catalogue::load(&files).unwrap();
+        let want = Want {
+            class: DeviceClass::Recorder,
+            ..Default::default()
+        };
+        assert!(!c
+            .propose(&want, &["uk-2022-sensitive-sites".to_string()], 3)
+            .is_empty());
+    }
+
+    #[test]
     fn proposals_are_like_for_like_and_satisfy_every_regime() {
         let c = Catalogue::load(&KbFiles::embedded()).unwrap();
         let want = Want {
