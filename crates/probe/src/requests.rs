@@ -3,9 +3,6 @@
 //! These are read-only inquiries. Nothing here logs in, changes settings or exercises a known
 //! vulnerability (no POST to `/SDK/webLanguage`, no RPC2 login).
 
-use base64::Engine as _;
-use sha1::{Digest, Sha1};
-
 pub const SADP_PORT: u16 = 37020;
 pub const DHIP_PORT: u16 = 37810;
 pub const DAHUA_PORT: u16 = 5050;
@@ -23,40 +20,24 @@ fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Hikvision SADP inquiry (UDP 37020).
+/// Hikvision SADP inquiry (UDP 37020); the bytes come from `camtrace_identify`'s builders.
 pub fn sadp_probe() -> Vec<u8> {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Probe><Uuid>{}</Uuid><Types>inquiry</Types></Probe>",
-        uuid().to_uppercase()
-    )
-    .into_bytes()
+    camtrace_identify::parse::sadp_probe(&uuid().to_uppercase()).into_bytes()
 }
 
 /// Dahua DHIP `DHDiscover.search` (UDP 37810): 32-byte header then JSON.
 pub fn dhip_search_request() -> Vec<u8> {
-    let body = b"{\"method\":\"DHDiscover.search\",\"params\":{\"mac\":\"\",\"uni\":1}}\n";
-    let len = (body.len() as u32).to_le_bytes();
-    let mut v = Vec::with_capacity(32 + body.len());
-    v.extend_from_slice(&0x20u32.to_le_bytes());
-    v.extend_from_slice(b"DHIP");
-    v.extend_from_slice(&[0; 8]);
-    v.extend_from_slice(&len);
-    v.extend_from_slice(&[0; 4]);
-    v.extend_from_slice(&len);
-    v.extend_from_slice(&[0; 4]);
-    v.extend_from_slice(body);
-    v
+    camtrace_identify::parse::dhip_search_request()
 }
 
 /// The older Dahua binary discovery request (UDP 5050), 32 bytes.
 pub fn dahua_discovery_request() -> Vec<u8> {
-    let mut v = vec![0u8; 32];
-    v[..4].copy_from_slice(&[0xa3, 0x01, 0x00, 0x01]);
-    v[16..20].copy_from_slice(&[0x02, 0x00, 0x00, 0x00]);
-    v
+    camtrace_identify::parse::dahua_discovery_request().to_vec()
 }
 
-/// ONVIF WS-Discovery Probe for network video transmitters and devices (UDP 3702).
+/// ONVIF WS-Discovery Probe with no type filter, so every WS-Discovery device answers (printers
+/// and computers too: their Types are evidence that a host is *not* a camera). The
+/// `camtrace_identify` builder filters on NetworkVideoTransmitter, which hides those.
 pub fn ws_discovery_probe() -> Vec<u8> {
     format!(
         concat!(
@@ -152,57 +133,15 @@ pub fn parse_credentials(text: &str) -> Result<Vec<Credential>, String> {
     Ok(out)
 }
 
-/// WS-Security UsernameToken header with PasswordDigest = base64(sha1(nonce + created + password)).
-pub fn username_token(c: &Credential, nonce: &[u8], created: &str) -> String {
-    let mut h = Sha1::new();
-    h.update(nonce);
-    h.update(created.as_bytes());
-    h.update(c.password.as_bytes());
-    let digest = base64::engine::general_purpose::STANDARD.encode(h.finalize());
-    let nonce_b64 = base64::engine::general_purpose::STANDARD.encode(nonce);
-    format!(
-        concat!(
-            r#"<wsse:Security s:mustUnderstand="1" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" "#,
-            r#"xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">"#,
-            r#"<wsse:UsernameToken><wsse:Username>{}</wsse:Username>"#,
-            r#"<wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">{}</wsse:Password>"#,
-            r#"<wsse:Nonce EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary">{}</wsse:Nonce>"#,
-            r#"<wsu:Created>{}</wsu:Created></wsse:UsernameToken></wsse:Security>"#
-        ),
-        xml_escape(&c.user),
-        digest,
-        nonce_b64,
-        created
-    )
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// ONVIF `GetDeviceInformation` SOAP 1.2 request, optionally with a UsernameToken.
+/// ONVIF `GetDeviceInformation` SOAP 1.2 request, optionally with a WS-UsernameToken
+/// (PasswordDigest, fresh random nonce, current time); built by `camtrace_identify`.
 pub fn onvif_get_device_information_request(cred: Option<&Credential>) -> Vec<u8> {
-    let header = match cred {
-        Some(c) => {
-            let nonce = *uuid::Uuid::new_v4().as_bytes();
-            let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-            format!(
-                "<s:Header>{}</s:Header>",
-                username_token(c, &nonce, &created)
-            )
-        }
-        None => String::new(),
-    };
-    format!(
-        concat!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-            r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl">"#,
-            r#"{}<s:Body><tds:GetDeviceInformation/></s:Body></s:Envelope>"#
-        ),
-        header
+    let nonce = *uuid::Uuid::new_v4().as_bytes();
+    let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    camtrace_identify::parse::onvif_get_device_information_request(
+        cred.map(|c| (c.user.as_str(), c.password.as_str())),
+        &nonce,
+        &created,
     )
     .into_bytes()
 }
@@ -241,25 +180,18 @@ mod tests {
     }
 
     #[test]
-    fn ws_username_token_digest_is_the_standard_one() {
-        // Digest = base64(sha1(nonce + created + password)), computed independently here.
+    fn ws_username_token_never_carries_the_password() {
         let c = Credential {
             user: "admin".into(),
             password: "secret".into(),
         };
-        let nonce = [1u8; 16];
-        let created = "2026-11-29T05:00:00Z";
-        let t = username_token(&c, &nonce, created);
-        let mut h = Sha1::new();
-        h.update([1u8; 16]);
-        h.update(b"2026-11-29T05:00:00Z");
-        h.update(b"secret");
-        let want = base64::engine::general_purpose::STANDARD.encode(h.finalize());
-        assert!(t.contains(&want));
-        assert!(!t.contains("secret"), "password never in clear");
         assert!(format!("{c:?}").contains("redacted") && !format!("{c:?}").contains("secret"));
         let doc = String::from_utf8(onvif_get_device_information_request(Some(&c))).unwrap();
         assert!(roxmltree::Document::parse(&doc).is_ok());
+        assert!(doc.contains("PasswordDigest") && doc.contains("<wsse:Username>admin<"));
+        assert!(!doc.contains("secret"), "password never in clear");
+        let anon = String::from_utf8(onvif_get_device_information_request(None)).unwrap();
+        assert!(!anon.contains("wsse") && anon.contains("GetDeviceInformation"));
     }
 
     #[test]
