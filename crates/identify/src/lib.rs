@@ -8,3 +8,7 @@ pub mod error;
 pub mod parse;
 
 pub use error::{IdentifyError, ParseError};
+pub mod engine;
+mod features;
+
+pub use engine::{Engine, SignatureMatch};

@@ -28,3 +28,4 @@ pub use requests::{
 };
 pub use sadp::{sadp, SadpReply, MAX_SADP};
 pub use xml::{MAX_DEPTH, MAX_NODES, MAX_XML};
+pub(crate) use http::floor_boundary as http_floor;

@@ -1,0 +1,810 @@
+//! The signature engine: observations → [`Identification`] with evidence for every claim.
+
+use crate::error::IdentifyError;
+use crate::features::{features, Field, Structured};
+use camtrace_kb::{Company, Confidence, Kb, Signature, Tristate};
+use camtrace_model::{DeviceClass, Evidence, Identification, NamedRef, Observation, ObservationKind};
+use chrono::NaiveDate;
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use std::collections::{BTreeSet, HashMap};
+
+/// Weight of a MAC prefix of a surveillance maker (IEEE assignment: medium evidence).
+const OUI_WEIGHT: f64 = 0.65;
+/// Weight of a MAC prefix of a block marked `not_surveillance_alone` (weak).
+const OUI_WEAK_WEIGHT: f64 = 0.3;
+/// Class claims below this are reported as evidence but do not set the class.
+const CLASS_THRESHOLD: f64 = 0.3;
+/// A restricted maker is only asserted with confidence ≥ 0.5 when some claim reaches this.
+const ASSERT_RESTRICTED: f64 = 0.5;
+/// Confidence cap for a restricted maker backed by weak evidence only.
+const WEAK_CAP: f64 = 0.45;
+/// Highest confidence ever reported.
+const MAX_CONFIDENCE: f64 = 0.99;
+/// Longest value quoted in evidence.
+const MAX_DETAIL: usize = 200;
+
+struct Group {
+    set: RegexSet,
+    members: Vec<usize>,
+}
+
+struct Compiled {
+    re: Regex,
+    captures: bool,
+    source: String,
+}
+
+/// One signature that matched one feature of one observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignatureMatch {
+    /// Index into [`Engine::signatures`].
+    pub signature: usize,
+    pub field: String,
+    /// The value matched (truncated for display).
+    pub value: String,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+}
+
+/// The compiled signature engine. Build once with [`Engine::new`], then identify any number of
+/// targets; it is `Send + Sync`.
+pub struct Engine {
+    kb: Kb,
+    date: NaiveDate,
+    groups: HashMap<String, Group>,
+    kinds: BTreeSet<String>,
+    compiled: Vec<Compiled>,
+}
+
+fn build_regex(s: &Signature) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(&s.pattern)
+        .case_insensitive(s.case_insensitive)
+        .size_limit(1 << 20)
+        .build()
+}
+
+fn set_pattern(s: &Signature) -> String {
+    if s.case_insensitive {
+        format!("(?i:{})", s.pattern)
+    } else {
+        format!("(?:{})", s.pattern)
+    }
+}
+
+fn quote(s: &str) -> String {
+    let end = crate::parse::http_floor(s, MAX_DETAIL);
+    if end < s.len() {
+        format!("{}…", &s[..end])
+    } else {
+        s.to_string()
+    }
+}
+
+fn noisy_or(ws: impl IntoIterator<Item = f64>) -> f64 {
+    1.0 - ws.into_iter().fold(1.0, |acc, w| acc * (1.0 - w.clamp(0.0, 1.0)))
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Normalise a MAC to lower-case colon form when it has 12 hex digits.
+fn norm_mac(m: &str) -> Option<String> {
+    let hex: Vec<char> = m.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    if hex.len() != 12 {
+        return None;
+    }
+    let s: String = hex.iter().map(|c| c.to_ascii_lowercase()).collect();
+    Some(
+        (0..6)
+            .map(|i| &s[i * 2..i * 2 + 2])
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
+#[derive(Debug, Clone)]
+struct Claim {
+    company: String,
+    weight: f64,
+    /// From device evidence (signature, structured field, MAC), not derived from a brand.
+    direct: bool,
+    ev: usize,
+}
+
+#[derive(Default)]
+struct Acc {
+    evidence: Vec<Evidence>,
+    makers: Vec<Claim>,
+    brands: Vec<(String, f64, usize)>,
+    classes: Vec<(DeviceClass, f64, usize)>,
+    models: Vec<(String, f64, usize)>,
+    firmwares: Vec<(String, f64, usize)>,
+    call_home: BTreeSet<String>,
+    macs: Vec<String>,
+    conflicts: Vec<String>,
+}
+
+impl Acc {
+    fn push(&mut self, e: Evidence) -> usize {
+        self.evidence.push(e);
+        self.evidence.len() - 1
+    }
+}
+
+impl Engine {
+    /// Compile every signature of the knowledge base once: one `RegexSet` per (kind, field)
+    /// group, plus each signature's own regex for captures.
+    pub fn new(kb: &Kb) -> Result<Engine, IdentifyError> {
+        let mut by_group: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut compiled = Vec::with_capacity(kb.signatures.len());
+        let mut kinds = BTreeSet::new();
+        for (i, s) in kb.signatures.iter().enumerate() {
+            let location = kb
+                .signature_locations
+                .get(i)
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "kb/signatures".into());
+            let re = build_regex(s).map_err(|e| IdentifyError::Signature {
+                id: s.id.clone(),
+                location: location.clone(),
+                reason: e.to_string(),
+            })?;
+            let captures = re.capture_names().flatten().any(|n| n == "model" || n == "firmware");
+            compiled.push(Compiled {
+                re,
+                captures,
+                source: format!("{location}; {}", s.source),
+            });
+            kinds.insert(s.kind.clone());
+            by_group.entry(format!("{}\u{1}{}", s.kind, s.field)).or_default().push(i);
+        }
+        let mut groups = HashMap::new();
+        for (key, members) in by_group {
+            let set = RegexSetBuilder::new(members.iter().map(|&i| set_pattern(&kb.signatures[i])))
+                .size_limit(16 << 20)
+                .build()
+                .map_err(|e| {
+                    let (kind, field) = key.split_once('\u{1}').unwrap_or((&key, ""));
+                    IdentifyError::SignatureSet {
+                        kind: kind.to_string(),
+                        field: field.to_string(),
+                        reason: e.to_string(),
+                    }
+                })?;
+            groups.insert(key, Group { set, members });
+        }
+        Ok(Engine {
+            kb: kb.clone(),
+            date: chrono::Utc::now().date_naive(),
+            groups,
+            kinds,
+            compiled,
+        })
+    }
+
+    /// Resolve brand ownership and OEM links as on `date` (default: today).
+    pub fn with_date(mut self, date: NaiveDate) -> Self {
+        self.date = date;
+        self
+    }
+
+    pub fn date(&self) -> NaiveDate {
+        self.date
+    }
+
+    pub fn kb(&self) -> &Kb {
+        &self.kb
+    }
+
+    /// The signatures, in the order [`SignatureMatch::signature`] indexes.
+    pub fn signatures(&self) -> &[Signature] {
+        &self.kb.signatures
+    }
+
+    fn scan(&self, kind: &ObservationKind, st: &mut Structured, out: &mut Vec<SignatureMatch>) {
+        let name = kind.name();
+        let has_sigs = self.kinds.contains(name);
+        let mut key = String::with_capacity(48);
+        let mut emit = |field: Field<'_>, value: &str| {
+            if !has_sigs || value.is_empty() {
+                return;
+            }
+            key.clear();
+            key.push_str(name);
+            key.push('\u{1}');
+            field.write(&mut key);
+            let Some(g) = self.groups.get(key.as_str()) else { return };
+            let hits = g.set.matches(value);
+            if !hits.matched_any() {
+                return;
+            }
+            for h in hits.iter() {
+                let si = g.members[h];
+                let c = &self.compiled[si];
+                let (mut model, mut firmware) = (None, None);
+                if c.captures {
+                    if let Some(caps) = c.re.captures(value) {
+                        model = caps.name("model").map(|m| m.as_str().trim().to_string()).filter(|s| !s.is_empty());
+                        firmware = caps.name("firmware").map(|m| m.as_str().trim().to_string()).filter(|s| !s.is_empty());
+                    }
+                }
+                out.push(SignatureMatch {
+                    signature: si,
+                    field: field.to_string_owned(),
+                    value: quote(value),
+                    model,
+                    firmware,
+                });
+            }
+        };
+        features(kind, st, &mut emit);
+    }
+
+    /// The signatures that match one observation (no resolution).
+    pub fn matches(&self, obs: &ObservationKind) -> Vec<SignatureMatch> {
+        let mut out = Vec::new();
+        self.scan(obs, &mut Structured::default(), &mut out);
+        out
+    }
+
+    /// Identify one target from its observations (observations of other targets are used too:
+    /// the caller decides what belongs together).
+    pub fn identify(&self, target: &str, obs: &[Observation]) -> Identification {
+        let mut acc = Acc::default();
+        let mut hits = Vec::new();
+        for o in obs {
+            let mut st = Structured::default();
+            hits.clear();
+            self.scan(&o.kind, &mut st, &mut hits);
+            let kind = o.kind.name();
+            for h in &hits {
+                self.add_hit(&mut acc, kind, h);
+            }
+            self.add_structured(&mut acc, kind, st);
+        }
+        self.resolve(target, acc)
+    }
+
+    /// Identify every target of a stream of observations, grouped by target in first-seen order.
+    pub fn identify_all(&self, obs: impl IntoIterator<Item = Observation>) -> Vec<Identification> {
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut groups: Vec<(String, Vec<Observation>)> = Vec::new();
+        for o in obs {
+            match index.get(&o.target) {
+                Some(&i) => groups[i].1.push(o),
+                None => {
+                    index.insert(o.target.clone(), groups.len());
+                    groups.push((o.target.clone(), vec![o]));
+                }
+            }
+        }
+        groups.iter().map(|(t, v)| self.identify(t, v)).collect()
+    }
+
+    fn add_hit(&self, acc: &mut Acc, kind: &str, h: &SignatureMatch) {
+        let s = &self.kb.signatures[h.signature];
+        let mut proves = Vec::new();
+        if s.maker.is_some() || s.firmware_family.is_some() {
+            proves.push("maker".to_string());
+        }
+        if s.brand.is_some() {
+            proves.push("brand".into());
+        }
+        if s.class.is_some() {
+            proves.push("class".into());
+        }
+        if s.call_home.is_some() {
+            proves.push("call_home".into());
+        }
+        if h.model.is_some() {
+            proves.push("model".into());
+        }
+        if h.firmware.is_some() {
+            proves.push("firmware".into());
+        }
+        let detail = if h.field.starts_with("header:") {
+            let mut n = h.field["header:".len()..].to_string();
+            if let Some(f) = n.get_mut(0..1) {
+                f.make_ascii_uppercase();
+            }
+            format!("{n}: {}", h.value)
+        } else {
+            format!("{}: {}", h.field, h.value)
+        };
+        let ev = acc.push(Evidence {
+            kind: kind.to_string(),
+            detail,
+            signature: s.id.clone(),
+            source: self.compiled[h.signature].source.clone(),
+            proves,
+            weight: Some(s.strength),
+        });
+        for m in [&s.maker, &s.firmware_family].into_iter().flatten() {
+            acc.makers.push(Claim {
+                company: m.clone(),
+                weight: s.strength,
+                direct: true,
+                ev,
+            });
+            if s.maker.is_some() && s.firmware_family.is_some() {
+                break;
+            }
+        }
+        if let Some(b) = &s.brand {
+            acc.brands.push((b.clone(), s.strength, ev));
+        }
+        if let Some(c) = s.class.as_deref().and_then(|c| c.parse::<DeviceClass>().ok()) {
+            acc.classes.push((c, s.strength, ev));
+        }
+        if let Some(c) = &s.call_home {
+            acc.call_home.insert(c.clone());
+        }
+        if let Some(m) = &h.model {
+            acc.models.push((m.clone(), s.strength, ev));
+        }
+        if let Some(f) = &h.firmware {
+            acc.firmwares.push((f.clone(), s.strength, ev));
+        }
+    }
+
+    fn brand_location(&self, id: &str) -> String {
+        let loc = self
+            .kb
+            .location("brand", id)
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "kb/brands".into());
+        let src = self.kb.brand(id).map(|b| b.source.as_str()).unwrap_or("");
+        format!("{loc}; {src}")
+    }
+
+    fn company_location(&self, id: &str) -> String {
+        let loc = self
+            .kb
+            .location("company", id)
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "kb/companies".into());
+        let src = self.kb.company(id).map(|c| c.source.as_str()).unwrap_or("");
+        format!("{loc}; {src}")
+    }
+
+    /// A brand id for a name as a device states it (`CP_PLUS`, `HIKVISION DS-2CD...`, `AXIS`).
+    fn brand_for_name(&self, name: &str) -> Option<String> {
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        let by = |n: &str| {
+            self.kb.brand_by_name(n).map(|b| b.id.clone()).or_else(|| {
+                self.kb
+                    .company_by_name(n)
+                    .and_then(|c| self.kb.brand(&c.id))
+                    .map(|b| b.id.clone())
+            })
+        };
+        by(name).or_else(|| {
+            let first = name.split(|c: char| c.is_whitespace() || c == '/' || c == ',').next()?;
+            (first.len() >= 2 && first != name).then(|| by(first)).flatten()
+        })
+    }
+
+    fn add_structured(&self, acc: &mut Acc, kind: &str, st: Structured) {
+        for (value, w, what) in st.model {
+            let ev = acc.push(Evidence {
+                kind: kind.into(),
+                detail: format!("{what}: {}", quote(&value)),
+                signature: String::new(),
+                source: format!("observation field ({what})"),
+                proves: vec!["model".into()],
+                weight: Some(w),
+            });
+            acc.models.push((value, w, ev));
+        }
+        for (value, w, what) in st.firmware {
+            let ev = acc.push(Evidence {
+                kind: kind.into(),
+                detail: format!("{what}: {}", quote(&value)),
+                signature: String::new(),
+                source: format!("observation field ({what})"),
+                proves: vec!["firmware".into()],
+                weight: Some(w),
+            });
+            acc.firmwares.push((value, w, ev));
+        }
+        for (value, w, what) in st.names {
+            if let Some(b) = self.brand_for_name(&value) {
+                let ev = acc.push(Evidence {
+                    kind: kind.into(),
+                    detail: format!("{what}: {}", quote(&value)),
+                    signature: String::new(),
+                    source: self.brand_location(&b),
+                    proves: vec!["brand".into()],
+                    weight: Some(w),
+                });
+                acc.brands.push((b, w, ev));
+            }
+        }
+        for (mac, what) in st.macs {
+            self.add_mac(acc, kind, &mac, &what);
+        }
+        for n in st.notes {
+            acc.push(Evidence {
+                kind: kind.into(),
+                detail: n,
+                signature: String::new(),
+                source: "parser".into(),
+                proves: Vec::new(),
+                weight: Some(0.0),
+            });
+        }
+    }
+
+    fn add_mac(&self, acc: &mut Acc, kind: &str, mac: &str, what: &str) {
+        let Some(norm) = norm_mac(mac) else { return };
+        if acc.macs.contains(&norm) {
+            return;
+        }
+        acc.macs.push(norm.clone());
+        let Some(hit) = self.kb.lookup_mac(&norm) else { return };
+        let weak = hit.block.not_surveillance_alone;
+        let w = if weak { OUI_WEAK_WEIGHT } else { OUI_WEIGHT };
+        let loc = self
+            .kb
+            .oui_blocks
+            .iter()
+            .position(|b| std::ptr::eq(b, hit.block))
+            .and_then(|i| self.kb.oui_locations.get(i))
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "kb/oui".into());
+        let ev = acc.push(Evidence {
+            kind: if kind == "mac" { "mac".into() } else { format!("{kind} mac") },
+            detail: format!(
+                "{what} {norm}: prefix {} assigned by the IEEE to {}{}",
+                hit.prefix,
+                hit.block.assignee,
+                if weak {
+                    " (mostly non-surveillance equipment: not enough alone)"
+                } else {
+                    ""
+                }
+            ),
+            signature: String::new(),
+            source: format!("{loc}; {}", hit.block.source),
+            proves: vec!["maker".into()],
+            weight: Some(w),
+        });
+        acc.makers.push(Claim {
+            company: hit.company.id.clone(),
+            weight: w,
+            direct: true,
+            ev,
+        });
+    }
+
+    fn company_ref(&self, id: &str) -> NamedRef {
+        match self.kb.company(id) {
+            Some(c) => NamedRef::new(&c.id, &c.name),
+            None => NamedRef::new(id, id),
+        }
+    }
+
+    fn root_of(&self, id: &str) -> String {
+        self.kb
+            .company_chain(id)
+            .last()
+            .map(|c| c.id.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// Subject to the PRC National Intelligence Law, itself or through a parent.
+    fn restricted(&self, id: &str) -> bool {
+        self.kb.company_chain(id).iter().any(|c| c.prc_nil == Tristate::Yes)
+    }
+
+    fn western(&self, id: &str) -> bool {
+        let chain = self.kb.company_chain(id);
+        !chain.is_empty()
+            && chain.first().map(|c: &&Company| c.prc_nil) == Some(Tristate::No)
+            && !chain.iter().any(|c| c.prc_nil == Tristate::Yes)
+    }
+
+    fn resolve(&self, target: &str, mut acc: Acc) -> Identification {
+        let mut id = Identification::unknown(target);
+        id.mac = acc.macs.first().cloned();
+
+        // Brand: the best-supported brand id.
+        let mut brand_scores: Vec<(String, f64)> = Vec::new();
+        for (b, w, _) in &acc.brands {
+            match brand_scores.iter_mut().find(|(x, _)| x == b) {
+                Some((_, s)) => *s = noisy_or([*s, *w]),
+                None => brand_scores.push((b.clone(), *w)),
+            }
+        }
+        brand_scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let brand = brand_scores.first().cloned();
+
+        // Model and firmware: the strongest candidates.
+        let best = |v: &Vec<(String, f64, usize)>| {
+            v.iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(s, _, _)| s.clone())
+        };
+        id.model = best(&acc.models);
+        id.firmware = best(&acc.firmwares);
+
+        // Brand-derived maker claims: an OEM link (model-specific, or at least medium) names
+        // the maker; otherwise the owner of the brand on the date.
+        let mut oem_explains: Vec<String> = Vec::new();
+        if let Some((b, bw)) = &brand {
+            let links = self.kb.oem_for(b, id.model.as_deref(), self.date);
+            let usable = links
+                .iter()
+                .find(|l| !l.models.is_empty() || l.confidence >= Confidence::Medium);
+            let owner = self.kb.brand_owner_on(b, self.date);
+            for l in &links {
+                oem_explains.push(l.maker.clone());
+            }
+            let brand_name = self.kb.brand(b).map(|x| x.name.clone()).unwrap_or_else(|| b.clone());
+            if let Some(l) = usable {
+                let w = bw * l.confidence.weight();
+                let loc = self
+                    .kb
+                    .oem_links
+                    .iter()
+                    .position(|x| std::ptr::eq(x, *l))
+                    .and_then(|i| self.kb.oem_locations.get(i))
+                    .map(|x| x.to_string())
+                    .unwrap_or_else(|| "kb/brands".into());
+                let ev = acc.push(Evidence {
+                    kind: "kb".into(),
+                    detail: format!(
+                        "OEM link: {brand_name}{} products are made by {} ({} confidence)",
+                        if l.models.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {}", l.models.join("/"))
+                        },
+                        self.company_ref(&l.maker).name,
+                        l.confidence.as_str()
+                    ),
+                    signature: String::new(),
+                    source: format!("{loc}; {}", l.source),
+                    proves: vec!["maker".into()],
+                    weight: Some(round(w)),
+                });
+                acc.makers.push(Claim {
+                    company: l.maker.clone(),
+                    weight: w,
+                    direct: false,
+                    ev,
+                });
+            } else if let Some(o) = owner {
+                let w = bw * o.confidence.weight();
+                let ev = acc.push(Evidence {
+                    kind: "kb".into(),
+                    detail: format!(
+                        "brand {brand_name} belongs to {} on {} ({})",
+                        self.company_ref(&o.company).name,
+                        self.date,
+                        o.relationship
+                    ),
+                    signature: String::new(),
+                    source: format!("{}; {}", self.brand_location(b), o.source),
+                    proves: vec!["maker".into()],
+                    weight: Some(round(w)),
+                });
+                acc.makers.push(Claim {
+                    company: o.company.clone(),
+                    weight: w,
+                    direct: false,
+                    ev,
+                });
+                for l in links.iter().filter(|l| l.maker != o.company) {
+                    acc.push(Evidence {
+                        kind: "kb".into(),
+                        detail: format!(
+                            "possible OEM: some {brand_name} products are reported to be made by {} (weak, brand-wide)",
+                            self.company_ref(&l.maker).name
+                        ),
+                        signature: String::new(),
+                        source: format!("kb/brands; {}", l.source),
+                        proves: Vec::new(),
+                        weight: Some(round(bw * l.confidence.weight() * 0.5)),
+                    });
+                }
+            } else if let Some(l) = links.first() {
+                let w = bw * l.confidence.weight();
+                let ev = acc.push(Evidence {
+                    kind: "kb".into(),
+                    detail: format!(
+                        "OEM link (weak): {brand_name} products are made by {}",
+                        self.company_ref(&l.maker).name
+                    ),
+                    signature: String::new(),
+                    source: format!("kb/brands; {}", l.source),
+                    proves: vec!["maker".into()],
+                    weight: Some(round(w)),
+                });
+                acc.makers.push(Claim {
+                    company: l.maker.clone(),
+                    weight: w,
+                    direct: false,
+                    ev,
+                });
+            }
+        }
+
+        // Maker: group claims by corporate family, best family wins; within it, the company
+        // with the strongest direct (firmware/hardware) evidence.
+        struct Fam {
+            root: String,
+            score: f64,
+            max: f64,
+            claims: Vec<Claim>,
+        }
+        let mut fams: Vec<Fam> = Vec::new();
+        for c in &acc.makers {
+            let root = self.root_of(&c.company);
+            match fams.iter_mut().find(|f| f.root == root) {
+                Some(f) => {
+                    f.score = noisy_or([f.score, c.weight]);
+                    f.max = f.max.max(c.weight);
+                    f.claims.push(c.clone());
+                }
+                None => fams.push(Fam {
+                    root,
+                    score: c.weight,
+                    max: c.weight,
+                    claims: vec![c.clone()],
+                }),
+            }
+        }
+        fams.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let pick = |f: &Fam| -> String {
+            let mut per: Vec<(String, f64, bool)> = Vec::new();
+            for c in &f.claims {
+                match per.iter_mut().find(|(x, _, _)| *x == c.company) {
+                    Some(p) => {
+                        if c.direct {
+                            p.1 = noisy_or([p.1, c.weight]);
+                            p.2 = true;
+                        }
+                    }
+                    None => per.push((c.company.clone(), if c.direct { c.weight } else { 0.0 }, c.direct)),
+                }
+            }
+            per.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.total_cmp(&a.1)));
+            per[0].0.clone()
+        };
+        if let Some(mut chosen) = (!fams.is_empty()).then_some(0usize) {
+            // Safety: a restricted maker without a strong tell never displaces a Western maker
+            // with real evidence.
+            let top_company = pick(&fams[0]);
+            if self.restricted(&top_company) && fams[0].max < 0.8 {
+                if let Some(w) = fams
+                    .iter()
+                    .position(|f| f.max >= ASSERT_RESTRICTED && self.western(&pick(f)))
+                {
+                    chosen = w;
+                }
+            }
+            let fam = &fams[chosen];
+            let maker = pick(fam);
+            let mut conf = fam.score;
+            // Conflicts: other families with direct evidence, or a brand owner that is not the
+            // maker without an OEM link to explain it.
+            let mut conflict_w: f64 = 0.0;
+            for (i, f) in fams.iter().enumerate() {
+                if i == chosen {
+                    continue;
+                }
+                let other = pick(f);
+                let explained = oem_explains.iter().any(|m| self.root_of(m) == fam.root)
+                    && f.claims.iter().all(|c| !c.direct);
+                if explained {
+                    let brand_name = brand
+                        .as_ref()
+                        .and_then(|(b, _)| self.kb.brand(b))
+                        .map(|b| b.name.clone())
+                        .unwrap_or_default();
+                    acc.push(Evidence {
+                        kind: "kb".into(),
+                        detail: format!(
+                            "rebrand: {brand_name} (brand of {}) is made by {} per an OEM link",
+                            self.company_ref(&other).name,
+                            self.company_ref(&maker).name
+                        ),
+                        signature: String::new(),
+                        source: self.brand_location(brand.as_ref().map(|b| b.0.as_str()).unwrap_or("")),
+                        proves: vec!["maker".into(), "brand".into()],
+                        weight: None,
+                    });
+                    continue;
+                }
+                let strongest = f
+                    .claims
+                    .iter()
+                    .max_by(|a, b| a.weight.total_cmp(&b.weight))
+                    .map(|c| acc.evidence[c.ev].detail.clone())
+                    .unwrap_or_default();
+                let text = format!(
+                    "evidence for {} ({}) disagrees with maker {}",
+                    self.company_ref(&other).name,
+                    strongest,
+                    self.company_ref(&maker).name
+                );
+                conflict_w = conflict_w.max(f.max);
+                acc.push(Evidence {
+                    kind: "conflict".into(),
+                    detail: text.clone(),
+                    signature: String::new(),
+                    source: self.company_location(&other),
+                    proves: vec!["conflict".into()],
+                    weight: Some(round(f.max)),
+                });
+                acc.conflicts.push(text);
+            }
+            conf *= 1.0 - 0.5 * conflict_w;
+            if self.restricted(&maker) && fam.max < ASSERT_RESTRICTED {
+                conf = conf.min(WEAK_CAP);
+            }
+            id.confidence = round(conf.min(MAX_CONFIDENCE));
+            id.maker = Some(self.company_ref(&maker));
+        }
+
+        if let Some((b, _)) = &brand {
+            let name = self.kb.brand(b).map(|x| x.name.clone()).unwrap_or_else(|| b.clone());
+            id.brand = Some(NamedRef::new(b, name));
+        }
+
+        // Class: the best-supported class above the threshold; else cameras for a surveillance
+        // maker identified from device evidence.
+        let mut class_scores: Vec<(DeviceClass, f64)> = Vec::new();
+        for (c, w, _) in &acc.classes {
+            match class_scores.iter_mut().find(|(x, _)| x == c) {
+                Some((_, s)) => *s = noisy_or([*s, *w]),
+                None => class_scores.push((*c, *w)),
+            }
+        }
+        class_scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+        match class_scores.first() {
+            Some((c, s)) if *s >= CLASS_THRESHOLD => {
+                id.device_class = *c;
+                if id.maker.is_none() {
+                    id.confidence = round(s.min(MAX_CONFIDENCE));
+                }
+            }
+            _ => {
+                if let Some(m) = &id.maker {
+                    let evidence_beyond_mac = acc.makers.iter().any(|c| {
+                        !acc.evidence[c.ev].kind.ends_with("mac")
+                    }) || brand.is_some();
+                    let makes_cameras = self
+                        .kb
+                        .company(&m.id)
+                        .is_some_and(|c| c.makes.iter().any(|x| x == "camera"));
+                    if evidence_beyond_mac && makes_cameras {
+                        id.device_class = DeviceClass::Camera;
+                        acc.push(Evidence {
+                            kind: "kb".into(),
+                            detail: format!(
+                                "no class evidence: {} makes cameras, the most common device",
+                                m.name
+                            ),
+                            signature: String::new(),
+                            source: self.company_location(&m.id),
+                            proves: vec!["class".into()],
+                            weight: Some(0.3),
+                        });
+                    }
+                }
+            }
+        }
+        id.call_home = acc.call_home.into_iter().collect();
+        id.conflicts = acc.conflicts;
+        let mut ev = acc.evidence;
+        ev.sort_by(|a, b| b.weight.unwrap_or(0.5).total_cmp(&a.weight.unwrap_or(0.5)));
+        id.evidence = ev;
+        id
+    }
+}
