@@ -14,6 +14,7 @@ mod history;
 mod migrate;
 pub mod reconcile;
 mod sql;
+pub mod testing;
 
 use async_trait::async_trait;
 use camtrace_model::{

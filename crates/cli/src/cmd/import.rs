@@ -419,8 +419,7 @@ async fn import_evidence(
                 for o in r {
                     on_obs(o?, &mut chunk);
                     if chunk.len() >= CHUNK {
-                        imp.add_observations(&chunk).await?;
-                        chunk.clear();
+                        flush(&mut imp, &mut chunk).await?;
                     }
                 }
             }
@@ -429,8 +428,7 @@ async fn import_evidence(
                 for o in r.by_ref() {
                     on_obs(o?, &mut chunk);
                     if chunk.len() >= CHUNK {
-                        imp.add_observations(&chunk).await?;
-                        chunk.clear();
+                        flush(&mut imp, &mut chunk).await?;
                     }
                 }
                 let st = r.stats();
@@ -453,8 +451,7 @@ async fn import_evidence(
                         Err(e) => return Err(e.into()),
                     }
                     if chunk.len() >= CHUNK {
-                        imp.add_observations(&chunk).await?;
-                        chunk.clear();
+                        flush(&mut imp, &mut chunk).await?;
                     }
                 }
                 if r.unknown_kinds > 0 {
@@ -493,6 +490,23 @@ async fn import_evidence(
     summary.observations = rec.observation_count;
     summary.identifications = rec.identification_count;
     Ok(summary)
+}
+
+/// Store a chunk of observations, logging progress every 100,000.
+async fn flush(
+    imp: &mut camtrace_store::ScanImport,
+    chunk: &mut Vec<Observation>,
+) -> anyhow::Result<()> {
+    let before = imp.observation_count() / 100_000;
+    imp.add_observations(chunk).await?;
+    chunk.clear();
+    if imp.observation_count() / 100_000 > before {
+        tracing::info!(
+            "{} observations stored (not yet committed)",
+            imp.observation_count()
+        );
+    }
+    Ok(())
 }
 
 /// Identify the devices behind observations with the knowledge base.
