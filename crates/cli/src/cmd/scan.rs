@@ -414,6 +414,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     }
     let cfg = build_config(&a)?;
     let targets = build_targets(&a)?;
+    // refuse early (before loading anything) when the targets leave the scope or are too many
+    if let Some(scope) = &cfg.scope {
+        targets.check_scope(scope)?;
+    }
+    targets.check_size(cfg.max_hosts, cfg.force)?;
     let format = match a.format {
         Some(f) => f,
         None => match default_format(None) {
