@@ -11,6 +11,7 @@ pub struct SiteLink {
     pub name: String,
     pub href: String,
     pub org: String,
+    pub org_href: String,
     pub criteria: String,
     pub devices: usize,
     pub restricted: usize,
@@ -67,6 +68,11 @@ pub struct Page {
     pub evidence_truncated: usize,
 }
 
+/// File name of an organisation's page.
+pub fn org_file(id: &str) -> String {
+    format!("org-{}", &site_file(id)["site-".len()..])
+}
+
 /// File name of a site's page.
 pub fn site_file(id: &str) -> String {
     let safe: String = id
@@ -105,6 +111,7 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
                     id: site.id.clone(),
                     name: site.name.clone(),
                     href: site_file(&site.id),
+                    org_href: org_file(&site.organisation),
                     org: r
                         .organisations
                         .iter()

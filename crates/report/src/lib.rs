@@ -43,7 +43,7 @@ fn put(path: PathBuf, bytes: &[u8], files: &mut Vec<PathBuf>) -> Result<(), Repo
 }
 
 /// Write the report for `input` (already scoped with [`ReportInput::scoped`] if wanted) into
-/// `dir`: `index.html`, one `site-<id>.html` per site, `findings.csv`, `plan.csv`,
+/// `dir`: `index.html`, one `org-<id>.html` per organisation, one `site-<id>.html` per site, `findings.csv`, `plan.csv`,
 /// `devices.csv`, `waivers.csv`, `evidence.csv`, `summary.csv`, `report.json`, `report.xlsx`.
 pub fn write_report(input: &ReportInput, dir: &Path) -> Result<Written, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
@@ -54,6 +54,11 @@ pub fn write_report(input: &ReportInput, dir: &Path) -> Result<Written, ReportEr
     let index = dir.join("index.html");
     let html = html::render(input, true).map_err(|e| ReportError::Render(e.to_string()))?;
     put(index.clone(), html.as_bytes(), &mut files)?;
+    for o in &input.organisations {
+        let scoped = input.scoped(Some(&o.id), None);
+        let page = html::render(&scoped, true).map_err(|e| ReportError::Render(e.to_string()))?;
+        put(dir.join(html::org_file(&o.id)), page.as_bytes(), &mut files)?;
+    }
     for s in &input.sites {
         let scoped = input.scoped(None, Some(&s.id));
         let page = html::render(&scoped, false).map_err(|e| ReportError::Render(e.to_string()))?;
