@@ -100,17 +100,15 @@ async fn scan_finds_every_lab_device_and_its_maker() {
         "only lab devices answer"
     );
     assert_eq!(summary.hosts_up as usize, manifest.devices.len());
-    // PENDING camtrace-identify's Engine: identify_and_check(&manifest, &obs);
+    identify_and_check(&manifest, &obs);
 }
 
 /// Identification through the engine: maker right for every device whose maker the manifest
 /// names, and no printer / web server called a camera or recorder.
-#[allow(dead_code)]
 fn identify_and_check(manifest: &camtrace_lab::Manifest, obs: &[camtrace_model::Observation]) {
-    let ids: Vec<camtrace_model::Identification> = {
-        let _ = obs;
-        Vec::new()
-    };
+    let kb = camtrace_kb::Kb::embedded().expect("embedded kb loads");
+    let engine = camtrace_identify::Engine::new(&kb).expect("signatures compile");
+    let ids = engine.identify_all(obs.iter().cloned());
     let by: HashMap<&str, &camtrace_model::Identification> =
         ids.iter().map(|i| (i.target.as_str(), i)).collect();
     let mut wrong = Vec::new();

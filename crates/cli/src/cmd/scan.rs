@@ -243,18 +243,21 @@ fn build_config(a: &Args) -> anyhow::Result<ScanConfig> {
 }
 
 /// The identification engine, loaded once per run.
-// TEMPORARY until camtrace-identify lands its Engine: identification is refused with a clear
-// error (use --format observations).
-pub(crate) struct Identifier;
+pub(crate) struct Identifier {
+    engine: camtrace_identify::Engine,
+}
 
 impl Identifier {
-    pub(crate) fn new(_g: &Global) -> anyhow::Result<Self> {
-        anyhow::bail!(
-            "the identification engine is not in this build yet; use --format observations"
-        )
+    pub(crate) fn new(g: &Global) -> anyhow::Result<Self> {
+        let kb = g.load_kb()?;
+        let engine = camtrace_identify::Engine::new(&kb)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("compiling the signatures")?;
+        Ok(Self { engine })
     }
-    pub(crate) fn identify(&self, _obs: &[Observation]) -> Vec<Identification> {
-        Vec::new()
+    /// Identifications of every target among `obs` (grouped by target).
+    pub(crate) fn identify(&self, obs: &[Observation]) -> Vec<Identification> {
+        self.engine.identify_all(obs.iter().cloned())
     }
 }
 
