@@ -269,7 +269,7 @@ fn wsd(dev: &Device, data: &[u8]) -> Option<Vec<u8>> {
     let reply_id = {
         let n = super::nonce();
         format!(
-            "uuid:{}-{}-{}-{}-{}",
+            "urn:uuid:{}-{}-{}-{}-{}",
             &n[0..8],
             &n[8..12],
             &n[12..16],
