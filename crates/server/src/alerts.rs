@@ -355,12 +355,88 @@ pub async fn raise(app: &App, ev: Event) -> ApiResult<bool> {
     Ok(true)
 }
 
+/// Regime name of the daily progress snapshots the checker records (all default regimes).
+pub const SNAPSHOT_REGIME: &str = "default-regimes";
+
+/// Record today's counts (open and waived findings) for every organisation (its subtree) and
+/// for the whole estate, once a day: the dashboard's progress chart.
+pub async fn record_daily_snapshot(app: &App, ev: &crate::findings::Evaluated) -> ApiResult<bool> {
+    let today = ev.key.2;
+    let existing = app
+        .store
+        .snapshots(&camtrace_store::SnapshotFilter {
+            regime: Some(SNAPSHOT_REGIME.into()),
+            organisation: Some(String::new()),
+            since: Some(today),
+            until: Some(today),
+            ..Default::default()
+        })
+        .await?;
+    if existing
+        .iter()
+        .any(|s| s.date == today && s.organisation.is_empty())
+    {
+        return Ok(false);
+    }
+    let parents: HashMap<&str, Option<&str>> = ev
+        .estate
+        .organisations
+        .iter()
+        .map(|o| (o.id.as_str(), o.parent.as_deref()))
+        .collect();
+    // (open, waived) per organisation, counted into every ancestor too; "" is everything.
+    let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
+    for f in ev.findings.iter() {
+        let waived = !f.status.is_actionable();
+        let mut cur = Some(&*f.org_id);
+        let mut n = 0;
+        let mut bump = |k: &str| {
+            let e = counts.entry(k.to_string()).or_default();
+            if waived {
+                e.1 += 1
+            } else {
+                e.0 += 1
+            }
+        };
+        bump("");
+        while let Some(o) = cur {
+            n += 1;
+            if n > 64 {
+                break;
+            }
+            bump(o);
+            cur = parents.get(o).copied().flatten();
+        }
+    }
+    counts.entry(String::new()).or_default();
+    for o in &ev.estate.organisations {
+        counts.entry(o.id.clone()).or_default();
+    }
+    for (org, (open, waived)) in counts {
+        app.store
+            .record_snapshot(
+                &camtrace_store::FindingsSnapshot {
+                    date: today,
+                    regime: SNAPSHOT_REGIME.into(),
+                    organisation: org,
+                    site: String::new(),
+                    counts: serde_json::json!({"open": open, "waived": waived}),
+                    recorded_at: String::new(),
+                },
+                "system",
+            )
+            .await?;
+    }
+    Ok(true)
+}
+
 /// One pass of the checker: returns the events raised now.
 pub async fn check_once(app: &App) -> ApiResult<Vec<Event>> {
     let today = crate::findings::today();
     let now = camtrace_store::now_rfc3339();
     let mut raised = Vec::new();
     let ev = crate::findings::evaluated(app, today, &[]).await?;
+    record_daily_snapshot(app, &ev).await?;
     let sites: HashMap<&str, &camtrace_model::Site> =
         ev.estate.sites.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut seen = std::collections::HashSet::new();
