@@ -1,0 +1,84 @@
+//! Property test: whatever a device holds (unicode text, floats, dates, lists) is stored and
+//! read back unchanged, and storing it again changes nothing (no history entry).
+
+use camtrace_model::*;
+use camtrace_store::*;
+use chrono::NaiveDate;
+use proptest::prelude::*;
+
+fn device() -> impl Strategy<Value = Device> {
+    (
+        "[a-zA-Z0-9_./-]{1,40}",
+        prop::option::of("\\PC{0,30}"),
+        prop::option::of("\\PC{0,30}"),
+        prop::sample::select(DeviceClass::ALL.to_vec()),
+        prop::collection::vec("\\PC{0,20}", 0..4),
+        prop::sample::select(vec![
+            DeviceStatus::Planned,
+            DeviceStatus::Installed,
+            DeviceStatus::Disconnected,
+            DeviceStatus::Removed,
+        ]),
+        prop::option::of((1990i32..2060, 1u32..13, 1u32..29)),
+        prop::option::of(0.0f64..1e9),
+        prop::option::of(0.0f64..=1.0),
+    )
+        .prop_map(
+            |(id, brand, notes, class, addresses, status, date, cost, conf)| Device {
+                id,
+                site: "site-1".into(),
+                zone: None,
+                network: None,
+                brand,
+                maker: None,
+                model: None,
+                firmware: None,
+                class,
+                mac: None,
+                addresses,
+                status,
+                install_date: date.and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d)),
+                scheduled_upgrade: None,
+                cost_device: cost,
+                cost_labour: None,
+                confidence: conf,
+                notes,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn devices_round_trip_through_sqlite(devs in prop::collection::vec(device(), 1..8)) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let s = open("sqlite::memory:").await.unwrap();
+            let batch = RegisterBatch {
+                organisations: vec![Organisation { id: "o".into(), name: "O".into(), parent: None, kind: None, country: None }],
+                sites: vec![Site {
+                    id: "site-1".into(), organisation: "o".into(), name: "S".into(), address: None,
+                    criteria: Default::default(), classification: None, government_building: false, tags: vec![],
+                }],
+                ..Default::default()
+            };
+            s.apply_register(&batch, "t").await.unwrap();
+            // Later duplicates of an id replace earlier ones, as in an upsert.
+            let mut want = std::collections::BTreeMap::new();
+            for d in &devs {
+                s.upsert_device(d, "t").await.unwrap();
+                want.insert(d.id.clone(), d.clone());
+            }
+            let got = s.list_devices(&DeviceFilter::default()).await.unwrap();
+            let want: Vec<Device> = want.into_values().collect();
+            assert_eq!(got, want);
+            let n = s.history(&HistoryFilter::default()).await.unwrap().len();
+            for d in &want {
+                assert_eq!(s.upsert_device(d, "t").await.unwrap(), Change::Unchanged);
+            }
+            assert_eq!(s.history(&HistoryFilter::default()).await.unwrap().len(), n);
+            s.verify_history().await.unwrap();
+        });
+    }
+}
