@@ -70,8 +70,7 @@ fn scan_writes_observations_and_saves_them() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     let last = stderr
         .lines()
-        .filter(|l| l.starts_with('{'))
-        .last()
+        .rfind(|l| l.starts_with('{'))
         .expect("json progress lines");
     let v: serde_json::Value = serde_json::from_str(last).unwrap();
     assert_eq!(v["phase"], "done");

@@ -123,7 +123,7 @@ impl NameMatcher {
                 }
             }
         }
-        needles.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        needles.sort_by_key(|n| std::cmp::Reverse(n.0.len()));
         Self { needles }
     }
 
