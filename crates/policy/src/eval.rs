@@ -202,7 +202,7 @@ struct Hit {
     regime: usize,
     rule: Option<usize>,
     inspection: bool,
-    tail: Arc<[Reason]>,
+    tail: Arc<Vec<Reason>>,
 }
 
 struct Regimes<'a> {
@@ -229,16 +229,21 @@ pub fn evaluate(
     let mut resolve_cache: FxHashMap<(Option<&str>, Option<&str>, Option<&str>, NaiveDate), u32> =
         FxHashMap::default();
     let mut maker_vars: HashMap<Option<String>, Arc<(MakerVars, Vec<Reason>)>> = HashMap::new();
-    let mut site_ptr: FxHashMap<*const Site, (u32, Arc<str>, Arc<str>)> = FxHashMap::default();
+    // Per site pointer: index into `site_info` (facts index, site id, org id).
+    let mut site_ptr: FxHashMap<*const Site, u32> = FxHashMap::default();
+    let mut site_info: Vec<(u32, Arc<str>, Arc<str>)> = Vec::new();
     let mut site_intern: HashMap<SiteVars, u32> = HashMap::new();
     let mut site_vars: Vec<SiteVars> = Vec::new();
     let mut org_ptr: FxHashMap<*const Organisation, u32> = FxHashMap::default();
     let mut org_intern: HashMap<OrgVars, u32> = HashMap::new();
     let mut org_vars: Vec<OrgVars> = vec![OrgVars::default()];
     org_intern.insert(OrgVars::default(), 0);
-    let mut cache: FxHashMap<Key, Arc<[Hit]>> = FxHashMap::default();
+    // Indexes into vectors: the loop below borrows instead of cloning reference counts.
+    let mut cache: FxHashMap<Key, u32> = FxHashMap::default();
+    let mut hit_sets: Vec<Vec<Hit>> = Vec::new();
     type IdentKey<'d> = (u32, u64, &'d [String], bool, NaiveDate);
-    let mut ident_cache: FxHashMap<IdentKey<'_>, Arc<[Reason]>> = FxHashMap::default();
+    let mut ident_cache: FxHashMap<IdentKey<'_>, u32> = FxHashMap::default();
+    let mut heads: Vec<Arc<Vec<Reason>>> = Vec::new();
     let mut net_ids: FxHashMap<*const NetworkSegment, Arc<str>> = FxHashMap::default();
     let mut models: FxHashMap<&str, Arc<str>> = FxHashMap::default();
 
@@ -250,7 +255,7 @@ pub fn evaluate(
             .push(w);
     }
 
-    let mut maker_arcs: FxHashMap<u32, Option<Arc<str>>> = FxHashMap::default();
+    let mut maker_arcs: Vec<Option<Arc<str>>> = Vec::new();
     // Untouched capacity costs address space only; it avoids copying a large result as it grows.
     let mut out = Vec::with_capacity(devices.len());
     for df in devices {
@@ -260,8 +265,8 @@ pub fn evaluate(
         }
         // Site and org facts, interned by pointer then by content.
         let sp = Arc::as_ptr(&df.site);
-        let (site_idx, site_id, org_id) = match site_ptr.get(&sp) {
-            Some(v) => v.clone(),
+        let site_slot = match site_ptr.get(&sp) {
+            Some(&i) => i,
             None => {
                 let sv = site_to_vars(&df.site);
                 let n = site_intern.len() as u32;
@@ -273,11 +278,13 @@ pub fn evaluate(
                     Some(o) => Arc::from(o.id.as_str()),
                     None => Arc::from(df.site.organisation.as_str()),
                 };
-                let v = (idx, Arc::from(df.site.id.as_str()), org_id);
-                site_ptr.insert(sp, v.clone());
-                v
+                site_info.push((idx, Arc::from(df.site.id.as_str()), org_id));
+                let slot = (site_info.len() - 1) as u32;
+                site_ptr.insert(sp, slot);
+                slot
             }
         };
+        let site_idx = site_info[site_slot as usize].0;
         let org_idx = match &df.org {
             None => 0,
             Some(o) => {
@@ -330,6 +337,7 @@ pub fn evaluate(
             Some(&i) => i,
             None => {
                 let r = resolve(ctx.kb, ident, date);
+                maker_arcs.push(r.maker_id.as_deref().map(Arc::from));
                 resolved.push(r);
                 let i = (resolved.len() - 1) as u32;
                 resolve_cache.insert(rkey, i);
@@ -357,8 +365,8 @@ pub fn evaluate(
             net,
             conf_band,
         };
-        let hits = match cache.get(&key) {
-            Some(h) => h.clone(),
+        let hits_idx = match cache.get(&key) {
+            Some(&h) => h,
             None => {
                 let mv = maker_vars
                     .entry(res.maker_id.clone())
@@ -379,12 +387,13 @@ pub fn evaluate(
                     org: org_vars[org_idx as usize].clone(),
                     network: net,
                 };
-                let h: Arc<[Hit]> =
-                    Arc::from(judge(ctx, &regimes, &vars, &mv.1, res, d, confidence));
-                cache.insert(key, h.clone());
+                hit_sets.push(judge(ctx, &regimes, &vars, &mv.1, res, d, confidence));
+                let h = (hit_sets.len() - 1) as u32;
+                cache.insert(key, h);
                 h
             }
         };
+        let hits = &hit_sets[hits_idx as usize];
         if hits.is_empty() {
             continue;
         }
@@ -400,16 +409,19 @@ pub fn evaluate(
                 NaiveDate::MIN
             },
         );
-        let head = match ident_cache.get(&ikey) {
-            Some(h) => h.clone(),
+        let head_idx = match ident_cache.get(&ikey) {
+            Some(&h) => h,
             None => {
-                let h: Arc<[Reason]> =
-                    Arc::from(ident_reasons(ident, res, confidence, date, ctx.as_of));
-                ident_cache.insert(ikey, h.clone());
+                heads.push(Arc::new(ident_reasons(
+                    ident, res, confidence, date, ctx.as_of,
+                )));
+                let h = (heads.len() - 1) as u32;
+                ident_cache.insert(ikey, h);
                 h
             }
         };
-        let device_id: Arc<str> = Arc::from(d.id.as_str());
+        let head = &heads[head_idx as usize];
+        let (_, site_id, org_id) = &site_info[site_slot as usize];
         let network_id = df.network.as_ref().map(|n| {
             net_ids
                 .entry(Arc::as_ptr(n))
@@ -421,7 +433,7 @@ pub fn evaluate(
             .as_deref()
             .map(|m| models.entry(m).or_insert_with(|| Arc::from(m)).clone());
         let device_head = Arc::new(DeviceHead {
-            device_id: device_id.clone(),
+            device_id: Arc::from(d.id.as_str()),
             class: d.class,
             status: d.status,
             site_id: site_id.clone(),
@@ -429,10 +441,7 @@ pub fn evaluate(
             model,
             rendered: OnceLock::new(),
         });
-        let maker: Option<Arc<str>> = maker_arcs
-            .entry(ridx)
-            .or_insert_with(|| res.maker_id.as_deref().map(Arc::from))
-            .clone();
+        let maker = &maker_arcs[ridx as usize];
         let dw = waiver_index.get(d.id.as_str());
         for hit in hits.iter() {
             let regime = regimes.list[hit.regime];
@@ -460,7 +469,7 @@ pub fn evaluate(
                 ),
             };
             let mut f = Finding {
-                device_id: device_id.clone(),
+                device_id: device_head.device_id.clone(),
                 site_id: site_id.clone(),
                 org_id: org_id.clone(),
                 regime_id: regimes.ids[hit.regime].clone(),
@@ -478,7 +487,7 @@ pub fn evaluate(
                     device: Some(device_head.clone()),
                     head: head.clone(),
                     tail: hit.tail.clone(),
-                    extra: Vec::new(),
+                    extra: None,
                 },
                 citation,
             };

@@ -123,9 +123,10 @@ impl DeviceHead {
 #[derive(Debug, Clone)]
 pub struct Reasons {
     pub(crate) device: Option<Arc<DeviceHead>>,
-    pub(crate) head: Arc<[Reason]>,
-    pub(crate) tail: Arc<[Reason]>,
-    pub(crate) extra: Vec<Reason>,
+    pub(crate) head: Arc<Vec<Reason>>,
+    pub(crate) tail: Arc<Vec<Reason>>,
+    /// Waiver notes; boxed so the common case (none) costs one word.
+    pub(crate) extra: Option<Box<Vec<Reason>>>,
 }
 
 impl PartialEq for Reasons {
@@ -138,9 +139,9 @@ impl Reasons {
     pub fn from_vec(v: Vec<Reason>) -> Self {
         Reasons {
             device: None,
-            head: Arc::from(v),
-            tail: Arc::from(Vec::new()),
-            extra: Vec::new(),
+            head: Arc::new(v),
+            tail: Arc::new(Vec::new()),
+            extra: None,
         }
     }
     pub fn iter(&self) -> impl Iterator<Item = &Reason> {
@@ -149,10 +150,13 @@ impl Reasons {
             .map(|d| d.reason())
             .chain(self.head.iter())
             .chain(self.tail.iter())
-            .chain(self.extra.iter())
+            .chain(self.extra.iter().flat_map(|e| e.iter()))
     }
     pub fn len(&self) -> usize {
-        usize::from(self.device.is_some()) + self.head.len() + self.tail.len() + self.extra.len()
+        usize::from(self.device.is_some())
+            + self.head.len()
+            + self.tail.len()
+            + self.extra.as_ref().map_or(0, |e| e.len())
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -165,7 +169,7 @@ impl Reasons {
         self.iter().filter(move |r| r.step == step)
     }
     pub(crate) fn push(&mut self, r: Reason) {
-        self.extra.push(r);
+        self.extra.get_or_insert_with(Default::default).push(r);
     }
 }
 
