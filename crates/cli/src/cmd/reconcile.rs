@@ -113,10 +113,20 @@ pub fn register_maker(kb: &Kb, d: &Device, date: NaiveDate) -> Option<String> {
         .map(|o| o.company.clone())
 }
 
-/// Identify the devices behind observations. Until the signature engine is wired in here, the
-/// identification uses what the knowledge base says about MAC address blocks (OUI), with that
-/// block as evidence; every target seen is reported (unknown when nothing matched).
+/// Identify the devices behind observations with the signature engine (every target seen is
+/// reported, unknown when nothing matched). Should the engine fail to build from this knowledge
+/// base, MAC address blocks (OUI) alone are used, with the block as evidence.
 pub fn identify_observations(kb: &Kb, obs: &[Observation]) -> Vec<Identification> {
+    match camtrace_identify::Engine::new(kb) {
+        Ok(engine) => engine.identify_all(obs.iter().cloned()),
+        Err(e) => {
+            tracing::warn!("signature engine unavailable ({e}); identifying by MAC block only");
+            identify_by_oui(kb, obs)
+        }
+    }
+}
+
+fn identify_by_oui(kb: &Kb, obs: &[Observation]) -> Vec<Identification> {
     let mut by_target: BTreeMap<&str, Identification> = BTreeMap::new();
     for o in obs {
         let ident = by_target
