@@ -7,7 +7,8 @@ use std::time::Instant;
 
 #[test]
 fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
-    let out: PathBuf = std::env::temp_dir().join(format!("camtrace-demo-test-{}", std::process::id()));
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("camtrace-demo-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let start = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_camtrace"))
@@ -22,13 +23,32 @@ fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
     assert!(o.status.success(), "demo failed: {stdout}\n{stderr}");
     assert!(stdout.contains("report:"), "{stdout}");
 
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json")).unwrap();
-    let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {s}"));
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json"))
+            .unwrap();
+    let n = |k: &str| {
+        s[k].as_u64()
+            .unwrap_or_else(|| panic!("{k} missing in {s}"))
+    };
     assert_eq!(n("organisations"), 3);
     assert_eq!(n("sites"), 8);
     assert!(n("sensitive_sites") >= 2);
     assert!(n("lab_devices") >= 200, "a few hundred devices");
     assert!(n("devices_found") > 0, "the scan found nothing");
+    assert!(n("devices_identified") > 0, "nothing identified");
+    // The register's deliberate gaps are all found.
+    assert!(
+        n("found_not_registered") >= 1,
+        "devices missing from the register not reported"
+    );
+    assert!(
+        n("registered_not_found") >= 1,
+        "the registered-but-gone device not reported"
+    );
+    assert!(
+        n("mismatched") >= 1,
+        "register says Axis, wire says Hikvision: not reported"
+    );
     assert!(n("restricted_devices") > 0);
     assert!(n("restricted_on_sensitive_sites") > 0);
     assert!(n("plan_cost") <= n("plan_budget"), "plan over budget");
@@ -36,16 +56,37 @@ fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
     assert_eq!(s["quote_verdict"], "blocked");
     assert!(n("quote_blocked") >= 1);
     let blocked = s["quote_blocked_lines"].to_string();
-    assert!(blocked.contains("LTS"), "the rebranded LTS camera must be blocked: {blocked}");
-    assert!(s["findings_by_obligation"].as_object().is_some_and(|m| !m.is_empty()));
+    assert!(
+        blocked.contains("LTS"),
+        "the rebranded LTS camera must be blocked: {blocked}"
+    );
+    assert!(s["findings_by_obligation"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty()));
 
     let report = out.join("report");
-    for f in ["index.html", "findings.csv", "plan.csv", "devices.csv", "report.json", "report.xlsx"] {
+    for f in [
+        "index.html",
+        "findings.csv",
+        "plan.csv",
+        "devices.csv",
+        "report.json",
+        "report.xlsx",
+    ] {
         let p = report.join(f);
-        assert!(p.is_file() && std::fs::metadata(&p).unwrap().len() > 0, "{f} missing or empty");
+        assert!(
+            p.is_file() && std::fs::metadata(&p).unwrap().len() > 0,
+            "{f} missing or empty"
+        );
     }
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
-    assert!(html.contains("<svg") && html.contains("findings-table") && html.contains("plan-table"));
+    assert!(
+        html.contains("<svg") && html.contains("findings-table") && html.contains("plan-table")
+    );
+    assert!(
+        html.contains("register says Axis, wire says"),
+        "mismatch missing from the report"
+    );
     assert!(out.join("camtrace.db").is_file());
     eprintln!("demo took {elapsed:?} (debug build)");
     let _ = std::fs::remove_dir_all(&out);

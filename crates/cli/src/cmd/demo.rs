@@ -440,10 +440,9 @@ async fn scan_site(range: String, rate: f64) -> anyhow::Result<Vec<Observation>>
     Ok(obs)
 }
 
-/// Observations to identifications with the identification engine.
-fn identify(kb: &Kb, obs: &[Observation]) -> anyhow::Result<Vec<Identification>> {
-    let _ = (kb, obs);
-    anyhow::bail!("the identification engine (camtrace-identify) is not available in this build")
+/// Observations to identifications with the identification engine (one per target).
+fn identify(engine: &camtrace_identify::Engine, obs: &[Observation]) -> Vec<Identification> {
+    engine.identify_all(obs.iter().cloned())
 }
 
 fn contains(cidr: &str, addr: &str) -> bool {
@@ -580,22 +579,19 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 .len()
         })
         .sum();
+    for (site, obs) in &scans {
+        if obs.is_empty() {
+            skipped.push(format!("site {site}: the scan found no hosts"));
+        }
+    }
     lap("scan", &mut t, &mut timings);
     let mut identified = 0usize;
-    let mut ident_ok = true;
+    let engine = camtrace_identify::Engine::new(&kb)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("compiling the signatures")?
+        .with_date(as_of);
     for (site, obs) in &scans {
-        let ids = match identify(&kb, obs) {
-            Ok(ids) => ids,
-            Err(e) => {
-                if ident_ok {
-                    skipped.push(format!(
-                        "identification: {e:#}; findings rest on the register's declared brands"
-                    ));
-                }
-                ident_ok = false;
-                Vec::new()
-            }
-        };
+        let ids = identify(&engine, obs);
         identified += ids
             .iter()
             .filter(|i| i.maker.is_some() || i.brand.is_some())
@@ -690,6 +686,7 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     lap("quote", &mut t, &mut timings);
     let hist = history(store.as_ref(), &judged, as_of, None, None).await?;
     let input = build_input(
+        &kb,
         &files,
         &judged,
         Some(plan.clone()),

@@ -6,7 +6,7 @@ use crate::cmd::plan::{
 };
 use crate::common::Global;
 use anyhow::Context;
-use camtrace_kb::KbFiles;
+use camtrace_kb::{Kb, KbFiles};
 use camtrace_plan::{Method, Plan};
 use camtrace_report::{
     write_report, EvidenceItem, HistoryPoint, Reconciliation, ReportDevice, ReportFinding,
@@ -53,7 +53,55 @@ pub struct Args {
 }
 
 /// Build the report input from a judged estate and its plan.
+/// Letters and digits, lower case (`CP PLUS` = `cp-plus`).
+fn norm(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Register and wire disagree on who made the device: the register's maker (or the maker its
+/// brand resolves to through the knowledge base, rebrands included) is not the identified
+/// maker, and the brands differ too. Returns (what the register says, what the wire says).
+fn mismatch(
+    kb: &Kb,
+    d: &camtrace_model::Device,
+    i: &camtrace_model::Identification,
+    date: NaiveDate,
+) -> Option<(String, String)> {
+    let wire = i.maker.as_ref()?;
+    let reg_text = d.maker.as_deref().or(d.brand.as_deref())?;
+    let reg_maker = match d.maker.as_deref() {
+        Some(m) => kb
+            .company_by_name(m)
+            .map(|c| c.id.clone())
+            .or_else(|| Some(norm(m))),
+        None => {
+            let (_, maker, _) = camtrace_plan::resolve_maker(
+                kb,
+                d.brand.as_deref().unwrap_or_default(),
+                d.model.as_deref().unwrap_or_default(),
+                date,
+            );
+            maker.map(|c| c.id.clone())
+        }
+    };
+    if reg_maker.as_deref() == Some(wire.id.as_str()) {
+        return None;
+    }
+    let same_brand = match (&d.brand, &i.brand) {
+        (Some(rb), Some(wb)) => norm(rb) == norm(&wb.id) || norm(rb) == norm(&wb.name),
+        _ => false,
+    };
+    if same_brand {
+        return None;
+    }
+    Some((reg_text.to_string(), wire.name.clone()))
+}
+
 pub(crate) fn build_input(
+    kb: &Kb,
     files: &KbFiles,
     j: &Judged,
     plan: Option<Plan>,
@@ -137,17 +185,8 @@ pub(crate) fn build_input(
             rec.missing.push(d.id.clone());
         }
         if let Some(i) = ident {
-            let wire = i.maker.as_ref();
-            let reg = d.maker.as_deref().or(d.brand.as_deref());
-            if let (Some(w), Some(r)) = (wire, reg) {
-                let r_norm = r.to_ascii_lowercase();
-                if w.id != r_norm
-                    && !w.name.to_ascii_lowercase().contains(&r_norm)
-                    && i.brand.as_ref().is_none_or(|b| b.id != r_norm)
-                {
-                    rec.mismatched
-                        .push((d.id.clone(), r.to_string(), w.name.clone()));
-                }
+            if let Some(why) = mismatch(kb, d, i, as_of) {
+                rec.mismatched.push((d.id.clone(), why.0, why.1));
             }
         }
     }
@@ -323,7 +362,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         )
         .await
     })?;
-    let input = build_input(&files, &judged, Some(plan), as_of, &a.title, hist);
+    let input = build_input(&kb, &files, &judged, Some(plan), as_of, &a.title, hist);
     let scoped = if a.org.is_some() || a.site.is_some() {
         input.scoped(a.org.as_deref(), a.site.as_deref())
     } else {
