@@ -329,7 +329,6 @@ pub async fn scan(
             .into_iter()
             .map(|(p, k)| udp_observation(ip, p, k))
             .collect();
-        prog.hosts_done = prog.hosts_done.saturating_sub(1) + 1;
         emit(
             HostReport {
                 ip,
@@ -541,6 +540,10 @@ async fn mdns_follow_up(ctx: &Ctx, ip: IpAddr, services: &[String]) -> Vec<Obser
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    // the socket counts against the descriptor budget like a TCP connection
+    let Ok(_permit) = ctx.dialer.fds.clone().acquire_owned().await else {
+        return vec![];
     };
     let Ok(sock) = tokio::net::UdpSocket::bind(bind).await else {
         return vec![];
