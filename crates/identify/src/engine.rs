@@ -783,7 +783,7 @@ impl Engine {
                         .kb
                         .company(&m.id)
                         .is_some_and(|c| c.makes.iter().any(|x| x == "camera"));
-                    if evidence_beyond_mac && makes_cameras {
+                    if evidence_beyond_mac && makes_cameras && id.confidence >= ASSERT_RESTRICTED {
                         id.device_class = DeviceClass::Camera;
                         acc.push(Evidence {
                             kind: "kb".into(),
