@@ -37,8 +37,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-pub use manifest::{Manifest, ManifestDevice, NetnsInfo, ServicePort};
 pub use ipnet::Ipv4Net;
+pub use manifest::{Manifest, ManifestDevice, NetnsInfo, ServicePort};
 pub use personality::{Personality, TcpKind, UdpKind};
 
 /// Errors of the lab.
@@ -48,13 +48,17 @@ pub enum LabError {
     Personality(String),
     #[error("unknown personality {0:?} (known: {1})")]
     UnknownPersonality(String, String),
-    #[error("range {range} has {hosts} usable addresses, fewer than the {devices} devices asked for")]
+    #[error(
+        "range {range} has {hosts} usable addresses, fewer than the {devices} devices asked for"
+    )]
     RangeTooSmall {
         range: Ipv4Net,
         hosts: u64,
         devices: usize,
     },
-    #[error("loopback mode needs a range inside 127.0.0.0/8 (got {0}); use --netns for other ranges")]
+    #[error(
+        "loopback mode needs a range inside 127.0.0.0/8 (got {0}); use --netns for other ranges"
+    )]
     NotLoopback(Ipv4Net),
     #[error("netns mode needs a range inside 198.18.0.0/15 or 169.254.0.0/16 (got {0})")]
     NetnsRange(Ipv4Net),
@@ -147,20 +151,26 @@ impl Lab {
         raise_nofile_limit();
         let range = match cfg.range {
             Some(r) => r,
-            None if cfg.netns => DEFAULT_NETNS_RANGE.parse().map_err(|_| {
-                LabError::Netns("bad default range".into())
-            })?,
+            None if cfg.netns => DEFAULT_NETNS_RANGE
+                .parse()
+                .map_err(|_| LabError::Netns("bad default range".into()))?,
             None => DEFAULT_RANGE
                 .parse()
                 .map_err(|_| LabError::Netns("bad default range".into()))?,
         };
-        let loopback: Ipv4Net = "127.0.0.0/8".parse().map_err(|_| LabError::Netns("x".into()))?;
+        let loopback: Ipv4Net = "127.0.0.0/8"
+            .parse()
+            .map_err(|_| LabError::Netns("x".into()))?;
         if !cfg.netns && !loopback.contains(&range) {
             return Err(LabError::NotLoopback(range));
         }
         if cfg.netns {
-            let bench: Ipv4Net = "198.18.0.0/15".parse().map_err(|_| LabError::Netns("x".into()))?;
-            let ll: Ipv4Net = "169.254.0.0/16".parse().map_err(|_| LabError::Netns("x".into()))?;
+            let bench: Ipv4Net = "198.18.0.0/15"
+                .parse()
+                .map_err(|_| LabError::Netns("x".into()))?;
+            let ll: Ipv4Net = "169.254.0.0/16"
+                .parse()
+                .map_err(|_| LabError::Netns("x".into()))?;
             if !bench.contains(&range) && !ll.contains(&range) {
                 return Err(LabError::NetnsRange(range));
             }
@@ -179,7 +189,10 @@ impl Lab {
                         None => {
                             return Err(LabError::UnknownPersonality(
                                 id.clone(),
-                                all.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", "),
+                                all.iter()
+                                    .map(|p| p.id.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
                             ))
                         }
                     }

@@ -64,7 +64,9 @@ pub fn remove_stale() {
             continue;
         };
         let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-        let Ok(pid) = pid.parse::<u32>() else { continue };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = Command::new("ip").args(["netns", "del", name]).output();
         }
@@ -104,16 +106,34 @@ impl NetnsGuard {
     }
 
     fn setup(&mut self, range: Ipv4Net, addrs: &[Ipv4Addr]) -> Result<(), LabError> {
-        let (b, d, c) = (self.bridge.clone(), self.devices.clone(), self.client.clone());
+        let (b, d, c) = (
+            self.bridge.clone(),
+            self.devices.clone(),
+            self.client.clone(),
+        );
         for n in [&b, &d, &c] {
             let _ = Command::new("ip").args(["netns", "del", n]).output();
             ip(&["netns", "add", n])?;
         }
         ip(&["-n", &b, "link", "add", "br0", "type", "bridge"])?;
         // Flood multicast to every port (no IGMP snooping surprises).
-        ip(&["-n", &b, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0"])?;
-        ip(&["-n", &b, "link", "add", "vd", "type", "veth", "peer", "name", "eth0", "netns", &d])?;
-        ip(&["-n", &b, "link", "add", "vc", "type", "veth", "peer", "name", "eth0", "netns", &c])?;
+        ip(&[
+            "-n",
+            &b,
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ])?;
+        ip(&[
+            "-n", &b, "link", "add", "vd", "type", "veth", "peer", "name", "eth0", "netns", &d,
+        ])?;
+        ip(&[
+            "-n", &b, "link", "add", "vc", "type", "veth", "peer", "name", "eth0", "netns", &c,
+        ])?;
         for v in ["vd", "vc"] {
             ip(&["-n", &b, "link", "set", v, "master", "br0"])?;
             ip(&["-n", &b, "link", "set", v, "up"])?;
@@ -125,7 +145,15 @@ impl NetnsGuard {
             ip(&["-n", n, "link", "set", "eth0", "up"])?;
             ip(&["-n", n, "link", "set", "eth0", "multicast", "on"])?;
         }
-        ip(&["-n", &c, "addr", "add", &format!("{}/{prefix}", self.client_addr), "dev", "eth0"])?;
+        ip(&[
+            "-n",
+            &c,
+            "addr",
+            "add",
+            &format!("{}/{prefix}", self.client_addr),
+            "dev",
+            "eth0",
+        ])?;
         // Namespace-local default route so multicast/broadcast sends have an egress interface.
         ip(&["-n", &c, "route", "add", "default", "dev", "eth0"])?;
         // Device addresses in one batch.

@@ -406,7 +406,9 @@ pub fn parse(text: &str) -> Result<Vec<Personality>, LabError> {
     let mut out = Vec::new();
     for e in entries {
         let toml::Value::Table(mut t) = e else {
-            return Err(LabError::Personality("personality entry is not a table".into()));
+            return Err(LabError::Personality(
+                "personality entry is not a table".into(),
+            ));
         };
         let id = t
             .get("id")

@@ -36,7 +36,11 @@ async fn every_manifest_port_accepts_and_http_answers() {
     ids.sort();
     ids.dedup();
     let builtin = camtrace_lab::personality::builtin().unwrap();
-    assert_eq!(ids.len(), builtin.len().min(40), "every personality present once at least");
+    assert_eq!(
+        ids.len(),
+        builtin.len().min(40),
+        "every personality present once at least"
+    );
     for d in &m.devices {
         assert!(d.target.starts_with("127.21."), "{}", d.target);
         assert!(!d.ports.is_empty(), "{} has no TCP port", d.target);
@@ -64,7 +68,10 @@ async fn same_seed_same_estate_and_two_labs_coexist() {
         assert_eq!(x.personality, y.personality);
         assert_eq!(x.serial, y.serial);
         assert_eq!(x.mac, y.mac);
-        assert_eq!(x.target.replace("127.22.", ""), y.target.replace("127.23.", ""));
+        assert_eq!(
+            x.target.replace("127.22.", ""),
+            y.target.replace("127.23.", "")
+        );
     }
     a.shutdown().await;
     b.shutdown().await;
@@ -93,20 +100,38 @@ async fn hikvision_http_rtsp_sdk_sadp() {
     let r = http_get(http, "/ISAPI/System/deviceInfo").await;
     assert!(r.starts_with("HTTP/1.1 401"), "{r}");
     let wa = header(&r, "WWW-Authenticate");
-    assert!(wa[0].starts_with("Digest ") && wa[0].contains("realm="), "{wa:?}");
+    assert!(
+        wa[0].starts_with("Digest ") && wa[0].contains("realm="),
+        "{wa:?}"
+    );
 
     // RTSP: nmap's CSeq-less OPTIONS gets the Hikvision 401.
-    let raw = tcp_exchange(addr(d, d.port_of("rtsp").unwrap()), b"OPTIONS / RTSP/1.0\r\n\r\n", None).await;
-    let r = String::from_utf8_lossy(&raw);
-    assert!(r.starts_with("RTSP/1.0 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"Hikvision\""), "{r}");
     let raw = tcp_exchange(
         addr(d, d.port_of("rtsp").unwrap()),
-        format!("DESCRIBE rtsp://{}/Streaming/Channels/101 RTSP/1.0\r\nCSeq: 2\r\n\r\n", d.target).as_bytes(),
+        b"OPTIONS / RTSP/1.0\r\n\r\n",
+        None,
+    )
+    .await;
+    let r = String::from_utf8_lossy(&raw);
+    assert!(
+        r.starts_with("RTSP/1.0 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"Hikvision\""),
+        "{r}"
+    );
+    let raw = tcp_exchange(
+        addr(d, d.port_of("rtsp").unwrap()),
+        format!(
+            "DESCRIBE rtsp://{}/Streaming/Channels/101 RTSP/1.0\r\nCSeq: 2\r\n\r\n",
+            d.target
+        )
+        .as_bytes(),
         Some(b"\r\n\r\n"),
     )
     .await;
     let r = String::from_utf8_lossy(&raw);
-    assert!(r.starts_with("RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\n"), "{r}");
+    assert!(
+        r.starts_with("RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\n"),
+        "{r}"
+    );
 
     // SDK port greets with the 16 bytes nmap's NULL probe matches.
     let raw = tcp_exchange(addr(d, d.port_of("hik-sdk").unwrap()), b"", None).await;
@@ -114,7 +139,9 @@ async fn hikvision_http_rtsp_sdk_sadp() {
 
     // SADP on UDP 37020.
     let probe = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><Probe><Uuid>8B1D1F3C-1111-2222-3333-444455556666</Uuid><Types>inquiry</Types></Probe>";
-    let reply = udp_exchange(addr(d, 37020), probe).await.expect("SADP reply");
+    let reply = udp_exchange(addr(d, 37020), probe)
+        .await
+        .expect("SADP reply");
     let xml = String::from_utf8(reply).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("SADP reply is XML");
     let get = |n: &str| {
@@ -145,7 +172,11 @@ async fn non_cameras_do_not_look_like_cameras() {
     let r = http_get(addr(d, d.port_of("http").unwrap()), "/").await;
     assert!(header(&r, "Server")[0].starts_with("nginx/"), "{r}");
     assert!(body(&r).contains("Welcome to nginx!"));
-    let r = http_get(addr(d, d.port_of("http").unwrap()), "/ISAPI/System/deviceInfo").await;
+    let r = http_get(
+        addr(d, d.port_of("http").unwrap()),
+        "/ISAPI/System/deviceInfo",
+    )
+    .await;
     assert!(r.starts_with("HTTP/1.1 404"), "{r}");
     // No discovery responders on a web server.
     assert!(d.udp_ports.is_empty());

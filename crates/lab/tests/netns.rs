@@ -37,13 +37,19 @@ fn skip_or_fail(why: &str) -> bool {
 }
 
 /// Send `probe` to a multicast group from the client namespace and collect replies for `wait`.
-fn multicast_collect(sock: &UdpSocket, group: SocketAddr, probe: &[u8], wait: Duration) -> Vec<(SocketAddr, Vec<u8>)> {
+fn multicast_collect(
+    sock: &UdpSocket,
+    group: SocketAddr,
+    probe: &[u8],
+    wait: Duration,
+) -> Vec<(SocketAddr, Vec<u8>)> {
     sock.send_to(probe, group).expect("send multicast probe");
     let mut out = Vec::new();
     let until = Instant::now() + wait;
     let mut buf = vec![0u8; 65536];
     while Instant::now() < until {
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
             out.push((from, buf[..n].to_vec()));
         }
@@ -52,7 +58,14 @@ fn multicast_collect(sock: &UdpSocket, group: SocketAddr, probe: &[u8], wait: Du
 }
 
 fn netns_list() -> String {
-    String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).into_owned()
+    String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,11 +101,18 @@ async fn multicast_discovery_in_network_namespaces() {
 
     // WS-Discovery multicast probe: every ONVIF video device answers with ProbeMatches.
     let probe = r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:wsd="http://schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:dn="http://www.onvif.org/ver10/network/wsdl"><soap:Header><wsa:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</wsa:To><wsa:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</wsa:Action><wsa:MessageID>urn:uuid:5b3c7e0a-0000-4000-8000-000000000001</wsa:MessageID></soap:Header><soap:Body><wsd:Probe><wsd:Types>dn:NetworkVideoTransmitter</wsd:Types></wsd:Probe></soap:Body></soap:Envelope>"#;
-    let replies = multicast_collect(&sock, "239.255.255.250:3702".parse().unwrap(), probe.as_bytes(), Duration::from_secs(2));
+    let replies = multicast_collect(
+        &sock,
+        "239.255.255.250:3702".parse().unwrap(),
+        probe.as_bytes(),
+        Duration::from_secs(2),
+    );
     let expected: Vec<&str> = m
         .devices
         .iter()
-        .filter(|d| d.udp_ports.contains(&3702) && d.device_class != camtrace_model::DeviceClass::Other)
+        .filter(|d| {
+            d.udp_ports.contains(&3702) && d.device_class != camtrace_model::DeviceClass::Other
+        })
         .map(|d| d.target.as_str())
         .collect();
     assert!(!expected.is_empty());
@@ -105,12 +125,24 @@ async fn multicast_discovery_in_network_namespaces() {
     got.dedup();
     let mut exp: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
     exp.sort();
-    assert_eq!(got, exp, "every ONVIF camera answers the multicast probe, nothing else");
+    assert_eq!(
+        got, exp,
+        "every ONVIF camera answers the multicast probe, nothing else"
+    );
 
     // SADP multicast probe: the Hikvision family answers.
     let sadp = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><Probe><Uuid>D1E0C6A2-0000-4000-8000-000000000002</Uuid><Types>inquiry</Types></Probe>";
-    let replies = multicast_collect(&sock, "239.255.255.250:37020".parse().unwrap(), sadp, Duration::from_millis(1500));
-    let n_sadp = m.devices.iter().filter(|d| d.udp_ports.contains(&37020)).count();
+    let replies = multicast_collect(
+        &sock,
+        "239.255.255.250:37020".parse().unwrap(),
+        sadp,
+        Duration::from_millis(1500),
+    );
+    let n_sadp = m
+        .devices
+        .iter()
+        .filter(|d| d.udp_ports.contains(&37020))
+        .count();
     let senders: std::collections::BTreeSet<_> = replies.iter().map(|(a, _)| a.ip()).collect();
     assert_eq!(senders.len(), n_sadp);
 
@@ -124,18 +156,35 @@ async fn multicast_discovery_in_network_namespaces() {
     p.extend_from_slice(&(body.len() as u32).to_le_bytes());
     p.extend_from_slice(&[0u8; 4]);
     p.extend_from_slice(body);
-    let replies = multicast_collect(&sock, "239.255.255.251:37810".parse().unwrap(), &p, Duration::from_millis(1500));
-    let n_dhip = m.devices.iter().filter(|d| d.udp_ports.contains(&37810)).count();
+    let replies = multicast_collect(
+        &sock,
+        "239.255.255.251:37810".parse().unwrap(),
+        &p,
+        Duration::from_millis(1500),
+    );
+    let n_dhip = m
+        .devices
+        .iter()
+        .filter(|d| d.udp_ports.contains(&37810))
+        .count();
     let senders: std::collections::BTreeSet<_> = replies.iter().map(|(a, _)| a.ip()).collect();
     assert_eq!(senders.len(), n_dhip);
 
     // TCP from the client namespace reaches a device's HTTP port.
-    let d = m.devices.iter().find(|d| d.port_of("http").is_some()).unwrap().clone();
-    let target: SocketAddr = format!("{}:{}", d.target, d.port_of("http").unwrap()).parse().unwrap();
+    let d = m
+        .devices
+        .iter()
+        .find(|d| d.port_of("http").is_some())
+        .unwrap()
+        .clone();
+    let target: SocketAddr = format!("{}:{}", d.target, d.port_of("http").unwrap())
+        .parse()
+        .unwrap();
     let resp = lab
         .run_in_client_netns(move || {
             use std::io::{Read, Write};
-            let mut s = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3)).unwrap();
+            let mut s =
+                std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3)).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
             s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
             let mut v = Vec::new();
@@ -146,22 +195,47 @@ async fn multicast_discovery_in_network_namespaces() {
     assert!(resp.starts_with("HTTP/1."), "{resp}");
 
     // nmap's broadcast-wsdd-discover run inside the client namespace finds the cameras.
-    let have_nmap = Command::new("nmap").arg("--version").output().is_ok_and(|o| o.status.success());
+    let have_nmap = Command::new("nmap")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if have_nmap {
         let out = Command::new("ip")
-            .args(["netns", "exec", &ns.client_ns, "nmap", "-e", "eth0", "--script", "broadcast-wsdd-discover", "--script-args", "broadcast-wsdd-discover.timeout=3s"])
+            .args([
+                "netns",
+                "exec",
+                &ns.client_ns,
+                "nmap",
+                "-e",
+                "eth0",
+                "--script",
+                "broadcast-wsdd-discover",
+                "--script-args",
+                "broadcast-wsdd-discover.timeout=3s",
+            ])
             .output()
             .expect("nmap in netns");
         let text = String::from_utf8_lossy(&out.stdout);
         println!("{text}");
         let found = expected.iter().filter(|ip| text.contains(*ip)).count();
-        assert!(found * 2 >= expected.len() && found > 0, "nmap found {found} of {}: {text}", expected.len());
+        assert!(
+            found * 2 >= expected.len() && found > 0,
+            "nmap found {found} of {}: {text}",
+            expected.len()
+        );
     } else {
-        assert!(!common::require_all(), "nmap required for broadcast-wsdd-discover");
+        assert!(
+            !common::require_all(),
+            "nmap required for broadcast-wsdd-discover"
+        );
         eprintln!("SKIP (part): nmap not installed");
     }
 
-    let names = [ns.client_ns.clone(), ns.devices_ns.clone(), ns.bridge_ns.clone()];
+    let names = [
+        ns.client_ns.clone(),
+        ns.devices_ns.clone(),
+        ns.bridge_ns.clone(),
+    ];
     lab.shutdown().await;
     let after = netns_list();
     for n in names {

@@ -6,7 +6,10 @@ use camtrace_lab::{Lab, LabConfig, ManifestDevice};
 use std::process::Command;
 
 fn have_nmap() -> bool {
-    Command::new("nmap").arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new("nmap")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Run `nmap -sV -Pn -p <ports> <addr>` (loopback only) and return its normal output.
@@ -17,7 +20,18 @@ async fn nmap_sv(d: &ManifestDevice, ports: &[u16]) -> String {
     let ports = ports.join(",");
     let out = tokio::task::spawn_blocking(move || {
         Command::new("nmap")
-            .args(["-sV", "-Pn", "-n", "--version-intensity", "7", "--host-timeout", "300s", "-p", &ports, &target])
+            .args([
+                "-sV",
+                "-Pn",
+                "-n",
+                "--version-intensity",
+                "7",
+                "--host-timeout",
+                "300s",
+                "-p",
+                &ports,
+                &target,
+            ])
             .output()
             .expect("run nmap")
     })
@@ -31,7 +45,10 @@ async fn nmap_sv(d: &ManifestDevice, ports: &[u16]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nmap_recognises_hikvision_and_dahua() {
     if !have_nmap() {
-        assert!(!common::require_all(), "nmap is required (CAMTRACE_TEST_REQUIRE_ALL=1)");
+        assert!(
+            !common::require_all(),
+            "nmap is required (CAMTRACE_TEST_REQUIRE_ALL=1)"
+        );
         eprintln!("SKIP: nmap not installed");
         return;
     }
@@ -39,22 +56,41 @@ async fn nmap_recognises_hikvision_and_dahua() {
         range: Some("127.40.0.0/24".parse().unwrap()),
         devices: 4,
         seed: 3,
-        mix: Some(vec!["hikvision-camera".into(), "dahua-camera".into(), "hikvision-nvr".into(), "avigilon-camera".into()]),
+        mix: Some(vec![
+            "hikvision-camera".into(),
+            "dahua-camera".into(),
+            "hikvision-nvr".into(),
+            "avigilon-camera".into(),
+        ]),
         ..Default::default()
     })
     .await
     .unwrap();
     let m = lab.manifest().clone();
-    let by = |id: &str| m.devices.iter().find(|d| d.personality == id).unwrap().clone();
+    let by = |id: &str| {
+        m.devices
+            .iter()
+            .find(|d| d.personality == id)
+            .unwrap()
+            .clone()
+    };
 
     let hik = by("hikvision-camera");
     let out = nmap_sv(&hik, &hik.ports).await;
     let http = hik.port_of("http").unwrap();
     let rtsp = hik.port_of("rtsp").unwrap();
     let sdk = hik.port_of("hik-sdk").unwrap();
-    let line = |p: u16| out.lines().find(|l| l.starts_with(&format!("{p}/tcp"))).unwrap_or("").to_string();
+    let line = |p: u16| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{p}/tcp")))
+            .unwrap_or("")
+            .to_string()
+    };
     assert!(line(http).contains("Hikvision IP camera httpd"), "{out}");
-    assert!(line(rtsp).contains("Hikvision") && line(rtsp).contains("rtsp"), "{out}");
+    assert!(
+        line(rtsp).contains("Hikvision") && line(rtsp).contains("rtsp"),
+        "{out}"
+    );
     assert!(line(sdk).contains("Hikvision IPCam control port"), "{out}");
 
     let nvr = by("hikvision-nvr");

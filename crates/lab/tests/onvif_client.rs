@@ -29,8 +29,15 @@ async fn onvif_zeep_client_reads_device_information() {
         range: Some("127.43.0.0/24".parse().unwrap()),
         devices: 3,
         seed: 4,
-        mix: Some(vec!["hikvision-camera".into(), "cpplus-camera".into(), "axis-camera".into()]),
-        credentials: Some(Credentials { username: "admin".into(), password: "Lab-Pass1".into() }),
+        mix: Some(vec![
+            "hikvision-camera".into(),
+            "cpplus-camera".into(),
+            "axis-camera".into(),
+        ]),
+        credentials: Some(Credentials {
+            username: "admin".into(),
+            password: "Lab-Pass1".into(),
+        }),
         ..Default::default()
     })
     .await
@@ -48,25 +55,41 @@ async fn onvif_zeep_client_reads_device_information() {
         };
         let out = run("Lab-Pass1").await.unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{}: {}", d.personality, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            d.personality,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("client JSON");
         assert_eq!(v["Model"], d.model.as_str());
         assert_eq!(v["SerialNumber"], d.serial.as_str());
         assert_eq!(v["FirmwareVersion"], d.firmware.as_str());
         let scopes: Vec<String> = serde_json::from_value(v["Scopes"].clone()).unwrap();
-        assert!(scopes.iter().any(|s| s.starts_with("onvif://www.onvif.org/hardware/")), "{scopes:?}");
+        assert!(
+            scopes
+                .iter()
+                .any(|s| s.starts_with("onvif://www.onvif.org/hardware/")),
+            "{scopes:?}"
+        );
         match d.personality.as_str() {
             "hikvision-camera" => assert_eq!(v["Manufacturer"], "HIKVISION"),
             "cpplus-camera" => {
                 assert_eq!(v["Manufacturer"], "CP PLUS");
-                assert!(scopes.contains(&"onvif://www.onvif.org/location/country/India".to_string()));
+                assert!(
+                    scopes.contains(&"onvif://www.onvif.org/location/country/India".to_string())
+                );
             }
             "axis-camera" => assert_eq!(v["Manufacturer"], "AXIS"),
             other => panic!("unexpected {other}"),
         }
         // A wrong password is refused by the device (the client raises).
         let bad = run("wrong").await.unwrap();
-        assert!(!bad.status.success(), "{}: wrong password accepted", d.personality);
+        assert!(
+            !bad.status.success(),
+            "{}: wrong password accepted",
+            d.personality
+        );
     }
     lab.shutdown().await;
 }

@@ -56,7 +56,14 @@ fn parse_dhip(reply: &[u8]) -> serde_json::Value {
 async fn dahua_family_dhip_binary_rtsp_http() {
     let l = lab(
         "127.30.0.0/24",
-        &["dahua-camera", "dahua-nvr", "amcrest-camera", "cpplus-camera", "lorex-camera", "intelbras-camera"],
+        &[
+            "dahua-camera",
+            "dahua-nvr",
+            "amcrest-camera",
+            "cpplus-camera",
+            "lorex-camera",
+            "intelbras-camera",
+        ],
         None,
     )
     .await;
@@ -71,7 +78,11 @@ async fn dahua_family_dhip_binary_rtsp_http() {
     for (id, vendor) in expect_vendor {
         let d = dev(&l, id);
         assert_eq!(d.maker.as_deref(), Some("dahua"), "{id}");
-        let v = parse_dhip(&udp_exchange(addr(d, 37810), &dhip_probe()).await.expect("DHIP reply"));
+        let v = parse_dhip(
+            &udp_exchange(addr(d, 37810), &dhip_probe())
+                .await
+                .expect("DHIP reply"),
+        );
         assert_eq!(v["method"], "client.notifyDevInfo");
         let info = &v["params"]["deviceInfo"];
         assert_eq!(info["Vendor"], vendor, "{id}");
@@ -88,12 +99,17 @@ async fn dahua_family_dhip_binary_rtsp_http() {
         probe.extend_from_slice(&[0u8; 12]);
         probe.extend_from_slice(&[2, 0, 0, 0]);
         probe.extend_from_slice(&[0u8; 12]);
-        let r = udp_exchange(addr(d, 5050), &probe).await.expect("5050 reply");
+        let r = udp_exchange(addr(d, 5050), &probe)
+            .await
+            .expect("5050 reply");
         assert_eq!(r[0], 0xb3);
         let s2 = u16::from_le_bytes([r[2], r[3]]) as usize;
         let s3 = u16::from_le_bytes([r[20], r[21]]) as usize;
         assert_eq!(r.len(), 120 + s2 + s3);
-        assert_eq!(&r[56..60], &d.target.parse::<std::net::Ipv4Addr>().unwrap().octets());
+        assert_eq!(
+            &r[56..60],
+            &d.target.parse::<std::net::Ipv4Addr>().unwrap().octets()
+        );
         assert_eq!(&r[120..137], d.mac.as_bytes());
         assert_eq!(&r[137..120 + s2], d.model.as_bytes());
         let text = String::from_utf8_lossy(&r[120 + s2..]);
@@ -106,9 +122,17 @@ async fn dahua_family_dhip_binary_rtsp_http() {
             String::from_utf8_lossy(&raw),
             "RTSP/1.0 405 Method Not Allowed\r\nServer: Dahua Rtsp Server\r\nContent-Length: 0\r\nCSeq: 0\r\n\r\n"
         );
-        let raw = tcp_exchange(rt, b"DESCRIBE rtsp://x/cam/realmonitor?channel=1&subtype=0 RTSP/1.0\r\nCSeq: 3\r\n\r\n", Some(b"\r\n\r\n")).await;
+        let raw = tcp_exchange(
+            rt,
+            b"DESCRIBE rtsp://x/cam/realmonitor?channel=1&subtype=0 RTSP/1.0\r\nCSeq: 3\r\n\r\n",
+            Some(b"\r\n\r\n"),
+        )
+        .await;
         let r = String::from_utf8_lossy(&raw);
-        assert!(r.starts_with("RTSP/1.0 401 Unauthorized\r\nCSeq: 3\r\n"), "{r}");
+        assert!(
+            r.starts_with("RTSP/1.0 401 Unauthorized\r\nCSeq: 3\r\n"),
+            "{r}"
+        );
         assert!(r.contains("realm=\"device\""), "{r}");
         assert!(r.contains("Server: Dahua Rtsp Server"), "{r}");
 
@@ -124,8 +148,18 @@ async fn dahua_family_dhip_binary_rtsp_http() {
     }
     // CP PLUS keeps Dahua's ONVIF scope structure, with India and its own name.
     let wsd = wsd_probe();
-    let dahua = String::from_utf8(udp_exchange(addr(dev(&l, "dahua-camera"), 3702), wsd.as_bytes()).await.unwrap()).unwrap();
-    let cpp = String::from_utf8(udp_exchange(addr(dev(&l, "cpplus-camera"), 3702), wsd.as_bytes()).await.unwrap()).unwrap();
+    let dahua = String::from_utf8(
+        udp_exchange(addr(dev(&l, "dahua-camera"), 3702), wsd.as_bytes())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let cpp = String::from_utf8(
+        udp_exchange(addr(dev(&l, "cpplus-camera"), 3702), wsd.as_bytes())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     let scopes = |x: &str| -> Vec<String> {
         let doc = roxmltree::Document::parse(x).unwrap();
         doc.descendants()
@@ -139,10 +173,15 @@ async fn dahua_family_dhip_binary_rtsp_http() {
     let (sd, sc) = (scopes(&dahua), scopes(&cpp));
     assert_eq!(sd.len(), sc.len());
     let shape = |v: &[String]| -> Vec<String> {
-        v.iter().map(|s| s.rsplitn(2, '/').nth(1).unwrap_or("").to_string()).collect()
+        v.iter()
+            .map(|s| s.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string())
+            .collect()
     };
     assert_eq!(shape(&sd), shape(&sc), "same scope structure and order");
-    assert!(sc.contains(&"onvif://www.onvif.org/location/country/India".to_string()), "{sc:?}");
+    assert!(
+        sc.contains(&"onvif://www.onvif.org/location/country/India".to_string()),
+        "{sc:?}"
+    );
     assert!(sc.contains(&"onvif://www.onvif.org/name/CP_PLUS".to_string()));
     assert!(sd.contains(&"onvif://www.onvif.org/location/country/china".to_string()));
     l.shutdown().await;
@@ -154,7 +193,18 @@ fn wsd_probe() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hikvision_rebrands_carry_oem_tells() {
-    let l = lab("127.31.0.0/24", &["hikvision-camera", "lts-camera", "annke-camera", "swann-camera", "hikvision-nvr"], None).await;
+    let l = lab(
+        "127.31.0.0/24",
+        &[
+            "hikvision-camera",
+            "lts-camera",
+            "annke-camera",
+            "swann-camera",
+            "hikvision-nvr",
+        ],
+        None,
+    )
+    .await;
     let probe = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><Probe><Uuid>AAAA</Uuid><Types>inquiry</Types></Probe>";
     for (id, oem, name) in [
         ("hikvision-camera", "N/A", "HIKVISION"),
@@ -164,17 +214,39 @@ async fn hikvision_rebrands_carry_oem_tells() {
     ] {
         let d = dev(&l, id);
         assert_eq!(d.maker.as_deref(), Some("hikvision"));
-        let xml = String::from_utf8(udp_exchange(addr(d, 37020), probe).await.expect("SADP")).unwrap();
+        let xml =
+            String::from_utf8(udp_exchange(addr(d, 37020), probe).await.expect("SADP")).unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap();
-        let get = |n: &str| doc.descendants().find(|e| e.has_tag_name(n)).and_then(|e| e.text()).unwrap_or("").to_string();
+        let get = |n: &str| {
+            doc.descendants()
+                .find(|e| e.has_tag_name(n))
+                .and_then(|e| e.text())
+                .unwrap_or("")
+                .to_string()
+        };
         assert_eq!(get("OEMInfo"), oem, "{id}");
-        assert!(get("DeviceSN").starts_with(&d.model), "Hikvision SN scheme kept: {}", get("DeviceSN"));
+        assert!(
+            get("DeviceSN").starts_with(&d.model),
+            "Hikvision SN scheme kept: {}",
+            get("DeviceSN")
+        );
         // HTTP still App-webs; WS-Discovery carries the brand in the name scope.
         let r = http_get(addr(d, d.port_of("http").unwrap()), "/").await;
         assert_eq!(header(&r, "Server"), vec!["App-webs/"]);
-        let w = String::from_utf8(udp_exchange(addr(d, 3702), wsd_probe().as_bytes()).await.unwrap()).unwrap();
-        assert!(w.contains(&format!("onvif://www.onvif.org/name/{name}")), "{id}: {w}");
-        assert!(w.contains("urn:uuid:0a6dc791-2be6-4991-9af1-454778a1917a"), "RelatesTo echoes MessageID");
+        let w = String::from_utf8(
+            udp_exchange(addr(d, 3702), wsd_probe().as_bytes())
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            w.contains(&format!("onvif://www.onvif.org/name/{name}")),
+            "{id}: {w}"
+        );
+        assert!(
+            w.contains("urn:uuid:0a6dc791-2be6-4991-9af1-454778a1917a"),
+            "RelatesTo echoes MessageID"
+        );
     }
     // OUI: LTS and Swann use their own registered OUIs.
     assert!(dev(&l, "lts-camera").mac.starts_with("14:2f:fd"));
@@ -185,7 +257,11 @@ async fn hikvision_rebrands_carry_oem_tells() {
     let r = http_get(addr(d, d.port_of("http").unwrap()), "/").await;
     let lines: Vec<&str> = r.lines().collect();
     assert_eq!(lines[1], "Server: Hikvision-Webs");
-    assert!(lines[2].starts_with("Date: ") && lines[2].len() == "Date: Sun Nov 29 05:00:00 2026".len(), "{}", lines[2]);
+    assert!(
+        lines[2].starts_with("Date: ") && lines[2].len() == "Date: Sun Nov 29 05:00:00 2026".len(),
+        "{}",
+        lines[2]
+    );
     l.shutdown().await;
 }
 
@@ -223,34 +299,82 @@ fn xml_text(x: &str, tag: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onvif_device_service_with_and_without_credentials() {
-    let creds = Credentials { username: "admin".into(), password: "Lab12345".into() };
-    let l = lab("127.32.0.0/24", &["hikvision-camera", "axis-camera", "onvif-generic"], Some(creds)).await;
-    for (id, man) in [("hikvision-camera", "HIKVISION"), ("axis-camera", "AXIS"), ("onvif-generic", "IPCAM")] {
+    let creds = Credentials {
+        username: "admin".into(),
+        password: "Lab12345".into(),
+    };
+    let l = lab(
+        "127.32.0.0/24",
+        &["hikvision-camera", "axis-camera", "onvif-generic"],
+        Some(creds),
+    )
+    .await;
+    for (id, man) in [
+        ("hikvision-camera", "HIKVISION"),
+        ("axis-camera", "AXIS"),
+        ("onvif-generic", "IPCAM"),
+    ] {
         let d = dev(&l, id);
         let a = addr(d, d.port_of("http").unwrap());
         let ct = "application/soap+xml; charset=utf-8";
-        let r = http_post(a, "/onvif/device_service", ct, &soap("GetSystemDateAndTime", "")).await;
+        let r = http_post(
+            a,
+            "/onvif/device_service",
+            ct,
+            &soap("GetSystemDateAndTime", ""),
+        )
+        .await;
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
         assert!(!xml_text(body(&r), "Year").is_empty());
-        let r = http_post(a, "/onvif/device_service", ct, &soap("GetDeviceInformation", "")).await;
+        let r = http_post(
+            a,
+            "/onvif/device_service",
+            ct,
+            &soap("GetDeviceInformation", ""),
+        )
+        .await;
         assert!(r.starts_with("HTTP/1.1 400"), "{r}");
         assert!(body(&r).contains("ter:NotAuthorized"));
-        let r = http_post(a, "/onvif/device_service", ct, &soap("GetDeviceInformation", &token("admin", "wrong"))).await;
+        let r = http_post(
+            a,
+            "/onvif/device_service",
+            ct,
+            &soap("GetDeviceInformation", &token("admin", "wrong")),
+        )
+        .await;
         assert!(body(&r).contains("ter:NotAuthorized"));
-        let r = http_post(a, "/onvif/device_service", ct, &soap("GetDeviceInformation", &token("admin", "Lab12345"))).await;
+        let r = http_post(
+            a,
+            "/onvif/device_service",
+            ct,
+            &soap("GetDeviceInformation", &token("admin", "Lab12345")),
+        )
+        .await;
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
         let b = body(&r);
         assert_eq!(xml_text(b, "Manufacturer"), man);
         assert_eq!(xml_text(b, "Model"), d.model);
         assert_eq!(xml_text(b, "SerialNumber"), d.serial);
         assert_eq!(xml_text(b, "FirmwareVersion"), d.firmware);
-        let r = http_post(a, "/onvif/device_service", ct, &soap("GetScopes", &token("admin", "Lab12345"))).await;
+        let r = http_post(
+            a,
+            "/onvif/device_service",
+            ct,
+            &soap("GetScopes", &token("admin", "Lab12345")),
+        )
+        .await;
         assert!(body(&r).contains("onvif://www.onvif.org/hardware/"), "{r}");
         let r = http_post(a, "/onvif/device_service", ct, &soap("GetCapabilities", "")).await;
         assert!(xml_text(body(&r), "XAddr").contains(&d.target));
         let r = http_post(a, "/onvif/device_service", ct, &soap("GetServices", "")).await;
         assert!(body(&r).contains("http://www.onvif.org/ver10/media/wsdl"));
-        let r = http_post(a, "/onvif/device_service", ct, &soap("SystemReboot", &token("admin", "Lab12345"))).await;
+        let r = http_post(
+            a,
+            "/onvif/device_service",
+            ct,
+            &soap("SystemReboot", &token("admin", "Lab12345")),
+        )
+        .await;
         assert!(body(&r).contains("ter:ActionNotSupported"), "{r}");
     }
     // With credentials, ISAPI deviceInfo answers the real DeviceInfo XML after Digest auth.
@@ -281,7 +405,13 @@ async fn axis_vapix_mdns_ssdp() {
     let l = lab("127.33.0.0/24", &["axis-camera", "hp-printer"], None).await;
     let d = dev(&l, "axis-camera");
     let a = addr(d, d.port_of("http").unwrap());
-    let r = http_post(a, "/axis-cgi/basicdeviceinfo.cgi", "application/json", r#"{"apiVersion":"1.0","method":"getAllUnrestrictedProperties"}"#).await;
+    let r = http_post(
+        a,
+        "/axis-cgi/basicdeviceinfo.cgi",
+        "application/json",
+        r#"{"apiVersion":"1.0","method":"getAllUnrestrictedProperties"}"#,
+    )
+    .await;
     let v: serde_json::Value = serde_json::from_str(body(&r)).unwrap();
     let pl = &v["data"]["propertyList"];
     assert_eq!(pl["Brand"], "AXIS");
@@ -289,7 +419,10 @@ async fn axis_vapix_mdns_ssdp() {
     assert_eq!(pl["SerialNumber"], d.mac.replace(':', "").to_uppercase());
     let r = http_get(a, "/axis-cgi/param.cgi?action=list").await;
     let mac_plain = d.mac.replace(':', "").to_uppercase();
-    assert!(header(&r, "WWW-Authenticate")[0].contains(&format!("realm=\"AXIS_{mac_plain}\"")), "{r}");
+    assert!(
+        header(&r, "WWW-Authenticate")[0].contains(&format!("realm=\"AXIS_{mac_plain}\"")),
+        "{r}"
+    );
 
     // mDNS legacy unicast query for _axis-video._tcp.local PTR.
     let mut q = simple_dns::Packet::new_query(0x4242);
@@ -299,19 +432,27 @@ async fn axis_vapix_mdns_ssdp() {
         simple_dns::QCLASS::CLASS(simple_dns::CLASS::IN),
         true,
     ));
-    let reply = udp_exchange(addr(d, 5353), &q.build_bytes_vec().unwrap()).await.expect("mDNS reply");
+    let reply = udp_exchange(addr(d, 5353), &q.build_bytes_vec().unwrap())
+        .await
+        .expect("mDNS reply");
     let p = simple_dns::Packet::parse(&reply).unwrap();
     assert_eq!(p.id(), 0x4242);
     let ptr = p.answers.iter().find_map(|rr| match &rr.rdata {
         simple_dns::rdata::RData::PTR(x) => Some(x.0.to_string()),
         _ => None,
     });
-    assert_eq!(ptr.unwrap(), format!("AXIS {} - {mac_plain}._axis-video._tcp.local", d.model));
+    assert_eq!(
+        ptr.unwrap(),
+        format!("AXIS {} - {mac_plain}._axis-video._tcp.local", d.model)
+    );
     let txt = p.additional_records.iter().find_map(|rr| match &rr.rdata {
         simple_dns::rdata::RData::TXT(t) => Some(t.attributes()),
         _ => None,
     });
-    assert_eq!(txt.unwrap().get("macaddress").cloned().flatten(), Some(mac_plain.clone()));
+    assert_eq!(
+        txt.unwrap().get("macaddress").cloned().flatten(),
+        Some(mac_plain.clone())
+    );
 
     // SSDP M-SEARCH and the description it points to.
     let ms = b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: upnp:rootdevice\r\n\r\n";
@@ -327,11 +468,25 @@ async fn axis_vapix_mdns_ssdp() {
     let nvt = r#"<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:dn="http://www.onvif.org/ver10/network/wsdl"><s:Header><a:MessageID>urn:uuid:1</a:MessageID><a:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action></s:Header><s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body></s:Envelope>"#;
     assert!(udp_exchange(addr(p, 3702), nvt.as_bytes()).await.is_none());
     let any = nvt.replace("<d:Types>dn:NetworkVideoTransmitter</d:Types>", "");
-    let r = String::from_utf8(udp_exchange(addr(p, 3702), any.as_bytes()).await.expect("printer WSD")).unwrap();
+    let r = String::from_utf8(
+        udp_exchange(addr(p, 3702), any.as_bytes())
+            .await
+            .expect("printer WSD"),
+    )
+    .unwrap();
     assert!(r.contains("wprt:PrintDeviceType"));
     let h = addr(p, p.port_of("http").unwrap());
-    let r = http_post(h, "/onvif/device_service", "application/soap+xml", &soap("GetDeviceInformation", "")).await;
-    assert!(r.starts_with("HTTP/1.1 404"), "printer must not serve ONVIF: {r}");
+    let r = http_post(
+        h,
+        "/onvif/device_service",
+        "application/soap+xml",
+        &soap("GetDeviceInformation", ""),
+    )
+    .await;
+    assert!(
+        r.starts_with("HTTP/1.1 404"),
+        "printer must not serve ONVIF: {r}"
+    );
     // IPP answers with the printer's make and model.
     let mut ipp = vec![0x02, 0x00, 0x00, 0x0b, 0, 0, 0, 7, 0x01];
     ipp.push(0x03);
@@ -342,7 +497,11 @@ async fn axis_vapix_mdns_ssdp() {
     .concat();
     let raw = tcp_exchange(addr(p, p.port_of("ipp").unwrap()), &req, None).await;
     let i = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    assert_eq!(&raw[i..i + 8], &[2, 0, 0, 0, 0, 0, 0, 7], "IPP status ok + request id echoed");
+    assert_eq!(
+        &raw[i..i + 8],
+        &[2, 0, 0, 0, 0, 0, 0, 7],
+        "IPP status ok + request id echoed"
+    );
     assert!(String::from_utf8_lossy(&raw[i..]).contains(&format!("HP {}", p.model)));
     l.shutdown().await;
 }

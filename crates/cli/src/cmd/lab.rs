@@ -45,7 +45,10 @@ pub struct Args {
 pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if a.list {
         let ps = camtrace_lab::personality::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!("{:<26} {:<14} {:<14} {:<10} {}", "PERSONALITY", "BRAND", "MAKER", "CLASS", "DESCRIPTION");
+        println!(
+            "{:<26} {:<14} {:<14} {:<10} {}",
+            "PERSONALITY", "BRAND", "MAKER", "CLASS", "DESCRIPTION"
+        );
         for p in ps {
             println!(
                 "{:<26} {:<14} {:<14} {:<10} {}",
@@ -101,7 +104,8 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 ns.client_ns, ns.client_addr
             );
         }
-        let mut by_maker: BTreeMap<(String, String), (usize, BTreeMap<u16, usize>)> = BTreeMap::new();
+        let mut by_maker: BTreeMap<(String, String), (usize, BTreeMap<u16, usize>)> =
+            BTreeMap::new();
         for d in &m.devices {
             let e = by_maker
                 .entry((
@@ -114,7 +118,10 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 *e.1.entry(*p).or_default() += 1;
             }
         }
-        println!("{:<14} {:<14} {:>7}  TCP PORTS", "MAKER", "BRAND", "DEVICES");
+        println!(
+            "{:<14} {:<14} {:>7}  TCP PORTS",
+            "MAKER", "BRAND", "DEVICES"
+        );
         for ((maker, brand), (n, ports)) in &by_maker {
             let ports: Vec<String> = ports.keys().map(|p| p.to_string()).collect();
             println!("{maker:<14} {brand:<14} {n:>7}  {}", ports.join(","));

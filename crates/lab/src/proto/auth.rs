@@ -18,7 +18,11 @@ pub fn parse_params(s: &str) -> HashMap<String, String> {
     let mut rest = s.trim();
     while !rest.is_empty() {
         let Some(eq) = rest.find('=') else { break };
-        let key = rest[..eq].trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = rest[..eq]
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         rest = rest[eq + 1..].trim_start();
         let val;
         if let Some(r) = rest.strip_prefix('"') {
@@ -44,18 +48,28 @@ pub fn parse_params(s: &str) -> HashMap<String, String> {
 }
 
 /// Does `Authorization` (header value) carry valid credentials for `method`?
-pub fn check_authorization(header: Option<&str>, method: &str, creds: Option<&Credentials>) -> bool {
+pub fn check_authorization(
+    header: Option<&str>,
+    method: &str,
+    creds: Option<&Credentials>,
+) -> bool {
     let (Some(h), Some(c)) = (header, creds) else {
         return false;
     };
     let h = h.trim();
-    if let Some(b) = h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")) {
+    if let Some(b) = h
+        .strip_prefix("Basic ")
+        .or_else(|| h.strip_prefix("basic "))
+    {
         let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b.trim()) else {
             return false;
         };
         return raw == format!("{}:{}", c.username, c.password).as_bytes();
     }
-    if let Some(d) = h.strip_prefix("Digest ").or_else(|| h.strip_prefix("digest ")) {
+    if let Some(d) = h
+        .strip_prefix("Digest ")
+        .or_else(|| h.strip_prefix("digest "))
+    {
         let p = parse_params(d);
         let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
         if get("username") != c.username {
@@ -128,8 +142,16 @@ mod tests {
             username: "admin".into(),
             password: "x".into(),
         };
-        assert!(check_authorization(Some("Basic YWRtaW46eA=="), "GET", Some(&creds)));
-        assert!(!check_authorization(Some("Basic YWRtaW46eQ=="), "GET", Some(&creds)));
+        assert!(check_authorization(
+            Some("Basic YWRtaW46eA=="),
+            "GET",
+            Some(&creds)
+        ));
+        assert!(!check_authorization(
+            Some("Basic YWRtaW46eQ=="),
+            "GET",
+            Some(&creds)
+        ));
     }
 
     #[test]
@@ -146,7 +168,11 @@ mod tests {
         h.update(b"pw");
         let pw = base64::engine::general_purpose::STANDARD.encode(h.finalize());
         let t = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest";
-        assert!(check_username_token("admin", &pw, t, &nonce, created, &creds));
-        assert!(!check_username_token("admin", "AAAA", t, &nonce, created, &creds));
+        assert!(check_username_token(
+            "admin", &pw, t, &nonce, created, &creds
+        ));
+        assert!(!check_username_token(
+            "admin", "AAAA", t, &nonce, created, &creds
+        ));
     }
 }

@@ -41,7 +41,10 @@ pub async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
             return None;
         }
         let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(IDLE, s.read(&mut chunk)).await.ok()?.ok()?;
+        let n = tokio::time::timeout(IDLE, s.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
         if n == 0 {
             return None;
         }
@@ -94,7 +97,10 @@ pub async fn serve(mut s: TcpStream, dev: Arc<Device>, kind: TcpKind, port: u16)
         };
         // Absolute-form targets (proxies, some scanners).
         r.path = match p.strip_prefix("http://") {
-            Some(rest) => rest.find('/').map(|i| rest[i..].to_string()).unwrap_or("/".into()),
+            Some(rest) => rest
+                .find('/')
+                .map(|i| rest[i..].to_string())
+                .unwrap_or("/".into()),
             None => p,
         };
         r.query = q;
@@ -122,7 +128,8 @@ pub async fn serve(mut s: TcpStream, dev: Arc<Device>, kind: TcpKind, port: u16)
             && !r
                 .header("connection")
                 .is_some_and(|v| v.eq_ignore_ascii_case("keep-alive"))
-            || r.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+            || r.header("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let (bytes, close) = respond(&dev, kind, &r, port, wants_close);
         if s.write_all(&bytes).await.is_err() || close {
             let _ = s.shutdown().await;
@@ -155,7 +162,13 @@ fn reason(status: u16) -> &'static str {
 const DEFAULT_SPEC_SERVER: Option<String> = None;
 
 /// Reply to one request: (bytes, close connection afterwards).
-pub fn respond(dev: &Device, kind: TcpKind, r: &Request, _port: u16, close: bool) -> (Vec<u8>, bool) {
+pub fn respond(
+    dev: &Device,
+    kind: TcpKind,
+    r: &Request,
+    _port: u16,
+    close: bool,
+) -> (Vec<u8>, bool) {
     let p = &dev.personality;
     let fallback;
     let spec: &HttpSpec = match &p.http {
@@ -189,7 +202,17 @@ pub fn respond(dev: &Device, kind: TcpKind, r: &Request, _port: u16, close: bool
     if kind == TcpKind::Ipp && r.method == "POST" {
         let body = ipp_response(dev, &r.body);
         return (
-            build(dev, spec, version, 200, &[], Some("application/ipp"), &body, head_only, close),
+            build(
+                dev,
+                spec,
+                version,
+                200,
+                &[],
+                Some("application/ipp"),
+                &body,
+                head_only,
+                close,
+            ),
             close,
         );
     }
@@ -221,7 +244,17 @@ pub fn respond(dev: &Device, kind: TcpKind, r: &Request, _port: u16, close: bool
         if r.path == sp.location_path && (r.method == "GET" || head_only) {
             let body = upnp_description(dev, sp);
             return (
-                build(dev, spec, version, 200, &[], Some("text/xml"), body.as_bytes(), head_only, close),
+                build(
+                    dev,
+                    spec,
+                    version,
+                    200,
+                    &[],
+                    Some("text/xml"),
+                    body.as_bytes(),
+                    head_only,
+                    close,
+                ),
                 close,
             );
         }
@@ -279,7 +312,17 @@ pub fn respond(dev: &Device, kind: TcpKind, r: &Request, _port: u16, close: bool
                 .to_string()
         });
     (
-        build(dev, spec, version, 404, &[], Some("text/html"), body.as_bytes(), head_only, close),
+        build(
+            dev,
+            spec,
+            version,
+            404,
+            &[],
+            Some("text/html"),
+            body.as_bytes(),
+            head_only,
+            close,
+        ),
         close,
     )
 }
@@ -316,7 +359,13 @@ pub fn challenges(dev: &Device, tpls: &[String], scheme: AuthScheme, realm: &str
     }
 }
 
-fn unauthorized(dev: &Device, spec: &HttpSpec, version: &str, head_only: bool, close: bool) -> (Vec<u8>, bool) {
+fn unauthorized(
+    dev: &Device,
+    spec: &HttpSpec,
+    version: &str,
+    head_only: bool,
+    close: bool,
+) -> (Vec<u8>, bool) {
     let headers: Vec<(String, String)> =
         challenges(dev, &spec.www_authenticate, spec.auth, &spec.realm)
             .into_iter()
@@ -330,7 +379,17 @@ fn unauthorized(dev: &Device, spec: &HttpSpec, version: &str, head_only: bool, c
             "<!DOCTYPE html>\n<html><head><title>Document Error: Unauthorized</title></head>\n<body><h2>Access Error: 401 -- Unauthorized</h2>\n<p>Authentication Error</p>\n</body>\n</html>\n".to_string()
         });
     (
-        build(dev, spec, version, 401, &headers, Some("text/html"), body.as_bytes(), head_only, close),
+        build(
+            dev,
+            spec,
+            version,
+            401,
+            &headers,
+            Some("text/html"),
+            body.as_bytes(),
+            head_only,
+            close,
+        ),
         close,
     )
 }
@@ -372,7 +431,10 @@ fn build(
         h.push_str(&format!("{k}: {}\r\n", dev.render(v)));
     }
     if let Some(ct) = content_type {
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             h.push_str(&format!("Content-Type: {ct}\r\n"));
         }
     }
@@ -451,7 +513,12 @@ pub fn ipp_response(dev: &Device, req: &[u8]) -> Vec<u8> {
         "printer-uri-supported",
         &format!("ipp://{}:{}/ipp/print", dev.ip, dev.vars.get("port_ipp")),
     );
-    attr(&mut out, 0x41, "printer-device-id", &dev.render(dev.vars.get("printer_device_id")));
+    attr(
+        &mut out,
+        0x41,
+        "printer-device-id",
+        &dev.render(dev.vars.get("printer_device_id")),
+    );
     out.push(0x03); // end-of-attributes-tag
     out
 }

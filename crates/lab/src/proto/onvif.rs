@@ -83,7 +83,9 @@ pub fn parse_request(body: &[u8]) -> Option<SoapRequest> {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub fn fault(code: &str, subcode: &str, reason: &str) -> String {
@@ -97,13 +99,22 @@ pub fn handle(dev: &Device, o: &OnvifSpec, body: &[u8]) -> (u16, String) {
     let Some(req) = parse_request(body) else {
         return (
             400,
-            fault("SOAP-ENV:Sender", "ter:WellFormed", "Malformed SOAP request"),
+            fault(
+                "SOAP-ENV:Sender",
+                "ter:WellFormed",
+                "Malformed SOAP request",
+            ),
         );
     };
     let pre_auth = matches!(
         req.operation.as_str(),
-        "GetSystemDateAndTime" | "GetCapabilities" | "GetServices" | "GetHostname" | "GetWsdlUrl"
-            | "GetServiceCapabilities" | "GetEndpointReference"
+        "GetSystemDateAndTime"
+            | "GetCapabilities"
+            | "GetServices"
+            | "GetHostname"
+            | "GetWsdlUrl"
+            | "GetServiceCapabilities"
+            | "GetEndpointReference"
     );
     if !pre_auth {
         if let Some(c) = dev.credentials.as_deref() {
@@ -119,7 +130,11 @@ pub fn handle(dev: &Device, o: &OnvifSpec, body: &[u8]) -> (u16, String) {
             if !ok {
                 return (
                     400,
-                    fault("SOAP-ENV:Sender", "ter:NotAuthorized", "Sender not Authorized"),
+                    fault(
+                        "SOAP-ENV:Sender",
+                        "ter:NotAuthorized",
+                        "Sender not Authorized",
+                    ),
                 );
             }
         }

@@ -66,13 +66,16 @@ pub async fn serve(mut s: TcpStream, dev: Arc<Device>) {
         }
         buf.drain(..clen);
 
-        let challenges = super::http::challenges(&dev, &spec.www_authenticate, spec.auth, &spec.realm);
+        let challenges =
+            super::http::challenges(&dev, &spec.www_authenticate, spec.auth, &spec.realm);
         let server_line = spec
             .server
             .as_deref()
             .map(|sv| format!("Server: {}\r\n", dev.render(sv)))
             .unwrap_or_default();
-        let date = chrono::Utc::now().format("%a, %b %d %Y %H:%M:%S GMT").to_string();
+        let date = chrono::Utc::now()
+            .format("%a, %b %d %Y %H:%M:%S GMT")
+            .to_string();
 
         let reply = if !version.starts_with("RTSP/") {
             // Not RTSP at all (e.g. an HTTP probe on the RTSP port).
@@ -89,7 +92,8 @@ pub async fn serve(mut s: TcpStream, dev: Arc<Device>) {
             }
         } else {
             let cs = cseq.clone().unwrap_or_default();
-            let authed = auth::check_authorization(authz.as_deref(), &method, dev.credentials.as_deref());
+            let authed =
+                auth::check_authorization(authz.as_deref(), &method, dev.credentials.as_deref());
             let unauthorized = || {
                 let mut r = format!("RTSP/1.0 401 Unauthorized\r\nCSeq: {cs}\r\n");
                 for c in &challenges {

@@ -40,7 +40,12 @@ pub async fn serve(
 }
 
 /// The datagrams (destination, bytes) a device sends back for one received datagram.
-pub fn answer(dev: &Device, kind: UdpKind, data: &[u8], peer: SocketAddr) -> Vec<(SocketAddr, Vec<u8>)> {
+pub fn answer(
+    dev: &Device,
+    kind: UdpKind,
+    data: &[u8],
+    peer: SocketAddr,
+) -> Vec<(SocketAddr, Vec<u8>)> {
     let reply = match kind {
         UdpKind::Sadp => sadp(dev, data),
         UdpKind::Dhip => dhip(dev, data),
@@ -83,6 +88,8 @@ fn sadp(dev: &Device, data: &[u8]) -> Option<Vec<u8>> {
     let fw = &dev.identity.firmware;
     let dsp = v.get("dsp_version");
     let dsp = if dsp.is_empty() { fw.as_str() } else { dsp };
+    let boot = format!("{} 08:12:44", v.get("date_iso"));
+    let salt = format!("{}{}", v.get("h8"), v.get("d8"));
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ProbeMatch><Uuid>{uuid}</Uuid><Types>{types}</Types><DeviceType>{dt}</DeviceType><DeviceDescription>{desc}</DeviceDescription><DeviceSN>{sn}</DeviceSN><CommandPort>{cmd}</CommandPort><HttpPort>{http}</HttpPort><MAC>{mac}</MAC><IPv4Address>{ip}</IPv4Address><IPv4SubnetMask>{mask}</IPv4SubnetMask><IPv4Gateway>{gw}</IPv4Gateway><IPv6Address>::</IPv6Address><IPv6Gateway>::</IPv6Gateway><IPv6MaskLen>64</IPv6MaskLen><DHCP>false</DHCP><AnalogChannelNum>{an}</AnalogChannelNum><DigitalChannelNum>{dn}</DigitalChannelNum><SoftwareVersion>{fw}</SoftwareVersion><DSPVersion>{dsp}</DSPVersion><BootTime>{boot}</BootTime><Encrypt>true</Encrypt><ResetAbility>false</ResetAbility><DiskNumber>{disks}</DiskNumber><Activated>true</Activated><PasswordResetAbility>true</PasswordResetAbility><PasswordResetModeSecond>true</PasswordResetModeSecond><DetailOEMCode>{oem}</DetailOEMCode><OEMInfo>{oeminfo}</OEMInfo><SupportSecurityQuestion>true</SupportSecurityQuestion><SupportHCPlatform>true</SupportHCPlatform><HCPlatformEnable>false</HCPlatformEnable><IsModifyVerificationCode>false</IsModifyVerificationCode><Salt>{salt}</Salt><DeviceLock>true</DeviceLock><SDKServerStatus>true</SDKServerStatus><SDKOverTLSServerStatus>false</SDKOverTLSServerStatus><SDKOverTLSPort>8443</SDKOverTLSPort><SupportMailBox>true</SupportMailBox><supportEzvizUnbind>true</supportEzvizUnbind></ProbeMatch>",
         dt = xml_escape(&dev.render(&spec.device_type)),
@@ -98,11 +105,11 @@ fn sadp(dev: &Device, data: &[u8]) -> Option<Vec<u8>> {
         dn = spec.digital_channels,
         fw = xml_escape(fw),
         dsp = xml_escape(dsp),
-        boot = format!("{} 08:12:44", v.get("date_iso")),
+        boot = boot,
         disks = spec.disks,
         oem = or(v.get("oem_code"), "1"),
         oeminfo = xml_escape(&dev.render(&spec.oem_info)),
-        salt = format!("{}{}", v.get("h8"), v.get("d8")),
+        salt = salt,
     );
     Some(xml.into_bytes())
 }
@@ -211,8 +218,14 @@ fn dahua_bin(dev: &Device, data: &[u8]) -> Option<Vec<u8>> {
     let n = dtype.len().min(16);
     s1[40..40 + n].copy_from_slice(&dtype[..n]);
     s1[56..60].copy_from_slice(&dev.ip.octets());
-    let mask: std::net::Ipv4Addr = v.get("mask").parse().unwrap_or(std::net::Ipv4Addr::new(255, 255, 0, 0));
-    let gw: std::net::Ipv4Addr = v.get("gateway").parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+    let mask: std::net::Ipv4Addr = v
+        .get("mask")
+        .parse()
+        .unwrap_or(std::net::Ipv4Addr::new(255, 255, 0, 0));
+    let gw: std::net::Ipv4Addr = v
+        .get("gateway")
+        .parse()
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
     s1[60..64].copy_from_slice(&mask.octets());
     s1[64..68].copy_from_slice(&gw.octets());
     // 68..72 DNS (unset), then port block as in the reference reply.
@@ -221,7 +234,7 @@ fn dahua_bin(dev: &Device, data: &[u8]) -> Option<Vec<u8>> {
     s1[94..96].copy_from_slice(&http.to_le_bytes());
     s1[96..98].copy_from_slice(&443u16.to_le_bytes());
     s1[98..100].copy_from_slice(&tcp.to_le_bytes());
-    s1[100..102].copy_from_slice(&spec.video_inputs.max(1).min(255).to_le_bytes()[..2]);
+    s1[100..102].copy_from_slice(&spec.video_inputs.clamp(1, 255).to_le_bytes()[..2]);
     s1[102..104].copy_from_slice(&tcp.saturating_sub(1).to_le_bytes());
     s1[104..106].copy_from_slice(&tcp.saturating_add(1).to_le_bytes());
     let mut out = s1.to_vec();
@@ -259,7 +272,11 @@ fn wsd(dev: &Device, data: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
     }
-    let scopes: Vec<String> = o.scopes.iter().map(|sc| xml_escape(&dev.render(sc))).collect();
+    let scopes: Vec<String> = o
+        .scopes
+        .iter()
+        .map(|sc| xml_escape(&dev.render(sc)))
+        .collect();
     let port = dev.vars.get("port_http");
     let xaddr = if port == "80" || port.is_empty() {
         format!("http://{}{}", dev.ip, o.path)
@@ -300,7 +317,9 @@ fn ssdp(dev: &Device, data: &[u8]) -> Option<Vec<u8>> {
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case("ST").then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case("ST")
+                .then(|| v.trim().to_string())
         })
         .unwrap_or_default();
     let dt = dev.render(&sp.device_type);
@@ -345,7 +364,10 @@ fn mdns(dev: &Device, data: &[u8], peer: SocketAddr) -> Vec<(SocketAddr, Vec<u8>
     }
     let instance_label = dev.render(&spec.instance);
     let host = format!("{}.local", dev.render(&spec.host));
-    let port_var = format!("port_{}", crate::device::kind_name(spec.port_of).replace('-', "_"));
+    let port_var = format!(
+        "port_{}",
+        crate::device::kind_name(spec.port_of).replace('-', "_")
+    );
     let port: u16 = dev.vars.get(&port_var).parse().unwrap_or(80);
     let txts: Vec<String> = spec.txt.iter().map(|t| dev.render(t)).collect();
     let legacy = peer.port() != 5353;
@@ -371,7 +393,12 @@ fn mdns(dev: &Device, data: &[u8], peer: SocketAddr) -> Vec<(SocketAddr, Vec<u8>
                 wanted_services.push((svc.clone(), inst.clone()));
             }
         }
-        if qn == host.to_ascii_lowercase() && matches!(question.qtype, QTYPE::ANY | QTYPE::TYPE(simple_dns::TYPE::A)) {
+        if qn == host.to_ascii_lowercase()
+            && matches!(
+                question.qtype,
+                QTYPE::ANY | QTYPE::TYPE(simple_dns::TYPE::A)
+            )
+        {
             want_host = true;
         }
     }
@@ -399,9 +426,12 @@ fn mdns(dev: &Device, data: &[u8], peer: SocketAddr) -> Vec<(SocketAddr, Vec<u8>
             Name::new_unchecked(inst),
             Name::new_unchecked(&host),
         );
-        reply
-            .answers
-            .push(ResourceRecord::new(sn, CLASS::IN, ttl, RData::PTR(PTR(inn.clone()))));
+        reply.answers.push(ResourceRecord::new(
+            sn,
+            CLASS::IN,
+            ttl,
+            RData::PTR(PTR(inn.clone())),
+        ));
         reply.additional_records.push(ResourceRecord::new(
             inn.clone(),
             CLASS::IN,

@@ -43,7 +43,10 @@ fn complete_http(b: &[u8]) -> bool {
     let head = String::from_utf8_lossy(&b[..i]).to_ascii_lowercase();
     let len = head
         .lines()
-        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+        })
         .unwrap_or(0);
     b.len() >= i + 4 + len
 }
@@ -66,8 +69,14 @@ pub async fn udp_exchange(to: SocketAddr, req: &[u8]) -> Option<Vec<u8>> {
     for _ in 0..3 {
         s.send_to(req, to).await.expect("send");
         let mut buf = vec![0u8; 65536];
-        if let Ok(Ok((n, from))) = tokio::time::timeout(Duration::from_millis(700), s.recv_from(&mut buf)).await {
-            assert_eq!(from.ip(), to.ip(), "reply must come from the device's own address");
+        if let Ok(Ok((n, from))) =
+            tokio::time::timeout(Duration::from_millis(700), s.recv_from(&mut buf)).await
+        {
+            assert_eq!(
+                from.ip(),
+                to.ip(),
+                "reply must come from the device's own address"
+            );
             return Some(buf[..n].to_vec());
         }
     }
