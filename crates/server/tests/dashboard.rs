@@ -21,7 +21,10 @@ fn cookie_of(r: &Resp, name: &str) -> String {
 }
 
 fn hidden_csrf(html: &str) -> String {
-    let i = html.find("name=\"csrf_token\" value=\"").expect("csrf field") + 25;
+    let i = html
+        .find("name=\"csrf_token\" value=\"")
+        .expect("csrf field")
+        + 25;
     html[i..].split('"').next().unwrap().to_string()
 }
 
@@ -31,7 +34,15 @@ async fn browser_login(app: &camtrace_server::App, user: &str) -> (String, Strin
     let pre = cookie_of(&page, "camtrace_login_csrf");
     let token = hidden_csrf(&page.text());
     let form = format!("username={user}&password={user}-password-123&csrf_token={token}");
-    let r = send(app, Request::post("/login").header("cookie", &pre).header("content-type", "application/x-www-form-urlencoded").body(Body::from(form)).unwrap()).await;
+    let r = send(
+        app,
+        Request::post("/login")
+            .header("cookie", &pre)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     let session = cookie_of(&r, "camtrace_session");
     let home = page_get(app, "/", &session).await;
@@ -41,11 +52,26 @@ async fn browser_login(app: &camtrace_server::App, user: &str) -> (String, Strin
 }
 
 async fn page_get(app: &camtrace_server::App, path: &str, cookie: &str) -> Resp {
-    send(app, Request::get(path).header("cookie", cookie).body(Body::empty()).unwrap()).await
+    send(
+        app,
+        Request::get(path)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
 }
 
 async fn form_post(app: &camtrace_server::App, path: &str, cookie: &str, form: &str) -> Resp {
-    send(app, Request::post(path).header("cookie", cookie).header("content-type", "application/x-www-form-urlencoded").body(Body::from(form.to_string())).unwrap()).await
+    send(
+        app,
+        Request::post(path)
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_string()))
+            .unwrap(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -58,12 +84,34 @@ async fn login_form_needs_its_token_and_wrong_passwords_fail() {
     let pre = cookie_of(&page, "camtrace_login_csrf");
     let token = hidden_csrf(&page.text());
     // Without the matching cookie (a cross-site form) the login is refused.
-    let r = send(&f.app, Request::post("/login").header("content-type", "application/x-www-form-urlencoded").body(Body::from(format!("username=alice&password=alice-password-123&csrf_token={token}"))).unwrap()).await;
+    let r = send(
+        &f.app,
+        Request::post("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "username=alice&password=alice-password-123&csrf_token={token}"
+            )))
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = send(&f.app, Request::post("/login").header("cookie", &pre).header("content-type", "application/x-www-form-urlencoded").body(Body::from(format!("username=alice&password=wrong-password&csrf_token={token}"))).unwrap()).await;
+    let r = send(
+        &f.app,
+        Request::post("/login")
+            .header("cookie", &pre)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "username=alice&password=wrong-password&csrf_token={token}"
+            )))
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.text().contains("Wrong user name or password"));
-    assert!(r.text().contains("<label for=\"password\">"), "labelled inputs");
+    assert!(
+        r.text().contains("<label for=\"password\">"),
+        "labelled inputs"
+    );
 }
 
 #[tokio::test]
@@ -78,18 +126,50 @@ async fn pages_render_for_a_signed_in_user() {
     assert!(home.contains("Site site-b"), "sensitive site listed");
     let dev = page_get(&f.app, "/devices/dev-b", &s).await;
     assert_eq!(dev.status, StatusCode::OK);
-    assert!(dev.text().contains("<ol class=\"reasons\">"), "findings with reasons");
-    for p in ["/devices", "/devices?q=b2", "/findings", "/findings?status=open", "/waivers", "/plans", "/quote", "/import", "/audit", "/sites/site-b"] {
+    assert!(
+        dev.text().contains("<ol class=\"reasons\">"),
+        "findings with reasons"
+    );
+    for p in [
+        "/devices",
+        "/devices?q=b2",
+        "/findings",
+        "/findings?status=open",
+        "/waivers",
+        "/plans",
+        "/quote",
+        "/import",
+        "/audit",
+        "/sites/site-b",
+    ] {
         let r = page_get(&f.app, p, &s).await;
         assert_eq!(r.status, StatusCode::OK, "{p}: {}", r.text());
         assert!(r.text().contains("<main id=\"main\""), "{p}");
     }
-    assert!(page_get(&f.app, "/devices?q=b2", &s).await.text().contains("dev-b2"));
-    assert_eq!(page_get(&f.app, "/devices/nope", &s).await.status, StatusCode::NOT_FOUND);
-    let js = send(&f.app, Request::get("/assets/htmx.min.js").body(Body::empty()).unwrap()).await;
+    assert!(page_get(&f.app, "/devices?q=b2", &s)
+        .await
+        .text()
+        .contains("dev-b2"));
+    assert_eq!(
+        page_get(&f.app, "/devices/nope", &s).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let js = send(
+        &f.app,
+        Request::get("/assets/htmx.min.js")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(js.headers["content-type"], "text/javascript; charset=utf-8");
     assert!(js.text().contains("htmx"));
-    let lic = send(&f.app, Request::get("/assets/htmx.LICENSE").body(Body::empty()).unwrap()).await;
+    let lic = send(
+        &f.app,
+        Request::get("/assets/htmx.LICENSE")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert!(lic.text().contains("Zero-Clause BSD"));
 }
 
@@ -97,32 +177,78 @@ async fn pages_render_for_a_signed_in_user() {
 async fn waiver_approval_and_plan_flow_through_forms() {
     let f = fixture(sqlite_app().await).await;
     let (alice, alice_csrf) = browser_login(&f.app, "alice").await;
-    let dev = page_get(&f.app, "/devices/dev-secret-a", &alice).await.text();
+    let dev = page_get(&f.app, "/devices/dev-secret-a", &alice)
+        .await
+        .text();
     assert!(dev.contains("Request waiver"), "editors can request");
     let i = dev.find("name=\"rule_id\" value=\"").unwrap() + 22;
     let rule = dev[i..].split('"').next().unwrap().to_string();
     let exp = (chrono::Utc::now().date_naive() + chrono::Duration::days(60)).to_string();
-    let body = format!("device_id=dev-secret-a&rule_id={}&reason=ordered&expires_on={exp}", rule.replace('/', "%2F"));
-    assert_eq!(form_post(&f.app, "/waivers/request", &alice, &body).await.status, StatusCode::FORBIDDEN, "no CSRF token");
-    let r = form_post(&f.app, "/waivers/request", &alice, &format!("{body}&csrf_token={alice_csrf}")).await;
+    let body = format!(
+        "device_id=dev-secret-a&rule_id={}&reason=ordered&expires_on={exp}",
+        rule.replace('/', "%2F")
+    );
+    assert_eq!(
+        form_post(&f.app, "/waivers/request", &alice, &body)
+            .await
+            .status,
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+    let r = form_post(
+        &f.app,
+        "/waivers/request",
+        &alice,
+        &format!("{body}&csrf_token={alice_csrf}"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
 
     let (anne, anne_csrf) = browser_login(&f.app, "anne").await;
     let w = page_get(&f.app, "/waivers", &anne).await.text();
     let i = w.find("id=\"approve-").expect("approve button") + 12;
     let id = w[i..].split('"').next().unwrap().to_string();
-    let r = form_post(&f.app, &format!("/waivers/requests/{id}/decision"), &anne, &format!("approve=true&note=ok&csrf_token={anne_csrf}")).await;
+    let r = form_post(
+        &f.app,
+        &format!("/waivers/requests/{id}/decision"),
+        &anne,
+        &format!("approve=true&note=ok&csrf_token={anne_csrf}"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    let w = page_get(&f.app, "/waivers?msg=waiver-approved", &anne).await.text();
+    let w = page_get(&f.app, "/waivers?msg=waiver-approved", &anne)
+        .await
+        .text();
     assert!(w.contains("Waiver approved"));
     assert!(w.contains("in force"));
 
-    let r = form_post(&f.app, "/plans", &alice, &format!("organisation=orga-secret-a&title=Removals&csrf_token={alice_csrf}")).await;
+    let r = form_post(
+        &f.app,
+        "/plans",
+        &alice,
+        &format!("organisation=orga-secret-a&title=Removals&csrf_token={alice_csrf}"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let loc = r.headers["location"].to_str().unwrap().split('?').next().unwrap().to_string();
-    let r = form_post(&f.app, &format!("{loc}/decision"), &anne, &format!("approve=true&csrf_token={anne_csrf}")).await;
+    let loc = r.headers["location"]
+        .to_str()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = form_post(
+        &f.app,
+        &format!("{loc}/decision"),
+        &anne,
+        &format!("approve=true&csrf_token={anne_csrf}"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(page_get(&f.app, &loc, &anne).await.text().contains("<strong>approved</strong>"));
+    assert!(page_get(&f.app, &loc, &anne)
+        .await
+        .text()
+        .contains("<strong>approved</strong>"));
 
     // The report download works with the session cookie.
     let csv = page_get(&f.app, "/api/v1/reports/findings?format=csv", &anne).await;
@@ -142,15 +268,45 @@ fn multipart(csrf: &str, file: &str) -> (String, String) {
 async fn quote_and_import_uploads() {
     let f = fixture(sqlite_app().await).await;
     let (bob, csrf) = browser_login(&f.app, "bob").await;
-    let (ct, body) = multipart(&csrf, "brand,model,quantity,site\nHiLook,IPC-B140H,2,site-b\n");
-    let r = send(&f.app, Request::post("/quote").header("cookie", &bob).header("content-type", ct).body(Body::from(body)).unwrap()).await;
+    let (ct, body) = multipart(
+        &csrf,
+        "brand,model,quantity,site\nHiLook,IPC-B140H,2,site-b\n",
+    );
+    let r = send(
+        &f.app,
+        Request::post("/quote")
+            .header("cookie", &bob)
+            .header("content-type", ct)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("Verdict"), "{}", r.text());
-    let (ct, body) = multipart(&csrf, r#"{"devices":[{"id":"dev-up","site":"site-b","maker":"axis"}]}"#);
-    let r = send(&f.app, Request::post("/import").header("cookie", &bob).header("content-type", ct).body(Body::from(body)).unwrap()).await;
+    let (ct, body) = multipart(
+        &csrf,
+        r#"{"devices":[{"id":"dev-up","site":"site-b","maker":"axis"}]}"#,
+    );
+    let r = send(
+        &f.app,
+        Request::post("/import")
+            .header("cookie", &bob)
+            .header("content-type", ct)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
     assert!(r.text().contains("Imported."), "{}", r.text());
     assert!(f.app.store.get_device("dev-up").await.unwrap().is_some());
     let (ct, body) = multipart("forged", "{}");
-    let r = send(&f.app, Request::post("/import").header("cookie", &bob).header("content-type", ct).body(Body::from(body)).unwrap()).await;
+    let r = send(
+        &f.app,
+        Request::post("/import")
+            .header("cookie", &bob)
+            .header("content-type", ct)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
