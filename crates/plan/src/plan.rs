@@ -437,18 +437,22 @@ pub fn build_plan(
                 let why = if c.options.is_empty() {
                     "no action the findings ask for applies (already disconnected, or obligation is review only)".to_string()
                 } else {
-                    let best = c
+                    let opts: Vec<String> = c
                         .options
                         .iter()
-                        .map(|o| o.2 / (o.1.total.max(1) as f64))
-                        .fold(0.0, f64::max);
+                        .map(|(a, cost, v)| {
+                            format!(
+                                "{} would remove {v:.0} risk points for {} {} ({:.3} per unit)",
+                                a.as_str(),
+                                costs.currency,
+                                cost.total,
+                                v / cost.total.max(1) as f64
+                            )
+                        })
+                        .collect();
                     format!(
-                        "not selected within the budget: at most {:.3} risk points per {} unit ({} points for {} {}); other actions remove more risk for the money",
-                        best,
-                        costs.currency,
-                        c.options.iter().map(|o| o.2).fold(0.0, f64::max),
-                        c.options.iter().map(|o| o.1.total).min().unwrap_or(0),
-                        costs.currency
+                        "not selected within the budget: {}; the selected actions remove more risk for the money (a site visit overhead may apply too)",
+                        opts.join("; ")
                     )
                 };
                 let (a, why) = match dev.scheduled_upgrade {
