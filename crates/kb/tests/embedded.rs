@@ -772,3 +772,54 @@ fn explain_brand_follows_dates() {
     assert_eq!(b.maker_on_date.as_deref(), Some("axis"));
     assert!(b.maker.unwrap().lists_active.is_empty());
 }
+
+/// The committed kb/oui/*.toml files are exactly what crates/kb/tools/gen_oui.py generates from
+/// the IEEE listings (so nobody edits generated data by hand).
+#[test]
+fn oui_files_match_the_generator() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let ieee = format!("{root}/../shared/corpus/ieee");
+    let require = std::env::var("CAMTRACE_TEST_REQUIRE_ALL").as_deref() == Ok("1");
+    if !std::path::Path::new(&ieee).join("oui.csv").is_file() {
+        assert!(!require, "{ieee} missing");
+        eprintln!("skipping: {ieee} not present");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("camtrace-oui-gen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let status = std::process::Command::new("python3")
+        .arg(format!("{root}/crates/kb/tools/gen_oui.py"))
+        .arg(&ieee)
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(s) => assert!(s.success(), "gen_oui.py failed"),
+        Err(e) => {
+            assert!(!require, "python3: {e}");
+            eprintln!("skipping: python3 not runnable ({e})");
+            return;
+        }
+    }
+    let mut generated: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    generated.sort();
+    let mut committed: Vec<String> = std::fs::read_dir(format!("{root}/kb/oui"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    committed.sort();
+    assert_eq!(generated, committed);
+    for name in &generated {
+        let a = std::fs::read_to_string(out.join(name)).unwrap();
+        let b = std::fs::read_to_string(format!("{root}/kb/oui/{name}")).unwrap();
+        assert!(
+            a == b,
+            "kb/oui/{name} differs from the generator's output: regenerate it"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
