@@ -178,8 +178,9 @@ struct Resolved {
     /// Display name of the maker (`Hikvision`), the id when not in the knowledge base.
     maker_name: String,
     brand: BrandVars,
-    /// Reason for the resolution when it went through a brand (owner or OEM link).
-    via: Option<Reason>,
+    /// Reasons for the resolution when it went through a brand (owner or OEM link), and the
+    /// weaker claims not relied on.
+    via: Vec<Reason>,
     /// Cap on the confidence from the resolution (a weak OEM link).
     conf_cap: f64,
 }
@@ -226,8 +227,8 @@ pub fn evaluate(
 ) -> Vec<Finding> {
     let regimes = prepare(ctx);
     let mut resolved: Vec<Resolved> = Vec::new();
-    let mut resolve_cache: FxHashMap<(Option<&str>, Option<&str>, Option<&str>, NaiveDate), u32> =
-        FxHashMap::default();
+    type ResolveKey<'d> = (Option<&'d str>, Option<&'d str>, Option<&'d str>, NaiveDate);
+    let mut resolve_cache: FxHashMap<ResolveKey<'_>, u32> = FxHashMap::default();
     let mut maker_vars: HashMap<Option<String>, Arc<(MakerVars, Vec<Reason>)>> = HashMap::new();
     // Per site pointer: index into `site_info` (facts index, site id, org id).
     let mut site_ptr: FxHashMap<*const Site, u32> = FxHashMap::default();
@@ -594,63 +595,101 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
             maker_id: Some(id),
             maker_name: name,
             brand: brand_vars,
-            via: None,
+            via: Vec::new(),
             conf_cap: 1.0,
         };
     }
     if let Some(b) = brand {
-        if let Some(o) = kb.oem_for(&b.id, ident.model.as_deref(), date).first() {
-            let models = if o.models.is_empty() {
-                "all models".to_string()
-            } else {
+        // Candidates: OEM links for this model (most specific, they win), then brand-wide OEM
+        // links and the brand's owner on the date, the most confident first (an OEM link before
+        // the owner on a tie: the owner sells, the OEM link says who makes). Weaker claims naming
+        // another maker are kept as a note in the reasons.
+        let name_of = |id: &str| {
+            kb.company(id)
+                .map(|c| c.short.clone())
+                .unwrap_or_else(|| id.to_string())
+        };
+        let mut cands: Vec<(u8, camtrace_kb::Confidence, String, Reason)> = Vec::new();
+        for o in kb.oem_for(&b.id, ident.model.as_deref(), date) {
+            let specific = !o.models.is_empty();
+            let models = if specific {
                 format!("models {}", o.models.join(", "))
+            } else {
+                "all models".to_string()
             };
-            let maker_name = kb
-                .company(&o.maker)
-                .map(|c| c.short.as_str())
-                .unwrap_or(&o.maker);
-            return Resolved {
-                maker_id: Some(o.maker.clone()),
-                maker_name: maker_name.to_string(),
-                brand: brand_vars,
-                via: Some(Reason::new(
+            let note = o
+                .note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default();
+            cands.push((
+                if specific { 3 } else { 2 },
+                o.confidence,
+                o.maker.clone(),
+                Reason::new(
                     Step::Identification,
                     format!(
-                        "brand {} ({models}) is made by {maker_name} on {date} (OEM link, {} confidence)",
+                        "brand {} ({models}) is made by {} on {date} (OEM link, {} confidence){note}",
                         b.name,
+                        name_of(&o.maker),
                         o.confidence.as_str()
                     ),
                     Some(o.source.clone()),
-                )),
-                conf_cap: o.confidence.weight(),
-            };
+                ),
+            ));
         }
         if let Some(o) = kb.brand_owner_on(&b.id, date) {
-            let maker_name = kb
-                .company(&o.company)
-                .map(|c| c.short.as_str())
-                .unwrap_or(&o.company);
             let period = match (o.from, o.to) {
                 (Some(f), Some(t)) => format!(" (from {f} until {t})"),
                 (Some(f), None) => format!(" (since {f})"),
                 (None, Some(t)) => format!(" (until {t})"),
                 (None, None) => String::new(),
             };
-            return Resolved {
-                maker_id: Some(o.company.clone()),
-                maker_name: maker_name.to_string(),
-                brand: brand_vars,
-                via: Some(Reason::new(
+            cands.push((
+                1,
+                o.confidence,
+                o.company.clone(),
+                Reason::new(
                     Step::Identification,
                     format!(
-                        "brand {} belonged to {maker_name} on {date}{period}, relationship {}, {} confidence",
+                        "brand {} belonged to {} on {date}{period}, relationship {}, {} confidence",
                         b.name,
+                        name_of(&o.company),
                         o.relationship,
                         o.confidence.as_str()
                     ),
                     Some(o.source.clone()),
-                )),
-                conf_cap: o.confidence.weight(),
+                ),
+            ));
+        }
+        // Model-specific (3) first; then by confidence; a brand-wide link (2) before the owner (1).
+        cands.sort_by(|a, b| {
+            (b.0 == 3)
+                .cmp(&(a.0 == 3))
+                .then(b.1.cmp(&a.1))
+                .then(b.0.cmp(&a.0))
+        });
+        if let Some((_, conf, maker, reason)) = cands.first().cloned() {
+            let mut via = vec![reason];
+            for (_, c, m, r) in cands.iter().skip(1) {
+                if *m != maker {
+                    via.push(Reason::new(
+                        Step::Identification,
+                        format!(
+                            "not relied on ({} confidence, weaker or less specific): {}",
+                            c.as_str(),
+                            r.text
+                        ),
+                        r.source.clone(),
+                    ));
+                }
+            }
+            return Resolved {
+                maker_name: name_of(&maker),
+                maker_id: Some(maker),
+                brand: brand_vars,
+                via,
+                conf_cap: conf.weight(),
             };
         }
     }
@@ -658,7 +697,7 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
         maker_id: None,
         maker_name: String::new(),
         brand: brand_vars,
-        via: None,
+        via: Vec::new(),
         conf_cap: 0.0,
     }
 }
@@ -793,7 +832,9 @@ fn judge(
                 continue;
             }
             let class_ok = rule.classes.contains(&d.class);
-            if !class_ok && !(unknown_class && rule.classes.iter().any(|c| c.is_surveillance())) {
+            let maybe_surveillance =
+                unknown_class && rule.classes.iter().any(|c| c.is_surveillance());
+            if !(class_ok || maybe_surveillance) {
                 continue;
             }
             if let Some(s) = &rule.scope {
@@ -1091,9 +1132,7 @@ fn ident_reasons(
         (None, _) => format!("maker not identified{brand}; evidence: {evidence}"),
     };
     v.push(Reason::new(Step::Identification, text, None));
-    if let Some(via) = &res.via {
-        v.push(via.clone());
-    }
+    v.extend(res.via.iter().cloned());
     v
 }
 

@@ -126,6 +126,7 @@ pub struct Reasons {
     pub(crate) head: Arc<Vec<Reason>>,
     pub(crate) tail: Arc<Vec<Reason>>,
     /// Waiver notes; boxed so the common case (none) costs one word.
+    #[allow(clippy::box_collection)]
     pub(crate) extra: Option<Box<Vec<Reason>>>,
 }
 

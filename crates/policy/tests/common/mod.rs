@@ -265,6 +265,7 @@ pub fn device(id: &str, status: DeviceStatus) -> Device {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn facts(
     id: &str,
     maker: Option<&str>,
