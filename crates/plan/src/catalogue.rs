@@ -307,6 +307,24 @@ mod tests {
     }
 
     #[test]
+    fn overlay_extends_the_framework() {
+        let mut files = KbFiles::embedded();
+        files.insert(
+            "catalogue/my-framework.toml",
+            "[[model]]\nid='acme-dome'\nmaker='axis'\nbrand='axis'\nmodel='Framework Dome 9'\nclass='camera'\nform='turret'\nresolution_mp=4.0\nenvironment='outdoor'\nir=true\nprice_band='low'\nsatisfies=['uk-2022-sensitive-sites']\nsource='framework lot 3'\nas_of=2026-11-01\n",
+        );
+        let c = Catalogue::load(&files).unwrap();
+        let want = Want {
+            class: DeviceClass::Camera,
+            form: Some("turret".into()),
+            ..Default::default()
+        };
+        let p = c.propose(&want, &["uk-2022-sensitive-sites".to_string()], 3);
+        assert_eq!(p.first().map(|e| e.id.as_str()), Some("acme-dome"));
+        assert!(p[0].defined_at.contains("catalogue/my-framework.toml:1"));
+    }
+
+    #[test]
     fn find_by_brand_and_model() {
         let c = Catalogue::load(&KbFiles::embedded()).unwrap();
         assert_eq!(
