@@ -87,7 +87,7 @@ struct Row {
     secs: f64,
 }
 
-async fn import_observations(store: &dyn Store, id: &str, n: usize, chunk: usize) -> f64 {
+async fn import_observations(store: &dyn Store, id: &str, n: usize, chunk: Option<usize>) -> f64 {
     let t = Instant::now();
     let mut imp = store
         .begin_scan(&ScanRecord {
@@ -95,7 +95,7 @@ async fn import_observations(store: &dyn Store, id: &str, n: usize, chunk: usize
             started: now_rfc3339(),
             finished: None,
             source: "bench".into(),
-            site: Some("site-000".into()),
+            site: None,
             kind: "scan".into(),
             observation_count: 0,
             identification_count: 0,
@@ -103,17 +103,38 @@ async fn import_observations(store: &dyn Store, id: &str, n: usize, chunk: usize
         .await
         .unwrap()
         .unwrap();
-    let mut buf = Vec::with_capacity(chunk);
+    let mut buf = Vec::with_capacity(2000);
     for i in 0..n {
         buf.push(observation(i));
-        if buf.len() == chunk {
-            imp.add_observations(&buf).await.unwrap();
+        if buf.len() == 2000 {
+            match chunk {
+                None => imp.add_observations(&buf).await.unwrap(),
+                Some(c) => imp.add_observations_chunked(&buf, c).await.unwrap(),
+            }
             buf.clear();
         }
     }
-    imp.add_observations(&buf).await.unwrap();
+    match chunk {
+        None => imp.add_observations(&buf).await.unwrap(),
+        Some(c) => imp.add_observations_chunked(&buf, c).await.unwrap(),
+    }
     imp.commit("bench").await.unwrap();
     t.elapsed().as_secs_f64()
+}
+
+/// Where to make an empty database for one measurement.
+enum Fresh {
+    Sqlite(std::path::PathBuf),
+    Postgres,
+}
+
+impl Fresh {
+    async fn url(&self, n: usize) -> String {
+        match self {
+            Fresh::Sqlite(dir) => dir.join(format!("fresh-{n}.db")).display().to_string(),
+            Fresh::Postgres => testing::fresh_postgres("bench").await.unwrap(),
+        }
+    }
 }
 
 async fn run(
@@ -121,6 +142,7 @@ async fn run(
     url: &str,
     devices: usize,
     observations: usize,
+    fresh: &Fresh,
     out: &mut Vec<Row>,
 ) {
     let store = open(url).await.unwrap();
@@ -135,22 +157,25 @@ async fn run(
         secs: t.elapsed().as_secs_f64(),
     });
 
-    let secs = import_observations(store.as_ref(), "bench-batched", observations, 2000).await;
+    let secs = import_observations(store.as_ref(), "bench-default", observations, None).await;
     out.push(Row {
         backend,
-        what: "evidence import: observations (200-row INSERTs)".into(),
+        what: "evidence import: observations (default, one transaction)".into(),
         rows: observations,
         secs,
     });
 
-    let naive = (observations / 10).max(1);
-    let secs = import_observations(store.as_ref(), "bench-naive", naive, 1).await;
-    out.push(Row {
-        backend,
-        what: "naive evidence import: one INSERT per observation".into(),
-        rows: naive,
-        secs,
-    });
+    // The same import into an empty database, by rows per INSERT (1 = the naive way).
+    for rows in [1usize, 20, 200] {
+        let s = open(&fresh.url(rows).await).await.unwrap();
+        let secs = import_observations(s.as_ref(), "bench-chunk", observations, Some(rows)).await;
+        out.push(Row {
+            backend,
+            what: format!("evidence import into an empty database, {rows} rows per INSERT"),
+            rows: observations,
+            secs,
+        });
+    }
 
     let t = Instant::now();
     let found = store
@@ -215,13 +240,22 @@ async fn main() {
         db.to_str().unwrap(),
         devices,
         observations,
+        &Fresh::Sqlite(dir.clone()),
         &mut rows,
     )
     .await;
     match testing::fresh_postgres("bench").await {
         Some(url) => {
             eprintln!("PostgreSQL: {url}");
-            run("PostgreSQL", &url, devices, observations, &mut rows).await
+            run(
+                "PostgreSQL",
+                &url,
+                devices,
+                observations,
+                &Fresh::Postgres,
+                &mut rows,
+            )
+            .await
         }
         None => eprintln!("PostgreSQL skipped: set CAMTRACE_TEST_POSTGRES"),
     }

@@ -13,8 +13,9 @@ type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 /// Longest id accepted for register entities.
 const MAX_ID: usize = 200;
-/// Rows per multi-row INSERT of observations.
-const OBS_CHUNK: usize = 200;
+/// Rows per multi-row INSERT of observations, per backend (measured: docs/bench/store.md).
+const OBS_CHUNK_SQLITE: usize = 20;
+const OBS_CHUNK_POSTGRES: usize = 200;
 
 /// The SQL store (SQLite or PostgreSQL).
 #[derive(Clone)]
@@ -249,30 +250,51 @@ pub async fn append_history_in(
     backend: Backend,
     e: &NewHistory,
 ) -> Result<HistoryEntry> {
-    append_history_at(conn, backend, e, &now_rfc3339()).await
+    append_history_at(conn, &mut Chain::new(backend), e, &now_rfc3339()).await
+}
+
+/// The end of the history chain as seen by one transaction: after the first append it is kept
+/// here, so a batch does not re-read it (the transaction holds the write lock meanwhile).
+pub(crate) struct Chain {
+    backend: Backend,
+    last: Option<(i64, String)>,
+}
+
+impl Chain {
+    pub(crate) fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            last: None,
+        }
+    }
 }
 
 async fn append_history_at(
     conn: &mut AnyConnection,
-    backend: Backend,
+    chain: &mut Chain,
     e: &NewHistory,
     time: &str,
 ) -> Result<HistoryEntry> {
-    if backend == Backend::Postgres {
-        // Serialise appenders: the chain needs the previous entry's hash.
-        sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
-            .execute(&mut *conn)
-            .await?;
-    }
-    let last = sqlx::query("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
-    let (seq, prev_hash): (i64, String) = match last {
-        Some(r) => (
-            r.try_get::<i64, _>("seq")? + 1,
-            r.try_get::<String, _>("hash")?,
-        ),
-        None => (1, GENESIS_HASH.to_string()),
+    let (seq, prev_hash): (i64, String) = match &chain.last {
+        Some((seq, hash)) => (seq + 1, hash.clone()),
+        None => {
+            if chain.backend == Backend::Postgres {
+                // Serialise appenders: the chain needs the previous entry's hash.
+                sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            let last = sqlx::query("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+            match last {
+                Some(r) => (
+                    r.try_get::<i64, _>("seq")? + 1,
+                    r.try_get::<String, _>("hash")?,
+                ),
+                None => (1, GENESIS_HASH.to_string()),
+            }
+        }
     };
     let before = e.before.as_ref().map(|v| v.to_string());
     let after = e.after.as_ref().map(|v| v.to_string());
@@ -300,6 +322,7 @@ async fn append_history_at(
         .bind(hash.clone())
         .execute(&mut *conn)
         .await?;
+    chain.last = Some((seq, hash.clone()));
     Ok(HistoryEntry {
         seq,
         time: time.to_string(),
@@ -315,9 +338,10 @@ async fn append_history_at(
 }
 
 /// Record a create or update of `kind`/`id` and say which it was.
+#[allow(clippy::too_many_arguments)]
 async fn record<T: Serialize>(
     conn: &mut AnyConnection,
-    backend: Backend,
+    chain: &mut Chain,
     actor: &str,
     kind: &str,
     id: &str,
@@ -334,9 +358,9 @@ async fn record<T: Serialize>(
         Change::Created => "create",
         _ => "update",
     });
-    append_history_in(
+    append_history_at(
         conn,
-        backend,
+        chain,
         &NewHistory {
             actor: actor.to_string(),
             action: action.to_string(),
@@ -345,6 +369,7 @@ async fn record<T: Serialize>(
             before: before.map(serde_json::to_value).transpose()?,
             after: Some(serde_json::to_value(after)?),
         },
+        &now_rfc3339(),
     )
     .await?;
     Ok(change)
@@ -417,7 +442,7 @@ async fn exists(c: &mut AnyConnection, table: &'static str, id: &str) -> Result<
 
 async fn upsert_org_in(
     c: &mut AnyConnection,
-    be: Backend,
+    be: &mut Chain,
     o: &Organisation,
     actor: &str,
 ) -> Result<Change> {
@@ -463,7 +488,7 @@ async fn upsert_org_in(
 
 async fn upsert_site_in(
     c: &mut AnyConnection,
-    be: Backend,
+    be: &mut Chain,
     s: &Site,
     actor: &str,
 ) -> Result<Change> {
@@ -508,7 +533,7 @@ async fn require_site(c: &mut AnyConnection, what: String, site: &str) -> Result
 
 async fn upsert_zone_in(
     c: &mut AnyConnection,
-    be: Backend,
+    be: &mut Chain,
     z: &Zone,
     actor: &str,
 ) -> Result<Change> {
@@ -529,7 +554,7 @@ async fn upsert_zone_in(
 
 async fn upsert_net_in(
     c: &mut AnyConnection,
-    be: Backend,
+    be: &mut Chain,
     n: &NetworkSegment,
     actor: &str,
 ) -> Result<Change> {
@@ -553,7 +578,7 @@ async fn upsert_net_in(
 
 async fn upsert_device_in(
     c: &mut AnyConnection,
-    be: Backend,
+    be: &mut Chain,
     d: &Device,
     actor: &str,
     known_sites: Option<&mut HashSet<String>>,
@@ -921,35 +946,36 @@ impl Store for SqlStore {
 
     async fn upsert_organisation(&self, org: &Organisation, actor: &str) -> Result<Change> {
         let mut tx = self.begin().await?;
-        let c = upsert_org_in(&mut tx, self.backend, org, actor).await?;
+        let c = upsert_org_in(&mut tx, &mut Chain::new(self.backend), org, actor).await?;
         tx.commit().await?;
         Ok(c)
     }
 
     async fn upsert_site(&self, site: &Site, actor: &str) -> Result<Change> {
         let mut tx = self.begin().await?;
-        let c = upsert_site_in(&mut tx, self.backend, site, actor).await?;
+        let c = upsert_site_in(&mut tx, &mut Chain::new(self.backend), site, actor).await?;
         tx.commit().await?;
         Ok(c)
     }
 
     async fn upsert_zone(&self, zone: &Zone, actor: &str) -> Result<Change> {
         let mut tx = self.begin().await?;
-        let c = upsert_zone_in(&mut tx, self.backend, zone, actor).await?;
+        let c = upsert_zone_in(&mut tx, &mut Chain::new(self.backend), zone, actor).await?;
         tx.commit().await?;
         Ok(c)
     }
 
     async fn upsert_network(&self, net: &NetworkSegment, actor: &str) -> Result<Change> {
         let mut tx = self.begin().await?;
-        let c = upsert_net_in(&mut tx, self.backend, net, actor).await?;
+        let c = upsert_net_in(&mut tx, &mut Chain::new(self.backend), net, actor).await?;
         tx.commit().await?;
         Ok(c)
     }
 
     async fn upsert_device(&self, device: &Device, actor: &str) -> Result<Change> {
         let mut tx = self.begin().await?;
-        let c = upsert_device_in(&mut tx, self.backend, device, actor, None).await?;
+        let c =
+            upsert_device_in(&mut tx, &mut Chain::new(self.backend), device, actor, None).await?;
         tx.commit().await?;
         Ok(c)
     }
@@ -957,7 +983,7 @@ impl Store for SqlStore {
     async fn apply_register(&self, batch: &RegisterBatch, actor: &str) -> Result<RegisterSummary> {
         let mut tx = self.begin().await?;
         let mut sum = RegisterSummary::default();
-        let be = self.backend;
+        let be = &mut Chain::new(self.backend);
         for o in parents_first(&batch.organisations) {
             sum.organisations
                 .add(upsert_org_in(&mut tx, be, o, actor).await?);
@@ -1372,7 +1398,7 @@ impl Store for SqlStore {
             .await?;
         record(
             &mut tx,
-            self.backend,
+            &mut Chain::new(self.backend),
             actor,
             "waiver",
             &w.id,
@@ -1441,7 +1467,7 @@ impl Store for SqlStore {
         .await?;
         record(
             &mut tx,
-            self.backend,
+            &mut Chain::new(self.backend),
             by,
             "waiver",
             id,
@@ -1697,7 +1723,21 @@ impl ScanImport {
 
     /// Append observations (numbered in the order given), in multi-row INSERTs.
     pub async fn add_observations(&mut self, obs: &[Observation]) -> Result<()> {
-        for chunk in obs.chunks(OBS_CHUNK) {
+        let rows = match self.backend {
+            Backend::Sqlite => OBS_CHUNK_SQLITE,
+            Backend::Postgres => OBS_CHUNK_POSTGRES,
+        };
+        self.add_observations_chunked(obs, rows).await
+    }
+
+    /// [`add_observations`](Self::add_observations) with `rows` observations per INSERT (1 to
+    /// 1,000; for benchmarks).
+    pub async fn add_observations_chunked(
+        &mut self,
+        obs: &[Observation],
+        rows: usize,
+    ) -> Result<()> {
+        for chunk in obs.chunks(rows.clamp(1, 1000)) {
             let sql = self
                 .sql_cache
                 .entry(chunk.len())
