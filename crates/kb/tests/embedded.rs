@@ -486,6 +486,16 @@ fn oem_links() {
     );
     assert!(kb.oem_for("honeywell", Some("HC30W45R3"), today).is_empty());
     assert!(kb.oem_for("panasonic", Some("WV-S1131"), today).is_empty());
+    assert_eq!(
+        kb.oem_for("godrej", Some("STE-UR2MP"), today)[0].maker,
+        "dahua"
+    );
+    assert!(kb.oem_for("godrej", Some("SEE-2MP"), today).is_empty());
+    assert_eq!(
+        kb.oem_for("agm", Some("Taipan TM10-256"), today)[0].maker,
+        "hikvision"
+    );
+    assert_eq!(kb.oem_for("interlogix", None, today)[0].maker, "hikvision");
     assert!(kb.oem_for("axis", Some("P3245-LVE"), today).is_empty());
     assert_eq!(
         kb.brand_owner_on("hilook", today).unwrap().company,
