@@ -80,22 +80,22 @@ pub async fn serve(mut s: TcpStream, dev: Arc<Device>) {
         let reply = if !version.starts_with("RTSP/") {
             // Not RTSP at all (e.g. an HTTP probe on the RTSP port).
             format!("RTSP/1.0 400 Bad Request\r\n{server_line}\r\n")
-        } else if cseq.is_none() {
-            match &spec.bare {
-                Some(t) => {
-                    let mut v = dev.vars.clone();
-                    v.set("nonce", super::nonce());
-                    v.set("date", date.clone());
-                    v.render(t)
-                }
-                None => format!("RTSP/1.0 400 Bad Request\r\n{server_line}\r\n"),
-            }
+        } else if let (None, Some(t)) = (&cseq, &spec.bare) {
+            let mut v = dev.vars.clone();
+            v.set("nonce", super::nonce());
+            v.set("date", date.clone());
+            v.render(t)
         } else {
-            let cs = cseq.clone().unwrap_or_default();
+            // Without CSeq (and no vendor-specific reply) the request is served normally and the
+            // reply simply carries no CSeq line.
+            let cs_line = cseq
+                .as_ref()
+                .map(|c| format!("CSeq: {c}\r\n"))
+                .unwrap_or_default();
             let authed =
                 auth::check_authorization(authz.as_deref(), &method, dev.credentials.as_deref());
             let unauthorized = || {
-                let mut r = format!("RTSP/1.0 401 Unauthorized\r\nCSeq: {cs}\r\n");
+                let mut r = format!("RTSP/1.0 401 Unauthorized\r\n{cs_line}");
                 for c in &challenges {
                     r.push_str(&format!("WWW-Authenticate: {c}\r\n"));
                 }
@@ -106,7 +106,7 @@ pub async fn serve(mut s: TcpStream, dev: Arc<Device>) {
             match method.as_str() {
                 "OPTIONS" if spec.options_auth && !authed => unauthorized(),
                 "OPTIONS" => format!(
-                    "RTSP/1.0 200 OK\r\nCSeq: {cs}\r\n{server_line}Public: {}\r\nDate: {date}\r\n\r\n",
+                    "RTSP/1.0 200 OK\r\n{cs_line}{server_line}Public: {}\r\nDate: {date}\r\n\r\n",
                     spec.public
                 ),
                 "DESCRIBE" if !authed => unauthorized(),
@@ -116,7 +116,7 @@ pub async fn serve(mut s: TcpStream, dev: Arc<Device>) {
                         ip = dev.ip
                     );
                     format!(
-                        "RTSP/1.0 200 OK\r\nCSeq: {cs}\r\n{server_line}Content-Type: application/sdp\r\nContent-Base: {uri}/\r\nContent-Length: {}\r\n\r\n{sdp}",
+                        "RTSP/1.0 200 OK\r\n{cs_line}{server_line}Content-Type: application/sdp\r\nContent-Base: {uri}/\r\nContent-Length: {}\r\n\r\n{sdp}",
                         sdp.len()
                     )
                 }
@@ -126,18 +126,23 @@ pub async fn serve(mut s: TcpStream, dev: Arc<Device>) {
                     unauthorized()
                 }
                 "TEARDOWN" | "GET_PARAMETER" | "SET_PARAMETER" => {
-                    format!("RTSP/1.0 200 OK\r\nCSeq: {cs}\r\n{server_line}\r\n")
+                    format!("RTSP/1.0 200 OK\r\n{cs_line}{server_line}\r\n")
                 }
                 "SETUP" | "PLAY" | "PAUSE" => {
-                    format!("RTSP/1.0 455 Method Not Valid in This State\r\nCSeq: {cs}\r\n{server_line}\r\n")
+                    format!(
+                        "RTSP/1.0 455 Method Not Valid in This State\r\n{cs_line}{server_line}\r\n"
+                    )
                 }
-                _ => format!("RTSP/1.0 405 Method Not Allowed\r\nCSeq: {cs}\r\n{server_line}Allow: {}\r\n\r\n", spec.public),
+                _ => format!(
+                    "RTSP/1.0 405 Method Not Allowed\r\n{cs_line}{server_line}Allow: {}\r\n\r\n",
+                    spec.public
+                ),
             }
         };
         if s.write_all(reply.as_bytes()).await.is_err() {
             return;
         }
-        if cseq.is_none() {
+        if cseq.is_none() && spec.bare.is_some() {
             let _ = s.shutdown().await;
             return;
         }
