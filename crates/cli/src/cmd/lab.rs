@@ -104,13 +104,14 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 ns.client_ns, ns.client_addr
             );
         }
-        let mut by_maker: BTreeMap<(String, String), (usize, BTreeMap<u16, usize>)> =
+        let mut by_maker: BTreeMap<(String, String, String), (usize, BTreeMap<u16, usize>)> =
             BTreeMap::new();
         for d in &m.devices {
             let e = by_maker
                 .entry((
                     d.maker.clone().unwrap_or_else(|| "-".into()),
                     d.brand.clone().unwrap_or_else(|| "-".into()),
+                    d.device_class.as_str().to_string(),
                 ))
                 .or_default();
             e.0 += 1;
@@ -119,12 +120,15 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             }
         }
         println!(
-            "{:<14} {:<14} {:>7}  TCP PORTS",
-            "MAKER", "BRAND", "DEVICES"
+            "{:<14} {:<14} {:<10} {:>7}  TCP PORTS",
+            "MAKER", "BRAND", "CLASS", "DEVICES"
         );
-        for ((maker, brand), (n, ports)) in &by_maker {
+        for ((maker, brand, class), (n, ports)) in &by_maker {
             let ports: Vec<String> = ports.keys().map(|p| p.to_string()).collect();
-            println!("{maker:<14} {brand:<14} {n:>7}  {}", ports.join(","));
+            println!(
+                "{maker:<14} {brand:<14} {class:<10} {n:>7}  {}",
+                ports.join(",")
+            );
         }
         if let Some(path) = &a.manifest {
             let json = serde_json::to_string_pretty(m)?;
