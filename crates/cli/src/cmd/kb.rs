@@ -311,10 +311,7 @@ fn show(
             }
             if let Some(b) = &o.brand {
                 if o.company.is_some() {
-                    text.push_str(
-                        "
-=== brand ===\n",
-                    );
+                    text.push_str("\n=== brand ===\n");
                 }
                 text.push_str(&brand_text(b));
             }
