@@ -478,7 +478,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         w.flush().context("writing --save-observations")?;
     }
     if format == OutFormat::Table {
-        sink.table.sort_by(|x, y| x.target.cmp(&y.target));
+        sink.table
+            .sort_by_key(|i| (i.target.parse::<std::net::IpAddr>().ok(), i.target.clone()));
         print_table(&sink.table, &mut sink.out)?;
     }
     sink.out.flush()?;
