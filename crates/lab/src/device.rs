@@ -70,6 +70,7 @@ pub fn kind_name(k: TcpKind) -> &'static str {
         TcpKind::DahuaDvrip => "dahua-dvrip",
         TcpKind::Ipp => "ipp",
         TcpKind::Banner => "banner",
+        TcpKind::Https => "https",
     }
 }
 
@@ -250,14 +251,30 @@ impl BoundDevice {
             credentials,
         });
         let mut tasks = Vec::new();
+        let mut tls = None;
         for t in self.tcp {
             let l = tokio::net::TcpListener::from_std(t.listener)?;
+            if t.service.kind == TcpKind::Https && tls.is_none() {
+                match proto::tls::server_config(&dev) {
+                    Ok(c) => tls = Some(c),
+                    Err(e) => {
+                        tracing::warn!("{}: no TLS on {}: {e}", dev.ip, t.port);
+                        continue;
+                    }
+                }
+            }
+            let this_tls = if t.service.kind == TcpKind::Https {
+                tls.clone()
+            } else {
+                None
+            };
             tasks.push(tokio::spawn(proto::accept_loop(
                 l,
                 t.service,
                 dev.clone(),
                 cancel.clone(),
                 limit.clone(),
+                this_tls,
             )));
         }
         for u in self.udp {

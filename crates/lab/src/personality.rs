@@ -28,6 +28,8 @@ pub enum TcpKind {
     Ipp,
     /// Sends a fixed banner on connect (template), then closes after the peer writes.
     Banner,
+    /// HTTP over TLS with a self-signed certificate carrying the personality's `tls` subject.
+    Https,
 }
 
 /// UDP discovery responders.
@@ -137,6 +139,9 @@ pub struct Personality {
     pub ssdp: Option<SsdpSpec>,
     #[serde(default)]
     pub mdns: Option<MdnsSpec>,
+    /// Certificate of `https` services.
+    #[serde(default)]
+    pub tls: Option<TlsSpec>,
     /// Where the facts behind this personality come from.
     #[serde(default)]
     pub source: String,
@@ -357,6 +362,16 @@ pub struct SsdpSpec {
 
 fn default_desc_path() -> String {
     "/rootDesc.xml".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// Subject attributes in order: pairs of (CN|OU|O|L|ST|C, value template).
+    pub subject: Vec<(String, String)>,
+    /// Subject alternative names (templates); default none.
+    #[serde(default)]
+    pub san: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

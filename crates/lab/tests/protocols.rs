@@ -530,3 +530,107 @@ async fn privileged_ports_fall_back_to_high_ports() {
     }
     l.shutdown().await;
 }
+
+mod tls_client {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+    use std::sync::{Arc, Mutex};
+
+    /// Accepts any certificate and keeps it, so the test can look at the subject.
+    #[derive(Debug, Default)]
+    pub struct Keep(pub Mutex<Vec<u8>>);
+
+    impl ServerCertVerifier for Keep {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            *self.0.lock().unwrap() = end_entity.to_vec();
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                m,
+                c,
+                d,
+                &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                m,
+                c,
+                d,
+                &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            rustls::crypto::ring::default_provider()
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    }
+
+    pub fn config(keep: Arc<Keep>) -> Arc<rustls::ClientConfig> {
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(keep)
+            .with_no_client_auth(),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hikvision_https_has_factory_certificate_subject() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = lab("127.35.0.0/24", &["hikvision-camera"], None).await;
+    let d = dev(&l, "hikvision-camera");
+    let keep = std::sync::Arc::new(tls_client::Keep::default());
+    let conn = tokio_rustls::TlsConnector::from(tls_client::config(keep.clone()));
+    let tcp = tokio::net::TcpStream::connect(addr(d, d.port_of("https").unwrap()))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from(d.target.clone()).unwrap();
+    let mut s = conn.connect(name, tcp).await.expect("TLS handshake");
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(T, s.read_to_end(&mut out)).await;
+    let r = String::from_utf8_lossy(&out);
+    assert!(r.contains("Server: App-webs/"), "{r}");
+    let der = keep.0.lock().unwrap().clone();
+    let has = |x: &[u8]| der.windows(x.len()).any(|w| w == x);
+    for part in [
+        &b"www.hikvision.com"[..],
+        b"DVRNVR",
+        b"HIKVISION",
+        b"HangZhou",
+        b"ZheJiang",
+    ] {
+        assert!(
+            has(part),
+            "certificate lacks {}",
+            String::from_utf8_lossy(part)
+        );
+    }
+    l.shutdown().await;
+}

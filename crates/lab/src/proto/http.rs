@@ -2,8 +2,7 @@
 //! UPnP description, IPP.
 
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{auth, onvif, IDLE, MAX_BODY, MAX_HEAD};
 use crate::device::Device;
@@ -32,7 +31,7 @@ impl Request {
 
 /// Read until the end of a request head (`\r\n\r\n`), keeping extra bytes in `buf`.
 /// Returns the head length, or None on EOF/timeout/oversize.
-pub async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
+pub async fn read_head<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Option<usize> {
     loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
             return Some(i + 4);
@@ -56,7 +55,12 @@ pub fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
-pub async fn serve(mut s: TcpStream, dev: Arc<Device>, kind: TcpKind, port: u16) {
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    dev: Arc<Device>,
+    kind: TcpKind,
+    port: u16,
+) {
     let mut buf = Vec::new();
     loop {
         let Some(head_len) = read_head(&mut s, &mut buf).await else {

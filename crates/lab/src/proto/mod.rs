@@ -4,6 +4,7 @@ pub mod auth;
 pub mod http;
 pub mod onvif;
 pub mod rtsp;
+pub mod tls;
 pub mod udp;
 
 use std::sync::Arc;
@@ -32,7 +33,9 @@ pub async fn accept_loop(
     dev: Arc<Device>,
     cancel: CancellationToken,
     limit: Arc<Semaphore>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -55,19 +58,32 @@ pub async fn accept_loop(
         let svc = svc.clone();
         let cancel = cancel.clone();
         let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let _permit = permit;
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = handle(stream, svc, dev, port) => {}
+                _ = handle(stream, svc, dev, port, acceptor) => {}
             }
         });
     }
 }
 
-async fn handle(mut s: TcpStream, svc: TcpService, dev: Arc<Device>, port: u16) {
+async fn handle(
+    mut s: TcpStream,
+    svc: TcpService,
+    dev: Arc<Device>,
+    port: u16,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let _ = s.set_nodelay(true);
     match svc.kind {
+        TcpKind::Https => {
+            let Some(acc) = tls else { return };
+            if let Ok(Ok(t)) = tokio::time::timeout(IDLE, acc.accept(s)).await {
+                http::serve(t, dev, svc.kind, port).await;
+            }
+        }
         TcpKind::Http | TcpKind::Ipp => http::serve(s, dev, svc.kind, port).await,
         TcpKind::Rtsp => rtsp::serve(s, dev).await,
         TcpKind::HikSdk => {
