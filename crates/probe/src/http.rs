@@ -246,7 +246,8 @@ impl Reader {
                 return Ok(true);
             }
             let room = lim.max_body.saturating_sub(body.len());
-            while self.buf.len() < size + 2 && self.buf.len() < room + 2 {
+            while self.buf.len() < size.saturating_add(2) && self.buf.len() < room.saturating_add(2)
+            {
                 if self.fill(io, lim.io_timeout).await? == 0 {
                     let take = self.buf.len().min(size).min(room);
                     body.extend(self.buf.drain(..take));
@@ -469,6 +470,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn hostile_chunk_sizes_do_not_panic() {
+        let r = roundtrip(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc",
+            Limits::default(),
+        )
+        .await;
+        let (resp, keep) = r.unwrap();
+        assert!(resp.body_truncated && !keep);
+        assert!(roundtrip(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            Limits::default()
+        )
+        .await
+        .is_err());
+    }
+
+    #[tokio::test]
     async fn rtsp_heads_parse() {
         let (r, _) = roundtrip(
             b"RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm=\"Hikvision\"\r\n\r\n",
@@ -481,6 +499,23 @@ mod tests {
             r.header("www-authenticate"),
             Some("Digest realm=\"Hikvision\"")
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_replies_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), prefix in 0usize..3) {
+            let mut bytes = [&b"HTTP/1.1 200 OK\r\n"[..], b"RTSP/1.0 401 X\r\nContent-Length: 5\r\n", b""][prefix].to_vec();
+            bytes.extend(data);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let (mut a, b) = tokio::io::duplex(1 << 16);
+                a.write_all(&bytes).await.unwrap();
+                drop(a);
+                let mut io: Box<dyn Io> = Box::new(b);
+                let lim = Limits { io_timeout: Duration::from_millis(50), max_body: 64, max_headers: 256 };
+                let _ = Reader::new().read_response(io.as_mut(), &lim, false).await;
+            });
+        }
     }
 
     #[test]
