@@ -236,7 +236,9 @@ impl Lab {
         }
 
         let netns_guard = if cfg.netns {
-            Some(netns::NetnsGuard::create(range, &addrs).await?)
+            let hosts: Vec<(Ipv4Addr, [u8; 6])> =
+                plans.iter().map(|p| (p.ip, p.identity.mac)).collect();
+            Some(netns::NetnsGuard::create(range, &hosts).await?)
         } else {
             None
         };

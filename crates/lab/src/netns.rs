@@ -74,19 +74,22 @@ pub fn remove_stale() {
 }
 
 impl NetnsGuard {
-    pub async fn create(range: Ipv4Net, addrs: &[Ipv4Addr]) -> Result<Self, LabError> {
+    /// `hosts`: each device's address and MAC. Every device gets its own macvlan interface with
+    /// its own MAC (so ARP answers carry the maker's OUI) and source-based routing so its replies
+    /// leave through that interface.
+    pub async fn create(range: Ipv4Net, hosts: &[(Ipv4Addr, [u8; 6])]) -> Result<Self, LabError> {
         if !nix::unistd::geteuid().is_root() {
             return Err(LabError::NeedRoot(
                 "run as root (or with CAP_NET_ADMIN and CAP_SYS_ADMIN)".into(),
             ));
         }
-        let addrs = addrs.to_vec();
-        tokio::task::spawn_blocking(move || Self::create_blocking(range, &addrs))
+        let hosts = hosts.to_vec();
+        tokio::task::spawn_blocking(move || Self::create_blocking(range, &hosts))
             .await
             .map_err(|e| LabError::Netns(format!("setup task failed: {e}")))?
     }
 
-    fn create_blocking(range: Ipv4Net, addrs: &[Ipv4Addr]) -> Result<Self, LabError> {
+    fn create_blocking(range: Ipv4Net, hosts: &[(Ipv4Addr, [u8; 6])]) -> Result<Self, LabError> {
         remove_stale();
         let k = COUNTER.fetch_add(1, Ordering::SeqCst);
         let base = format!("{PREFIX}{}n{k}", std::process::id());
@@ -98,14 +101,14 @@ impl NetnsGuard {
             client_addr,
             removed: false,
         };
-        if let Err(e) = g.setup(range, addrs) {
+        if let Err(e) = g.setup(range, hosts) {
             g.remove_blocking();
             return Err(e);
         }
         Ok(g)
     }
 
-    fn setup(&mut self, range: Ipv4Net, addrs: &[Ipv4Addr]) -> Result<(), LabError> {
+    fn setup(&mut self, range: Ipv4Net, hosts: &[(Ipv4Addr, [u8; 6])]) -> Result<(), LabError> {
         let (b, d, c) = (
             self.bridge.clone(),
             self.devices.clone(),
@@ -156,12 +159,52 @@ impl NetnsGuard {
         ])?;
         // Namespace-local default route so multicast/broadcast sends have an egress interface.
         ip(&["-n", &c, "route", "add", "default", "dev", "eth0"])?;
-        // Device addresses in one batch.
-        let mut batch = String::new();
-        for a in addrs {
-            batch.push_str(&format!("addr add {a}/{prefix} dev eth0\n"));
+        // Answer ARP only on the interface that holds the address (each device's macvlan), and
+        // accept replies leaving through a different interface than the route would pick.
+        for k in ["all", "default"] {
+            for (key, val) in [
+                ("arp_ignore", "1"),
+                ("arp_announce", "2"),
+                ("rp_filter", "0"),
+            ] {
+                let path = format!("net.ipv4.conf.{k}.{key}={val}");
+                let out = Command::new("ip")
+                    .args(["netns", "exec", &d, "sysctl", "-qw", &path])
+                    .output()
+                    .map_err(|e| LabError::Netns(format!("sysctl: {e}")))?;
+                if !out.status.success() {
+                    return Err(LabError::Netns(format!(
+                        "sysctl {path}: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )));
+                }
+            }
         }
+        // One macvlan per device (own MAC), address, and a source rule + table so replies leave
+        // through it. All in one batch.
+        let mut batch = String::new();
+        batch.push_str(&format!("route add {range} dev eth0\n"));
         batch.push_str("route add default dev eth0\n");
+        for (i, (a, mac)) in hosts.iter().enumerate() {
+            let ifn = format!("m{i}");
+            let mac = crate::identity::mac_string(mac, ":", false);
+            let table = 1000 + i;
+            batch.push_str(&format!(
+                "link add link eth0 name {ifn} address {mac} type macvlan mode bridge\n"
+            ));
+            batch.push_str(&format!("link set {ifn} up\n"));
+            batch.push_str(&format!("addr add {a}/32 dev {ifn}\n"));
+            batch.push_str(&format!(
+                "route add {range} dev {ifn} src {a} table {table}\n"
+            ));
+            batch.push_str(&format!(
+                "route add default dev {ifn} src {a} table {table}\n"
+            ));
+            batch.push_str(&format!(
+                "rule add from {a} lookup {table} pref {}\n",
+                100 + i
+            ));
+        }
         let file = std::env::temp_dir().join(format!("{d}.batch"));
         std::fs::write(&file, batch)?;
         let r = ip(&["-n", &d, "-batch", &file.to_string_lossy()]);

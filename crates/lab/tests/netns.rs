@@ -193,6 +193,17 @@ async fn multicast_discovery_in_network_namespaces() {
         })
         .unwrap();
     assert!(resp.starts_with("HTTP/1."), "{resp}");
+    // Each device answers ARP with its own MAC (the maker's OUI), as on a real LAN.
+    let neigh = Command::new("ip")
+        .args(["-n", &ns.client_ns, "neigh", "show", &d.target])
+        .output()
+        .unwrap();
+    let neigh = String::from_utf8_lossy(&neigh.stdout);
+    assert!(
+        neigh.contains(&format!("lladdr {}", d.mac)),
+        "{neigh} vs {}",
+        d.mac
+    );
 
     // nmap's broadcast-wsdd-discover run inside the client namespace finds the cameras.
     let have_nmap = Command::new("nmap")
