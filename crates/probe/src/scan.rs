@@ -50,6 +50,8 @@ pub struct ScanConfig {
     /// Multicast discovery on this interface.
     pub discover_iface: Option<String>,
     pub discover_wait: Duration,
+    /// Also run the TCP probes on hosts that answered multicast discovery (within `scope`).
+    pub probe_discovered: bool,
     pub scope: Option<Scope>,
     pub max_hosts: u128,
     pub force: bool,
@@ -85,6 +87,7 @@ impl Default for ScanConfig {
             credentials: Vec::new(),
             discover_iface: None,
             discover_wait: Duration::from_secs(3),
+            probe_discovered: false,
             scope: None,
             max_hosts: 65536,
             force: false,
@@ -324,20 +327,45 @@ pub async fn scan(
     }
     let mut rest: Vec<_> = discovered.into_iter().collect();
     rest.sort_by_key(|(ip, _)| *ip);
-    for (ip, v) in rest {
-        let obs = v
-            .into_iter()
-            .map(|(p, k)| udp_observation(ip, p, k))
-            .collect();
-        emit(
-            HostReport {
-                ip,
-                open_ports: vec![],
-                observations: obs,
-            },
-            &mut prog,
-            sink,
-        );
+    if cfg.probe_discovered && cfg.tcp {
+        // the TCP probes of the targets, for hosts that answered on the chosen link
+        for (ip, pre) in rest {
+            while set.len() >= host_parallel {
+                if let Some(Ok(r)) = set.join_next().await {
+                    emit(r, &mut prog, sink);
+                }
+            }
+            let c = ctx.clone();
+            set.spawn(async move {
+                let udp = UdpFeed {
+                    pre,
+                    sweep: None,
+                    deadline: tokio::time::Instant::now(),
+                };
+                probe_host(c, ip, udp).await
+            });
+        }
+        while let Some(res) = set.join_next().await {
+            if let Ok(r) = res {
+                emit(r, &mut prog, sink);
+            }
+        }
+    } else {
+        for (ip, v) in rest {
+            let obs = v
+                .into_iter()
+                .map(|(p, k)| udp_observation(ip, p, k))
+                .collect();
+            emit(
+                HostReport {
+                    ip,
+                    open_ports: vec![],
+                    observations: obs,
+                },
+                &mut prog,
+                sink,
+            );
+        }
     }
     prog.phase = Phase::Done;
     prog.elapsed = start.elapsed();

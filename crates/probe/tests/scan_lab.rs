@@ -202,19 +202,37 @@ async fn multicast_discovery_in_network_namespaces() {
                     discover_iface: Some("eth0".into()),
                     discover_wait: Duration::from_millis(1500),
                     udp: false,
-                    tcp: false,
                     ..Default::default()
                 };
-                // no unicast targets: multicast discovery only
+                // no unicast targets: multicast discovery only, replies only
                 let set = TargetSet::default();
-                scan_collect(&cfg, &set).await
+                let only_udp = scan_collect(&cfg, &set).await?;
+                // discover then probe the hosts that answered
+                let cfg = ScanConfig {
+                    probe_discovered: true,
+                    rate: 5000.0,
+                    ..cfg
+                };
+                let probed = scan_collect(&cfg, &set).await?;
+                Ok::<_, camtrace_probe::ScanError>((only_udp, probed))
             })
         })
     })
     .await
     .unwrap();
     lab.shutdown().await;
-    let (obs, _) = found.expect("namespace").expect("discovery runs");
+    let ((obs, _), (probed, _)) = found.expect("namespace").expect("discovery runs");
+    assert!(
+        obs.iter()
+            .all(|o| !matches!(o.kind, ObservationKind::Port { .. })),
+        "without --probe-discovered nothing is probed over TCP"
+    );
+    for d in &manifest.devices {
+        let http = probed
+            .iter()
+            .any(|o| o.target == d.target && matches!(o.kind, ObservationKind::Http { .. }));
+        assert!(http, "{} was discovered but not probed", d.target);
+    }
     let mut by_host: HashMap<&str, Vec<&ObservationKind>> = HashMap::new();
     for o in &obs {
         by_host.entry(o.target.as_str()).or_default().push(&o.kind);

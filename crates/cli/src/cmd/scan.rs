@@ -98,6 +98,9 @@ pub struct Args {
     /// Listen window of --discover, in milliseconds.
     #[arg(long, default_value_t = 3000, value_name = "MS")]
     pub discover_wait: u64,
+    /// Also probe (TCP) the hosts that answered --discover (only inside --scope when given).
+    #[arg(long, requires = "discover")]
+    pub probe_discovered: bool,
 
     /// ONVIF user for GetDeviceInformation (WS-UsernameToken). Never logged or saved.
     #[arg(long, value_name = "USER")]
@@ -183,6 +186,7 @@ fn build_config(a: &Args) -> anyhow::Result<ScanConfig> {
         tcp: !a.no_tcp,
         discover_iface: a.discover.clone(),
         discover_wait: Duration::from_millis(a.discover_wait),
+        probe_discovered: a.probe_discovered,
         max_hosts: a.max_hosts as u128,
         force: a.force,
         ..Default::default()
