@@ -29,7 +29,7 @@ async fn start(range: &str, devices: usize, seed: u64) -> camtrace_lab::LabHandl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_manifest_port_accepts_and_http_answers() {
-    let lab = start("127.21.0.0/16", 40, 7).await;
+    let lab = start("127.26.0.0/16", 40, 7).await;
     let m = lab.manifest().clone();
     assert_eq!(m.devices.len(), 40);
     let mut ids: Vec<&str> = m.devices.iter().map(|d| d.personality.as_str()).collect();
@@ -42,7 +42,7 @@ async fn every_manifest_port_accepts_and_http_answers() {
         "every personality present once at least"
     );
     for d in &m.devices {
-        assert!(d.target.starts_with("127.21."), "{}", d.target);
+        assert!(d.target.starts_with("127.26."), "{}", d.target);
         assert!(!d.ports.is_empty(), "{} has no TCP port", d.target);
         for s in &d.services {
             let a = addr(d, s.port);
