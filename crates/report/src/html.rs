@@ -5,6 +5,8 @@ use askama::Template;
 
 /// Most evidence rows shown in the HTML appendix (all are in JSON and XLSX).
 pub const MAX_HTML_EVIDENCE: usize = 2000;
+/// Most rows of the findings and plan tables in HTML (all are in CSV, JSON and XLSX).
+pub const MAX_HTML_ROWS: usize = 5000;
 
 pub struct SiteLink {
     pub id: String,
@@ -66,6 +68,7 @@ pub struct Page {
     pub waivers: Vec<crate::ReportWaiver>,
     pub evidence: Vec<crate::EvidenceItem>,
     pub evidence_truncated: usize,
+    pub rows_truncated: usize,
 }
 
 /// File name of an organisation's page.
@@ -161,6 +164,7 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
     let findings = r
         .findings
         .iter()
+        .take(MAX_HTML_ROWS)
         .map(|f| FindingView {
             device: f.device.clone(),
             site: f.site.clone(),
@@ -211,8 +215,8 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
             ),
             p.method.clone(),
             p.costs_source.clone(),
-            p.rows.iter().filter(|x| x.selected).map(|x| view(x, &p.currency)).collect(),
-            p.rows.iter().filter(|x| !x.selected).map(|x| view(x, &p.currency)).collect(),
+            p.rows.iter().filter(|x| x.selected).take(MAX_HTML_ROWS).map(|x| view(x, &p.currency)).collect(),
+            p.rows.iter().filter(|x| !x.selected).take(MAX_HTML_ROWS).map(|x| view(x, &p.currency)).collect(),
             p.sites.iter().map(|v| (v.site.clone(), v.overhead, if v.visited { "yes".to_string() } else { "no".to_string() })).collect(),
         ),
         None => (false, String::new(), String::new(), String::new(), Vec::new(), Vec::new(), Vec::new()),
@@ -249,6 +253,12 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
         waivers: r.waivers.clone(),
         evidence: r.evidence.iter().take(MAX_HTML_EVIDENCE).cloned().collect(),
         evidence_truncated: r.evidence.len().saturating_sub(MAX_HTML_EVIDENCE),
+        rows_truncated: r.findings.len().saturating_sub(MAX_HTML_ROWS)
+            + r.plan.as_ref().map_or(0, |p| {
+                let sel = p.rows.iter().filter(|x| x.selected).count();
+                sel.saturating_sub(MAX_HTML_ROWS)
+                    + (p.rows.len() - sel).saturating_sub(MAX_HTML_ROWS)
+            }),
     };
     page.render()
 }
