@@ -51,8 +51,8 @@ pub struct SignatureMatch {
 pub struct Engine {
     kb: Kb,
     date: NaiveDate,
-    groups: HashMap<String, Group>,
-    kinds: BTreeSet<String>,
+    /// kind → field → compiled group.
+    groups: HashMap<String, HashMap<String, Group>>,
     compiled: Vec<Compiled>,
 }
 
@@ -138,7 +138,6 @@ impl Engine {
     pub fn new(kb: &Kb) -> Result<Engine, IdentifyError> {
         let mut by_group: HashMap<String, Vec<usize>> = HashMap::new();
         let mut compiled = Vec::with_capacity(kb.signatures.len());
-        let mut kinds = BTreeSet::new();
         for (i, s) in kb.signatures.iter().enumerate() {
             let location = kb
                 .signature_locations
@@ -156,10 +155,9 @@ impl Engine {
                 captures,
                 source: format!("{location}; {}", s.source),
             });
-            kinds.insert(s.kind.clone());
             by_group.entry(format!("{}\u{1}{}", s.kind, s.field)).or_default().push(i);
         }
-        let mut groups = HashMap::new();
+        let mut groups: HashMap<String, HashMap<String, Group>> = HashMap::new();
         for (key, members) in by_group {
             let set = RegexSetBuilder::new(members.iter().map(|&i| set_pattern(&kb.signatures[i])))
                 .size_limit(16 << 20)
@@ -172,13 +170,16 @@ impl Engine {
                         reason: e.to_string(),
                     }
                 })?;
-            groups.insert(key, Group { set, members });
+            let (kind, field) = key.split_once('\u{1}').unwrap_or((&key, ""));
+            groups
+                .entry(kind.to_string())
+                .or_default()
+                .insert(field.to_string(), Group { set, members });
         }
         Ok(Engine {
             kb: kb.clone(),
             date: chrono::Utc::now().date_naive(),
             groups,
-            kinds,
             compiled,
         })
     }
@@ -204,17 +205,32 @@ impl Engine {
 
     fn scan(&self, kind: &ObservationKind, st: &mut Structured, out: &mut Vec<SignatureMatch>) {
         let name = kind.name();
-        let has_sigs = self.kinds.contains(name);
-        let mut key = String::with_capacity(48);
+        let empty = HashMap::new();
+        let fields = self.groups.get(name).unwrap_or(&empty);
+        let mut lower = [0u8; 96];
         let mut emit = |field: Field<'_>, value: &str| {
-            if !has_sigs || value.is_empty() {
+            if fields.is_empty() || value.is_empty() {
                 return;
             }
-            key.clear();
-            key.push_str(name);
-            key.push('\u{1}');
-            field.write(&mut key);
-            let Some(g) = self.groups.get(key.as_str()) else { return };
+            let g = match field {
+                Field::Static(f) => fields.get(f),
+                Field::Lower(p, n) | Field::Exact(p, n) => {
+                    let len = p.len() + n.len();
+                    if len > lower.len() {
+                        return;
+                    }
+                    lower[..p.len()].copy_from_slice(p.as_bytes());
+                    lower[p.len()..len].copy_from_slice(n.as_bytes());
+                    if matches!(field, Field::Lower(..)) {
+                        lower[p.len()..len].make_ascii_lowercase();
+                    }
+                    match std::str::from_utf8(&lower[..len]) {
+                        Ok(k) => fields.get(k),
+                        Err(_) => None,
+                    }
+                }
+            };
+            let Some(g) = g else { return };
             let hits = g.set.matches(value);
             if !hits.matched_any() {
                 return;
@@ -238,13 +254,51 @@ impl Engine {
                 });
             }
         };
-        features(kind, st, &mut emit);
+        features(kind, st, &|f| fields.contains_key(f), &mut emit);
     }
 
     /// The signatures that match one observation (no resolution).
     pub fn matches(&self, obs: &ObservationKind) -> Vec<SignatureMatch> {
         let mut out = Vec::new();
         self.scan(obs, &mut Structured::default(), &mut out);
+        out
+    }
+
+    /// The same result as [`Engine::matches`], computed the naive way: every signature's regex
+    /// tried one by one against every feature. The benchmark baseline, and a test oracle.
+    pub fn matches_naive(&self, obs: &ObservationKind) -> Vec<SignatureMatch> {
+        let name = obs.name();
+        let mut out = Vec::new();
+        let mut st = Structured::default();
+        let mut field_buf = String::new();
+        let mut emit = |field: Field<'_>, value: &str| {
+            if value.is_empty() {
+                return;
+            }
+            field_buf.clear();
+            field.write(&mut field_buf);
+            for (si, s) in self.kb.signatures.iter().enumerate() {
+                if s.kind != name || s.field != field_buf {
+                    continue;
+                }
+                let c = &self.compiled[si];
+                if let Some(caps) = c.re.captures(value) {
+                    let get = |n: &str| {
+                        caps.name(n)
+                            .map(|m| m.as_str().trim().to_string())
+                            .filter(|s| !s.is_empty())
+                    };
+                    out.push(SignatureMatch {
+                        signature: si,
+                        field: field_buf.clone(),
+                        value: quote(value),
+                        model: get("model"),
+                        firmware: get("firmware"),
+                    });
+                }
+            }
+        };
+        features(obs, &mut st, &|_| true, &mut emit);
         out
     }
 

@@ -76,7 +76,31 @@ fn clip(s: &str) -> &str {
 }
 
 /// Call `emit` for every feature of one observation, and collect structured facts.
-pub(crate) fn features(kind: &ObservationKind, st: &mut Structured, emit: &mut dyn FnMut(Field<'_>, &str)) {
+/// Decimal text of a number without allocating.
+fn dec(n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("")
+}
+
+/// Call `emit` for every feature of one observation, and collect structured facts. `want`
+/// says whether a derived field (realm, title from the body, status, port) is used by any
+/// signature, so that it is only computed when needed.
+pub(crate) fn features(
+    kind: &ObservationKind,
+    st: &mut Structured,
+    want: &dyn Fn(&str) -> bool,
+    emit: &mut dyn FnMut(Field<'_>, &str),
+) {
+    let mut nbuf = [0u8; 5];
     match kind {
         ObservationKind::Mac { mac } => {
             emit(Field::Static("mac"), mac);
@@ -93,21 +117,21 @@ pub(crate) fn features(kind: &ObservationKind, st: &mut Structured, emit: &mut d
         } => {
             for (k, v) in headers.iter().take(128) {
                 emit(Field::Lower("header:", k), clip(v));
-                if k.eq_ignore_ascii_case("www-authenticate") {
+                if k.eq_ignore_ascii_case("www-authenticate") && want("realm") {
                     if let Some(r) = parse::www_authenticate_realm(v) {
                         emit(Field::Static("realm"), &r);
                     }
                 }
             }
             if let Some(s) = status {
-                emit(Field::Static("status"), &s.to_string());
+                emit(Field::Static("status"), dec(*s, &mut nbuf));
             }
             if let Some(p) = path {
                 emit(Field::Static("path"), clip(p));
             }
             match (title, body) {
                 (Some(t), _) if !t.is_empty() => emit(Field::Static("title"), clip(t)),
-                (_, Some(b)) => {
+                (_, Some(b)) if want("title") => {
                     if let Some(t) = parse::html_title(b) {
                         emit(Field::Static("title"), &t)
                     }
@@ -125,7 +149,7 @@ pub(crate) fn features(kind: &ObservationKind, st: &mut Structured, emit: &mut d
         ObservationKind::Rtsp { headers, .. } => {
             for (k, v) in headers.iter().take(128) {
                 emit(Field::Lower("header:", k), clip(v));
-                if k.eq_ignore_ascii_case("www-authenticate") {
+                if k.eq_ignore_ascii_case("www-authenticate") && want("realm") {
                     if let Some(r) = parse::www_authenticate_realm(v) {
                         emit(Field::Static("realm"), &r);
                     }
@@ -340,7 +364,7 @@ pub(crate) fn features(kind: &ObservationKind, st: &mut Structured, emit: &mut d
         }
         ObservationKind::Dns { query } => emit(Field::Static("query"), query.trim_end_matches('.')),
         ObservationKind::Port { port, banner, .. } => {
-            emit(Field::Static("port"), &port.to_string());
+            emit(Field::Static("port"), dec(*port, &mut nbuf));
             if let Some(b) = banner {
                 emit(Field::Static("banner"), clip(b));
             }

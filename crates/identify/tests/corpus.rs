@@ -75,3 +75,26 @@ fn sample_matches_expected_exactly() {
     assert!(n >= 10, "expected file has {n} rows");
     assert!(failures.is_empty(), "{} of {n} wrong:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn regexset_engine_agrees_with_naive_matching() {
+    let Some(sample) = read("observations.sample.jsonl") else { return };
+    let kb = Kb::embedded().expect("embedded kb loads");
+    let engine = Engine::new(&kb).unwrap();
+    let mut extra: Vec<String> = sample.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    extra.extend([
+        r#"{"target":"x","kind":"rtsp","headers":{"Server":"Dahua Rtsp Server","WWW-Authenticate":"Basic realm=\"device\""}}"#.to_string(),
+        r#"{"target":"x","kind":"http","headers":{"server":"AvigilonOnvifNvt/4.10.0.28","Set-Cookie":"_goaheadwebSessionId=1"},"body":"<title>NETSurveillance WEB</title>"}"#.to_string(),
+        r#"{"target":"x","kind":"telnet","banner":"192.0.0.64 login:"}"#.to_string(),
+        r#"{"target":"x","kind":"port","port":37777}"#.to_string(),
+    ]);
+    let mut total = 0;
+    for l in &extra {
+        let o = Observation::from_json_line(l).unwrap();
+        let fast = engine.matches(&o.kind);
+        let slow = engine.matches_naive(&o.kind);
+        assert_eq!(fast, slow, "{l}");
+        total += fast.len();
+    }
+    assert!(total >= 15, "only {total} matches");
+}
