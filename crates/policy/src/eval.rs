@@ -894,8 +894,8 @@ fn judge(
                 tail.push(Reason::new(
                     Step::Inspection,
                     format!(
-                        "the maker {} was identified with confidence {:.2}, below the regime's threshold {:.2}",
-                        vars.maker.name, confidence, regimes.min_conf[gi]
+                        "the maker {} was identified with a confidence below the regime's threshold {:.2} (the identification step gives the device's confidence)",
+                        vars.maker.name, regimes.min_conf[gi]
                     ),
                     None,
                 ));

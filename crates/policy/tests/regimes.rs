@@ -214,7 +214,8 @@ fn uk_2022_sensitive_sites() {
             confidence: 0.3,
             expect: &[("needs-inspection", "needs_inspection")],
             reasons: &[
-                "confidence 0.30, below the regime's threshold 0.50",
+                "(confidence 0.30)",
+                "below the regime's threshold 0.50",
                 "if the identification is confirmed, these rules apply: no-new-deployment",
             ],
             ..base()

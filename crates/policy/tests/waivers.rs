@@ -312,3 +312,29 @@ proptest! {
         prop_assert_eq!(together, alone);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Devices sharing every fact but confidence and status (the cache keys collide often).
+    #[test]
+    fn cached_evaluation_equals_one_by_one_on_shared_keys(
+        base in spec(),
+        variants in proptest::collection::vec((0..10u8, 0..4usize, any::<bool>()), 2..16),
+        as_of_days in 0..3000i64,
+    ) {
+        let kb = kb();
+        let set = policies();
+        let as_of = date("2019-01-01") + chrono::Duration::days(as_of_days);
+        let all: Vec<&camtrace_policy::Regime> = set.regimes.iter().collect();
+        let ctx = EvalContext::new(&kb, all, as_of);
+        let specs: Vec<Spec> = variants
+            .iter()
+            .map(|(conf, status, unknown)| Spec { conf: *conf, status: *status, class_unknown: *unknown, ..base.clone() })
+            .collect();
+        let devices = build(&specs);
+        let together = evaluate(&ctx, &devices, &[]);
+        let alone: Vec<_> = devices.iter().flat_map(|d| evaluate(&ctx, std::slice::from_ref(d), &[])).collect();
+        prop_assert_eq!(together, alone);
+    }
+}
