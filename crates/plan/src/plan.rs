@@ -415,12 +415,24 @@ pub fn build_plan(
         let dev = &d.device;
         let mut reasons = Vec::new();
         let mut regimes: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for f in &d.findings {
             if !regimes.contains(&f.regime) {
                 regimes.push(f.regime.clone());
             }
+            // Findings on one device share most of their chain (device, identification, maker):
+            // each distinct reason is listed once, under the first finding that gives it.
+            let before = reasons.len();
             for r in &f.reasons {
-                reasons.push(format!("[{} / {}] {r}", f.regime, f.obligation));
+                if seen.insert(r.as_str()) {
+                    reasons.push(format!("[{} / {}] {r}", f.regime, f.obligation));
+                }
+            }
+            if !f.reasons.is_empty() && reasons.len() == before {
+                reasons.push(format!(
+                    "[{} / {}] rule {} (for the reasons above)",
+                    f.regime, f.obligation, f.rule
+                ));
             }
             if f.reasons.is_empty() {
                 reasons.push(format!("[{} / {}] rule {}", f.regime, f.obligation, f.rule));
