@@ -26,23 +26,76 @@ impl Rng {
 }
 
 const SERVERS: &[&str] = &[
-    "App-webs/", "Hikvision-Webs", "DNVRS-Webs", "Webs", "nginx/1.24.0", "Apache/2.4.57 (Debian)",
-    "lighttpd/1.4.59", "Microsoft-IIS/10.0", "uc-httpd 1.0.0", "HP HTTP Server; HP LaserJet M404dn; UPnP/1.0",
-    "AvigilonOnvifNvt/4.10", "VCS-VideoJet-Webserver", "Boa/0.94.14rc21", "GoAhead-Webs", "thttpd/2.25b",
-    "MWS 0.01", "debut/1.30", "Linux/4.14.98-axis8, UPnP/1.0, Portable SDK for UPnP devices/1.8.7",
+    "App-webs/",
+    "Hikvision-Webs",
+    "DNVRS-Webs",
+    "Webs",
+    "nginx/1.24.0",
+    "Apache/2.4.57 (Debian)",
+    "lighttpd/1.4.59",
+    "Microsoft-IIS/10.0",
+    "uc-httpd 1.0.0",
+    "HP HTTP Server; HP LaserJet M404dn; UPnP/1.0",
+    "AvigilonOnvifNvt/4.10",
+    "VCS-VideoJet-Webserver",
+    "Boa/0.94.14rc21",
+    "GoAhead-Webs",
+    "thttpd/2.25b",
+    "MWS 0.01",
+    "debut/1.30",
+    "Linux/4.14.98-axis8, UPnP/1.0, Portable SDK for UPnP devices/1.8.7",
 ];
-const RTSP: &[&str] = &["Dahua Rtsp Server", "Hipcam RealServer/V1.0", "GStreamer RTSP server", "Avigilon RTSP Server", "H264DVR 1.0", "Rtsp Server/2.0"];
-const REALMS: &[&str] = &["Digest realm=\"Hikvision\", nonce=\"abc\"", "Basic realm=\"device\"", "Basic realm=\"AXIS_ACCC8E010203\"", "Digest realm=\"Login to ND0123\"", "Basic realm=\"router\""];
+const RTSP: &[&str] = &[
+    "Dahua Rtsp Server",
+    "Hipcam RealServer/V1.0",
+    "GStreamer RTSP server",
+    "Avigilon RTSP Server",
+    "H264DVR 1.0",
+    "Rtsp Server/2.0",
+];
+const REALMS: &[&str] = &[
+    "Digest realm=\"Hikvision\", nonce=\"abc\"",
+    "Basic realm=\"device\"",
+    "Basic realm=\"AXIS_ACCC8E010203\"",
+    "Digest realm=\"Login to ND0123\"",
+    "Basic realm=\"router\"",
+];
 const SUBJECTS: &[&str] = &[
-    "CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,ST=ZheJiang,C=CN", "CN=localhost", "CN=printer.example,O=Example",
-    "CN=axis-accc8e010203,O=Axis Communications AB", "CN=*.example.org,O=Example Org,C=GB",
+    "CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,ST=ZheJiang,C=CN",
+    "CN=localhost",
+    "CN=printer.example,O=Example",
+    "CN=axis-accc8e010203,O=Axis Communications AB",
+    "CN=*.example.org,O=Example Org,C=GB",
 ];
-const DNS: &[&str] = &["litedev.ezvizlife.com", "www.easy4ipcloud.com", "api.hik-connect.com", "time.windows.com", "pool.ntp.org", "updates.example.com", "www.google.com"];
-const TELNET: &[&str] = &["192.0.0.64 login: ", "BusyBox v1.20.2 login: ", "Welcome to the router\r\nlogin: ", "(none) login: "];
-const MACS: &[&str] = &["44:19:b6:01:02:03", "e0:50:8b:11:22:33", "ac:cc:8e:00:00:01", "00:12:34:56:78:9a", "f8:ce:07:aa:bb:cc", "00:1b:63:84:45:e6"];
+const DNS: &[&str] = &[
+    "litedev.ezvizlife.com",
+    "www.easy4ipcloud.com",
+    "api.hik-connect.com",
+    "time.windows.com",
+    "pool.ntp.org",
+    "updates.example.com",
+    "www.google.com",
+];
+const TELNET: &[&str] = &[
+    "192.0.0.64 login: ",
+    "BusyBox v1.20.2 login: ",
+    "Welcome to the router\r\nlogin: ",
+    "(none) login: ",
+];
+const MACS: &[&str] = &[
+    "44:19:b6:01:02:03",
+    "e0:50:8b:11:22:33",
+    "ac:cc:8e:00:00:01",
+    "00:12:34:56:78:9a",
+    "f8:ce:07:aa:bb:cc",
+    "00:1b:63:84:45:e6",
+];
 
 fn headers(pairs: &[(&str, &str)]) -> Headers {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// One banner-kind observation (http/rtsp/tls/dns/telnet).
@@ -53,15 +106,32 @@ fn banner(r: &mut Rng, target: String) -> Observation {
             tls: None,
             path: Some("/".into()),
             status: Some(200),
-            headers: headers(&[("Server", r.pick(SERVERS)), ("Content-Type", "text/html"), ("Connection", "close")]),
-            title: Some(r.pick(&["Login", "", "Welcome to nginx!", "NETSurveillance WEB", "Web Client"]).into()),
+            headers: headers(&[
+                ("Server", r.pick(SERVERS)),
+                ("Content-Type", "text/html"),
+                ("Connection", "close"),
+            ]),
+            title: Some(
+                r.pick(&[
+                    "Login",
+                    "",
+                    "Welcome to nginx!",
+                    "NETSurveillance WEB",
+                    "Web Client",
+                ])
+                .into(),
+            ),
             body: None,
             favicon_md5: None,
         },
         1 => ObservationKind::Rtsp {
             port: Some(554),
             status: Some(401),
-            headers: headers(&[("Server", r.pick(RTSP)), ("WWW-Authenticate", r.pick(REALMS)), ("CSeq", "1")]),
+            headers: headers(&[
+                ("Server", r.pick(RTSP)),
+                ("WWW-Authenticate", r.pick(REALMS)),
+                ("CSeq", "1"),
+            ]),
         },
         2 => ObservationKind::Tls {
             port: Some(443),
@@ -69,8 +139,12 @@ fn banner(r: &mut Rng, target: String) -> Observation {
             issuer: r.pick(SUBJECTS).into(),
             san: vec![],
         },
-        3 => ObservationKind::Dns { query: r.pick(DNS).into() },
-        _ => ObservationKind::Telnet { banner: r.pick(TELNET).into() },
+        3 => ObservationKind::Dns {
+            query: r.pick(DNS).into(),
+        },
+        _ => ObservationKind::Telnet {
+            banner: r.pick(TELNET).into(),
+        },
     };
     Observation::new(target, kind)
 }
@@ -109,22 +183,38 @@ fn bench(c: &mut Criterion) {
     let engine = Engine::new(&kb).expect("engine");
     let n = 100_000;
     let mut r = Rng(42);
-    let banners: Vec<Observation> = (0..n).map(|i| banner(&mut r, format!("t{}", i % 20_000))).collect();
+    let banners: Vec<Observation> = (0..n)
+        .map(|i| banner(&mut r, format!("t{}", i % 20_000)))
+        .collect();
     let stream = mixed(n, 20_000);
 
     let mut g = c.benchmark_group("match_banner_kinds");
-    g.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function(BenchmarkId::new("engine_regexset", n), |b| {
-        b.iter(|| banners.iter().map(|o| engine.matches(black_box(&o.kind)).len()).sum::<usize>())
+        b.iter(|| {
+            banners
+                .iter()
+                .map(|o| engine.matches(black_box(&o.kind)).len())
+                .sum::<usize>()
+        })
     });
     g.bench_function(BenchmarkId::new("naive_one_by_one", n), |b| {
-        b.iter(|| banners.iter().map(|o| engine.matches_naive(black_box(&o.kind)).len()).sum::<usize>())
+        b.iter(|| {
+            banners
+                .iter()
+                .map(|o| engine.matches_naive(black_box(&o.kind)).len())
+                .sum::<usize>()
+        })
     });
     g.finish();
 
     let mut g = c.benchmark_group("identify_all_mixed");
-    g.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function(BenchmarkId::new("engine", n), |b| {
         b.iter(|| engine.identify_all(black_box(stream.clone())).len())

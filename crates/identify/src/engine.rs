@@ -3,7 +3,9 @@
 use crate::error::IdentifyError;
 use crate::features::{features, Field, Structured};
 use camtrace_kb::{Company, Confidence, Kb, Signature, Tristate};
-use camtrace_model::{DeviceClass, Evidence, Identification, NamedRef, Observation, ObservationKind};
+use camtrace_model::{
+    DeviceClass, Evidence, Identification, NamedRef, Observation, ObservationKind,
+};
 use chrono::NaiveDate;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::collections::{BTreeSet, HashMap};
@@ -81,7 +83,9 @@ fn quote(s: &str) -> String {
 }
 
 fn noisy_or(ws: impl IntoIterator<Item = f64>) -> f64 {
-    1.0 - ws.into_iter().fold(1.0, |acc, w| acc * (1.0 - w.clamp(0.0, 1.0)))
+    1.0 - ws
+        .into_iter()
+        .fold(1.0, |acc, w| acc * (1.0 - w.clamp(0.0, 1.0)))
 }
 
 fn round(x: f64) -> f64 {
@@ -149,13 +153,19 @@ impl Engine {
                 location: location.clone(),
                 reason: e.to_string(),
             })?;
-            let captures = re.capture_names().flatten().any(|n| n == "model" || n == "firmware");
+            let captures = re
+                .capture_names()
+                .flatten()
+                .any(|n| n == "model" || n == "firmware");
             compiled.push(Compiled {
                 re,
                 captures,
                 source: format!("{location}; {}", s.source),
             });
-            by_group.entry(format!("{}\u{1}{}", s.kind, s.field)).or_default().push(i);
+            by_group
+                .entry(format!("{}\u{1}{}", s.kind, s.field))
+                .or_default()
+                .push(i);
         }
         let mut groups: HashMap<String, HashMap<String, Group>> = HashMap::new();
         for (key, members) in by_group {
@@ -241,8 +251,14 @@ impl Engine {
                 let (mut model, mut firmware) = (None, None);
                 if c.captures {
                     if let Some(caps) = c.re.captures(value) {
-                        model = caps.name("model").map(|m| m.as_str().trim().to_string()).filter(|s| !s.is_empty());
-                        firmware = caps.name("firmware").map(|m| m.as_str().trim().to_string()).filter(|s| !s.is_empty());
+                        model = caps
+                            .name("model")
+                            .map(|m| m.as_str().trim().to_string())
+                            .filter(|s| !s.is_empty());
+                        firmware = caps
+                            .name("firmware")
+                            .map(|m| m.as_str().trim().to_string())
+                            .filter(|s| !s.is_empty());
                     }
                 }
                 out.push(SignatureMatch {
@@ -388,7 +404,11 @@ impl Engine {
         if let Some(b) = &s.brand {
             acc.brands.push((b.clone(), s.strength, ev));
         }
-        if let Some(c) = s.class.as_deref().and_then(|c| c.parse::<DeviceClass>().ok()) {
+        if let Some(c) = s
+            .class
+            .as_deref()
+            .and_then(|c| c.parse::<DeviceClass>().ok())
+        {
             acc.classes.push((c, s.strength, ev));
         }
         if let Some(c) = &s.call_home {
@@ -437,8 +457,12 @@ impl Engine {
             })
         };
         by(name).or_else(|| {
-            let first = name.split(|c: char| c.is_whitespace() || c == '/' || c == ',').next()?;
-            (first.len() >= 2 && first != name).then(|| by(first)).flatten()
+            let first = name
+                .split(|c: char| c.is_whitespace() || c == '/' || c == ',')
+                .next()?;
+            (first.len() >= 2 && first != name)
+                .then(|| by(first))
+                .flatten()
         })
     }
 
@@ -499,7 +523,9 @@ impl Engine {
             return;
         }
         acc.macs.push(norm.clone());
-        let Some(hit) = self.kb.lookup_mac(&norm) else { return };
+        let Some(hit) = self.kb.lookup_mac(&norm) else {
+            return;
+        };
         let weak = hit.block.not_surveillance_alone;
         let w = if weak { OUI_WEAK_WEIGHT } else { OUI_WEIGHT };
         let loc = self
@@ -511,7 +537,11 @@ impl Engine {
             .map(|l| l.to_string())
             .unwrap_or_else(|| "kb/oui".into());
         let ev = acc.push(Evidence {
-            kind: if kind == "mac" { "mac".into() } else { format!("{kind} mac") },
+            kind: if kind == "mac" {
+                "mac".into()
+            } else {
+                format!("{kind} mac")
+            },
             detail: format!(
                 "{what} {norm}: prefix {} assigned by the IEEE to {}{}",
                 hit.prefix,
@@ -552,7 +582,10 @@ impl Engine {
 
     /// Subject to the PRC National Intelligence Law, itself or through a parent.
     fn restricted(&self, id: &str) -> bool {
-        self.kb.company_chain(id).iter().any(|c| c.prc_nil == Tristate::Yes)
+        self.kb
+            .company_chain(id)
+            .iter()
+            .any(|c| c.prc_nil == Tristate::Yes)
     }
 
     fn western(&self, id: &str) -> bool {
@@ -598,7 +631,11 @@ impl Engine {
             for l in &links {
                 oem_explains.push(l.maker.clone());
             }
-            let brand_name = self.kb.brand(b).map(|x| x.name.clone()).unwrap_or_else(|| b.clone());
+            let brand_name = self
+                .kb
+                .brand(b)
+                .map(|x| x.name.clone())
+                .unwrap_or_else(|| b.clone());
             if let Some(l) = usable {
                 let w = bw * l.confidence.weight();
                 let loc = self
@@ -724,7 +761,11 @@ impl Engine {
                             p.2 = true;
                         }
                     }
-                    None => per.push((c.company.clone(), if c.direct { c.weight } else { 0.0 }, c.direct)),
+                    None => per.push((
+                        c.company.clone(),
+                        if c.direct { c.weight } else { 0.0 },
+                        c.direct,
+                    )),
                 }
             }
             per.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.total_cmp(&a.1)));
@@ -769,7 +810,8 @@ impl Engine {
                             self.company_ref(&maker).name
                         ),
                         signature: String::new(),
-                        source: self.brand_location(brand.as_ref().map(|b| b.0.as_str()).unwrap_or("")),
+                        source: self
+                            .brand_location(brand.as_ref().map(|b| b.0.as_str()).unwrap_or("")),
                         proves: vec!["maker".into(), "brand".into()],
                         weight: None,
                     });
@@ -807,7 +849,11 @@ impl Engine {
         }
 
         if let Some((b, _)) = &brand {
-            let name = self.kb.brand(b).map(|x| x.name.clone()).unwrap_or_else(|| b.clone());
+            let name = self
+                .kb
+                .brand(b)
+                .map(|x| x.name.clone())
+                .unwrap_or_else(|| b.clone());
             id.brand = Some(NamedRef::new(b, name));
         }
 
@@ -830,9 +876,11 @@ impl Engine {
             }
             _ => {
                 if let Some(m) = &id.maker {
-                    let evidence_beyond_mac = acc.makers.iter().any(|c| {
-                        !acc.evidence[c.ev].kind.ends_with("mac")
-                    }) || brand.is_some();
+                    let evidence_beyond_mac = acc
+                        .makers
+                        .iter()
+                        .any(|c| !acc.evidence[c.ev].kind.ends_with("mac"))
+                        || brand.is_some();
                     let makes_cameras = self
                         .kb
                         .company(&m.id)

@@ -14,7 +14,10 @@ pub enum ParseError {
     #[error("XML has more than {0} elements")]
     TooManyNodes(usize),
     #[error("expected root element `{expected}`, found `{found}`")]
-    WrongRoot { expected: &'static str, found: String },
+    WrongRoot {
+        expected: &'static str,
+        found: String,
+    },
     #[error("element `{0}` is missing")]
     Missing(&'static str),
     #[error("SOAP fault: {code}: {reason}")]

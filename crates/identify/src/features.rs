@@ -157,7 +157,10 @@ pub(crate) fn features(
             }
         }
         ObservationKind::Tls {
-            subject, issuer, san, ..
+            subject,
+            issuer,
+            san,
+            ..
         } => {
             emit(Field::Static("subject"), clip(subject));
             emit(Field::Static("issuer"), clip(issuer));
@@ -166,9 +169,16 @@ pub(crate) fn features(
             }
         }
         ObservationKind::OnvifProbeMatch {
-            scopes, types, xaddrs, ..
+            scopes,
+            types,
+            xaddrs,
+            ..
         } => {
-            let decoded: Vec<String> = scopes.iter().take(128).map(|s| parse::decode_scope(s)).collect();
+            let decoded: Vec<String> = scopes
+                .iter()
+                .take(128)
+                .map(|s| parse::decode_scope(s))
+                .collect();
             let pm = parse::ProbeMatch {
                 scopes: decoded,
                 types: types.clone(),
@@ -186,8 +196,13 @@ pub(crate) fn features(
                 for v in pm.scope_values(cat) {
                     emit(Field::Static(field), v);
                     match cat {
-                        "name" => st.names.push((v.to_string(), 0.75, "ONVIF scope name".into())),
-                        "hardware" => st.model.push((v.to_string(), 0.6, "ONVIF scope hardware".into())),
+                        "name" => st
+                            .names
+                            .push((v.to_string(), 0.75, "ONVIF scope name".into())),
+                        "hardware" => {
+                            st.model
+                                .push((v.to_string(), 0.6, "ONVIF scope hardware".into()))
+                        }
                         "mac" => st.macs.push((v.to_string(), "ONVIF scope MAC".into())),
                         _ => {}
                     }
@@ -217,13 +232,25 @@ pub(crate) fn features(
             emit(Field::Static("serial"), serial);
             emit(Field::Static("hardware_id"), hardware_id);
             if !manufacturer.trim().is_empty() {
-                st.names.push((manufacturer.clone(), 0.85, "ONVIF GetDeviceInformation Manufacturer".into()));
+                st.names.push((
+                    manufacturer.clone(),
+                    0.85,
+                    "ONVIF GetDeviceInformation Manufacturer".into(),
+                ));
             }
             if !model.trim().is_empty() {
-                st.model.push((model.trim().to_string(), 0.9, "ONVIF GetDeviceInformation Model".into()));
+                st.model.push((
+                    model.trim().to_string(),
+                    0.9,
+                    "ONVIF GetDeviceInformation Model".into(),
+                ));
             }
             if !firmware.trim().is_empty() {
-                st.firmware.push((firmware.trim().to_string(), 0.9, "ONVIF GetDeviceInformation FirmwareVersion".into()));
+                st.firmware.push((
+                    firmware.trim().to_string(),
+                    0.9,
+                    "ONVIF GetDeviceInformation FirmwareVersion".into(),
+                ));
             }
         }
         ObservationKind::Sadp { payload } => match parse::sadp(payload) {
@@ -233,10 +260,12 @@ pub(crate) fn features(
                     emit(Field::Exact("", k), v);
                 }
                 if let Some(m) = r.device_description() {
-                    st.model.push((m.to_string(), 0.9, "SADP DeviceDescription".into()));
+                    st.model
+                        .push((m.to_string(), 0.9, "SADP DeviceDescription".into()));
                 }
                 if let Some(f) = r.software_version() {
-                    st.firmware.push((f.to_string(), 0.9, "SADP SoftwareVersion".into()));
+                    st.firmware
+                        .push((f.to_string(), 0.9, "SADP SoftwareVersion".into()));
                 }
                 if let Some(m) = r.mac() {
                     st.macs.push((m.to_string(), "SADP MAC".into()));
@@ -247,11 +276,16 @@ pub(crate) fn features(
             }
             Err(e) => st.notes.push(format!("SADP payload not parsed: {e}")),
         },
-        ObservationKind::Dhip { payload_b64, payload } => {
+        ObservationKind::Dhip {
+            payload_b64,
+            payload,
+        } => {
             let parsed = if let Some(b) = payload_b64 {
                 match base64::engine::general_purpose::STANDARD.decode(b.trim()) {
                     Ok(bytes) => parse::dhip(&bytes),
-                    Err(e) => Err(parse::ParseError::BadHeader(format!("payload_b64 is not base64: {e}"))),
+                    Err(e) => Err(parse::ParseError::BadHeader(format!(
+                        "payload_b64 is not base64: {e}"
+                    ))),
                 }
             } else if let Some(p) = payload {
                 parse::dhip_json(p)
@@ -271,10 +305,12 @@ pub(crate) fn features(
                         emit(Field::Exact("", k), v);
                     }
                     if let Some(m) = r.device_type() {
-                        st.model.push((m.to_string(), 0.9, "DHIP DeviceType".into()));
+                        st.model
+                            .push((m.to_string(), 0.9, "DHIP DeviceType".into()));
                     }
                     if let Some(v) = r.version() {
-                        st.firmware.push((v.to_string(), 0.9, "DHIP Version".into()));
+                        st.firmware
+                            .push((v.to_string(), 0.9, "DHIP Version".into()));
                     }
                     if let Some(v) = r.vendor() {
                         st.names.push((v.to_string(), 0.8, "DHIP Vendor".into()));
@@ -286,7 +322,9 @@ pub(crate) fn features(
         ObservationKind::DahuaDiscovery { payload_b64 } => {
             let parsed = base64::engine::general_purpose::STANDARD
                 .decode(payload_b64.trim())
-                .map_err(|e| parse::ParseError::BadHeader(format!("payload_b64 is not base64: {e}")))
+                .map_err(|e| {
+                    parse::ParseError::BadHeader(format!("payload_b64 is not base64: {e}"))
+                })
                 .and_then(|b| parse::dahua_discovery(&b));
             match parsed {
                 Ok(r) => {
@@ -297,7 +335,8 @@ pub(crate) fn features(
                     }
                     if let Some(m) = &r.model {
                         emit(Field::Static("model"), m);
-                        st.model.push((m.clone(), 0.8, "Dahua discovery model".into()));
+                        st.model
+                            .push((m.clone(), 0.8, "Dahua discovery model".into()));
                     }
                     if let Some(n) = &r.machine_name {
                         emit(Field::Static("machine_name"), n);
@@ -306,10 +345,15 @@ pub(crate) fn features(
                         emit(Field::Exact("", k), v);
                     }
                 }
-                Err(e) => st.notes.push(format!("Dahua discovery payload not parsed: {e}")),
+                Err(e) => st
+                    .notes
+                    .push(format!("Dahua discovery payload not parsed: {e}")),
             }
         }
-        ObservationKind::Ssdp { headers, description } => {
+        ObservationKind::Ssdp {
+            headers,
+            description,
+        } => {
             for (k, v) in headers.iter().take(128) {
                 emit(Field::Lower("header:", k), clip(v));
             }
@@ -339,7 +383,11 @@ pub(crate) fn features(
                 }
             }
         }
-        ObservationKind::Mdns { service, instance, txt } => {
+        ObservationKind::Mdns {
+            service,
+            instance,
+            txt,
+        } => {
             emit(Field::Static("service"), service);
             emit(Field::Static("instance"), instance);
             for t in txt.iter().take(64) {
@@ -351,7 +399,10 @@ pub(crate) fn features(
                 }
             }
         }
-        ObservationKind::Dhcp { vendor_class, hostname } => {
+        ObservationKind::Dhcp {
+            vendor_class,
+            hostname,
+        } => {
             if let Some(v) = vendor_class {
                 emit(Field::Static("vendor_class"), v);
             }
@@ -359,9 +410,9 @@ pub(crate) fn features(
                 emit(Field::Static("hostname"), h);
             }
         }
-        ObservationKind::Telnet { banner } | ObservationKind::Ftp { banner } | ObservationKind::SnmpSysdescr { banner } => {
-            emit(Field::Static("banner"), clip(banner))
-        }
+        ObservationKind::Telnet { banner }
+        | ObservationKind::Ftp { banner }
+        | ObservationKind::SnmpSysdescr { banner } => emit(Field::Static("banner"), clip(banner)),
         ObservationKind::Dns { query } => emit(Field::Static("query"), query.trim_end_matches('.')),
         ObservationKind::Port { port, banner, .. } => {
             emit(Field::Static("port"), dec(*port, &mut nbuf));
@@ -374,37 +425,55 @@ pub(crate) fn features(
 }
 
 /// Device documents carried in HTTP bodies: Axis basicdeviceinfo, ISAPI deviceInfo, magicBox.
-fn http_documents(path: &str, body: &str, st: &mut Structured, emit: &mut dyn FnMut(Field<'_>, &str)) {
+fn http_documents(
+    path: &str,
+    body: &str,
+    st: &mut Structured,
+    emit: &mut dyn FnMut(Field<'_>, &str),
+) {
     let lpath = path.to_ascii_lowercase();
     let trimmed = body.trim_start();
-    if lpath.contains("basicdeviceinfo") || (trimmed.starts_with('{') && body.contains("propertyList")) {
+    if lpath.contains("basicdeviceinfo")
+        || (trimmed.starts_with('{') && body.contains("propertyList"))
+    {
         if let Ok(a) = parse::axis_basic_device_info(body) {
             for (k, v) in &a.properties {
                 emit(Field::Exact("vapix:", k), v);
             }
             if let Some(b) = a.brand() {
-                st.names.push((b.to_string(), 0.9, "VAPIX basicdeviceinfo Brand".into()));
+                st.names
+                    .push((b.to_string(), 0.9, "VAPIX basicdeviceinfo Brand".into()));
             }
             if let Some(m) = a.model() {
-                st.model.push((m.to_string(), 0.9, "VAPIX basicdeviceinfo ProdNbr".into()));
+                st.model
+                    .push((m.to_string(), 0.9, "VAPIX basicdeviceinfo ProdNbr".into()));
             }
             if let Some(f) = a.firmware() {
-                st.firmware.push((f.to_string(), 0.9, "VAPIX basicdeviceinfo Version".into()));
+                st.firmware
+                    .push((f.to_string(), 0.9, "VAPIX basicdeviceinfo Version".into()));
             }
         }
-    } else if lpath.contains("/isapi/system/deviceinfo") || (trimmed.starts_with('<') && body.contains("<DeviceInfo")) {
+    } else if lpath.contains("/isapi/system/deviceinfo")
+        || (trimmed.starts_with('<') && body.contains("<DeviceInfo"))
+    {
         if let Ok(h) = parse::hikvision_device_info_xml(body) {
             for (k, v) in &h.fields {
                 emit(Field::Exact("isapi:", k), v);
             }
             if let Some(m) = h.model() {
-                st.model.push((m.to_string(), 0.9, "ISAPI deviceInfo model".into()));
+                st.model
+                    .push((m.to_string(), 0.9, "ISAPI deviceInfo model".into()));
             }
             if let Some(f) = h.firmware_version() {
-                st.firmware.push((f.to_string(), 0.9, "ISAPI deviceInfo firmwareVersion".into()));
+                st.firmware.push((
+                    f.to_string(),
+                    0.9,
+                    "ISAPI deviceInfo firmwareVersion".into(),
+                ));
             }
             if let Some(m) = h.manufacturer() {
-                st.names.push((m.to_string(), 0.8, "ISAPI deviceInfo manufacturer".into()));
+                st.names
+                    .push((m.to_string(), 0.8, "ISAPI deviceInfo manufacturer".into()));
             }
         }
     } else if lpath.contains("magicbox") {
@@ -413,7 +482,8 @@ fn http_documents(path: &str, body: &str, st: &mut Structured, emit: &mut dyn Fn
                 emit(Field::Exact("magicbox:", k), v);
             }
             if let Some(d) = m.get("deviceType").or(m.get("updateSerial")) {
-                st.model.push((d.clone(), 0.85, "magicBox deviceType".into()));
+                st.model
+                    .push((d.clone(), 0.85, "magicBox deviceType".into()));
             }
         }
     }

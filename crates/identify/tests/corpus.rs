@@ -8,7 +8,11 @@ use camtrace_model::Observation;
 use std::path::PathBuf;
 
 fn read(name: &str) -> Option<String> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus")).join(name);
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus"
+    ))
+    .join(name);
     match std::fs::read_to_string(&p) {
         Ok(t) => Some(t),
         Err(e) => {
@@ -34,7 +38,10 @@ fn contains(r: &Option<camtrace_model::NamedRef>, want: &serde_json::Value) -> b
 
 #[test]
 fn sample_matches_expected_exactly() {
-    let (Some(sample), Some(expected)) = (read("observations.sample.jsonl"), read("observations.expected.jsonl")) else {
+    let (Some(sample), Some(expected)) = (
+        read("observations.sample.jsonl"),
+        read("observations.expected.jsonl"),
+    ) else {
         return;
     };
     let kb = Kb::embedded().expect("embedded kb loads");
@@ -56,32 +63,60 @@ fn sample_matches_expected_exactly() {
             continue;
         };
         if !contains(&id.maker, &e["maker"]) {
-            failures.push(format!("{t}: maker {:?}, expected {}", id.maker, e["maker"]));
+            failures.push(format!(
+                "{t}: maker {:?}, expected {}",
+                id.maker, e["maker"]
+            ));
         }
         if !contains(&id.brand, &e["brand"]) {
-            failures.push(format!("{t}: brand {:?}, expected {}", id.brand, e["brand"]));
+            failures.push(format!(
+                "{t}: brand {:?}, expected {}",
+                id.brand, e["brand"]
+            ));
         }
         if id.device_class.as_str() != e["device_class"].as_str().unwrap() {
-            failures.push(format!("{t}: class {}, expected {}", id.device_class, e["device_class"]));
+            failures.push(format!(
+                "{t}: class {}, expected {}",
+                id.device_class, e["device_class"]
+            ));
         }
         // Every claim carries evidence with a source.
         if id.maker.is_some() {
-            assert!(id.evidence.iter().any(|e| e.proves.iter().any(|p| p == "maker")), "{t}");
+            assert!(
+                id.evidence
+                    .iter()
+                    .any(|e| e.proves.iter().any(|p| p == "maker")),
+                "{t}"
+            );
         }
         for ev in &id.evidence {
-            assert!(!ev.source.is_empty(), "{t}: evidence without source: {ev:?}");
+            assert!(
+                !ev.source.is_empty(),
+                "{t}: evidence without source: {ev:?}"
+            );
         }
     }
     assert!(n >= 10, "expected file has {n} rows");
-    assert!(failures.is_empty(), "{} of {n} wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn regexset_engine_agrees_with_naive_matching() {
-    let Some(sample) = read("observations.sample.jsonl") else { return };
+    let Some(sample) = read("observations.sample.jsonl") else {
+        return;
+    };
     let kb = Kb::embedded().expect("embedded kb loads");
     let engine = Engine::new(&kb).unwrap();
-    let mut extra: Vec<String> = sample.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    let mut extra: Vec<String> = sample
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
     extra.extend([
         r#"{"target":"x","kind":"rtsp","headers":{"Server":"Dahua Rtsp Server","WWW-Authenticate":"Basic realm=\"device\""}}"#.to_string(),
         r#"{"target":"x","kind":"http","headers":{"server":"AvigilonOnvifNvt/4.10.0.28","Set-Cookie":"_goaheadwebSessionId=1"},"body":"<title>NETSurveillance WEB</title>"}"#.to_string(),

@@ -179,8 +179,16 @@ fn captures_model_firmware_and_class() {
     assert_eq!(id.firmware.as_deref(), Some("5.4.1"));
     assert_eq!(id.model.as_deref(), Some("N-16"));
     assert_eq!(id.device_class, DeviceClass::Recorder);
-    let ev = id.evidence.iter().find(|e| e.signature == "red-server").unwrap();
-    assert!(ev.source.contains("signatures/t.toml:2; test"), "{}", ev.source);
+    let ev = id
+        .evidence
+        .iter()
+        .find(|e| e.signature == "red-server")
+        .unwrap();
+    assert!(
+        ev.source.contains("signatures/t.toml:2; test"),
+        "{}",
+        ev.source
+    );
     assert!(ev.detail.contains("Server: RedWebs/5.4.1"), "{}", ev.detail);
     assert!(id.confidence > 0.85 && id.confidence < 1.0);
 }
@@ -188,12 +196,21 @@ fn captures_model_firmware_and_class() {
 #[test]
 fn rebrand_explained_by_oem_link_is_evidence_not_conflict() {
     let e = engine((2026, 1, 1));
-    let obs = [onvif_name("r", "Relabel", "RL-200"), http("r", "RedWebs/1.0", None)];
+    let obs = [
+        onvif_name("r", "Relabel", "RL-200"),
+        http("r", "RedWebs/1.0", None),
+    ];
     let id = e.identify("r", &obs);
     assert_eq!(id.brand.as_ref().unwrap().id, "relabel");
     assert_eq!(id.maker.as_ref().unwrap().id, "redco");
     assert!(id.conflicts.is_empty(), "{:?}", id.conflicts);
-    assert!(id.evidence.iter().any(|e| e.kind == "kb" && e.detail.contains("OEM link")), "{:#?}", id.evidence);
+    assert!(
+        id.evidence
+            .iter()
+            .any(|e| e.kind == "kb" && e.detail.contains("OEM link")),
+        "{:#?}",
+        id.evidence
+    );
 }
 
 #[test]
@@ -213,7 +230,12 @@ fn brand_alone_resolves_owner_on_the_date() {
 fn mac_of_one_maker_and_firmware_of_another_is_a_conflict() {
     let e = engine((2026, 1, 1));
     let obs = [
-        Observation::new("c", ObservationKind::Mac { mac: "aa-bb-cc-01-02-03".into() }),
+        Observation::new(
+            "c",
+            ObservationKind::Mac {
+                mac: "aa-bb-cc-01-02-03".into(),
+            },
+        ),
         http("c", "RedWebs/2.0", None),
     ];
     let id = e.identify("c", &obs);
@@ -233,10 +255,18 @@ fn identify_all_groups_by_target_in_first_seen_order() {
     let obs = vec![
         http("b", "RedWebs/1", None),
         http("a", "nothing", None),
-        Observation::new("b", ObservationKind::Mac { mac: "aabbcc000001".into() }),
+        Observation::new(
+            "b",
+            ObservationKind::Mac {
+                mac: "aabbcc000001".into(),
+            },
+        ),
     ];
     let ids = e.identify_all(obs);
-    assert_eq!(ids.iter().map(|i| i.target.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+    assert_eq!(
+        ids.iter().map(|i| i.target.as_str()).collect::<Vec<_>>(),
+        ["b", "a"]
+    );
     assert!(ids[0].mac.is_some());
     assert!(ids[1].maker.is_none());
     assert_eq!(ids[1].device_class, DeviceClass::Unknown);

@@ -115,7 +115,13 @@ proptest! {
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -128,11 +134,19 @@ fn request_builders_are_well_formed() {
     );
     let d = parse::dhip_search_request();
     assert_eq!(&d[..8], &[0x20, 0, 0, 0, b'D', b'H', b'I', b'P']);
-    assert_eq!(u32::from_le_bytes(d[16..20].try_into().unwrap()) as usize, d.len() - 32);
+    assert_eq!(
+        u32::from_le_bytes(d[16..20].try_into().unwrap()) as usize,
+        d.len() - 32
+    );
     assert_eq!(&d[16..20], &d[24..28]);
-    assert!(std::str::from_utf8(&d[32..]).unwrap().contains("DHDiscover.search"));
+    assert!(std::str::from_utf8(&d[32..])
+        .unwrap()
+        .contains("DHDiscover.search"));
     // The DHIP framing read back by the parser: header validated, body reached (no deviceInfo).
-    assert_eq!(parse::dhip(&d), Err(parse::ParseError::Missing("params.deviceInfo")));
+    assert_eq!(
+        parse::dhip(&d),
+        Err(parse::ParseError::Missing("params.deviceInfo"))
+    );
     let b = parse::dahua_discovery_request();
     assert_eq!(b.len(), 32);
     assert_eq!(&b[..4], &[0xA3, 0x01, 0x00, 0x01]);
@@ -147,7 +161,10 @@ fn request_builders_are_well_formed() {
 fn roxml_ok(s: &str) -> bool {
     // Well-formedness via the crate's own XML reader: a Probe is not a ProbeMatch, so the
     // error must be "missing", not a syntax error.
-    matches!(parse::onvif_probe_matches(s), Err(parse::ParseError::Missing(_)))
+    matches!(
+        parse::onvif_probe_matches(s),
+        Err(parse::ParseError::Missing(_))
+    )
 }
 
 #[test]
@@ -157,7 +174,11 @@ fn onvif_request_with_password_digest() {
         parse::ws_password_digest(b"0123456789abcdef", "2026-11-29T06:00:00Z", "secret"),
         "jcpZk7/JSKEUN+ls08LyzXF87WI="
     );
-    let r = parse::onvif_get_device_information_request(Some(("ad<min", "secret")), b"0123456789abcdef", "2026-11-29T06:00:00Z");
+    let r = parse::onvif_get_device_information_request(
+        Some(("ad<min", "secret")),
+        b"0123456789abcdef",
+        "2026-11-29T06:00:00Z",
+    );
     assert!(r.contains("<wsse:Username>ad&lt;min</wsse:Username>"));
     assert!(r.contains(">jcpZk7/JSKEUN+ls08LyzXF87WI=</wsse:Password>"));
     assert!(r.contains(">MDEyMzQ1Njc4OWFiY2RlZg==</wsse:Nonce>"));
@@ -165,27 +186,82 @@ fn onvif_request_with_password_digest() {
     assert!(r.contains("<tds:GetDeviceInformation/>"));
     let anon = parse::onvif_get_device_information_request(None, b"", "");
     assert!(!anon.contains("Security"));
-    assert!(matches!(parse::onvif_device_info(&anon), Err(parse::ParseError::Missing(_))));
+    assert!(matches!(
+        parse::onvif_device_info(&anon),
+        Err(parse::ParseError::Missing(_))
+    ));
 }
 
 #[test]
 fn http_helpers() {
-    assert_eq!(parse::html_title("<html><TITLE>\n NETSurveillance   WEB </TITLE>").as_deref(), Some("NETSurveillance WEB"));
+    assert_eq!(
+        parse::html_title("<html><TITLE>\n NETSurveillance   WEB </TITLE>").as_deref(),
+        Some("NETSurveillance WEB")
+    );
     assert_eq!(parse::html_title("<title></title>"), None);
-    assert_eq!(parse::www_authenticate_realm(r#"Digest realm="Hikvision", nonce="x""#).as_deref(), Some("Hikvision"));
-    assert_eq!(parse::www_authenticate_realm("Basic realm=device").as_deref(), Some("device"));
-    let r = parse::rtsp_response(b"RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nServer: Dahua Rtsp Server\r\n\r\n").unwrap();
-    assert_eq!((r.status, r.header("server")), (401, Some("Dahua Rtsp Server")));
+    assert_eq!(
+        parse::www_authenticate_realm(r#"Digest realm="Hikvision", nonce="x""#).as_deref(),
+        Some("Hikvision")
+    );
+    assert_eq!(
+        parse::www_authenticate_realm("Basic realm=device").as_deref(),
+        Some("device")
+    );
+    let r = parse::rtsp_response(
+        b"RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nServer: Dahua Rtsp Server\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (r.status, r.header("server")),
+        (401, Some("Dahua Rtsp Server"))
+    );
     assert!(parse::rtsp_response(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
     let big = vec![b'a'; parse::MAX_MESSAGE + 1];
-    assert!(matches!(parse::http_response(&big), Err(parse::ParseError::TooLarge { .. })));
-    let m = parse::dahua_magicbox("deviceType=IP4M-1041B\r\nserialNumber=AMC0\r\nupdateSerial=IPC-AW46WN-S2\r\n").unwrap();
+    assert!(matches!(
+        parse::http_response(&big),
+        Err(parse::ParseError::TooLarge { .. })
+    ));
+    let m = parse::dahua_magicbox(
+        "deviceType=IP4M-1041B\r\nserialNumber=AMC0\r\nupdateSerial=IPC-AW46WN-S2\r\n",
+    )
+    .unwrap();
     assert_eq!(m["deviceType"], "IP4M-1041B");
     assert_eq!(m["updateSerial"], "IPC-AW46WN-S2");
     let a = parse::axis_basic_device_info(r#"{"apiVersion":"1.1","data":{"propertyList":{"Brand":"AXIS","ProdNbr":"Q6135-LE","ProdType":"PTZ Network Camera","Version":"10.12.182"}}}"#).unwrap();
-    assert_eq!((a.brand(), a.model(), a.firmware()), (Some("AXIS"), Some("Q6135-LE"), Some("10.12.182")));
+    assert_eq!(
+        (a.brand(), a.model(), a.firmware()),
+        (Some("AXIS"), Some("Q6135-LE"), Some("10.12.182"))
+    );
     let h = parse::hikvision_device_info_xml(r#"<DeviceInfo version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema"><model>DS-2CD2143G0-I</model><firmwareVersion>V5.5.0</firmwareVersion><manufacturer>hikvision</manufacturer><OEMCode>1</OEMCode><deviceType>IPCamera</deviceType></DeviceInfo>"#).unwrap();
-    assert_eq!((h.model(), h.firmware_version(), h.manufacturer(), h.oem_code(), h.device_type()), (Some("DS-2CD2143G0-I"), Some("V5.5.0"), Some("hikvision"), Some("1"), Some("IPCamera")));
+    assert_eq!(
+        (
+            h.model(),
+            h.firmware_version(),
+            h.manufacturer(),
+            h.oem_code(),
+            h.device_type()
+        ),
+        (
+            Some("DS-2CD2143G0-I"),
+            Some("V5.5.0"),
+            Some("hikvision"),
+            Some("1"),
+            Some("IPCamera")
+        )
+    );
     let u = parse::upnp_description("<root xmlns=\"urn:schemas-upnp-org:device-1-0\"><device><friendlyName>Cam</friendlyName><manufacturer>Bosch</manufacturer><modelName>DINION</modelName><modelNumber>NBN-73023</modelNumber></device></root>").unwrap();
-    assert_eq!((u.manufacturer.as_deref(), u.model_name.as_deref(), u.model_number.as_deref(), u.friendly_name.as_deref()), (Some("Bosch"), Some("DINION"), Some("NBN-73023"), Some("Cam")));
+    assert_eq!(
+        (
+            u.manufacturer.as_deref(),
+            u.model_name.as_deref(),
+            u.model_number.as_deref(),
+            u.friendly_name.as_deref()
+        ),
+        (
+            Some("Bosch"),
+            Some("DINION"),
+            Some("NBN-73023"),
+            Some("Cam")
+        )
+    );
 }

@@ -7,7 +7,9 @@ use camtrace_model::{observation::Headers, DeviceClass, Observation, Observation
 
 fn engine() -> Engine {
     let kb = Kb::embedded().expect("embedded kb loads");
-    Engine::new(&kb).unwrap().with_date(chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap())
+    Engine::new(&kb)
+        .unwrap()
+        .with_date(chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap())
 }
 
 fn http_server(t: &str, server: &str) -> Observation {
@@ -29,7 +31,9 @@ fn http_server(t: &str, server: &str) -> Observation {
 }
 
 fn restricted(kb: &Kb, id: &str) -> bool {
-    kb.company_chain(id).iter().any(|c| c.prc_nil == Tristate::Yes)
+    kb.company_chain(id)
+        .iter()
+        .any(|c| c.prc_nil == Tristate::Yes)
 }
 
 #[test]
@@ -72,7 +76,10 @@ fn axis_device_with_a_generic_banner_stays_axis() {
     assert_eq!(id.maker.as_ref().unwrap().id, "axis", "{id:#?}");
     assert_eq!(id.brand.as_ref().unwrap().id, "axis");
     // The weak Hikvision hint is kept, visibly, as a conflict.
-    assert!(id.evidence.iter().any(|e| e.signature == "hikvision-http-server-webs-weak"));
+    assert!(id
+        .evidence
+        .iter()
+        .any(|e| e.signature == "hikvision-http-server-webs-weak"));
     assert!(!id.conflicts.is_empty());
     // With only brand evidence for Axis (no MAC) and the weak banner, Axis still wins.
     let id = e.identify("cam", &obs[..2]);
@@ -143,7 +150,12 @@ fn western_maker_with_strong_evidence_is_never_relabelled() {
         .find(|b| b.company == "axis")
         .and_then(|b| b.prefixes.iter().find(|p| p.len() == 6).cloned())
         .expect("an Axis OUI");
-    let mac = format!("{}:{}:{}:01:02:03", &axis_prefix[0..2], &axis_prefix[2..4], &axis_prefix[4..6]);
+    let mac = format!(
+        "{}:{}:{}:01:02:03",
+        &axis_prefix[0..2],
+        &axis_prefix[2..4],
+        &axis_prefix[4..6]
+    );
     let obs = vec![
         Observation::new("a", ObservationKind::Mac { mac }),
         Observation::new(
@@ -160,7 +172,11 @@ fn western_maker_with_strong_evidence_is_never_relabelled() {
             ObservationKind::Rtsp {
                 port: Some(554),
                 status: Some(401),
-                headers: [("WWW-Authenticate".to_string(), "Basic realm=\"device\"".to_string())].into(),
+                headers: [(
+                    "WWW-Authenticate".to_string(),
+                    "Basic realm=\"device\"".to_string(),
+                )]
+                .into(),
             },
         ),
     ];

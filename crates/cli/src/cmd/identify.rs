@@ -61,7 +61,8 @@ fn read_observations(input: &str, quiet: bool) -> anyhow::Result<Vec<Observation
         if text.is_empty() || text.starts_with('#') {
             continue;
         }
-        let o = Observation::from_json_line(text).map_err(|e| anyhow::anyhow!("{input}:{n}: {e}"))?;
+        let o =
+            Observation::from_json_line(text).map_err(|e| anyhow::anyhow!("{input}:{n}: {e}"))?;
         if o.kind == ObservationKind::Unknown {
             if !quiet {
                 eprintln!("warning: {input}:{n}: unknown observation kind, skipped");
@@ -122,7 +123,11 @@ fn table(ids: &[Identification], out: &mut dyn Write) -> std::io::Result<()> {
             cell(i.device_class.as_str(), 9),
             i.confidence,
             cell(&top, 70),
-            if i.conflicts.is_empty() { "" } else { "  (conflict)" }
+            if i.conflicts.is_empty() {
+                ""
+            } else {
+                "  (conflict)"
+            }
         )?;
     }
     Ok(())

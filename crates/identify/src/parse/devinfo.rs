@@ -50,7 +50,10 @@ pub struct AxisDeviceInfo {
 
 impl AxisDeviceInfo {
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.properties.get(k).map(String::as_str).filter(|v| !v.is_empty())
+        self.properties
+            .get(k)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
     pub fn brand(&self) -> Option<&str> {
         self.get("Brand")
@@ -72,7 +75,8 @@ pub const MAX_JSON: usize = 256 * 1024;
 /// Parse an Axis `basicdeviceinfo.cgi` JSON reply.
 pub fn axis_basic_device_info(json: &str) -> Result<AxisDeviceInfo> {
     cap(json.len(), MAX_JSON)?;
-    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| ParseError::Json(e.to_string()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| ParseError::Json(e.to_string()))?;
     let pl = v
         .get("data")
         .and_then(|d| d.get("propertyList"))
@@ -97,7 +101,10 @@ pub struct HikDeviceInfo {
 
 impl HikDeviceInfo {
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.fields.get(k).map(String::as_str).filter(|v| !v.is_empty())
+        self.fields
+            .get(k)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
     pub fn model(&self) -> Option<&str> {
         self.get("model")
@@ -133,7 +140,9 @@ pub fn hikvision_device_info_xml(text: &str) -> Result<HikDeviceInfo> {
     }
     let mut fields = BTreeMap::new();
     for c in root.children.iter().take(256) {
-        fields.entry(c.name.clone()).or_insert_with(|| c.text.clone());
+        fields
+            .entry(c.name.clone())
+            .or_insert_with(|| c.text.clone());
     }
     Ok(HikDeviceInfo { fields })
 }
@@ -147,8 +156,13 @@ pub fn dahua_magicbox(text: &str) -> Result<BTreeMap<String, String>> {
     for line in text.lines().take(512) {
         if let Some((k, v)) = line.split_once('=') {
             let k = k.trim();
-            if !k.is_empty() && k.len() <= 64 && k.chars().all(|c| c.is_ascii_alphanumeric() || "._[]".contains(c)) {
-                m.entry(k.to_string()).or_insert_with(|| v.trim().to_string());
+            if !k.is_empty()
+                && k.len() <= 64
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._[]".contains(c))
+            {
+                m.entry(k.to_string())
+                    .or_insert_with(|| v.trim().to_string());
             }
         }
     }

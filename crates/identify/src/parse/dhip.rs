@@ -26,7 +26,10 @@ pub struct DhipReply {
 
 impl DhipReply {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
     pub fn device_type(&self) -> Option<&str> {
         self.get("DeviceType")
@@ -107,8 +110,10 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, Strin
 }
 
 static LENIENT: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r#""([A-Za-z0-9_]{1,64})"\s*:\s*(?:"([^"]{0,512})"|(-?[0-9]{1,20}|true|false))"#)
-        .expect("static regex")
+    regex::Regex::new(
+        r#""([A-Za-z0-9_]{1,64})"\s*:\s*(?:"([^"]{0,512})"|(-?[0-9]{1,20}|true|false))"#,
+    )
+    .expect("static regex")
 });
 
 /// Parse the JSON part of a DHIP reply (what the `payload` field of a `dhip` observation holds).
@@ -128,7 +133,10 @@ pub fn dhip_json(text: &str) -> Result<DhipReply> {
             flatten("", info, &mut fields, 0);
             Ok(DhipReply {
                 mac: obj.get("mac").and_then(|m| m.as_str()).map(str::to_string),
-                method: obj.get("method").and_then(|m| m.as_str()).map(str::to_string),
+                method: obj
+                    .get("method")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string),
                 fields,
                 lenient: false,
             })
@@ -196,15 +204,24 @@ fn ip(b: &[u8]) -> String {
 pub fn dahua_discovery(data: &[u8]) -> Result<DahuaDiscoveryReply> {
     cap(data.len(), MAX_DHIP)?;
     if data.len() < 32 {
-        return Err(ParseError::BadHeader(format!("{} bytes, shorter than the 32-byte header", data.len())));
+        return Err(ParseError::BadHeader(format!(
+            "{} bytes, shorter than the 32-byte header",
+            data.len()
+        )));
     }
     if data[0] != 0xB3 {
         return Err(ParseError::NotThisProtocol("Dahua discovery reply (0xB3)"));
     }
     let bin = u32le(data, 4) as usize;
-    let text_at = 32usize.checked_add(bin).filter(|&t| t <= data.len()).ok_or_else(|| {
-        ParseError::BadHeader(format!("binary length {bin} runs past the {}-byte datagram", data.len()))
-    })?;
+    let text_at = 32usize
+        .checked_add(bin)
+        .filter(|&t| t <= data.len())
+        .ok_or_else(|| {
+            ParseError::BadHeader(format!(
+                "binary length {bin} runs past the {}-byte datagram",
+                data.len()
+            ))
+        })?;
     let mut r = DahuaDiscoveryReply::default();
     if text_at >= 0x44 {
         r.machine_name = cstr(&data[0x28..0x38]);
@@ -216,7 +233,10 @@ pub fn dahua_discovery(data: &[u8]) -> Result<DahuaDiscoveryReply> {
     let mut rest: &str = &text;
     if rest.len() >= 17 && rest.is_char_boundary(17) {
         let m = &rest[..17];
-        if m.split(':').count() == 6 && m.split(':').all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit())) {
+        if m.split(':').count() == 6
+            && m.split(':')
+                .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+        {
             r.mac = Some(m.to_string());
             rest = &rest[17..];
         }
@@ -241,8 +261,13 @@ pub fn dahua_discovery(data: &[u8]) -> Result<DahuaDiscoveryReply> {
         }
         if let Some((k, v)) = line.split_once(':') {
             let k = k.trim();
-            if !k.is_empty() && k.len() <= 64 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                r.fields.entry(k.to_string()).or_insert_with(|| v.trim().to_string());
+            if !k.is_empty()
+                && k.len() <= 64
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                r.fields
+                    .entry(k.to_string())
+                    .or_insert_with(|| v.trim().to_string());
             }
         }
     }

@@ -65,7 +65,9 @@ fn parse_message(data: &[u8], protos: &[&str], what: &'static str) -> Result<Htt
         (None, None) => (data.len(), data.len()),
     };
     if head_end > MAX_HEADER_BYTES {
-        return Err(ParseError::BadHeader(format!("header block longer than {MAX_HEADER_BYTES} bytes")));
+        return Err(ParseError::BadHeader(format!(
+            "header block longer than {MAX_HEADER_BYTES} bytes"
+        )));
     }
     let head = String::from_utf8_lossy(&data[..head_end]);
     let mut lines = head.split('\n').map(|l| l.trim_end_matches('\r'));
@@ -77,9 +79,11 @@ fn parse_message(data: &[u8], protos: &[&str], what: &'static str) -> Result<Htt
     let c = parts.next().unwrap_or("").trim();
     let is_proto = |s: &str| {
         let b = s.as_bytes();
-        protos
-            .iter()
-            .any(|p| b.len() > p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes()) && b[p.len()] == b'/')
+        protos.iter().any(|p| {
+            b.len() > p.len()
+                && b[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+                && b[p.len()] == b'/'
+        })
     };
     if is_proto(a) {
         r.version = a.to_string();
@@ -87,9 +91,17 @@ fn parse_message(data: &[u8], protos: &[&str], what: &'static str) -> Result<Htt
             .parse()
             .ok()
             .filter(|s| (100..1000).contains(s))
-            .ok_or_else(|| ParseError::BadHeader(format!("bad status code `{}`", b.chars().take(16).collect::<String>())))?;
+            .ok_or_else(|| {
+                ParseError::BadHeader(format!(
+                    "bad status code `{}`",
+                    b.chars().take(16).collect::<String>()
+                ))
+            })?;
         r.reason = c.to_string();
-    } else if is_proto(c) && !a.is_empty() && a.chars().all(|ch| ch.is_ascii_uppercase() || ch == '-') {
+    } else if is_proto(c)
+        && !a.is_empty()
+        && a.chars().all(|ch| ch.is_ascii_uppercase() || ch == '-')
+    {
         r.version = c.to_string();
         r.method = Some(a.to_string());
     } else {
@@ -100,7 +112,9 @@ fn parse_message(data: &[u8], protos: &[&str], what: &'static str) -> Result<Htt
             continue;
         }
         if r.headers.len() >= MAX_HEADERS {
-            return Err(ParseError::BadHeader(format!("more than {MAX_HEADERS} headers")));
+            return Err(ParseError::BadHeader(format!(
+                "more than {MAX_HEADERS} headers"
+            )));
         }
         if line.starts_with([' ', '\t']) {
             // Obsolete line folding: continue the previous header.

@@ -62,12 +62,20 @@ pub(crate) fn strip_prefix_ci<'a>(s: &'a str, p: &str) -> Option<&'a str> {
 
 /// Percent-decode a scope (invalid UTF-8 becomes U+FFFD).
 pub fn decode_scope(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn words(n: Option<&Node>) -> Vec<String> {
-    n.map(|n| n.text.split_whitespace().take(256).map(str::to_string).collect())
-        .unwrap_or_default()
+    n.map(|n| {
+        n.text
+            .split_whitespace()
+            .take(256)
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Parse a WS-Discovery reply (a `ProbeMatches` envelope, or a `Hello`): every `ProbeMatch`
@@ -94,7 +102,10 @@ pub fn onvif_probe_matches(text: &str) -> Result<Vec<ProbeMatch>> {
                 .find("EndpointReference")
                 .and_then(|e| e.child_text("Address")),
             types: words(n.child("Types")),
-            scopes: words(n.child("Scopes")).iter().map(|s| decode_scope(s)).collect(),
+            scopes: words(n.child("Scopes"))
+                .iter()
+                .map(|s| decode_scope(s))
+                .collect(),
             xaddrs: words(n.child("XAddrs")),
             metadata_version: n.child_text("MetadataVersion"),
         })

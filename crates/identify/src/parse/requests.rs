@@ -12,7 +12,8 @@ pub fn sadp_probe(uuid: &str) -> String {
 }
 
 /// The JSON body of a DHIP discovery search.
-pub const DHIP_SEARCH_BODY: &str = "{\"method\":\"DHDiscover.search\",\"params\":{\"mac\":\"\",\"uni\":1}}\n";
+pub const DHIP_SEARCH_BODY: &str =
+    "{\"method\":\"DHDiscover.search\",\"params\":{\"mac\":\"\",\"uni\":1}}\n";
 
 /// Wrap a JSON body in the 32-byte DHIP header.
 pub fn dhip_frame(body: &[u8]) -> Vec<u8> {

@@ -18,7 +18,10 @@ pub struct SadpReply {
 impl SadpReply {
     /// Text of one element (exact element name, e.g. `DeviceDescription`).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
     pub fn uuid(&self) -> Option<&str> {
         self.get("Uuid")
@@ -86,7 +89,9 @@ pub fn sadp(text: &str) -> Result<SadpReply> {
     }
     let mut fields = BTreeMap::new();
     for c in root.children.iter().take(256) {
-        fields.entry(c.name.clone()).or_insert_with(|| c.text.clone());
+        fields
+            .entry(c.name.clone())
+            .or_insert_with(|| c.text.clone());
     }
     Ok(SadpReply { fields })
 }

@@ -44,7 +44,9 @@ fn named_entity(name: &str) -> Option<char> {
 impl Node {
     /// First child element with this local name.
     pub fn child(&self, name: &str) -> Option<&Node> {
-        self.children.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+        self.children
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
     /// Text of the first child with this local name, when not empty.
     pub fn child_text(&self, name: &str) -> Option<String> {
@@ -169,7 +171,10 @@ mod tests {
         assert!(n.child("E").is_some());
         let deep = "<a>".repeat(MAX_DEPTH + 1);
         assert_eq!(parse(&deep), Err(ParseError::TooDeep(MAX_DEPTH)));
-        assert!(matches!(parse(&"x".repeat(MAX_XML + 1)), Err(ParseError::TooLarge { .. })));
+        assert!(matches!(
+            parse(&"x".repeat(MAX_XML + 1)),
+            Err(ParseError::TooLarge { .. })
+        ));
         assert!(parse("").is_err());
         assert!(parse("just text").is_err());
     }
