@@ -39,10 +39,10 @@ pub fn detect(path: &Path, head: &[u8]) -> Option<FileKind> {
     }
     let text = String::from_utf8_lossy(head);
     let t = text.trim_start_matches('\u{feff}').trim_start();
-    if t.starts_with("<?xml") || t.starts_with("<nmaprun") || t.starts_with("<!DOCTYPE nmaprun") {
-        if t.contains("<nmaprun") || t.contains("nmap") {
-            return Some(FileKind::Nmap);
-        }
+    if (t.starts_with("<?xml") || t.starts_with("<nmaprun") || t.starts_with("<!DOCTYPE nmaprun"))
+        && (t.contains("<nmaprun") || t.contains("nmap"))
+    {
+        return Some(FileKind::Nmap);
     }
     let ext = path
         .extension()

@@ -232,7 +232,7 @@ impl<R: BufRead> Reader<R> {
         for p in h
             .ports
             .iter()
-            .filter(|p| p.open && p.protocol == "tcp" || p.open && p.protocol == "udp")
+            .filter(|p| p.open && (p.protocol == "tcp" || p.protocol == "udp"))
         {
             let banner = (!p.banner.is_empty()).then(|| cap(&p.banner.join(" ")));
             push(

@@ -21,7 +21,7 @@ const DAHUA: [u8; 6] = [0x08, 0xed, 0xed, 0, 0, 0x30];
 /// answering ARP at two addresses.
 pub fn site_pcap() -> Vec<u8> {
     let t = 1_764_400_100u32;
-    let frames = vec![
+    let frames = [
         synth::arp(HIK_CAM, [192, 0, 2, 10]),
         synth::dhcp_request(HIK_CAM, [192, 0, 2, 10], "udhcp 1.19.4", "HIKVISION-CAM"),
         synth::dns_query(

@@ -668,7 +668,7 @@ fn parents_first(orgs: &[Organisation]) -> Vec<&Organisation> {
         });
         if pending.len() == before {
             // A cycle: let the parent check report it.
-            out.extend(pending.drain(..));
+            out.append(&mut pending);
         }
     }
     out

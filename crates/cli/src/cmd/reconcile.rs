@@ -182,13 +182,12 @@ fn print(r: &Reconciliation, fmt: Format) -> anyhow::Result<()> {
                     &u.target,
                     "",
                     "",
-                    &format!(
+                    format!(
                         "{} {}",
                         u.maker.as_deref().unwrap_or("?"),
                         u.model.as_deref().unwrap_or("")
                     )
-                    .trim()
-                    .to_string(),
+                    .trim(),
                     &format!("seen {} (scan {})", u.seen_at, u.scan_id),
                 ])?;
             }
