@@ -15,7 +15,8 @@ pub const MAX_QUOTE_LINES: usize = 100_000;
 /// One line of a quote or purchase order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuoteLine {
-    /// 1-based line number in the file (data rows for CSV, array index + 1 for JSON).
+    /// Where the line is: the file line for CSV (the header is line 1), the position in the
+    /// array (from 1) for JSON.
     #[serde(default)]
     pub line: usize,
     #[serde(default)]
@@ -317,7 +318,8 @@ fn parse_csv(text: &str) -> Result<Vec<QuoteLine>, PlanError> {
             .cloned()
             .zip(rec.iter().map(|s| s.to_string()))
             .collect();
-        out.push(line_from_fields(i + 2, &fields)?);
+        let line = rec.position().map_or(i + 2, |p| p.line() as usize);
+        out.push(line_from_fields(line, &fields)?);
         if out.len() > MAX_QUOTE_LINES {
             break;
         }

@@ -253,6 +253,11 @@ fn rebrands_sub_brands_and_unknowns_on_a_sensitive_site() {
     );
     assert_eq!(q.verdict, Verdict::Blocked);
     assert_eq!((q.blocked, q.inquiry, q.allowed), (3, 2, 2));
+    // Lines are named by their file line (the header is line 1).
+    assert_eq!(
+        q.lines.iter().map(|l| l.line.line).collect::<Vec<_>>(),
+        (2..=8).collect::<Vec<_>>()
+    );
     let lts = &q.lines[0];
     assert_eq!(lts.maker.as_ref().unwrap().id, "hikvision");
     assert!(
