@@ -124,9 +124,6 @@ pub fn generate(p: &Personality, rng: &mut impl Rng) -> (Identity, Vars) {
     let day = rng.gen_range(1..=28);
 
     let mut v = Vars::default();
-    for (k, val) in &p.vars {
-        v.set(k, val.clone());
-    }
     v.set("model", model.clone());
     v.set("firmware", firmware.clone());
     v.set("uuid", uuid.clone());
@@ -156,17 +153,18 @@ pub fn generate(p: &Personality, rng: &mut impl Rng) -> (Identity, Vars) {
     let (fw_version, fw_build) = firmware.split_once(' ').unwrap_or((firmware.as_str(), ""));
     v.set("fw_version", fw_version);
     v.set("fw_build", fw_build.trim());
-    // Vendor templates may reference other variables (e.g. serial = "{model}{date8}...").
+    // Personality variables may reference the base ones and each other (in table order), the
+    // serial may reference them, and they may reference the serial: render, serial, re-render.
+    let render_vars = |v: &mut Vars| {
+        for (k, val) in &p.vars {
+            let r = v.render(val);
+            v.set(k, r);
+        }
+    };
+    render_vars(&mut v);
     let serial = v.render(&p.serial);
     v.set("serial", serial.clone());
-    let rendered: Vec<(String, String)> = p
-        .vars
-        .iter()
-        .map(|(k, val)| (k.clone(), v.render(val)))
-        .collect();
-    for (k, val) in rendered {
-        v.set(&k, val);
-    }
+    render_vars(&mut v);
     (
         Identity {
             model,

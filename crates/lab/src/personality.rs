@@ -480,3 +480,137 @@ mod tests {
         assert_eq!(ids.len(), ps.len());
     }
 }
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// Placeholders filled per response rather than per device.
+    const LATE: &[&str] = &["nonce", "date", "content_length"];
+
+    fn strings(p: &Personality) -> Vec<String> {
+        let mut v = vec![p.serial.clone()];
+        v.extend(p.vars.values().cloned());
+        if let Some(h) = &p.http {
+            v.extend(h.server.clone());
+            v.push(h.realm.clone());
+            v.extend(h.www_authenticate.clone());
+            v.extend(h.unauthorized_body.clone());
+            v.extend(h.not_found_body.clone());
+            for r in &h.routes {
+                v.push(r.body.clone());
+                v.extend(r.raw_head.clone());
+                v.extend(r.headers.iter().map(|(_, x)| x.clone()));
+            }
+        }
+        if let Some(r) = &p.rtsp {
+            v.extend(r.server.clone());
+            v.push(r.realm.clone());
+            v.extend(r.www_authenticate.clone());
+            v.extend(r.bare.clone());
+        }
+        if let Some(o) = &p.onvif {
+            v.extend([
+                o.manufacturer.clone(),
+                o.model.clone(),
+                o.hardware_id.clone(),
+                o.types.clone(),
+            ]);
+            v.extend(o.scopes.clone());
+        }
+        if let Some(s) = &p.sadp {
+            v.extend([
+                s.device_type.clone(),
+                s.description.clone(),
+                s.sn.clone(),
+                s.oem_info.clone(),
+            ]);
+        }
+        if let Some(d) = &p.dhip {
+            v.extend([
+                d.vendor.clone(),
+                d.device_class.clone(),
+                d.device_type.clone(),
+                d.machine_name.clone(),
+                d.bin_name.clone(),
+            ]);
+        }
+        if let Some(s) = &p.ssdp {
+            v.extend([
+                s.server.clone(),
+                s.device_type.clone(),
+                s.manufacturer.clone(),
+                s.friendly_name.clone(),
+                s.model_name.clone(),
+                s.model_description.clone(),
+            ]);
+        }
+        if let Some(m) = &p.mdns {
+            v.extend([m.instance.clone(), m.host.clone()]);
+            v.extend(m.txt.clone());
+        }
+        if let Some(t) = &p.tls {
+            v.extend(t.subject.iter().map(|(_, x)| x.clone()));
+        }
+        v
+    }
+
+    #[test]
+    fn every_placeholder_is_a_known_variable() {
+        let re = regex_lite_placeholders;
+        for p in builtin().unwrap() {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+            let (_, mut vars) = crate::identity::generate(&p, &mut rng);
+            crate::identity::set_address(
+                &mut vars,
+                "127.0.0.2".parse().unwrap(),
+                "255.255.0.0".parse().unwrap(),
+                "127.0.0.1".parse().unwrap(),
+            );
+            for k in [
+                "http",
+                "rtsp",
+                "hik_sdk",
+                "dahua_dvrip",
+                "ipp",
+                "https",
+                "banner",
+            ] {
+                vars.set(&format!("port_{k}"), "1");
+            }
+            for s in strings(&p) {
+                let out = vars.render(&s);
+                for name in re(&out) {
+                    assert!(
+                        LATE.contains(&name.as_str()),
+                        "{}: unknown placeholder {{{name}}} in {s:?}",
+                        p.id
+                    );
+                }
+            }
+        }
+    }
+
+    /// `{lower_snake}` placeholders left in a string.
+    fn regex_lite_placeholders(s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        while let Some(i) = rest.find('{') {
+            let after = &rest[i + 1..];
+            if let Some(j) = after.find('}') {
+                let name = &after[..j];
+                if !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    && name.as_bytes()[0].is_ascii_lowercase()
+                {
+                    out.push(name.to_string());
+                }
+            }
+            rest = after;
+        }
+        out
+    }
+}
