@@ -186,3 +186,38 @@ fn western_maker_with_strong_evidence_is_never_relabelled() {
     assert_eq!(id.device_class, DeviceClass::Camera);
     assert!(id.confidence >= 0.5);
 }
+
+#[test]
+fn lorex_maker_follows_the_date_of_the_sale() {
+    let kb = Kb::embedded().expect("embedded kb loads");
+    let obs = [Observation::new(
+        "l",
+        ObservationKind::Http {
+            port: Some(80),
+            tls: None,
+            path: None,
+            status: Some(401),
+            headers: [(
+                "WWW-Authenticate".to_string(),
+                "Digest realm=\"Login to ND0123\"".to_string(),
+            )]
+            .into(),
+            title: None,
+            body: None,
+            favicon_md5: None,
+        },
+    )];
+    let on = |y, m, d| {
+        Engine::new(&kb)
+            .unwrap()
+            .with_date(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap())
+            .identify("l", &obs)
+    };
+    let before = on(2021, 6, 1);
+    assert_eq!(before.brand.as_ref().unwrap().id, "lorex");
+    assert_eq!(before.maker.as_ref().unwrap().id, "dahua", "{before:#?}");
+    let after = on(2025, 6, 1);
+    assert_eq!(after.brand.as_ref().unwrap().id, "lorex");
+    let m = after.maker.as_ref().unwrap();
+    assert!(!restricted(&kb, &m.id), "{m:?}");
+}

@@ -91,7 +91,7 @@ fn cell(s: &str, w: usize) -> String {
 fn table(ids: &[Identification], out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} {} {} {} {} {} {:>5}  {}",
+        "{} {} {} {} {} {} {:>5}  TOP EVIDENCE",
         cell("TARGET", 18),
         cell("BRAND", 14),
         cell("MAKER", 14),
@@ -99,7 +99,6 @@ fn table(ids: &[Identification], out: &mut dyn Write) -> std::io::Result<()> {
         cell("FIRMWARE", 14),
         cell("CLASS", 9),
         "CONF",
-        "TOP EVIDENCE"
     )?;
     for i in ids {
         let top = i
