@@ -135,6 +135,25 @@ async fn identify_parsers_read_every_lab_reply() {
                 checked += 1;
             }
         }
+        if d.udp_ports.contains(&1900) {
+            let ms = b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n";
+            let r = udp_exchange(addr(d, 1900), ms).await.expect("SSDP reply");
+            let resp = parse::ssdp_response(&r).expect("identify parses SSDP");
+            let _ = resp;
+            let text = String::from_utf8_lossy(&r).into_owned();
+            let loc = header(&text, "LOCATION")[0].to_string();
+            let path = format!("/{}", loc.splitn(4, '/').nth(3).unwrap());
+            let desc = http_get(addr(d, d.port_of("http").unwrap()), &path).await;
+            let u = parse::upnp_description(body(&desc)).expect("identify parses UPnP description");
+            assert_eq!(
+                u.serial_number.as_deref(),
+                Some(d.serial.as_str()),
+                "{}",
+                d.personality
+            );
+            assert!(u.manufacturer.is_some());
+            checked += 1;
+        }
         if let Some(http) = d.port_of("http") {
             let raw = tcp_exchange(addr(d, http), b"GET / HTTP/1.0\r\n\r\n", None).await;
             let r = parse::http_response(&raw).expect("identify parses HTTP");
