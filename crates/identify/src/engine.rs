@@ -280,6 +280,17 @@ impl Engine {
         out
     }
 
+    /// The `(field, value)` features of one observation, as signatures see them (for writing
+    /// and debugging signatures).
+    pub fn features(obs: &ObservationKind) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut st = Structured::default();
+        features(obs, &mut st, &|_| true, &mut |f: Field<'_>, v: &str| {
+            out.push((f.to_string_owned(), quote(v)))
+        });
+        out
+    }
+
     /// The same result as [`Engine::matches`], computed the naive way: every signature's regex
     /// tried one by one against every feature. The benchmark baseline, and a test oracle.
     pub fn matches_naive(&self, obs: &ObservationKind) -> Vec<SignatureMatch> {

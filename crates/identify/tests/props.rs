@@ -265,3 +265,46 @@ fn http_helpers() {
         )
     );
 }
+
+mod engine_props {
+    use camtrace_identify::Engine;
+    use camtrace_kb::Kb;
+    use camtrace_model::{Observation, ObservationKind};
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn engine() -> &'static Engine {
+        static E: OnceLock<Engine> = OnceLock::new();
+        E.get_or_init(|| Engine::new(&Kb::embedded().expect("embedded kb")).unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn identify_never_panics_and_confidence_is_bounded(
+            server in ".{0,80}", realm in ".{0,40}", title in ".{0,40}", body in ".{0,200}",
+            mac in "[0-9a-fA-F:.-]{0,20}", scope in ".{0,60}", payload in ".{0,200}",
+        ) {
+            let obs = vec![
+                Observation::new("p", ObservationKind::Http {
+                    port: Some(80), tls: None, path: Some(body.clone()), status: Some(200),
+                    headers: [("Server".to_string(), server.clone()), ("WWW-Authenticate".to_string(), format!("Digest realm=\"{realm}\""))].into(),
+                    title: Some(title), body: Some(body), favicon_md5: Some(server.clone()),
+                }),
+                Observation::new("p", ObservationKind::Mac { mac }),
+                Observation::new("p", ObservationKind::OnvifProbeMatch { scopes: vec![scope.clone()], types: vec![scope], xaddrs: vec![], endpoint: None }),
+                Observation::new("p", ObservationKind::Sadp { payload: payload.clone() }),
+                Observation::new("p", ObservationKind::Dhip { payload_b64: Some(payload.clone()), payload: Some(payload.clone()) }),
+                Observation::new("p", ObservationKind::DahuaDiscovery { payload_b64: payload.clone() }),
+                Observation::new("p", ObservationKind::Ssdp { headers: Default::default(), description: Some(payload) }),
+            ];
+            let id = engine().identify("p", &obs);
+            prop_assert!((0.0..1.0).contains(&id.confidence));
+            prop_assert!(id.maker.is_some() || id.conflicts.is_empty());
+            for o in &obs {
+                prop_assert_eq!(engine().matches(&o.kind), engine().matches_naive(&o.kind));
+            }
+        }
+    }
+}
