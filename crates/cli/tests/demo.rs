@@ -89,5 +89,81 @@ fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
     );
     assert!(out.join("camtrace.db").is_file());
     eprintln!("demo took {elapsed:?} (debug build)");
+
+    // The same database through the ordinary commands: a plan within a smaller budget, and the
+    // report rebuilt from stored history as of today gives the demo's counts.
+    let db = out.join("camtrace.db");
+    let cmd = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_camtrace"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .env_remove("CAMTRACE_KB")
+            .output()
+            .unwrap()
+    };
+    let o = cmd(&[
+        "plan",
+        "--budget",
+        "3000",
+        "--period",
+        "Q1",
+        "--regime",
+        "uk-2022-sensitive-sites",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(plan["total_cost"].as_u64().unwrap() <= 3000);
+    assert_eq!(plan["exact"], true);
+    let rows = plan["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["selected"] == false
+        && r["wait_reason"]
+            .as_str()
+            .is_some_and(|w| w.contains("budget"))));
+    assert!(rows
+        .iter()
+        .all(|r| !r["reasons"].as_array().unwrap().is_empty()));
+
+    let today = chrono::Utc::now().date_naive().to_string();
+    let rep = out.join("report-as-of");
+    let o = cmd(&[
+        "report",
+        "--as-of",
+        &today,
+        "--regime",
+        "uk-2022-sensitive-sites",
+        "--out",
+        rep.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rep.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["summary"]["restricted_devices"], s["restricted_devices"]);
+    assert_eq!(
+        r["summary"]["restricted_on_sensitive_sites"],
+        s["restricted_on_sensitive_sites"]
+    );
+    assert_eq!(r["report"]["as_of"], today);
+    assert!(r["report"]["kb_version"]
+        .as_str()
+        .is_some_and(|v| !v.is_empty()));
+    let o = cmd(&[
+        "report",
+        "--org",
+        "northshire-cc",
+        "--out",
+        out.join("report-org").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report-org/report.json")).unwrap())
+            .unwrap();
+    assert!(r["report"]["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["organisation"] == "northshire-cc"));
     let _ = std::fs::remove_dir_all(&out);
 }
