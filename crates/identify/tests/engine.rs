@@ -281,3 +281,19 @@ fn bad_pattern_is_refused_by_the_kb_with_file_and_line() {
     let err = Kb::load(&f).unwrap_err().to_string();
     assert!(err.contains("signatures/t.toml:"), "{err}");
 }
+
+#[test]
+fn engine_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    let e = std::sync::Arc::new(engine((2026, 1, 1)));
+    let handles: Vec<_> = (0..2)
+        .map(|i| {
+            let e = e.clone();
+            std::thread::spawn(move || e.identify("t", &[http("t", &format!("RedWebs/{i}"), None)]))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap().maker.unwrap().id, "redco");
+    }
+}
