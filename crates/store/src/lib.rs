@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use history::{HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
 pub use migrate::Migration;
-pub use sql::{append_history_in, ScanImport, SqlStore};
+pub use sql::{append_history_in, link_identifications, ScanImport, SqlStore};
 /// The sqlx pool type under the store, for crates that add their own tables (see
 /// [`Store::pool`]).
 pub use sqlx::AnyPool;

@@ -207,7 +207,16 @@ pub fn reconcile(
                 }
             }
             let known = |c: DeviceClass| c != DeviceClass::Unknown;
-            if known(d.class) && known(ident.device_class) && d.class != ident.device_class {
+            // Only a class seen on the wire counts, not a default assumed from the maker.
+            let observed_class = ident
+                .evidence
+                .iter()
+                .any(|e| e.kind != "kb" && e.proves.iter().any(|p| p == "class"));
+            if known(d.class)
+                && known(ident.device_class)
+                && observed_class
+                && d.class != ident.device_class
+            {
                 out.mismatches.push(Mismatch {
                     device_id: d.id.clone(),
                     target: ident.target.clone(),
@@ -290,6 +299,14 @@ mod tests {
         i.mac = mac.map(str::to_string);
         i.device_class = DeviceClass::Camera;
         i.confidence = 0.9;
+        i.evidence.push(camtrace_model::Evidence {
+            kind: "http".into(),
+            detail: "title".into(),
+            signature: "s".into(),
+            source: "kb/test".into(),
+            proves: vec!["class".into()],
+            weight: None,
+        });
         SeenIdentification {
             device_id: device.map(str::to_string),
             site: Some("hq".into()),
@@ -360,6 +377,20 @@ mod tests {
         assert_eq!(r.mismatches[0].observed, "hikvision");
         assert_eq!(r.duplicates.len(), 1);
         assert_eq!(r.duplicates[0].targets, ["192.0.2.30", "192.0.2.31"]);
+        // A recorder in the register that the wire shows as a camera, with class evidence.
+        let mut e2 = estate.clone();
+        e2.devices[1].class = DeviceClass::Recorder;
+        let r2 = reconcile(&e2, "hq", None, &maker);
+        assert!(r2
+            .mismatches
+            .iter()
+            .any(|m| m.device_id == "cam-2" && m.field == "class"));
+        // Without observed class evidence (a default), no class mismatch.
+        for i in &mut e2.identifications {
+            i.identification.evidence.clear();
+        }
+        let r3 = reconcile(&e2, "hq", None, &maker);
+        assert!(!r3.mismatches.iter().any(|m| m.field == "class"));
         let all = reconcile(&estate, "hq", None, &maker);
         assert_eq!(
             all.unseen.len(),

@@ -710,6 +710,10 @@ fn subtree(orgs: &[Organisation], root: &str) -> HashSet<String> {
 }
 
 /// Link identifications to register devices: by MAC on the same site, else by address.
+pub fn link_identifications(idents: &mut [SeenIdentification], devices: &[Device]) {
+    link(idents, devices)
+}
+
 fn link(idents: &mut [SeenIdentification], devices: &[Device]) {
     let mut by_mac: HashMap<(Option<&str>, String), &str> = HashMap::new();
     let mut by_addr: HashMap<(Option<&str>, &str), &str> = HashMap::new();
