@@ -468,6 +468,10 @@ pub fn build_plan(
                     )
                 };
                 let (a, why) = match dev.scheduled_upgrade {
+                    Some(u) if u < opts.today => (
+                        Action::Review,
+                        format!("{why}; its scheduled upgrade ({u}) has passed: review and set a new date"),
+                    ),
                     Some(u) => (
                         Action::ReplaceAtUpgrade,
                         format!("{why}; replace at the scheduled upgrade on {u}"),

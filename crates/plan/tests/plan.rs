@@ -237,6 +237,18 @@ fn budget_is_respected_and_waiting_devices_say_why() {
 }
 
 #[test]
+fn a_passed_upgrade_date_is_reviewed_not_awaited() {
+    let (c, cat) = load();
+    let mut devices = estate();
+    devices[5].device.scheduled_upgrade = Some(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap());
+    let p = build_plan(&devices, &c, &cat, &opts(Some(0)));
+    let r = p.rows.iter().find(|r| r.device == "d5").unwrap();
+    assert!(!r.selected);
+    assert_eq!(r.action, Action::Review);
+    assert!(r.wait_reason.as_deref().unwrap().contains("has passed"));
+}
+
+#[test]
 fn small_budget_prefers_disconnecting_exposed_devices() {
     let (c, cat) = load();
     // Enough for one site visit and a few disconnections, not for a replacement.
