@@ -176,7 +176,12 @@ impl Lab {
             }
         }
         let all = match &cfg.personalities {
-            Some(p) => p.clone(),
+            Some(p) => {
+                for x in p {
+                    x.validate()?;
+                }
+                p.clone()
+            }
             None => personality::builtin()?,
         };
         let chosen: Vec<Arc<Personality>> = match &cfg.mix {

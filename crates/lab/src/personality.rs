@@ -147,6 +147,24 @@ pub struct Personality {
     pub source: String,
 }
 
+impl Personality {
+    /// Check what the lab relies on (non-empty pick lists, well-formed OUIs).
+    pub fn validate(&self) -> Result<(), LabError> {
+        if self.models.is_empty() || self.firmware.is_empty() || self.oui.is_empty() {
+            return Err(LabError::Personality(format!(
+                "{}: models, firmware and oui must not be empty",
+                self.id
+            )));
+        }
+        for o in &self.oui {
+            if o.len() != 6 || !o.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(LabError::Personality(format!("{}: bad OUI {o:?}", self.id)));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn one() -> u32 {
     1
 }
@@ -444,17 +462,7 @@ pub fn parse(text: &str) -> Result<Vec<Personality>, LabError> {
         let p: Personality = toml::Value::Table(t.clone())
             .try_into()
             .map_err(|e: toml::de::Error| LabError::Personality(format!("{id}: {e}")))?;
-        if p.models.is_empty() || p.firmware.is_empty() || p.oui.is_empty() {
-            return Err(LabError::Personality(format!(
-                "{}: models, firmware and oui must not be empty",
-                p.id
-            )));
-        }
-        for o in &p.oui {
-            if o.len() != 6 || !o.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(LabError::Personality(format!("{}: bad OUI {o:?}", p.id)));
-            }
-        }
+        p.validate()?;
         resolved.push((id, t));
         out.push(p);
     }

@@ -7,6 +7,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` that ignores a closed stdout (e.g. piped into `head`) instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// Devices of one (maker, brand, class) group and how many of them listen on each TCP port.
+type Group = (usize, BTreeMap<u16, usize>);
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Number of emulated devices.
@@ -28,6 +39,10 @@ pub struct Args {
     /// Only these personalities (comma-separated ids; see --list).
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub personalities: Option<Vec<String>>,
+    /// Personality table (TOML, same format as the built-in crates/lab/data/personalities.toml)
+    /// replacing the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub personality_file: Option<PathBuf>,
     /// Credentials the devices accept (USER:PASSWORD). Without, protected pages always answer 401.
     #[arg(long, value_name = "USER:PASSWORD")]
     pub credentials: Option<String>,
@@ -45,12 +60,16 @@ pub struct Args {
 pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if a.list {
         let ps = camtrace_lab::personality::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!(
+        outln!(
             "{:<26} {:<14} {:<14} {:<10} {}",
-            "PERSONALITY", "BRAND", "MAKER", "CLASS", "DESCRIPTION"
+            "PERSONALITY",
+            "BRAND",
+            "MAKER",
+            "CLASS",
+            "DESCRIPTION"
         );
         for p in ps {
-            println!(
+            outln!(
                 "{:<26} {:<14} {:<14} {:<10} {}",
                 p.id,
                 p.brand.as_deref().unwrap_or("-"),
@@ -73,7 +92,26 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             })
         }
     };
+    let personalities = match &a.personality_file {
+        None => None,
+        Some(path) => {
+            let meta =
+                std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+            anyhow::ensure!(
+                meta.len() <= 4 << 20,
+                "{} is larger than 4 MiB",
+                path.display()
+            );
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                camtrace_lab::personality::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            )
+        }
+    };
     let cfg = LabConfig {
+        personalities,
         range: a.range,
         devices: a.devices,
         seed: a.seed,
@@ -91,7 +129,7 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         let t0 = std::time::Instant::now();
         let lab = Lab::start(cfg).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let m = lab.manifest();
-        println!(
+        outln!(
             "camtrace lab: {} devices in {} (seed {}), started in {:.2?}",
             m.devices.len(),
             m.range,
@@ -99,13 +137,13 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             t0.elapsed()
         );
         if let Some(ns) = &m.netns {
-            println!(
+            outln!(
                 "network namespace mode: scan from `ip netns exec {} ...` (client address {})",
-                ns.client_ns, ns.client_addr
+                ns.client_ns,
+                ns.client_addr
             );
         }
-        let mut by_maker: BTreeMap<(String, String, String), (usize, BTreeMap<u16, usize>)> =
-            BTreeMap::new();
+        let mut by_maker: BTreeMap<(String, String, String), Group> = BTreeMap::new();
         for d in &m.devices {
             let e = by_maker
                 .entry((
@@ -119,13 +157,16 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 *e.1.entry(*p).or_default() += 1;
             }
         }
-        println!(
+        outln!(
             "{:<14} {:<14} {:<10} {:>7}  TCP PORTS",
-            "MAKER", "BRAND", "CLASS", "DEVICES"
+            "MAKER",
+            "BRAND",
+            "CLASS",
+            "DEVICES"
         );
         for ((maker, brand, class), (n, ports)) in &by_maker {
             let ports: Vec<String> = ports.keys().map(|p| p.to_string()).collect();
-            println!(
+            outln!(
                 "{maker:<14} {brand:<14} {class:<10} {n:>7}  {}",
                 ports.join(",")
             );
@@ -133,15 +174,15 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         if let Some(path) = &a.manifest {
             let json = serde_json::to_string_pretty(m)?;
             std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
-            println!("manifest written to {}", path.display());
+            outln!("manifest written to {}", path.display());
         }
         if a.exit_after_start {
             lab.shutdown().await;
             return Ok(ExitCode::SUCCESS);
         }
-        println!("running; Ctrl-C to stop");
+        outln!("running; Ctrl-C to stop");
         wait_for_signal().await;
-        println!("stopping");
+        outln!("stopping");
         lab.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
