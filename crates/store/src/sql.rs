@@ -748,6 +748,22 @@ impl SqlStore {
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let (backend, url, memory) = normalise_url(url)?;
+        if backend == Backend::Sqlite && !memory {
+            // Create the file's directory on first use too.
+            let path = url
+                .trim_start_matches("sqlite://")
+                .split('?')
+                .next()
+                .unwrap_or_default();
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() && !dir.exists() {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Url {
+                        url: url.clone(),
+                        reason: format!("creating {}: {e}", dir.display()),
+                    })?;
+                }
+            }
+        }
         let opts = AnyPoolOptions::new();
         let opts = match backend {
             Backend::Postgres => opts.max_connections(8),
@@ -1592,6 +1608,21 @@ impl Store for SqlStore {
             return Err(StoreError::invalid("snapshot", "regime is empty"));
         }
         let mut tx = self.begin().await?;
+        let same = sqlx::query("SELECT counts FROM findings_snapshots WHERE date = $1 AND regime = $2 AND organisation = $3 AND site = $4")
+            .bind(s.date.format("%Y-%m-%d").to_string())
+            .bind(s.regime.clone())
+            .bind(s.organisation.clone())
+            .bind(s.site.clone())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get::<String, _>("counts"))
+            .transpose()?
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(&c).ok())
+            .is_some_and(|c| c == s.counts);
+        if same {
+            // Recording the same counts again changes nothing.
+            return Ok(());
+        }
         let recorded_at = if s.recorded_at.is_empty() {
             now_rfc3339()
         } else {

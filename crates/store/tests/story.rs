@@ -426,6 +426,21 @@ async fn story(store: Box<dyn Store>) {
         recorded_at: String::new(),
     };
     store.record_snapshot(&snap, "report").await.unwrap();
+    let n_hist = store
+        .history(&HistoryFilter::default())
+        .await
+        .unwrap()
+        .len();
+    store.record_snapshot(&snap, "report").await.unwrap();
+    assert_eq!(
+        store
+            .history(&HistoryFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        n_hist,
+        "same snapshot twice changes nothing"
+    );
     let mut snap2 = snap.clone();
     snap2.counts = serde_json::json!({"high": 1});
     store.record_snapshot(&snap2, "report").await.unwrap();
@@ -464,7 +479,7 @@ async fn story(store: Box<dyn Store>) {
 #[tokio::test]
 async fn story_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sub-dir-absent.db");
+    let path = dir.path().join("new-dir").join("register.db");
     let store = open(path.to_str().unwrap()).await.unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
     story(store).await;
