@@ -161,25 +161,21 @@ impl NetnsGuard {
         ip(&["-n", &c, "route", "add", "default", "dev", "eth0"])?;
         // Answer ARP only on the interface that holds the address (each device's macvlan), and
         // accept replies leaving through a different interface than the route would pick.
-        for k in ["all", "default"] {
-            for (key, val) in [
-                ("arp_ignore", "1"),
-                ("arp_announce", "2"),
-                ("rp_filter", "0"),
-            ] {
-                let path = format!("net.ipv4.conf.{k}.{key}={val}");
-                let out = Command::new("ip")
-                    .args(["netns", "exec", &d, "sysctl", "-qw", &path])
-                    .output()
-                    .map_err(|e| LabError::Netns(format!("sysctl: {e}")))?;
-                if !out.status.success() {
-                    return Err(LabError::Netns(format!(
-                        "sysctl {path}: {}",
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    )));
+        // (Written from a thread inside the namespace: /proc/sys/net is per network namespace.)
+        let sysctls = run_in_netns(&ns_path(&d), || -> Result<(), String> {
+            for k in ["all", "default"] {
+                for (key, val) in [
+                    ("arp_ignore", "1"),
+                    ("arp_announce", "2"),
+                    ("rp_filter", "0"),
+                ] {
+                    let path = format!("/proc/sys/net/ipv4/conf/{k}/{key}");
+                    std::fs::write(&path, val).map_err(|e| format!("{path}: {e}"))?;
                 }
             }
-        }
+            Ok(())
+        })?;
+        sysctls.map_err(LabError::Netns)?;
         // One macvlan per device (own MAC), address, and a source rule + table so replies leave
         // through it. All in one batch.
         let mut batch = String::new();
