@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    // Read at run time: the build script binary may be shared between checkouts.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("migrations");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut out = String::new();
     for backend in ["sqlite", "postgres"] {
