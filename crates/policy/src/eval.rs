@@ -978,14 +978,14 @@ fn site_reasons(reads: &Reads, vars: &Vars) -> Vec<Reason> {
                 c.push("hosts a significant proportion of DV-cleared officials");
             }
             if s.ministerial_use {
-                c.push("routinely used by Ministers");
+                c.push("is routinely used by Ministers");
             }
             if s.socpa_2005 {
-                c.push("a government location covered by the Serious Organised Crime and Police Act 2005");
+                c.push("is a government location covered by the Serious Organised Crime and Police Act 2005");
             }
             out.push(Reason::new(
                 Step::Site,
-                format!("the site is sensitive because it is {}", c.join("; ")),
+                format!("the site is sensitive because it {}", c.join("; it ")),
                 Some("site register (sensitivity criteria)".into()),
             ));
         } else {

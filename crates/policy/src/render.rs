@@ -62,6 +62,7 @@ pub fn table(findings: &[Finding], with_reasons: bool) -> String {
     let cols = [
         "DEVICE",
         "SITE",
+        "MAKER",
         "REGIME",
         "RULE",
         "OBLIGATION",
@@ -69,12 +70,13 @@ pub fn table(findings: &[Finding], with_reasons: bool) -> String {
         "DUE",
         "STATUS",
     ];
-    let rows: Vec<[String; 8]> = findings
+    let rows: Vec<[String; 9]> = findings
         .iter()
         .map(|f| {
             [
                 f.device_id.to_string(),
                 f.site_id.to_string(),
+                f.maker.as_deref().unwrap_or("?").to_string(),
                 f.regime_id.to_string(),
                 f.rule_id.to_string(),
                 f.obligation.to_string(),
