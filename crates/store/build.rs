@@ -34,10 +34,12 @@ fn main() {
             let version: i64 = num
                 .parse()
                 .unwrap_or_else(|_| panic!("{}: name must start with a number", f.display()));
+            // The SQL text itself goes into the generated file (no path to resolve later).
+            let sql =
+                std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             writeln!(
                 out,
-                "    Migration {{ version: {version}, name: {name:?}, sql: include_str!({:?}) }},",
-                f.display().to_string()
+                "    Migration {{ version: {version}, name: {name:?}, sql: {sql:?} }},"
             )
             .unwrap();
         }
