@@ -59,6 +59,15 @@ pub(crate) fn parse_date(s: &str) -> anyhow::Result<NaiveDate> {
         .with_context(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
 }
 
+/// Write to stdout; a closed pipe (`| head`) is not an error.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
 pub(crate) fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
@@ -248,7 +257,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     };
     match &a.out {
         Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
-        None => std::io::stdout().write_all(text.as_bytes())?,
+        None => emit(&text)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 //! Exit status: 0 when no line is blocked, 1 when a line is blocked (3 with `--strict` when a
 //! line needs an inquiry and none is blocked).
 
-use crate::cmd::plan::{load_policies, parse_date, runtime, today};
+use crate::cmd::plan::{emit, load_policies, parse_date, runtime, today};
 use crate::common::{default_format, Format, Global};
 use anyhow::Context;
 use camtrace_model::{Organisation, Site};
@@ -173,21 +173,22 @@ fn check(g: &Global, a: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let q = check_bytes(g, &bytes, &a.regimes, &sites, &orgs, a.org.as_deref(), date)?;
-    match default_format(a.format) {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&q)?),
-        Format::Table => print!("{}", table(&q)),
+    let text = match default_format(a.format) {
+        Format::Json => serde_json::to_string_pretty(&q)? + "\n",
+        Format::Table => table(&q),
         Format::Csv => {
-            println!("line,verdict,supplier,brand,model,sku,quantity,site,maker,reasons");
+            let f = |s: &str| {
+                if s.contains([',', '"', '\n']) {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                } else {
+                    s.to_string()
+                }
+            };
+            let mut out =
+                String::from("line,verdict,supplier,brand,model,sku,quantity,site,maker,reasons\n");
             for l in &q.lines {
-                let f = |s: &str| {
-                    if s.contains([',', '"', '\n']) {
-                        format!("\"{}\"", s.replace('"', "\"\""))
-                    } else {
-                        s.to_string()
-                    }
-                };
-                println!(
-                    "{},{},{},{},{},{},{},{},{},{}",
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{},{},{},{}\n",
                     l.line.line,
                     l.verdict.as_str(),
                     f(&l.line.supplier),
@@ -198,10 +199,12 @@ fn check(g: &Global, a: CheckArgs) -> anyhow::Result<ExitCode> {
                     f(&l.line.site),
                     l.maker.as_ref().map(|m| m.id.as_str()).unwrap_or(""),
                     f(&l.reason_text())
-                );
+                ));
             }
+            out
         }
-    }
+    };
+    emit(&text)?;
     Ok(match q.verdict {
         Verdict::Blocked => ExitCode::from(1),
         Verdict::Inquiry if a.strict => ExitCode::from(3),
