@@ -154,7 +154,16 @@ impl DeviceFacts {
                 let declared = IdentSummary::declared(d);
                 let ident = match idents.get(d.id.as_str()) {
                     Some(i) if i.maker.is_some() || declared.maker.is_none() => {
-                        IdentSummary::from_identification(i)
+                        let mut seen = IdentSummary::from_identification(i);
+                        // The wire wins over the register; a disagreement is part of the evidence.
+                        if let (Some(reg), Some(wire)) = (&declared.maker, &seen.maker) {
+                            if reg != wire {
+                                seen.evidence.push(format!(
+                                    "conflict: the register declares maker `{reg}`, the device identified as `{wire}`"
+                                ));
+                            }
+                        }
+                        seen
                     }
                     _ => declared,
                 };

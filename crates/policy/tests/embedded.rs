@@ -199,3 +199,44 @@ fn ezviz_is_covered_by_ndaa_889_through_its_parent() {
         out[0].reasons.to_vec()
     );
 }
+
+#[test]
+fn the_wire_wins_over_the_register_and_the_conflict_is_shown() {
+    use camtrace_model::{Estate, Identification, NamedRef, SeenIdentification};
+    let kb = embedded();
+    let set = policies();
+    let uk = set.get("uk-2022-sensitive-sites").unwrap();
+    let o = org("g", "central_government", "GB");
+    let s = site("m", "g", ministerial(), &[]);
+    let mut d = device("cam-9", DeviceStatus::Planned);
+    d.site = "m".into();
+    d.maker = Some("axis".into());
+    let mut ident = Identification::unknown("127.0.0.9");
+    ident.maker = Some(NamedRef::new("hikvision", "Hikvision"));
+    ident.confidence = 0.97;
+    let estate = Estate {
+        organisations: vec![(*o).clone()],
+        sites: vec![(*s).clone()],
+        devices: vec![d],
+        identifications: vec![SeenIdentification {
+            device_id: Some("cam-9".into()),
+            site: Some("m".into()),
+            scan_id: "scan-1".into(),
+            seen_at: "2026-11-28T00:00:00Z".into(),
+            identification: ident,
+        }],
+        ..Default::default()
+    };
+    let facts = camtrace_policy::DeviceFacts::from_estate(&estate);
+    let out = evaluate(
+        &EvalContext::new(&kb, vec![uk], date("2026-11-28")),
+        &facts,
+        &[],
+    );
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].maker.as_deref(), Some("hikvision"));
+    assert!(out[0]
+        .reasons
+        .iter()
+        .any(|r| r.text.contains("the register declares maker `axis`")));
+}
