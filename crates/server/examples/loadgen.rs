@@ -298,10 +298,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let ok = match c.request(req).await {
                 Ok(r) => {
                     let status = r.status();
-                    let body = r.into_body().collect().await.is_ok();
-                    status.is_success() && body
+                    let body = r.into_body().collect().await;
+                    if !status.is_success() {
+                        static ONCE: std::sync::Once = std::sync::Once::new();
+                        let text = body
+                            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                            .unwrap_or_default();
+                        ONCE.call_once(|| {
+                            eprintln!(
+                                "first error: {status} {}",
+                                text.chars().take(300).collect::<String>()
+                            )
+                        });
+                        false
+                    } else {
+                        body.is_ok()
+                    }
                 }
-                Err(_) => false,
+                Err(e) => {
+                    static ONCE: std::sync::Once = std::sync::Once::new();
+                    ONCE.call_once(|| eprintln!("first transport error: {e}"));
+                    false
+                }
             };
             let _ = tx.send((k, t.elapsed(), ok));
         });
@@ -311,9 +329,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut all = Vec::new();
     let mut per: Vec<Vec<Duration>> = vec![Vec::new(); paths.len()];
     let mut errors = 0u64;
+    let mut errs = vec![0u64; paths.len()];
     while let Some((k, d, ok)) = rx.recv().await {
         if !ok {
             errors += 1;
+            errs[k] += 1;
         }
         all.push(d);
         per[k].push(d);
@@ -339,8 +359,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (k, (name, _, _)) in paths.iter().enumerate() {
         per[k].sort();
         println!(
-            "  {name:34} n={:6}  p50 {:7.2} ms  p99 {:7.2} ms",
+            "  {name:34} n={:6} errors={:5}  p50 {:7.2} ms  p99 {:7.2} ms",
             per[k].len(),
+            errs[k],
             percentile(&per[k], 0.50).as_secs_f64() * 1e3,
             percentile(&per[k], 0.99).as_secs_f64() * 1e3
         );

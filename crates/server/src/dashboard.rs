@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use camtrace_model::Site;
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 static HTMX: &[u8] = include_bytes!("../assets/htmx.min.js");
 static HTMX_LICENSE: &[u8] = include_bytes!("../assets/htmx.LICENSE");
@@ -301,78 +301,60 @@ async fn overview(State(app): State<App>, b: Browser, Query(fq): Query<FlashQuer
     let today = crate::findings::today();
     let ev = try_page!(b, crate::findings::evaluated(&app, today, &[]).await);
     let a = &c.access;
-    let sites: Vec<&Site> = ev
-        .estate
-        .sites
-        .iter()
-        .filter(|s| a.can_read(&s.organisation))
-        .collect();
-    let site_map: BTreeMap<&str, &Site> = sites.iter().map(|s| (s.id.as_str(), *s)).collect();
-    let devices = ev
-        .estate
-        .devices
-        .iter()
-        .filter(|d| site_map.contains_key(d.site.as_str()))
-        .count();
+    let sm = &ev.summary;
     let names: BTreeMap<&str, &str> = ev
         .estate
         .organisations
         .iter()
         .map(|o| (o.id.as_str(), o.name.as_str()))
         .collect();
-    let mut rows: BTreeMap<String, OrgRow> = BTreeMap::new();
-    let mut sens_sites: BTreeMap<String, HashSet<String>> = BTreeMap::new();
-    let (mut rs, mut ro, mut ins, mut wv) = (HashSet::new(), HashSet::new(), HashSet::new(), 0);
-    let mut counted: HashSet<(String, &str)> = HashSet::new();
-    for f in ev.findings.iter().filter(|f| a.can_read(&f.org_id)) {
-        let row = rows.entry(f.org_id.to_string()).or_insert_with(|| OrgRow {
-            id: f.org_id.to_string(),
-            name: names.get(&*f.org_id).unwrap_or(&&*f.org_id).to_string(),
-            sensitive: 0,
-            other: 0,
-            inspect: 0,
-            waived: 0,
-        });
-        let sensitive = site_map
-            .get(&*f.site_id)
-            .is_some_and(|s| s.criteria.is_sensitive());
-        let state = f.status.as_str();
-        if !counted.insert((f.device_id.to_string(), state)) && state != "waived" {
-            continue; // Count devices once per state.
-        }
-        match state {
-            "open" if sensitive => {
-                row.sensitive += 1;
-                rs.insert(f.device_id.clone());
-                sens_sites
-                    .entry(f.site_id.to_string())
-                    .or_default()
-                    .insert(f.device_id.to_string());
-            }
-            "open" => {
-                row.other += 1;
-                ro.insert(f.device_id.clone());
-            }
-            "needs_inspection" => {
-                row.inspect += 1;
-                ins.insert(f.device_id.clone());
-            }
-            _ => {
-                row.waived += 1;
-                wv += 1;
-            }
-        }
-    }
-    let sensitive_sites = sens_sites
-        .into_iter()
-        .filter_map(|(id, devs)| {
+    let readable = a.readable();
+    let sites: Vec<&Site> = ev
+        .estate
+        .sites
+        .iter()
+        .filter(|s| readable.contains(&s.organisation))
+        .collect();
+    let devices: usize = readable
+        .iter()
+        .filter_map(|o| sm.devices_by_org.get(o))
+        .sum();
+    let by_org: Vec<OrgRow> = sm
+        .by_org
+        .iter()
+        .filter(|(o, _)| readable.contains(*o))
+        .map(|(o, c)| OrgRow {
+            id: o.clone(),
+            name: names
+                .get(o.as_str())
+                .copied()
+                .unwrap_or(o.as_str())
+                .to_string(),
+            sensitive: c.sensitive,
+            other: c.other,
+            inspect: c.inspect,
+            waived: c.waived,
+        })
+        .collect();
+    let sum = |f: fn(&OrgRow) -> usize| by_org.iter().map(f).sum::<usize>();
+    let (rs, ro, ins, wv) = (
+        sum(|r| r.sensitive),
+        sum(|r| r.other),
+        sum(|r| r.inspect),
+        sum(|r| r.waived),
+    );
+    let site_map: BTreeMap<&str, &Site> = sites.iter().map(|s| (s.id.as_str(), *s)).collect();
+    let sensitive_sites = sm
+        .sensitive_sites
+        .iter()
+        .filter_map(|(id, n)| {
             let s = site_map.get(id.as_str())?;
             Some(SensitiveSite {
                 id: s.id.clone(),
                 name: s.name.clone(),
                 organisation: s.organisation.clone(),
                 reasons: s.criteria.reasons().join("; "),
-                count: devs.len(),
+                count: *n,
             })
         })
         .collect();
@@ -382,11 +364,11 @@ async fn overview(State(app): State<App>, b: Browser, Query(fq): Query<FlashQuer
         as_of: today.to_string(),
         devices,
         sites: sites.len(),
-        restricted_sensitive: rs.len(),
-        restricted_other: ro.len(),
-        inspect: ins.len(),
+        restricted_sensitive: rs,
+        restricted_other: ro,
+        inspect: ins,
         waived: wv,
-        by_org: rows.into_values().collect(),
+        by_org,
         sensitive_sites,
         chart,
     })
@@ -454,6 +436,15 @@ pub fn svg_chart(points: &BTreeMap<chrono::NaiveDate, (i64, i64)>) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let dots: String = points
+        .values()
+        .enumerate()
+        .map(|(i, p)| {
+            let (x, y) = xy(i, p.0);
+            let (x2, y2) = xy(i, p.1);
+            format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"#a00000\"/><circle cx=\"{x2:.1}\" cy=\"{y2:.1}\" r=\"4\" fill=\"#0a5a1f\"/>")
+        })
+        .collect();
     let first = points
         .keys()
         .next()
@@ -473,7 +464,7 @@ pub fn svg_chart(points: &BTreeMap<chrono::NaiveDate, (i64, i64)>) -> String {
 <line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{b}\" stroke=\"#444\"/>\
 <polyline fill=\"none\" stroke=\"#a00000\" stroke-width=\"3\" points=\"{}\"/>\
 <polyline fill=\"none\" stroke=\"#0a5a1f\" stroke-width=\"3\" stroke-dasharray=\"6 4\" points=\"{}\"/>\
-<text x=\"{pad}\" y=\"{t}\" font-size=\"12\">{first}</text><text x=\"{r}\" y=\"{t}\" font-size=\"12\" text-anchor=\"end\">{last}</text>\
+{dots}<text x=\"{pad}\" y=\"{t}\" font-size=\"12\">{first}</text><text x=\"{r}\" y=\"{t}\" font-size=\"12\" text-anchor=\"end\">{last}</text>\
 <text x=\"4\" y=\"{pad}\" font-size=\"12\">{max}</text>\
 <text x=\"{r}\" y=\"20\" font-size=\"12\" text-anchor=\"end\" fill=\"#a00000\">open</text><text x=\"{r}\" y=\"34\" font-size=\"12\" text-anchor=\"end\" fill=\"#0a5a1f\">waived</text>\
 </svg>",

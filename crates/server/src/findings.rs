@@ -15,11 +15,78 @@ pub struct Evaluated {
     pub key: (i64, i64, NaiveDate, Vec<String>),
     pub estate: Arc<Estate>,
     pub findings: Arc<Vec<Finding>>,
+    /// Per-organisation counts for the dashboard, computed once per evaluation.
+    pub summary: Arc<Summary>,
+}
+
+/// Devices by finding state, per organisation (each device counted once per state).
+#[derive(Debug, Clone, Default)]
+pub struct OrgCounts {
+    pub sensitive: usize,
+    pub other: usize,
+    pub inspect: usize,
+    pub waived: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub by_org: std::collections::BTreeMap<String, OrgCounts>,
+    /// Sensitive site → devices with open findings there.
+    pub sensitive_sites: std::collections::BTreeMap<String, usize>,
+    /// Site id → organisation, device count per organisation.
+    pub devices_by_org: std::collections::HashMap<String, usize>,
+}
+
+fn summarise(estate: &Estate, findings: &[Finding]) -> Summary {
+    use std::collections::{HashMap, HashSet};
+    let sens: HashMap<&str, bool> = estate
+        .sites
+        .iter()
+        .map(|s| (s.id.as_str(), s.criteria.is_sensitive()))
+        .collect();
+    let site_org: HashMap<&str, &str> = estate
+        .sites
+        .iter()
+        .map(|s| (s.id.as_str(), s.organisation.as_str()))
+        .collect();
+    let mut out = Summary::default();
+    for d in &estate.devices {
+        if let Some(o) = site_org.get(d.site.as_str()) {
+            *out.devices_by_org.entry(o.to_string()).or_default() += 1;
+        }
+    }
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    for f in findings {
+        let state = f.status.as_str();
+        let c = out.by_org.entry(f.org_id.to_string()).or_default();
+        if state == "waived" {
+            c.waived += 1;
+            continue;
+        }
+        if !seen.insert((&f.device_id, state)) {
+            continue;
+        }
+        let sensitive = sens.get(&*f.site_id).copied().unwrap_or(false);
+        match (state, sensitive) {
+            ("open", true) => {
+                c.sensitive += 1;
+                *out.sensitive_sites
+                    .entry(f.site_id.to_string())
+                    .or_default() += 1;
+            }
+            ("open", false) => c.other += 1,
+            _ => c.inspect += 1,
+        }
+    }
+    out
 }
 
 #[derive(Default)]
 pub struct FindingsCache {
+    /// Serialises evaluations (one at a time; waiters reuse the result).
     last: tokio::sync::Mutex<Option<Evaluated>>,
+    /// The latest evaluation under the default regimes, for lock-free readers.
+    current: std::sync::RwLock<Option<Evaluated>>,
 }
 
 async fn change_key(app: &App) -> ApiResult<(i64, i64)> {
@@ -37,6 +104,12 @@ pub async fn evaluated(app: &App, date: NaiveDate, regimes: &[String]) -> ApiRes
     app.policies.select(regimes).map_err(ApiError::BadRequest)?;
     let (h, s) = change_key(app).await?;
     let key = (h, s, date, regimes.to_vec());
+    // Fast path: a read lock, no waiting behind other readers.
+    if let Some(e) = app.findings.current.read().ok().and_then(|g| g.clone()) {
+        if e.key == key {
+            return Ok(e);
+        }
+    }
     let mut guard = app.findings.last.lock().await;
     if let Some(e) = guard.as_ref() {
         if e.key == key {
@@ -59,12 +132,19 @@ pub async fn evaluated(app: &App, date: NaiveDate, regimes: &[String]) -> ApiRes
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(ApiError::BadRequest)?;
+    let summary = Arc::new(summarise(&estate, &findings));
     let ev = Evaluated {
         key,
         estate,
         findings: Arc::new(findings),
+        summary,
     };
     *guard = Some(ev.clone());
+    if regimes.is_empty() {
+        if let Ok(mut c) = app.findings.current.write() {
+            *c = Some(ev.clone());
+        }
+    }
     Ok(ev)
 }
 

@@ -20,6 +20,7 @@ pub mod findings;
 pub mod metrics;
 mod middleware;
 pub mod quotes;
+pub mod reports;
 
 pub use config::{ServerConfig, TlsFiles};
 pub use error::{ApiError, ApiResult};
@@ -197,17 +198,28 @@ pub async fn bootstrap_admin(app: &App, env_password: Option<String>) -> ApiResu
     Ok(generated.then_some(password))
 }
 
-/// Run the server until Ctrl-C or SIGTERM. `on_bound` is called with the bound address.
+/// Run the server until Ctrl-C or SIGTERM. `on_bound` is called with the bound address and
+/// whether it serves TLS.
 pub async fn serve(
     app: App,
     on_bound: impl FnOnce(std::net::SocketAddr, bool),
 ) -> std::io::Result<()> {
+    serve_until(app, on_bound, shutdown_signal()).await
+}
+
+/// Run the server until `shutdown` completes, then stop accepting connections and let requests
+/// in flight finish (at most 10 s).
+pub async fn serve_until(
+    app: App,
+    on_bound: impl FnOnce(std::net::SocketAddr, bool),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let handle = axum_server::Handle::new();
-    let shutdown = handle.clone();
+    let stopper = handle.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");
-        shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });
     let bg = alerts::spawn_background(app.clone());
     let addr = app.config.bind;

@@ -243,6 +243,12 @@ async fn matrix(app: camtrace_server::App) {
             None,
         ),
         case(
+            "/api/v1/reports/estate",
+            Method::GET,
+            "/api/v1/reports/estate?organisation=orga-secret-a",
+            None,
+        ),
+        case(
             "/api/v1/webhooks/{id}/deliveries",
             Method::GET,
             format!("/api/v1/webhooks/{hook_a}/deliveries"),
@@ -320,6 +326,18 @@ async fn matrix(app: camtrace_server::App) {
             "/api/v1/reports/findings",
             Method::GET,
             "/api/v1/reports/findings?format=json",
+            None,
+        ),
+        case(
+            "/api/v1/reports/estate",
+            Method::GET,
+            "/api/v1/reports/estate",
+            None,
+        ),
+        case(
+            "/api/v1/reports/estate",
+            Method::GET,
+            "/api/v1/reports/estate?format=json",
             None,
         ),
         case(

@@ -696,6 +696,35 @@ async fn findings_waiver_flow_and_reports() {
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.text().starts_with("organisation,site,device,regime"));
     assert!(csv.text().contains("dev-secret-a"));
+    let html = get(
+        &f.app,
+        "/api/v1/reports/estate?organisation=orga-secret-a",
+        f.token("victor"),
+    )
+    .await;
+    assert_eq!(html.status, StatusCode::OK, "{}", html.text());
+    assert!(html.text().contains("<html") && html.text().contains("dev-secret-a"));
+    let xlsx = get(
+        &f.app,
+        "/api/v1/reports/estate?format=xlsx",
+        f.token("victor"),
+    )
+    .await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert!(xlsx.body.starts_with(b"PK"), "an XLSX (zip) workbook");
+    let input = get(
+        &f.app,
+        "/api/v1/reports/estate?format=json",
+        f.token("victor"),
+    )
+    .await
+    .json();
+    assert!(input["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["id"].as_str().unwrap().contains("secret-a")));
+    assert!(!input["devices"].as_array().unwrap().is_empty());
     let json_rep = get(
         &f.app,
         "/api/v1/reports/findings?format=json",

@@ -49,6 +49,16 @@ pub async fn scoped_findings(
     access: &Access,
     q: &FindingQuery,
 ) -> ApiResult<Vec<Finding>> {
+    let (ev, idx) = scoped_finding_indices(app, access, q).await?;
+    Ok(idx.into_iter().map(|i| ev.findings[i].clone()).collect())
+}
+
+/// The evaluation and the indices of the findings the caller can read that match `q`.
+pub async fn scoped_finding_indices(
+    app: &App,
+    access: &Access,
+    q: &FindingQuery,
+) -> ApiResult<(crate::findings::Evaluated, Vec<usize>)> {
     if let Some(o) = &q.organisation {
         access.require(o, Role::Viewer, &format!("organisation `{o}`"))?;
     }
@@ -76,21 +86,23 @@ pub async fn scoped_findings(
         None => None,
     };
     let ev = evaluated(app, q.as_of.unwrap_or_else(today), &regimes).await?;
-    Ok(ev
+    let idx = ev
         .findings
         .iter()
-        .filter(|f| access.can_read(&f.org_id))
-        .filter(|f| {
+        .enumerate()
+        .filter(|(_, f)| access.can_read(&f.org_id))
+        .filter(|(_, f)| {
             q.organisation
                 .as_deref()
                 .is_none_or(|o| access.is_within(&f.org_id, o))
         })
-        .filter(|f| q.site.as_deref().is_none_or(|s| &*f.site_id == s))
-        .filter(|f| q.device.as_deref().is_none_or(|d| &*f.device_id == d))
-        .filter(|f| q.status.as_deref().is_none_or(|s| f.status.as_str() == s))
-        .filter(|f| severity.is_none_or(|s| f.severity >= s))
-        .cloned()
-        .collect())
+        .filter(|(_, f)| q.site.as_deref().is_none_or(|s| &*f.site_id == s))
+        .filter(|(_, f)| q.device.as_deref().is_none_or(|d| &*f.device_id == d))
+        .filter(|(_, f)| q.status.as_deref().is_none_or(|s| f.status.as_str() == s))
+        .filter(|(_, f)| severity.is_none_or(|s| f.severity >= s))
+        .map(|(i, _)| i)
+        .collect();
+    Ok((ev, idx))
 }
 
 #[utoipa::path(get, path = "/api/v1/findings", params(FindingQuery), responses((status = 200, body = Page)))]
@@ -144,6 +156,71 @@ pub async fn findings_report(
             "unknown format `{other}` (csv or json)"
         ))),
     }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EstateReportQuery {
+    /// One organisation and everything below it (default: everything the caller can read).
+    pub organisation: Option<String>,
+    /// `html` (default, printable), `xlsx` or `json` (the report input).
+    pub format: Option<String>,
+}
+
+/// The signed-off report of the caller's scope: summary, findings with reasons, waivers, sites
+/// and devices, as a printable HTML page, an XLSX workbook or JSON.
+#[utoipa::path(get, path = "/api/v1/reports/estate", params(EstateReportQuery), responses((status = 200, content_type = "text/html")))]
+pub async fn estate_report(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<EstateReportQuery>,
+) -> ApiResult<Response> {
+    let input =
+        crate::reports::report_input(&app, &caller.access, q.organisation.as_deref()).await?;
+    let format = q.format.as_deref().unwrap_or("html");
+    let resp = match format {
+        "html" => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"camtrace-report.html\"",
+                ),
+            ],
+            crate::reports::render_html(&input)?,
+        )
+            .into_response(),
+        "xlsx" => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"camtrace-report.xlsx\"",
+                ),
+            ],
+            crate::reports::render_xlsx(&input)?,
+        )
+            .into_response(),
+        "json" => Json(input.clone()).into_response(),
+        other => {
+            return Err(ApiError::bad(format!(
+                "unknown format `{other}` (html, xlsx or json)"
+            )))
+        }
+    };
+    app.audit(
+        caller.name(),
+        "export",
+        "report",
+        "estate",
+        None,
+        Some(serde_json::json!({"organisation": q.organisation, "format": format, "devices": input.devices.len(), "findings": input.findings.len()})),
+    )
+    .await?;
+    Ok(resp)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -72,6 +72,7 @@ pub fn routes() -> Router<App> {
         .route("/plans/{id}", get(decisions::get_plan))
         .route("/plans/{id}/decision", post(decisions::decide_plan))
         .route("/reports/findings", get(decisions::findings_report))
+        .route("/reports/estate", get(decisions::estate_report))
         .route("/quotes/check", post(decisions::check_quote))
         .route("/audit", get(auditlog::export))
         .route("/audit/verify", get(auditlog::verify))
@@ -153,7 +154,7 @@ pub fn to_json<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
         decisions::list_findings, decisions::list_waivers, decisions::revoke_waiver,
         decisions::list_requests, decisions::request_waiver, decisions::decide_request,
         decisions::list_plans, decisions::create_plan, decisions::get_plan,
-        decisions::decide_plan, decisions::findings_report, decisions::check_quote,
+        decisions::decide_plan, decisions::findings_report, decisions::estate_report, decisions::check_quote,
         auditlog::export, auditlog::verify,
     ),
     components(schemas(
