@@ -758,46 +758,54 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         a.out.join("summary.json"),
         serde_json::to_vec_pretty(&summary)?,
     )?;
-    print_summary(&summary, &a.out);
+    print_summary(&summary, &a.out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(s: &Summary, out: &Path) {
-    println!(
+fn print_summary(s: &Summary, out: &Path) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
         "camtrace demo: done in {:.1} s",
         *s.timings_ms.get("total").unwrap_or(&0) as f64 / 1000.0
     );
-    println!("  report:    {}", s.report);
-    println!(
+    let _ = writeln!(o, "  report:    {}", s.report);
+    let _ = writeln!(
+        o,
         "  exports:   {}/report/{{findings,plan,devices}}.csv, report.json, report.xlsx",
         out.display()
     );
-    println!(
+    let _ = writeln!(
+        o,
         "  database:  {}   summary: {}/summary.json",
         s.database,
         out.display()
     );
-    println!(
+    let _ = writeln!(
+        o,
         "  knowledge base {}; regimes: {}",
         s.kb_version,
         s.regimes.join(", ")
     );
-    println!(
+    let _ = writeln!(
+        o,
         "  estate:    {} organisations, {} sites ({} sensitive), {} lab devices",
         s.organisations, s.sites, s.sensitive_sites, s.lab_devices
     );
-    println!(
+    let _ = writeln!(o,
         "  found:     {} hosts answered, {} identified; register {} devices: {} found but not registered, {} registered but not found, {} mismatched",
         s.devices_found, s.devices_identified, s.registered, s.found_not_registered, s.registered_not_found, s.mismatched
     );
-    println!(
+    let _ = writeln!(
+        o,
         "  restricted: {} devices, {} on sensitive sites",
         s.restricted_devices, s.restricted_on_sensitive_sites
     );
     for (k, v) in &s.findings_by_obligation {
-        println!("    {k}: {v} findings");
+        let _ = writeln!(o, "    {k}: {v} findings");
     }
-    println!(
+    let _ = writeln!(o,
         "  plan:      {} {} of {} {} budget ({}), {} actions now, {} wait; risk removed {:.0} of {}",
         s.currency,
         s.plan_cost,
@@ -809,7 +817,8 @@ fn print_summary(s: &Summary, out: &Path) {
         s.plan_risk_removed,
         s.plan_total_risk
     );
-    println!(
+    let _ = writeln!(
+        o,
         "  quote:     {} ({} blocked, {} to inquire, {} allowed)",
         s.quote_verdict.to_uppercase(),
         s.quote_blocked,
@@ -817,9 +826,10 @@ fn print_summary(s: &Summary, out: &Path) {
         s.quote_allowed
     );
     for l in &s.quote_blocked_lines {
-        println!("    blocked {l}");
+        let _ = writeln!(o, "    blocked {l}");
     }
     for sk in &s.skipped {
-        println!("  SKIPPED:   {sk}");
+        let _ = writeln!(o, "  SKIPPED:   {sk}");
     }
+    crate::cmd::plan::emit(&o)
 }
