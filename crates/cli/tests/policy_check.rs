@@ -394,6 +394,18 @@ fn waivers_show_as_waived_and_revocation_reopens() {
     );
     let o = camtrace(&dir, &["waiver", "list", "--all", "--format", "json"], None);
     assert_eq!(json(&o)[0]["state"], "revoked");
+    // Both changes are in the audit history, with who made them.
+    let o = camtrace(
+        &dir,
+        &["waiver", "history", "w-test-1", "--format", "json"],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = json(&o);
+    let h = h.as_array().unwrap();
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert_eq!(h[0]["actor"], "tester");
+    assert_eq!(h[1]["actor"], "chief");
 
     // The same judgement straight from the register database.
     let o = camtrace(
