@@ -54,13 +54,16 @@ async fn nmap_recognises_hikvision_and_dahua() {
     }
     let lab = Lab::start(LabConfig {
         range: Some("127.40.0.0/24".parse().unwrap()),
-        devices: 4,
+        devices: 7,
         seed: 3,
         mix: Some(vec![
             "hikvision-camera".into(),
             "dahua-camera".into(),
             "hikvision-nvr".into(),
             "avigilon-camera".into(),
+            "mobotix-camera".into(),
+            "vivotek-camera".into(),
+            "bosch-camera".into(),
         ]),
         ..Default::default()
     })
@@ -92,6 +95,11 @@ async fn nmap_recognises_hikvision_and_dahua() {
         "{out}"
     );
     assert!(line(sdk).contains("Hikvision IPCam control port"), "{out}");
+    let https = hik.port_of("https").unwrap();
+    assert!(
+        line(https).contains("ssl/http") && line(https).contains("Hikvision"),
+        "{out}"
+    );
 
     let nvr = by("hikvision-nvr");
     let out = nmap_sv(&nvr, &[nvr.port_of("http").unwrap()]).await;
@@ -109,5 +117,14 @@ async fn nmap_recognises_hikvision_and_dahua() {
     let av = by("avigilon-camera");
     let out = nmap_sv(&av, &[av.port_of("http").unwrap()]).await;
     assert!(out.contains("Avigilon webcam ONVIF NVT"), "{out}");
+    for (id, want) in [
+        ("mobotix-camera", "Mobotix Camera http config"),
+        ("vivotek-camera", "Vivotek"),
+        ("bosch-camera", "Bosch"),
+    ] {
+        let d = by(id);
+        let out = nmap_sv(&d, &[d.port_of("http").unwrap()]).await;
+        assert!(out.contains(want), "{id}: {out}");
+    }
     lab.shutdown().await;
 }
