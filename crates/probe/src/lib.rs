@@ -24,4 +24,4 @@ pub use scan::{
     scan, scan_collect, CollectSink, HostReport, Phase, Progress, ScanConfig, ScanError, ScanSink,
     ScanSummary, DEFAULT_HTTP_PATHS,
 };
-pub use targets::{Count, Scope, Spec, TargetError, TargetSet};
+pub use targets::{Count, Membership, Scope, Spec, TargetError, TargetSet};

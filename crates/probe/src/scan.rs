@@ -236,10 +236,8 @@ pub async fn scan(
     let mut sweep = None;
     if cfg.udp && !cfg.udp_protos.is_empty() && !targets.specs.is_empty() {
         sink.progress(&prog);
-        let ts = targets.clone();
-        let accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync> = Arc::new(move |ip| {
-            ts.specs.iter().any(|s| s.contains(ip)) && !ts.excludes.iter().any(|e| e.contains(ip))
-        });
+        let ts = targets.membership();
+        let accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync> = Arc::new(move |ip| ts.contains(ip));
         sweep = Some(Arc::new(
             udp::Sweep::start(
                 targets.iter(),

@@ -519,16 +519,77 @@ impl TargetSet {
             .fold(0u128, |a, s| a.saturating_add(s.len()))
     }
 
-    fn excluded(&self, ip: IpAddr) -> bool {
-        self.excludes.iter().any(|e| e.contains(ip))
+    /// Whether `ip` is one of the hosts to scan (named by a target, not excluded).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.specs.iter().any(|s| s.contains(ip)) && !self.excludes.iter().any(|e| e.contains(ip))
+    }
+
+    /// An owned, fast membership test (hash set for single addresses), for filtering replies.
+    pub fn membership(&self) -> Membership {
+        let (mut singles, mut ranges) = (std::collections::HashSet::new(), Vec::new());
+        for s in &self.specs {
+            match s.iter().next() {
+                Some(ip) if s.len() == 1 => {
+                    singles.insert(ip);
+                }
+                _ => ranges.push(s.clone()),
+            }
+        }
+        let (mut ex_singles, mut ex_ranges) = (std::collections::HashSet::new(), Vec::new());
+        for s in &self.excludes {
+            match s.iter().next() {
+                Some(ip) if s.len() == 1 => {
+                    ex_singles.insert(ip);
+                }
+                _ => ex_ranges.push(s.clone()),
+            }
+        }
+        Membership {
+            singles,
+            ranges,
+            ex_singles,
+            ex_ranges,
+        }
+    }
+
+    /// Membership index: single addresses in hash maps, ranges in short lists, so a long
+    /// `-iL`/`--exclude-file` of addresses stays linear.
+    fn index(&self) -> Index<'_> {
+        let mut first_single = std::collections::HashMap::new();
+        let mut ranges = Vec::new();
+        for (i, s) in self.specs.iter().enumerate() {
+            if s.len() == 1 {
+                if let Some(ip) = s.iter().next() {
+                    first_single.entry(ip).or_insert(i);
+                }
+            } else {
+                ranges.push((i, s));
+            }
+        }
+        let mut ex_single = std::collections::HashSet::new();
+        let mut ex_ranges = Vec::new();
+        for e in &self.excludes {
+            match e.iter().next() {
+                Some(ip) if e.len() == 1 => {
+                    ex_single.insert(ip);
+                }
+                _ => ex_ranges.push(e),
+            }
+        }
+        Index {
+            first_single,
+            ranges,
+            ex_single,
+            ex_ranges,
+        }
     }
 
     /// Lazy iterator over the distinct hosts, targets in the order given, exclusions applied.
     pub fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let idx = std::sync::Arc::new(self.index());
         self.specs.iter().enumerate().flat_map(move |(i, s)| {
-            s.iter().filter(move |ip| {
-                !self.excluded(*ip) && !self.specs[..i].iter().any(|e| e.contains(*ip))
-            })
+            let idx = idx.clone();
+            s.iter().filter(move |ip| idx.keep(i, *ip))
         })
     }
 
@@ -547,13 +608,14 @@ impl TargetSet {
         let work: u128 = 1 << 26;
         let mut n: u128 = 0;
         let mut seen: u128 = 0;
+        let idx = self.index();
         for (i, s) in self.specs.iter().enumerate() {
             for ip in s.iter() {
                 seen += 1;
                 if seen > work {
                     return Count::AtLeast(limit.min(n));
                 }
-                if self.excluded(ip) || self.specs[..i].iter().any(|e| e.contains(ip)) {
+                if !idx.keep(i, ip) {
                     continue;
                 }
                 n += 1;
@@ -585,6 +647,47 @@ impl TargetSet {
             scope.check_spec(s)?;
         }
         Ok(())
+    }
+}
+
+/// See [`TargetSet::membership`].
+#[derive(Debug, Clone)]
+pub struct Membership {
+    singles: std::collections::HashSet<IpAddr>,
+    ranges: Vec<Spec>,
+    ex_singles: std::collections::HashSet<IpAddr>,
+    ex_ranges: Vec<Spec>,
+}
+
+impl Membership {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        (self.singles.contains(&ip) || self.ranges.iter().any(|s| s.contains(ip)))
+            && !self.ex_singles.contains(&ip)
+            && !self.ex_ranges.iter().any(|s| s.contains(ip))
+    }
+}
+
+struct Index<'a> {
+    first_single: std::collections::HashMap<IpAddr, usize>,
+    ranges: Vec<(usize, &'a Spec)>,
+    ex_single: std::collections::HashSet<IpAddr>,
+    ex_ranges: Vec<&'a Spec>,
+}
+
+impl Index<'_> {
+    /// Whether `ip`, produced by spec `i`, is neither excluded nor produced by an earlier spec.
+    fn keep(&self, i: usize, ip: IpAddr) -> bool {
+        if self.ex_single.contains(&ip) || self.ex_ranges.iter().any(|e| e.contains(ip)) {
+            return false;
+        }
+        if self.first_single.get(&ip).is_some_and(|&j| j < i) {
+            return false;
+        }
+        !self
+            .ranges
+            .iter()
+            .take_while(|(j, _)| *j < i)
+            .any(|(_, s)| s.contains(ip))
     }
 }
 
@@ -792,6 +895,39 @@ mod tests {
         );
         assert_eq!(set.count(100), Count::Exact(5));
         assert_eq!(set.count(3), Count::AtLeast(3));
+        let m = set.membership();
+        for ip in ["127.0.0.1", "127.0.0.6"] {
+            assert!(m.contains(ip.parse().unwrap()) && set.contains(ip.parse().unwrap()));
+        }
+        for ip in ["127.0.0.2", "127.0.0.7"] {
+            assert!(!m.contains(ip.parse().unwrap()) && !set.contains(ip.parse().unwrap()));
+        }
+    }
+
+    #[test]
+    fn long_address_lists_stay_fast() {
+        let items: Vec<String> = (0..60_000u32)
+            .map(|i| Ipv4Addr::from(0x7f30_0000 + i % 50_000).to_string())
+            .collect();
+        let ex: Vec<String> = (0..5_000u32)
+            .map(|i| Ipv4Addr::from(0x7f30_0000 + i).to_string())
+            .collect();
+        let set = TargetSet::new(
+            parse_specs(&items, false).unwrap(),
+            parse_specs(&ex, false).unwrap(),
+        );
+        let t = std::time::Instant::now();
+        assert_eq!(
+            set.iter().count(),
+            45_000,
+            "duplicates and exclusions removed"
+        );
+        assert_eq!(set.count(100_000), Count::Exact(45_000));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
