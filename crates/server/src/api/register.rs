@@ -370,8 +370,10 @@ pub struct DeviceQuery {
     pub cursor: Option<String>,
 }
 
-/// One page of device ids matching the query among the readable organisations (keyset paging
-/// on the id, so any page costs the same).
+/// One page of devices matching the query among the readable organisations (keyset paging on
+/// the id, so any page costs the same). `CROSS JOIN` makes SQLite walk devices in id order and
+/// stop after one page instead of sorting a whole organisation's devices; PostgreSQL plans it
+/// as an ordinary join.
 pub async fn device_page(
     app: &App,
     access: &Access,
@@ -391,7 +393,7 @@ pub async fn device_page(
         format!("${}", args.len())
     };
     let mut sql = String::from(
-        "SELECT d.id AS id, d.site AS site, d.zone AS zone, d.network AS network, d.brand AS brand, d.maker AS maker, d.model AS model, d.firmware AS firmware, d.class AS class, d.mac AS mac, d.addresses AS addresses, d.status AS status, d.install_date AS install_date, d.scheduled_upgrade AS scheduled_upgrade, d.cost_device AS cost_device, d.cost_labour AS cost_labour, d.confidence AS confidence, d.notes AS notes FROM devices d JOIN sites s ON s.id = d.site WHERE 1 = 1",
+        "SELECT d.id AS id, d.site AS site, d.zone AS zone, d.network AS network, d.brand AS brand, d.maker AS maker, d.model AS model, d.firmware AS firmware, d.class AS class, d.mac AS mac, d.addresses AS addresses, d.status AS status, d.install_date AS install_date, d.scheduled_upgrade AS scheduled_upgrade, d.cost_device AS cost_device, d.cost_labour AS cost_labour, d.confidence AS confidence, d.notes AS notes FROM devices d CROSS JOIN sites s WHERE s.id = d.site",
     );
     // The readable organisations (all of them for a central role).
     let scope: BTreeSet<String> = match &q.organisation {
