@@ -359,6 +359,17 @@ fn bench_scan(g: &Global, b: ScanBench) -> anyhow::Result<ExitCode> {
                         (ip.clone(), (maker, cam))
                     })
                     .collect();
+                let mut nm_miss: BTreeMap<String, usize> = BTreeMap::new();
+                for d in &sample {
+                    if let Some(m) = &d.maker {
+                        if nm_pred.get(&d.target).and_then(|(p, _)| p.as_ref()) != Some(m) {
+                            *nm_miss.entry(d.personality.clone()).or_default() += 1;
+                        }
+                    }
+                }
+                if !nm_miss.is_empty() {
+                    eprintln!("nmap misses by personality: {nm_miss:?}");
+                }
                 let (r, e, fc, nc) = score(&sample, &nm_pred);
                 let nm = ToolResult {
                     tool: "nmap -sV".into(),
