@@ -552,7 +552,7 @@ async fn matrix(app: camtrace_server::App) {
         ),
     ];
     // Endpoints that act on the caller only: they work, and disclose nothing of A.
-    let own = vec![
+    let own = [
         case(
             "/api/v1/quotes/check",
             Method::POST,

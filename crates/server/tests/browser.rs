@@ -263,7 +263,7 @@ async fn log_in_approve_a_waiver_and_download_a_report_in_chromium() {
     d.screenshot(&artifacts, "05-waiver-approved.png").await;
     let approved = get(
         &f.app,
-        &format!("/api/v1/waiver-requests?status=approved"),
+        "/api/v1/waiver-requests?status=approved",
         f.token("root"),
     )
     .await

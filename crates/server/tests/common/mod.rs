@@ -218,7 +218,8 @@ pub async fn fixture(app: App) -> Fixture {
         .expect("estate");
     let mut tokens = std::collections::HashMap::new();
     let mut ids = std::collections::HashMap::new();
-    let users: [(&str, Option<Role>, Option<(&str, Role)>); 5] = [
+    type Spec<'a> = (&'a str, Option<Role>, Option<(&'a str, Role)>);
+    let users: [Spec; 5] = [
         ("root", Some(Role::Admin), None),
         ("alice", None, Some(("orga-secret-a", Role::Editor))),
         ("anne", None, Some(("orga-secret-a", Role::Approver))),
