@@ -13,7 +13,13 @@ pub struct Global {
     #[arg(long, global = true, env = "CAMTRACE_KB", value_name = "DIR")]
     pub kb: Option<PathBuf>,
     /// Register database: a SQLite file path or `sqlite://...`, or `postgres://...`.
-    #[arg(long, global = true, env = "CAMTRACE_DB", value_name = "URL", default_value = "camtrace.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "CAMTRACE_DB",
+        value_name = "URL",
+        default_value = "camtrace.db"
+    )]
     pub db: String,
     /// More log output (-v, -vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

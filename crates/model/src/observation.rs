@@ -206,9 +206,9 @@ impl Observation {
             return Err(ObservationError::TooLong(line.len()));
         }
         let value: serde_json::Value = serde_json::from_str(line)?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| ObservationError::Json(serde::de::Error::custom("expected an object")))?;
+        let obj = value.as_object().ok_or_else(|| {
+            ObservationError::Json(serde::de::Error::custom("expected an object"))
+        })?;
         if !obj.contains_key("target") {
             return Err(ObservationError::Missing("target"));
         }
@@ -274,7 +274,9 @@ mod tests {
     fn missing_target_and_bad_types_are_clear_errors() {
         let e = Observation::from_json_line(r#"{"kind":"mac","mac":"x"}"#).unwrap_err();
         assert!(e.to_string().contains("target"), "{e}");
-        assert!(Observation::from_json_line(r#"{"target":"a","kind":"http","port":"eighty"}"#).is_err());
+        assert!(
+            Observation::from_json_line(r#"{"target":"a","kind":"http","port":"eighty"}"#).is_err()
+        );
         assert!(Observation::from_json_line("[1,2]").is_err());
         let long = "x".repeat(MAX_OBSERVATION_LINE + 1);
         assert!(matches!(

@@ -199,7 +199,10 @@ mod tests {
 
     #[test]
     fn status_parses() {
-        assert_eq!("Removed".parse::<DeviceStatus>().unwrap(), DeviceStatus::Removed);
+        assert_eq!(
+            "Removed".parse::<DeviceStatus>().unwrap(),
+            DeviceStatus::Removed
+        );
         assert!("gone".parse::<DeviceStatus>().is_err());
     }
 }
