@@ -22,46 +22,11 @@ use camtrace_model::{
     Zone,
 };
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 
 /// A register read from a file (or to write to one).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Register {
-    #[serde(default)]
-    pub organisations: Vec<Organisation>,
-    #[serde(default)]
-    pub sites: Vec<Site>,
-    #[serde(default)]
-    pub zones: Vec<Zone>,
-    #[serde(default)]
-    pub networks: Vec<NetworkSegment>,
-    #[serde(default)]
-    pub devices: Vec<Device>,
-}
-
-impl Register {
-    pub fn len(&self) -> usize {
-        self.organisations.len()
-            + self.sites.len()
-            + self.zones.len()
-            + self.networks.len()
-            + self.devices.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Every list sorted by id (for comparisons).
-    pub fn sorted(mut self) -> Self {
-        self.organisations.sort_by(|a, b| a.id.cmp(&b.id));
-        self.sites.sort_by(|a, b| a.id.cmp(&b.id));
-        self.zones.sort_by(|a, b| a.id.cmp(&b.id));
-        self.networks.sort_by(|a, b| a.id.cmp(&b.id));
-        self.devices.sort_by(|a, b| a.id.cmp(&b.id));
-        self
-    }
-}
+pub use camtrace_model::Register;
 
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {

@@ -182,6 +182,45 @@ pub struct Device {
     pub notes: Option<String>,
 }
 
+/// A register: the entities of one file, import or batch (applied in one transaction).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Register {
+    #[serde(default)]
+    pub organisations: Vec<Organisation>,
+    #[serde(default)]
+    pub sites: Vec<Site>,
+    #[serde(default)]
+    pub zones: Vec<Zone>,
+    #[serde(default)]
+    pub networks: Vec<NetworkSegment>,
+    #[serde(default)]
+    pub devices: Vec<Device>,
+}
+
+impl Register {
+    pub fn len(&self) -> usize {
+        self.organisations.len()
+            + self.sites.len()
+            + self.zones.len()
+            + self.networks.len()
+            + self.devices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every list sorted by id (for comparisons).
+    pub fn sorted(mut self) -> Self {
+        self.organisations.sort_by(|a, b| a.id.cmp(&b.id));
+        self.sites.sort_by(|a, b| a.id.cmp(&b.id));
+        self.zones.sort_by(|a, b| a.id.cmp(&b.id));
+        self.networks.sort_by(|a, b| a.id.cmp(&b.id));
+        self.devices.sort_by(|a, b| a.id.cmp(&b.id));
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

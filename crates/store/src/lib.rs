@@ -110,32 +110,7 @@ impl ChangeCounts {
 }
 
 /// A register batch applied in one transaction (all or nothing).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RegisterBatch {
-    #[serde(default)]
-    pub organisations: Vec<Organisation>,
-    #[serde(default)]
-    pub sites: Vec<Site>,
-    #[serde(default)]
-    pub zones: Vec<Zone>,
-    #[serde(default)]
-    pub networks: Vec<NetworkSegment>,
-    #[serde(default)]
-    pub devices: Vec<Device>,
-}
-
-impl RegisterBatch {
-    pub fn len(&self) -> usize {
-        self.organisations.len()
-            + self.sites.len()
-            + self.zones.len()
-            + self.networks.len()
-            + self.devices.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+pub use camtrace_model::Register as RegisterBatch;
 
 /// What [`Store::apply_register`] did, per entity kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
