@@ -126,6 +126,11 @@ impl Access {
         false
     }
 
+    /// The parent of an existing organisation (`None` when it does not exist).
+    pub fn parent_of(&self, org: &str) -> Option<Option<&str>> {
+        self.parents.get(org).map(|p| p.as_deref())
+    }
+
     pub fn exists(&self, org: &str) -> bool {
         self.parents.contains_key(org)
     }

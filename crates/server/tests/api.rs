@@ -338,6 +338,59 @@ async fn register_endpoints_read_write_filter_and_page() {
     )
     .await;
     assert_eq!(r.json()["change"], "created");
+    // An organisation admin renames their organisation and adds one below it, but cannot
+    // create a top-level one or move theirs.
+    let bob = f.token("bob");
+    let r = post(
+        &f.app,
+        "/api/v1/organisations",
+        bob,
+        json!({"id": "orgb", "name": "B renamed", "parent": "gov"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = post(
+        &f.app,
+        "/api/v1/organisations",
+        bob,
+        json!({"id": "orgb-unit", "name": "B unit", "parent": "orgb"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/organisations",
+            bob,
+            json!({"id": "orgz", "name": "Z"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/organisations",
+            bob,
+            json!({"id": "orgb", "name": "B", "parent": "orgc"})
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(
+            &f.app,
+            "/api/v1/organisations",
+            root,
+            json!({"id": "gov", "name": "G", "parent": "orgb"})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST,
+        "cycle"
+    );
 
     let sens = get(&f.app, "/api/v1/sites?sensitive=true", root)
         .await
