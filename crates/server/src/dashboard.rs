@@ -214,6 +214,11 @@ async fn login_submit(
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }
+        Err(ApiError::TooManyRequests(m)) => {
+            let mut r = login_form(&m);
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r
+        }
         Err(e) => {
             tracing::error!(error = %e, "login failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "login failed").into_response()

@@ -43,6 +43,9 @@ pub struct AppState {
     pub findings: findings::FindingsCache,
     pub alerts: alerts::Alerts,
     pub password_cost: PasswordCost,
+    /// Recent failed logins per user name (count, first failure), for throttling.
+    pub login_failures:
+        std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
 }
 
 /// The application handle (cheap to clone).
@@ -99,6 +102,7 @@ impl App {
             alerts: alerts::Alerts::new(config.webhook_retries, config.webhook_backoff),
             config,
             password_cost,
+            login_failures: Default::default(),
         }))
     }
 

@@ -196,6 +196,52 @@ async fn sessions_need_csrf_for_changes_and_end_at_logout() {
 }
 
 #[tokio::test]
+async fn repeated_failed_logins_are_throttled_per_user() {
+    let f = fixture(sqlite_app().await).await;
+    let login = |pw: &'static str| {
+        let app = f.app.clone();
+        async move {
+            call(
+                &app,
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": "alice", "password": pw})),
+            )
+            .await
+            .status
+        }
+    };
+    for _ in 0..camtrace_server::api::admin::MAX_LOGIN_FAILURES {
+        assert_eq!(login("wrong-password-x").await, StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password is refused now, for this user only.
+    assert_eq!(
+        login("alice-password-123").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let r = call(
+        &f.app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "anne", "password": "anne-password-123"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let hist = f
+        .app
+        .store
+        .history(&camtrace_store::HistoryFilter {
+            action: Some("login_throttled".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(hist.len(), 1);
+}
+
+#[tokio::test]
 async fn api_tokens_are_scoped_expiring_and_revocable() {
     let f = fixture(sqlite_app().await).await;
     let a = f.token("alice");

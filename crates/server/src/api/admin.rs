@@ -35,8 +35,19 @@ pub async fn do_login(
     if username.len() > 64 || password.len() > auth::MAX_PASSWORD_LEN {
         return Err(ApiError::Unauthenticated);
     }
+    if login_throttled(app, username) {
+        app.audit(username, "login_throttled", "user", username, None, None)
+            .await?;
+        return Err(ApiError::TooManyRequests(format!(
+            "too many failed sign-ins for this user; try again in {} minutes",
+            LOGIN_WINDOW.as_secs() / 60
+        )));
+    }
     match auth::check_login(app.pool(), username, password).await? {
         Some(user) => {
+            if let Ok(mut m) = app.login_failures.lock() {
+                m.remove(username);
+            }
             let (token, csrf) =
                 auth::create_session(app.pool(), &user.id, app.config.session_ttl).await?;
             app.audit(&user.username, "login", "user", &user.username, None, None)
@@ -44,11 +55,47 @@ pub async fn do_login(
             Ok((user, token, csrf))
         }
         None => {
+            record_login_failure(app, username);
             app.audit(username, "login_failed", "user", username, None, None)
                 .await?;
             Err(ApiError::Unauthenticated)
         }
     }
+}
+
+/// Failed sign-ins allowed per user name within [`LOGIN_WINDOW`] before further attempts are
+/// refused (429) until the window has passed.
+pub const MAX_LOGIN_FAILURES: u32 = 5;
+pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+fn login_throttled(app: &App, username: &str) -> bool {
+    let Ok(mut m) = app.login_failures.lock() else {
+        return false;
+    };
+    match m.get(username) {
+        Some((n, since)) if since.elapsed() < LOGIN_WINDOW => *n >= MAX_LOGIN_FAILURES,
+        Some(_) => {
+            m.remove(username);
+            false
+        }
+        None => false,
+    }
+}
+
+fn record_login_failure(app: &App, username: &str) {
+    let Ok(mut m) = app.login_failures.lock() else {
+        return;
+    };
+    if m.len() > 100_000 {
+        m.retain(|_, (_, since)| since.elapsed() < LOGIN_WINDOW);
+    }
+    let e = m
+        .entry(username.to_string())
+        .or_insert((0, std::time::Instant::now()));
+    if e.1.elapsed() >= LOGIN_WINDOW {
+        *e = (0, std::time::Instant::now());
+    }
+    e.0 += 1;
 }
 
 pub fn set_cookie_header(app: &App, token: &str) -> (header::HeaderName, HeaderValue) {
