@@ -377,58 +377,44 @@ async fn record<T: Serialize>(
 
 // ---------------------------------------------------------------- entity writes
 
-async fn fetch_org(c: &mut AnyConnection, id: &str) -> Result<Option<Organisation>> {
-    sqlx::query("SELECT * FROM organisations WHERE id = $1")
+/// One row by id, mapped by `row`: the same look-up for every register table.
+async fn fetch_by_id<T>(
+    c: &mut AnyConnection,
+    table: &'static str,
+    id: &str,
+    row: fn(&AnyRow) -> Result<T>,
+) -> Result<Option<T>> {
+    let sql = format!("SELECT * FROM {table} WHERE id = $1");
+    sqlx::query(AssertSqlSafe(sql))
         .bind(id.to_string())
         .fetch_optional(&mut *c)
         .await?
-        .map(|r| row_org(&r))
+        .map(|r| row(&r))
         .transpose()
+}
+
+async fn fetch_org(c: &mut AnyConnection, id: &str) -> Result<Option<Organisation>> {
+    fetch_by_id(c, "organisations", id, row_org).await
 }
 
 async fn fetch_site(c: &mut AnyConnection, id: &str) -> Result<Option<Site>> {
-    sqlx::query("SELECT * FROM sites WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *c)
-        .await?
-        .map(|r| row_site(&r))
-        .transpose()
+    fetch_by_id(c, "sites", id, row_site).await
 }
 
 async fn fetch_zone(c: &mut AnyConnection, id: &str) -> Result<Option<Zone>> {
-    sqlx::query("SELECT * FROM zones WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *c)
-        .await?
-        .map(|r| row_zone(&r))
-        .transpose()
+    fetch_by_id(c, "zones", id, row_zone).await
 }
 
 async fn fetch_net(c: &mut AnyConnection, id: &str) -> Result<Option<NetworkSegment>> {
-    sqlx::query("SELECT * FROM networks WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *c)
-        .await?
-        .map(|r| row_net(&r))
-        .transpose()
+    fetch_by_id(c, "networks", id, row_net).await
 }
 
 async fn fetch_device(c: &mut AnyConnection, id: &str) -> Result<Option<Device>> {
-    sqlx::query("SELECT * FROM devices WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *c)
-        .await?
-        .map(|r| row_device(&r))
-        .transpose()
+    fetch_by_id(c, "devices", id, row_device).await
 }
 
 async fn fetch_waiver(c: &mut AnyConnection, id: &str) -> Result<Option<Waiver>> {
-    sqlx::query("SELECT * FROM waivers WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *c)
-        .await?
-        .map(|r| row_waiver(&r))
-        .transpose()
+    fetch_by_id(c, "waivers", id, row_waiver).await
 }
 
 async fn exists(c: &mut AnyConnection, table: &'static str, id: &str) -> Result<bool> {
