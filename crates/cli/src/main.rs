@@ -54,8 +54,21 @@ pub enum Command {
     Bench(cmd::bench::Args),
 }
 
+/// nmap's `-iL FILE` is one dash and two letters, which clap cannot declare as a short option:
+/// accept it (and `-iL=FILE`, `-iLFILE`) as `--input-list`.
+fn nmap_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.map(|a| match a.to_str() {
+        Some("-iL") => "--input-list".into(),
+        Some(s) if s.starts_with("-iL") => {
+            format!("--input-list={}", s[3..].trim_start_matches('=')).into()
+        }
+        _ => a,
+    })
+    .collect()
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(nmap_style_args(std::env::args_os()));
     common::init_tracing(&cli.global);
     let result = match cli.command {
         Command::Demo(a) => cmd::demo::run(&cli.global, a),
@@ -80,6 +93,40 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("camtrace: error: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Vec<String> {
+        nmap_style_args(args.iter().map(std::ffi::OsString::from))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn nmap_input_list_flag_is_accepted() {
+        assert_eq!(
+            parse(&["scan", "-iL", "hosts.txt"]),
+            ["scan", "--input-list", "hosts.txt"]
+        );
+        assert_eq!(
+            parse(&["scan", "-iLhosts.txt"]),
+            ["scan", "--input-list=hosts.txt"]
+        );
+        assert_eq!(
+            parse(&["scan", "-iL=h.txt"]),
+            ["scan", "--input-list=h.txt"]
+        );
+        assert_eq!(parse(&["scan", "-i", "x"]), ["scan", "-i", "x"]);
+        let cli = Cli::try_parse_from(parse(&["camtrace", "scan", "-iL", "hosts.txt"])).unwrap();
+        match cli.command {
+            Command::Scan(a) => assert_eq!(a.input_list, [std::path::PathBuf::from("hosts.txt")]),
+            other => panic!("parsed as {other:?}"),
         }
     }
 }

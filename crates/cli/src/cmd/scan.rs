@@ -25,13 +25,13 @@ use std::time::Duration;
 /// Scan only networks you are authorised to scan. Use --scope to pin an allow-list.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  camtrace scan 127.20.0.0/16 --rate 5000\n  camtrace scan --input-list hosts.txt --exclude 127.20.0.1 --scope allowed.txt\n  camtrace scan 127.20.0.5 --ports 80,554,8000-8100 --format table\n  camtrace scan --discover eth0            # multicast discovery on a LAN interface"
+    after_help = "Examples:\n  camtrace scan 127.20.0.0/16 --rate 5000\n  camtrace scan -iL hosts.txt --exclude 127.20.0.1 --scope allowed.txt\n  camtrace scan 127.20.0.5 --ports 80,554,8000-8100 --format table\n  camtrace scan --discover eth0            # multicast discovery on a LAN interface"
 )]
 pub struct Args {
     /// Targets: addresses, CIDR blocks, octet ranges, host names.
     #[arg(value_name = "TARGETS")]
     pub targets: Vec<String>,
-    /// Read targets from a file (whitespace/line separated, `#` comments; `-` = stdin). nmap's -iL.
+    /// Read targets from a file (whitespace/line separated, `#` comments; `-` = stdin); nmap's `-iL FILE` works too.
     #[arg(long = "input-list", visible_alias = "iL", value_name = "FILE")]
     pub input_list: Vec<PathBuf>,
     /// Exclude hosts (comma-separated, any target syntax). Repeatable.
