@@ -1,6 +1,6 @@
 //! The printable HTML report (askama template `templates/report.html`).
 
-use crate::{chart, ReportInput};
+use crate::{chart, ReportDevice, ReportInput};
 use askama::Template;
 
 /// Most evidence rows shown in the HTML appendix (all are in JSON and XLSX).
@@ -139,19 +139,14 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
     };
     let mut recon = Vec::new();
     if let Some(rc) = &r.reconciliation {
+        let by_id: std::collections::HashMap<&str, &ReportDevice> =
+            r.devices.iter().map(|d| (d.id.as_str(), d)).collect();
+        let detail = |id: &str| by_id.get(id).map(|d| describe(d)).unwrap_or_default();
         for d in &rc.unregistered {
-            recon.push((
-                "found, not in register".to_string(),
-                d.clone(),
-                String::new(),
-            ));
+            recon.push(("found, not in register".to_string(), d.clone(), detail(d)));
         }
         for d in &rc.missing {
-            recon.push((
-                "in register, not found".to_string(),
-                d.clone(),
-                String::new(),
-            ));
+            recon.push(("in register, not found".to_string(), d.clone(), detail(d)));
         }
         for (d, reg, wire) in &rc.mismatched {
             recon.push((
@@ -261,4 +256,27 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
             }),
     };
     page.render()
+}
+
+/// What a reconciliation row is about, in one line: class, brand and maker, model, addresses and
+/// identification confidence (e.g. `camera, LTS made by hikvision CMIP3042 at 127.21.2.20 (0.93)`).
+fn describe(d: &ReportDevice) -> String {
+    let mut parts = vec![d.class.clone()];
+    match (&d.brand, &d.maker) {
+        (Some(b), Some(m)) if !b.eq_ignore_ascii_case(m) => parts.push(format!("{b} made by {m}")),
+        (Some(b), _) => parts.push(b.clone()),
+        (None, Some(m)) => parts.push(format!("made by {m}")),
+        (None, None) => parts.push("maker unknown".into()),
+    }
+    if let Some(m) = &d.model {
+        parts.push(m.clone());
+    }
+    if !d.addresses.is_empty() {
+        parts.push(format!("at {}", d.addresses.join(", ")));
+    }
+    let mut text = parts.join(" ");
+    if let Some(c) = d.confidence {
+        text.push_str(&format!(" (confidence {c:.2})"));
+    }
+    text
 }

@@ -316,6 +316,21 @@ fn html_is_dated_states_kb_version_and_escapes() {
     assert!(html.contains("register says Axis, wire says Hikvision"));
 }
 
+#[test]
+fn reconciliation_rows_say_what_the_device_is() {
+    let html = html::render(&input(), true).unwrap();
+    let row = html
+        .split("found, not in register")
+        .nth(1)
+        .expect("an unregistered row");
+    let row = &row[..row.find("</tr>").expect("end of row")];
+    assert!(row.contains("dev-1"), "{row}");
+    assert!(
+        row.contains("camera hikvision DS-2CD2143G0-I at 127.21.1.10"),
+        "the detail names class, brand, model and address: {row}"
+    );
+}
+
 fn chromium() -> Option<String> {
     for c in ["chromium", "chromium-browser", "google-chrome"] {
         if std::process::Command::new(c)
