@@ -25,7 +25,7 @@ use std::time::Duration;
 /// Scan only networks you are authorised to scan. Use --scope to pin an allow-list.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  camtrace scan 127.20.0.0/16 --rate 5000\n  camtrace scan -iL hosts.txt --exclude 127.20.0.1 --scope allowed.txt\n  camtrace scan 127.20.0.5 --ports 80,554,8000-8100 --format table\n  camtrace scan --discover eth0            # multicast discovery on a LAN interface"
+    after_help = "Examples:\n  camtrace scan 127.20.0.0/16             # loopback lab: 20,000 connections/s by default\n  camtrace scan 203.0.113.0/24 --rate 200\n  camtrace scan -iL hosts.txt --exclude 127.20.0.1 --scope allowed.txt\n  camtrace scan 127.20.0.5 --ports 80,554,8000-8100 --format table\n  camtrace scan --discover eth0            # multicast discovery on a LAN interface"
 )]
 pub struct Args {
     /// Targets: addresses, CIDR blocks, octet ranges, host names.
@@ -56,9 +56,10 @@ pub struct Args {
     /// Print the default port list with the reason for each port and exit.
     #[arg(long)]
     pub list_ports: bool,
-    /// New connections per second at most (UDP: probe rounds per host per second).
-    #[arg(long, default_value_t = 500.0, value_name = "N")]
-    pub rate: f64,
+    /// New connections per second at most (UDP: probe rounds per host per second). Default: 500,
+    /// or 20,000 when every target is on loopback (127.0.0.0/8, ::1), which is this machine.
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
     /// Keep the rate fixed (no automatic slow-down on timeouts/resets).
     #[arg(long)]
     pub no_auto_rate: bool,
@@ -171,10 +172,31 @@ fn build_targets(a: &Args) -> anyhow::Result<TargetSet> {
     Ok(TargetSet::new(specs, excludes))
 }
 
+/// The polite default rate for real networks, where fragile cameras must not be knocked over.
+const DEFAULT_RATE: f64 = 500.0;
+/// The default when every target is on loopback: the hosts are this machine (the lab).
+const LOOPBACK_RATE: f64 = 20_000.0;
+
+/// Whether every named target lies in 127.0.0.0/8 or ::1.
+fn loopback_only(targets: &TargetSet) -> bool {
+    let loopback = ["127.0.0.0/8".to_string(), "::1/128".to_string()];
+    Scope::parse_items(&loopback).is_ok_and(|scope| targets.check_scope(&scope).is_ok())
+}
+
+/// The rate to use: the user's `--rate`, else the loopback default when every target is on
+/// loopback and no multicast discovery (which reaches a real LAN) is asked for, else 500/s.
+fn effective_rate(a: &Args, targets: &TargetSet) -> f64 {
+    match a.rate {
+        Some(r) => r,
+        None if a.discover.is_none() && loopback_only(targets) => LOOPBACK_RATE,
+        None => DEFAULT_RATE,
+    }
+}
+
 fn build_config(a: &Args) -> anyhow::Result<ScanConfig> {
     let mut cfg = ScanConfig {
         ports: parse_ports(&a.ports)?,
-        rate: a.rate,
+        rate: a.rate.unwrap_or(DEFAULT_RATE),
         auto_rate: !a.no_auto_rate,
         per_host: a.per_host.max(1),
         max_connections: a.max_connections,
@@ -191,7 +213,7 @@ fn build_config(a: &Args) -> anyhow::Result<ScanConfig> {
         force: a.force,
         ..Default::default()
     };
-    if !(a.rate > 0.0 && a.rate.is_finite()) {
+    if !(cfg.rate > 0.0 && cfg.rate.is_finite()) {
         anyhow::bail!("--rate must be a positive number");
     }
     if let Some(list) = &a.udp_protos {
@@ -419,8 +441,9 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             "no targets: name addresses/ranges, use --input-list FILE, or --discover IFACE"
         );
     }
-    let cfg = build_config(&a)?;
+    let mut cfg = build_config(&a)?;
     let targets = build_targets(&a)?;
+    cfg.rate = effective_rate(&a, &targets);
     // refuse early (before loading anything) when the targets leave the scope or are too many
     if let Some(scope) = &cfg.scope {
         targets.check_scope(scope)?;
@@ -540,6 +563,25 @@ mod tests {
         let t = T::try_parse_from(["x", "127.0.0.1", "--onvif-user", "admin"]).unwrap();
         assert!(build_config(&t.a).is_err());
         let t = T::try_parse_from(["x", "127.0.0.1", "-p", "0"]).unwrap();
+        assert!(build_config(&t.a).is_err());
+    }
+
+    #[test]
+    fn fast_default_rate_only_when_every_target_is_loopback() {
+        let rate = |args: &[&str]| {
+            let t = T::try_parse_from(args).unwrap();
+            effective_rate(&t.a, &build_targets(&t.a).unwrap())
+        };
+        assert_eq!(rate(&["x", "127.20.0.0/16"]), LOOPBACK_RATE);
+        assert_eq!(rate(&["x", "::1", "127.0.0.1"]), LOOPBACK_RATE);
+        assert_eq!(rate(&["x", "127.20.0.0/16", "198.51.100.7"]), DEFAULT_RATE);
+        assert_eq!(rate(&["x", "198.51.100.0/24"]), DEFAULT_RATE);
+        assert_eq!(
+            rate(&["x", "127.0.0.1", "--discover", "eth0"]),
+            DEFAULT_RATE
+        );
+        assert_eq!(rate(&["x", "127.0.0.1", "--rate", "50"]), 50.0);
+        let t = T::try_parse_from(["x", "127.0.0.1", "--rate", "0"]).unwrap();
         assert!(build_config(&t.a).is_err());
     }
 }
