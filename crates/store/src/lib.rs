@@ -272,6 +272,8 @@ pub trait Store: Send + Sync {
     async fn get_organisation(&self, id: &str) -> Result<Option<Organisation>>;
     async fn get_site(&self, id: &str) -> Result<Option<Site>>;
     async fn get_device(&self, id: &str) -> Result<Option<Device>>;
+    async fn get_zone(&self, id: &str) -> Result<Option<Zone>>;
+    async fn get_network(&self, id: &str) -> Result<Option<NetworkSegment>>;
     async fn list_organisations(&self) -> Result<Vec<Organisation>>;
     async fn list_sites(&self, filter: &SiteFilter) -> Result<Vec<Site>>;
     async fn list_zones(&self, site: Option<&str>) -> Result<Vec<Zone>>;

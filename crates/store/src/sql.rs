@@ -1077,6 +1077,16 @@ impl Store for SqlStore {
         fetch_device(&mut c, id).await
     }
 
+    async fn get_zone(&self, id: &str) -> Result<Option<Zone>> {
+        let mut c = self.pool.acquire().await?;
+        fetch_zone(&mut c, id).await
+    }
+
+    async fn get_network(&self, id: &str) -> Result<Option<NetworkSegment>> {
+        let mut c = self.pool.acquire().await?;
+        fetch_net(&mut c, id).await
+    }
+
     async fn list_organisations(&self) -> Result<Vec<Organisation>> {
         sqlx::query("SELECT * FROM organisations ORDER BY id")
             .fetch_all(&self.pool)

@@ -169,6 +169,19 @@ async fn story(store: Box<dyn Store>) {
         store.list_networks(Some("marsham")).await.unwrap(),
         batch.networks
     );
+    assert_eq!(
+        store
+            .get_network(&batch.networks[0].id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&batch.networks[0])
+    );
+    assert_eq!(
+        store.get_zone(&batch.zones[0].id).await.unwrap().as_ref(),
+        Some(&batch.zones[0])
+    );
+    assert_eq!(store.get_zone("no-such-zone").await.unwrap(), None);
 
     // A bad batch (device on an unknown site) changes nothing at all.
     let mut bad = batch.clone();

@@ -292,13 +292,7 @@ pub async fn put_zone(
     Json(zone): Json<Zone>,
 ) -> ApiResult<Json<serde_json::Value>> {
     readable_site(&app, &caller.access, &zone.site, Role::Editor).await?;
-    if let Some(old) = app
-        .store
-        .list_zones(None)
-        .await?
-        .into_iter()
-        .find(|z| z.id == zone.id)
-    {
+    if let Some(old) = app.store.get_zone(&zone.id).await? {
         readable_site(&app, &caller.access, &old.site, Role::Editor).await?;
     }
     let change = app.store.upsert_zone(&zone, caller.name()).await?;
@@ -338,13 +332,7 @@ pub async fn put_network(
     Json(net): Json<NetworkSegment>,
 ) -> ApiResult<Json<serde_json::Value>> {
     readable_site(&app, &caller.access, &net.site, Role::Editor).await?;
-    if let Some(old) = app
-        .store
-        .list_networks(None)
-        .await?
-        .into_iter()
-        .find(|n| n.id == net.id)
-    {
+    if let Some(old) = app.store.get_network(&net.id).await? {
         readable_site(&app, &caller.access, &old.site, Role::Editor).await?;
     }
     let change = app.store.upsert_network(&net, caller.name()).await?;
