@@ -48,11 +48,14 @@ pub struct ListStatus {
     pub as_of: KbDate,
 }
 
-/// A brand a company owns or owned.
+/// A period during which a company owns a brand, the same from either side (a company's
+/// brands, a brand's owners).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OwnedBrand {
+pub struct Ownership {
     pub brand: String,
-    pub name: String,
+    pub brand_name: String,
+    pub company: String,
+    pub company_name: String,
     pub relationship: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<KbDate>,
@@ -141,28 +144,10 @@ pub struct CompanyExplanation {
     /// Memberships not active on `date` (added later or removed before).
     pub lists_inactive: Vec<ListStatus>,
     /// Brands the company owns or owned.
-    pub brands: Vec<OwnedBrand>,
+    pub brands: Vec<Ownership>,
     /// Brands whose products (some or all) the company makes (OEM links where it is the maker).
     pub oem_brands: Vec<OemRef>,
     pub oui: OuiSummary,
-}
-
-/// A brand's owner period, seen from the brand.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BrandOwnerRef {
-    pub company: String,
-    pub company_name: String,
-    pub relationship: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<KbDate>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<KbDate>,
-    pub confidence: Confidence,
-    pub active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    pub source: String,
-    pub as_of: KbDate,
 }
 
 /// Everything the knowledge base says about one brand on a date.
@@ -180,7 +165,7 @@ pub struct BrandExplanation {
     pub source: String,
     pub as_of: KbDate,
     /// All owner periods.
-    pub owners: Vec<BrandOwnerRef>,
+    pub owners: Vec<Ownership>,
     /// The owner on `date` (best confidence), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_on_date: Option<String>,
@@ -387,18 +372,7 @@ impl Kb {
         let mut brands = Vec::new();
         for b in &self.brands {
             for o in b.owners.iter().filter(|o| o.company == c.id) {
-                brands.push(OwnedBrand {
-                    brand: b.id.clone(),
-                    name: b.name.clone(),
-                    relationship: o.relationship.clone(),
-                    from: o.from,
-                    to: o.to,
-                    confidence: o.confidence,
-                    active: o.active_on(date),
-                    note: o.note.clone(),
-                    source: o.source.clone(),
-                    as_of: o.as_of,
-                });
+                brands.push(ownership(self, b, o, date));
             }
         }
         let oem_brands = self
@@ -467,21 +441,7 @@ impl Kb {
         let owners = b
             .owners
             .iter()
-            .map(|o| BrandOwnerRef {
-                company: o.company.clone(),
-                company_name: self
-                    .company(&o.company)
-                    .map(|c| c.short.clone())
-                    .unwrap_or_else(|| o.company.clone()),
-                relationship: o.relationship.clone(),
-                from: o.from,
-                to: o.to,
-                confidence: o.confidence,
-                active: o.active_on(date),
-                note: o.note.clone(),
-                source: o.source.clone(),
-                as_of: o.as_of,
-            })
+            .map(|o| ownership(self, b, o, date))
             .collect();
         let owner_on_date = self.brand_owner_on(&b.id, date).map(|o| o.company.clone());
         let oem: Vec<OemRef> = self
@@ -516,5 +476,26 @@ impl Kb {
             maker_on_date,
             maker,
         })
+    }
+}
+
+/// One owner period of a brand, as seen on `date`.
+fn ownership(kb: &Kb, b: &Brand, o: &BrandOwner, date: NaiveDate) -> Ownership {
+    Ownership {
+        brand: b.id.clone(),
+        brand_name: b.name.clone(),
+        company: o.company.clone(),
+        company_name: kb
+            .company(&o.company)
+            .map(|c| c.short.clone())
+            .unwrap_or_else(|| o.company.clone()),
+        relationship: o.relationship.clone(),
+        from: o.from,
+        to: o.to,
+        confidence: o.confidence,
+        active: o.active_on(date),
+        note: o.note.clone(),
+        source: o.source.clone(),
+        as_of: o.as_of,
     }
 }

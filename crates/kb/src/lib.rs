@@ -20,8 +20,8 @@ mod store;
 pub use date::KbDate;
 pub use error::{KbError, KbErrors};
 pub use explain::{
-    BrandExplanation, BrandOwnerRef, CompanyExplanation, Fact, ListStatus, OemRef, OuiSummary,
-    OwnedBrand, ParentLink, Subject,
+    BrandExplanation, CompanyExplanation, Fact, ListStatus, OemRef, OuiSummary, Ownership,
+    ParentLink, Subject,
 };
 pub use files::{KbFile, KbFiles, Origin};
 pub use schema::*;

@@ -476,7 +476,7 @@ pub fn company_text(e: &CompanyExplanation) -> String {
             let _ = writeln!(
                 out,
                 "  - {} [{}]: {}, {}, {} confidence{active}",
-                b.name,
+                b.brand_name,
                 b.brand,
                 b.relationship,
                 period(b.from, b.to),
