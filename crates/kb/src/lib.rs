@@ -25,7 +25,10 @@ pub use explain::{
 };
 pub use files::{KbFile, KbFiles, Origin};
 pub use schema::*;
-pub use store::{model_matches, normalise_name, Kb, Location, OuiHit, MAKES, RELATIONSHIPS};
+pub use store::{
+    internal_reference, model_matches, normalise_name, Kb, Location, OuiHit, INTERNAL_REFERENCES,
+    MAKES, RELATIONSHIPS,
+};
 
 use serde::de::DeserializeOwned;
 

@@ -414,6 +414,7 @@ impl Kb {
             }
         }
         validate_entries(&kb, &mut errors);
+        check_citations(files, &mut errors);
 
         for (i, b) in kb.oui_blocks.iter().enumerate() {
             for p in &b.prefixes {
@@ -612,6 +613,158 @@ fn check_source(errors: &mut KbErrors, l: &Location, what: &str, source: &str) {
             format!("{what}: `source` must not be empty"),
         ));
     }
+}
+
+/// Internal reference files of the camtrace project (its compiled facts and its test corpus).
+/// They are not shipped with the product, so a citation that names one cannot be followed by a
+/// user of the binary: the loader refuses it (case-insensitive match).
+pub const INTERNAL_REFERENCES: &[&str] = &[
+    "vendors.md",
+    "protocols.md",
+    "policies.md",
+    "anchors.md",
+    "facts/",
+    "shared/",
+    "facts file",
+    "shared facts",
+    "shared corpus",
+];
+
+/// Keys whose values are citations, in every knowledge-base file (including the `policies/`,
+/// `catalogue/` and `costs.toml` files other crates parse): strings, arrays of strings
+/// (`also`) and inline tables (a policy's `citation = { url, text }`).
+const CITATION_KEYS: &[&str] = &["source", "also", "sources", "citation", "reference"];
+
+/// The internal reference file a citation names, if any (see [`INTERNAL_REFERENCES`]). The
+/// words of a URL (`https://...`) are not searched: a URL is a public address a user can
+/// follow, whatever its path. A `file://` URL is searched.
+pub fn internal_reference(citation: &str) -> Option<&'static str> {
+    let text = citation
+        .split_whitespace()
+        .filter(|w| {
+            let w = w.to_ascii_lowercase();
+            !w.contains("://") || w.contains("file://")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    INTERNAL_REFERENCES
+        .iter()
+        .copied()
+        .find(|r| text.contains(r))
+}
+
+/// Refuse every citation (see [`CITATION_KEYS`]) in every file that names an internal reference
+/// file: the shipped knowledge base must cite public sources. Files that do not parse are left
+/// to the parser that owns them, which reports the syntax error.
+fn check_citations(files: &KbFiles, errors: &mut KbErrors) {
+    for f in files.all() {
+        if !f.path.ends_with(".toml") {
+            continue;
+        }
+        if let Ok(doc) = toml::de::DeTable::parse(&f.text) {
+            citations_in_table(f, doc.get_ref(), "", errors);
+        }
+    }
+}
+
+fn citations_in_table(
+    f: &KbFile,
+    table: &toml::de::DeTable<'_>,
+    entry: &str,
+    errors: &mut KbErrors,
+) {
+    use toml::de::DeValue;
+    for (k, v) in table.iter() {
+        let key: &str = k.get_ref();
+        if CITATION_KEYS.contains(&key) {
+            citation_value(f, v, entry, key, errors);
+            continue;
+        }
+        match v.get_ref() {
+            DeValue::Table(inner) => {
+                citations_in_table(f, inner, &entry_path(entry, key), errors);
+            }
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let DeValue::Table(inner) = item.get_ref() {
+                        let label = entry_label(key, i, inner);
+                        citations_in_table(f, inner, &entry_path(entry, &label), errors);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn citation_value(
+    f: &KbFile,
+    v: &toml::Spanned<toml::de::DeValue<'_>>,
+    entry: &str,
+    key: &str,
+    errors: &mut KbErrors,
+) {
+    use toml::de::DeValue;
+    match v.get_ref() {
+        DeValue::String(s) => {
+            if let Some(r) = internal_reference(s) {
+                let what = if entry.is_empty() { "file" } else { entry };
+                errors.push(err_at(
+                    f,
+                    v.span(),
+                    format!(
+                        "{what}: `{key}` cites the internal file `{r}`, which is not shipped with camtrace; \
+                         cite the public source it is based on (title, URL), or say `unverified: ...` when there is none"
+                    ),
+                ));
+            }
+        }
+        DeValue::Array(items) => {
+            for item in items.iter() {
+                citation_value(f, item, entry, key, errors);
+            }
+        }
+        DeValue::Table(t) => {
+            for (_, item) in t.iter() {
+                citation_value(f, item, entry, key, errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `company `hikvision` > list `ns-cmic``: where a citation sits, for error messages.
+fn entry_path(parent: &str, label: &str) -> String {
+    if parent.is_empty() {
+        label.to_string()
+    } else {
+        format!("{parent} > {label}")
+    }
+}
+
+/// A readable name for the `i`th table of an array of tables: its id, or the field that
+/// identifies it in that kind of entry (a membership's list, an owner's company, an OEM link's
+/// brand and maker), else its position.
+fn entry_label(key: &str, i: usize, t: &toml::de::DeTable<'_>) -> String {
+    let field = |name: &str| {
+        t.iter().find_map(|(k, v)| match v.get_ref() {
+            toml::de::DeValue::String(s) if k.get_ref() == name => Some(s.to_string()),
+            _ => None,
+        })
+    };
+    if let Some(id) = field("id") {
+        return format!("{key} `{id}`");
+    }
+    if let (Some(b), Some(m)) = (field("brand"), field("maker")) {
+        return format!("{key} `{b}` -> `{m}`");
+    }
+    for name in ["list", "company", "class", "model"] {
+        if let Some(v) = field(name) {
+            return format!("{key} `{v}`");
+        }
+    }
+    format!("{key} #{}", i + 1)
 }
 
 fn check_period(
@@ -844,6 +997,103 @@ as_of = 2026-01-01
         );
         let text = Kb::load(&files).unwrap_err().to_string();
         assert!(text.contains("not a date"), "{text}");
+    }
+
+    #[test]
+    fn citation_of_an_internal_file_is_refused_with_file_and_entry() {
+        let mut files = KbFiles::default();
+        files.insert(
+            "companies/x.toml",
+            MINI.replace("source = \"test\"", "source = \"vendors.md section 5\""),
+        );
+        let text = Kb::load(&files).unwrap_err().to_string();
+        assert!(text.contains("companies/x.toml:9:"), "{text}");
+        assert!(text.contains("company `acme`"), "{text}");
+        assert!(
+            text.contains("`source` cites the internal file `vendors.md`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn internal_references_are_refused_in_also_memberships_and_other_files() {
+        let mut files = KbFiles::default();
+        files.insert(
+            "companies/x.toml",
+            MINI.replace(
+                "as_of = 2026-01-01",
+                "also = [\"IEEE listing\", \"via Shared Facts/Protocols.MD 2.2\"]\nas_of = 2026-01-01\n\n\
+                 [[company.list]]\nlist = \"l\"\nadded = 2020-01-01\nsource = \"Facts file policies.md 1.7\"\nas_of = 2026-01-01",
+            ),
+        );
+        files.insert(
+            "lists.toml",
+            "[[list]]\nid = \"l\"\nname = \"L\"\nauthority = \"A\"\njurisdiction = \"US\"\nsource = \"https://example.org/shared/facts/list.html\"\nas_of = 2026-01-01\n",
+        );
+        // A file this crate does not parse (policies are the policy crate's) is checked too.
+        files.insert(
+            "policies/p.toml",
+            "[regime]\nid = \"p\"\nsource = \"see anchors.md\"\ncitation = { url = \"file:///work/shared/facts/policies.md\", text = \"x\" }\n",
+        );
+        let err = Kb::load(&files).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.0.len(), 4, "{text}");
+        assert!(
+            text.contains("company `acme`: `also` cites the internal file `protocols.md`"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "company `acme` > list `l`: `source` cites the internal file `policies.md`"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("policies/p.toml:3:"), "{text}");
+        assert!(
+            text.contains("regime: `source` cites the internal file `anchors.md`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("regime: `citation` cites the internal file `policies.md`"),
+            "{text}"
+        );
+        // A public URL is followable whatever its path.
+        assert!(!text.contains("lists.toml"), "{text}");
+    }
+
+    #[test]
+    fn internal_reference_matching() {
+        assert_eq!(
+            internal_reference("vendors.md section 5"),
+            Some("vendors.md")
+        );
+        assert_eq!(internal_reference("PROTOCOLS.md 2.3"), Some("protocols.md"));
+        assert_eq!(
+            internal_reference("see the shared corpus sample"),
+            Some("shared corpus")
+        );
+        assert_eq!(internal_reference("/work/shared/x"), Some("shared/"));
+        assert_eq!(
+            internal_reference("rapid7/recog @14fa1a72 x509_subjects.xml"),
+            None
+        );
+        assert_eq!(
+            internal_reference("https://github.com/o/r/blob/main/docs/policies.md"),
+            None
+        );
+        assert_eq!(
+            internal_reference("unverified: no public primary source located as of 2026-11"),
+            None
+        );
+    }
+
+    #[test]
+    fn embedded_base_loads_and_cites_no_internal_file() {
+        let files = KbFiles::embedded();
+        let mut errors = KbErrors::default();
+        check_citations(&files, &mut errors);
+        assert!(errors.is_empty(), "{}", errors);
+        Kb::load(&files).unwrap();
     }
 
     #[test]
