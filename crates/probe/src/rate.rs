@@ -119,7 +119,15 @@ impl AutoTune {
     }
 }
 
-/// Async token bucket whose rate follows an [`AutoTune`], re-evaluated every `window`.
+/// Async rate limiter whose rate follows an [`AutoTune`], re-evaluated every `window`.
+///
+/// It schedules by reservation (the generic cell rate algorithm): each [`acquire`] takes the next
+/// free slot on a virtual timeline spaced `1/rate` apart and sleeps once, until that slot. Up to
+/// `burst` slots may lie in the past after an idle spell. Unlike a token bucket polled by every
+/// waiter, thousands of waiting tasks cost one timer each instead of waking and re-sleeping on
+/// every tick (which made loopback scans CPU-bound in the timer wheel).
+///
+/// [`acquire`]: RateLimiter::acquire
 pub struct RateLimiter {
     inner: Mutex<Inner>,
     window: Duration,
@@ -128,15 +136,15 @@ pub struct RateLimiter {
 
 struct Inner {
     tune: AutoTune,
-    tokens: f64,
+    /// The next free slot (the "theoretical arrival time").
+    next: Instant,
     burst: f64,
-    last: Instant,
     win_start: Instant,
     win: Window,
 }
 
 impl RateLimiter {
-    /// `rate` tokens per second at most; `auto` enables auto-tuning below that ceiling.
+    /// `rate` slots per second at most; `auto` enables auto-tuning below that ceiling.
     pub fn new(rate: f64, auto: bool) -> Self {
         let tune = AutoTune::new(rate);
         let burst = (rate / 20.0).clamp(1.0, 256.0);
@@ -144,9 +152,8 @@ impl RateLimiter {
         Self {
             inner: Mutex::new(Inner {
                 tune,
-                tokens: burst,
+                next: now,
                 burst,
-                last: now,
                 win_start: now,
                 win: Window::default(),
             }),
@@ -155,28 +162,25 @@ impl RateLimiter {
         }
     }
 
-    /// Current rate (tokens per second).
+    /// Current rate (slots per second).
     pub fn rate(&self) -> f64 {
         self.inner.lock().map(|i| i.tune.rate()).unwrap_or(1.0)
     }
 
-    /// Wait for one token.
+    /// Reserve the next slot; returns when it is due (sleeping at most once).
     pub async fn acquire(&self) {
-        loop {
-            let wait = {
-                let Ok(mut g) = self.inner.lock() else { return };
-                let now = Instant::now();
-                let rate = g.tune.rate();
-                let elapsed = now.duration_since(g.last).as_secs_f64();
-                g.tokens = (g.tokens + elapsed * rate).min(g.burst);
-                g.last = now;
-                if g.tokens >= 1.0 {
-                    g.tokens -= 1.0;
-                    return;
-                }
-                Duration::from_secs_f64(((1.0 - g.tokens) / rate).max(0.000_2))
-            };
-            tokio::time::sleep(wait).await;
+        let slot = {
+            let Ok(mut g) = self.inner.lock() else { return };
+            let now = Instant::now();
+            let interval = Duration::from_secs_f64(1.0 / g.tune.rate().max(f64::MIN_POSITIVE));
+            // after an idle spell the timeline restarts at most `burst` slots in the past
+            let earliest = now.checked_sub(interval.mul_f64(g.burst)).unwrap_or(now);
+            let slot = g.next.max(earliest);
+            g.next = slot + interval;
+            slot
+        };
+        if slot > Instant::now() {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(slot)).await;
         }
     }
 
@@ -281,5 +285,36 @@ mod tests {
         let el = start.elapsed().as_secs_f64();
         assert!(el >= 0.2, "too fast: {el}");
         assert!(el < 1.5, "too slow: {el}");
+    }
+
+    /// Many concurrent waiters share one timeline: the total still follows the rate, and each
+    /// waiter sleeps once (no thundering herd re-polling the limiter).
+    #[tokio::test]
+    async fn concurrent_waiters_share_the_rate() {
+        let rl = std::sync::Arc::new(RateLimiter::new(1000.0, false));
+        let start = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..500 {
+            let rl = rl.clone();
+            set.spawn(async move { rl.acquire().await });
+        }
+        while set.join_next().await.is_some() {}
+        // burst of 50, then 450 at 1000/s = 0.45 s
+        let el = start.elapsed().as_secs_f64();
+        assert!(el >= 0.4, "too fast: {el}");
+        assert!(el < 2.0, "too slow: {el}");
+    }
+
+    #[tokio::test]
+    async fn idle_time_does_not_bank_more_than_the_burst() {
+        let rl = RateLimiter::new(100.0, false); // burst 5
+        tokio::time::sleep(Duration::from_millis(300)).await; // would bank 30 slots unbounded
+        let start = Instant::now();
+        for _ in 0..15 {
+            rl.acquire().await;
+        }
+        // 5 at once, 10 more at 100/s = 0.1 s
+        let el = start.elapsed().as_secs_f64();
+        assert!(el >= 0.08, "idle time banked too many slots: {el}");
     }
 }
