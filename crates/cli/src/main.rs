@@ -54,11 +54,12 @@ pub enum Command {
     Bench(cmd::bench::Args),
 }
 
-/// nmap's `-iL FILE` is one dash and two letters, which clap cannot declare as a short option:
-/// accept it (and `-iL=FILE`, `-iLFILE`) as `--input-list`.
+/// nmap's `-iL FILE` and `-Pn` are one dash and two letters, which clap cannot declare as short
+/// options: accept them (and `-iL=FILE`, `-iLFILE`) as `--input-list` and `--no-ping`.
 fn nmap_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     args.map(|a| match a.to_str() {
         Some("-iL") => "--input-list".into(),
+        Some("-Pn") => "--no-ping".into(),
         Some(s) if s.starts_with("-iL") => {
             format!("--input-list={}", s[3..].trim_start_matches('=')).into()
         }
@@ -123,6 +124,12 @@ mod tests {
             ["scan", "--input-list=h.txt"]
         );
         assert_eq!(parse(&["scan", "-i", "x"]), ["scan", "-i", "x"]);
+        assert_eq!(parse(&["scan", "-Pn", "::1"]), ["scan", "--no-ping", "::1"]);
+        let cli = Cli::try_parse_from(parse(&["camtrace", "scan", "-Pn", "::1"])).unwrap();
+        match cli.command {
+            Command::Scan(a) => assert!(a.no_ping),
+            other => panic!("parsed as {other:?}"),
+        }
         let cli = Cli::try_parse_from(parse(&["camtrace", "scan", "-iL", "hosts.txt"])).unwrap();
         match cli.command {
             Command::Scan(a) => assert_eq!(a.input_list, [std::path::PathBuf::from("hosts.txt")]),

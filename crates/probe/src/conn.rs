@@ -30,7 +30,10 @@ impl Conn {
 #[derive(Debug)]
 pub enum Connect {
     Open(TcpStream, OwnedSemaphorePermit),
+    /// Refused or reset: the host (or, on loopback, our own kernel) answered.
     Closed,
+    /// No route / host unreachable: nobody answered for the address.
+    Unreachable,
     Timeout,
     Failed(io::Error),
 }
@@ -99,12 +102,15 @@ impl Dialer {
                     return Connect::Open(s, permit);
                 }
                 Ok(Err(e)) => match e.kind() {
-                    io::ErrorKind::ConnectionRefused
-                    | io::ErrorKind::HostUnreachable
-                    | io::ErrorKind::NetworkUnreachable => {
+                    io::ErrorKind::ConnectionRefused => {
                         self.rate.record(false, false, false);
                         Stats::inc(&self.stats.closed);
                         return Connect::Closed;
+                    }
+                    io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+                        self.rate.record(false, false, false);
+                        Stats::inc(&self.stats.closed);
+                        return Connect::Unreachable;
                     }
                     io::ErrorKind::ConnectionReset => {
                         self.rate.record(false, true, false);

@@ -16,7 +16,7 @@ pub mod targets;
 pub mod tls;
 pub mod udp;
 
-pub use ports::{default_ports, parse_ports, PortHint, DEFAULT_PORTS};
+pub use ports::{default_ports, parse_ports, PortHint, DEFAULT_PING_PORTS, DEFAULT_PORTS};
 pub use rate::{AutoTune, RateLimiter};
 pub use replies::UdpProto;
 pub use requests::{parse_credentials, Credential};

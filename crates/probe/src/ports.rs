@@ -114,6 +114,13 @@ pub fn hint_for(port: u16) -> Option<PortHint> {
         .map(|(_, h, _)| *h)
 }
 
+/// Host-discovery ("ping") ports, in the order tried: a host is probed in full only once one of
+/// these is open, or it answered UDP discovery, or (off loopback) it refused a connection, which
+/// proves it exists. Every surveillance device the facts describe keeps at least one of them open:
+/// the web UI (80/443), RTSP (554), Hikvision's SDK port (8000) or Dahua's TCP service (37777).
+/// Loopback refusals come from our own kernel for every 127/8 address, so they prove nothing.
+pub const DEFAULT_PING_PORTS: &[u16] = &[80, 443, 554, 8000, 37777];
+
 pub fn default_ports() -> Vec<u16> {
     DEFAULT_PORTS.iter().map(|(p, _, _)| *p).collect()
 }

@@ -24,6 +24,9 @@ use tokio::task::JoinSet;
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
     pub ports: Vec<u16>,
+    /// Host discovery: try these ports (those also in `ports`, in this order) and probe a host in
+    /// full only if it is shown to be up. `None` (nmap's `-Pn`) treats every target as up.
+    pub ping_ports: Option<Vec<u16>>,
     /// New TCP connections (and UDP probe rounds, one per host) per second, at most.
     pub rate: f64,
     /// Let the rate auto-tune below `rate` on timeouts/resets/local errors.
@@ -72,6 +75,7 @@ impl Default for ScanConfig {
     fn default() -> Self {
         Self {
             ports: crate::ports::default_ports(),
+            ping_ports: Some(crate::ports::DEFAULT_PING_PORTS.to_vec()),
             rate: 500.0,
             auto_rate: true,
             per_host: 2,
@@ -113,6 +117,8 @@ pub struct HostReport {
     pub ip: IpAddr,
     pub open_ports: Vec<u16>,
     pub observations: Vec<Observation>,
+    /// Whether the host was probed in full (false: host discovery found no sign of life yet).
+    pub(crate) probed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,25 +237,22 @@ pub async fn scan(
         elapsed: Duration::ZERO,
     };
 
-    // 1. UDP: unicast requests to every target now; replies are collected while TCP runs and
-    //    each host takes its own after `udp_wait`. Multicast discovery on the chosen interface.
-    let mut sweep = None;
+    // 1. UDP: unicast requests to every target, sent by a task of their own while TCP runs;
+    //    replies are collected meanwhile and each host takes its own once the sweep has settled
+    //    (`udp_wait` after the last request). Multicast discovery on the chosen interface.
+    let mut sweep: Option<Arc<udp::Sweep>> = None;
+    let mut sender = None;
     if cfg.udp && !cfg.udp_protos.is_empty() && !targets.specs.is_empty() {
         sink.progress(&prog);
         let ts = targets.membership();
         let accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync> = Arc::new(move |ip| ts.contains(ip));
-        sweep = Some(Arc::new(
-            udp::Sweep::start(
-                targets.iter(),
-                &cfg.udp_protos,
-                &rate,
-                accept,
-                stats.clone(),
-            )
-            .await?,
-        ));
+        let sw = Arc::new(udp::Sweep::open(&cfg.udp_protos, accept, stats.clone())?);
+        let (sw2, rate2, t2) = (sw.clone(), rate.clone(), targets.clone());
+        sender = Some(tokio::spawn(async move {
+            sw2.send(t2.iter(), &rate2).await;
+        }));
+        sweep = Some(sw);
     }
-    let udp_deadline = tokio::time::Instant::now() + cfg.udp_wait;
     let mut discovered: udp::Replies = HashMap::new();
     if let Some(iface) = &cfg.discover_iface {
         prog.phase = Phase::Discover;
@@ -271,10 +274,15 @@ pub async fn scan(
     prog.phase = Phase::Tcp;
     sink.progress(&prog);
     let host_parallel = (budget / cfg.per_host.max(1)).max(1);
-    let mut set: JoinSet<HostReport> = JoinSet::new();
+    // (whether this is the host's first report, the report)
+    let mut set: JoinSet<(bool, HostReport)> = JoinSet::new();
     let mut last_tick = Instant::now();
-    let emit = |r: HostReport, prog: &mut Progress, sink: &mut dyn ScanSink| {
-        prog.hosts_done += 1;
+    let reported: std::cell::RefCell<std::collections::HashSet<IpAddr>> = Default::default();
+    let emit = |(first, r): (bool, HostReport), prog: &mut Progress, sink: &mut dyn ScanSink| {
+        prog.hosts_done += first as u64;
+        if r.probed {
+            reported.borrow_mut().insert(r.ip);
+        }
         if !r.observations.is_empty() {
             prog.hosts_up += 1;
             prog.observations += r.observations.len() as u64;
@@ -294,9 +302,9 @@ pub async fn scan(
             let udp = UdpFeed {
                 pre,
                 sweep: sw,
-                deadline: udp_deadline,
+                wait: c.cfg.udp_wait,
             };
-            probe_host(c, ip, udp).await
+            (true, probe_host(c, ip, udp).await)
         });
         if last_tick.elapsed() >= Duration::from_millis(200) {
             last_tick = Instant::now();
@@ -316,11 +324,42 @@ pub async fn scan(
             sink.progress(&prog);
         }
     }
-    // 3. Replies from senders that were not targets (multicast discovery). Late unicast replies
-    //    from targets already reported are dropped.
+    // 3. Targets that showed no TCP sign of life but answered UDP discovery: probe them in full
+    //    now, with their replies in hand. Late replies from hosts already reported are dropped.
     if let Some(sw) = &sweep {
-        for (ip, _) in sw.finish() {
-            tracing::debug!(%ip, "late UDP reply after the host was reported; dropped");
+        if let Some(h) = sender.take() {
+            if h.await.is_err() {
+                tracing::warn!("the UDP sweep task failed; replies so far are kept");
+                sw.mark_sent();
+            }
+        }
+        sw.settled(cfg.udp_wait).await;
+        let mut late: Vec<_> = sw.finish().into_iter().collect();
+        late.sort_by_key(|(ip, _)| *ip);
+        for (ip, pre) in late {
+            if reported.borrow().contains(&ip) {
+                tracing::debug!(%ip, "late UDP reply after the host was reported; dropped");
+                continue;
+            }
+            while set.len() >= host_parallel {
+                if let Some(Ok(r)) = set.join_next().await {
+                    emit(r, &mut prog, sink);
+                }
+            }
+            let c = ctx.clone();
+            set.spawn(async move {
+                let udp = UdpFeed {
+                    pre,
+                    sweep: None,
+                    wait: Duration::ZERO,
+                };
+                (false, probe_host(c, ip, udp).await)
+            });
+        }
+        while let Some(res) = set.join_next().await {
+            if let Ok(r) = res {
+                emit(r, &mut prog, sink);
+            }
         }
     }
     let mut rest: Vec<_> = discovered.into_iter().collect();
@@ -338,9 +377,9 @@ pub async fn scan(
                 let udp = UdpFeed {
                     pre,
                     sweep: None,
-                    deadline: tokio::time::Instant::now(),
+                    wait: Duration::ZERO,
                 };
-                probe_host(c, ip, udp).await
+                (true, probe_host(c, ip, udp).await)
             });
         }
         while let Some(res) = set.join_next().await {
@@ -355,11 +394,15 @@ pub async fn scan(
                 .map(|(p, k)| udp_observation(ip, p, k))
                 .collect();
             emit(
-                HostReport {
-                    ip,
-                    open_ports: vec![],
-                    observations: obs,
-                },
+                (
+                    true,
+                    HostReport {
+                        ip,
+                        open_ports: vec![],
+                        observations: obs,
+                        probed: false,
+                    },
+                ),
                 &mut prog,
                 sink,
             );
@@ -420,17 +463,107 @@ struct PortOut {
 struct UdpFeed {
     /// Multicast discovery replies already in hand.
     pre: Vec<(UdpProto, ObservationKind)>,
-    /// The unicast sweep, to take from once `deadline` has passed.
+    /// The unicast sweep, to take from once it has settled.
     sweep: Option<Arc<udp::Sweep>>,
-    deadline: tokio::time::Instant,
+    /// How long after the sweep's last request replies are waited for.
+    wait: Duration,
+}
+
+/// What host discovery learnt about a target.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Ping {
+    up: bool,
+    /// Ping ports that refused (not worth dialling again).
+    closed: Vec<u16>,
+}
+
+/// The ping ports to try: `cfg.ping_ports` that are also scanned, in ping order, then every
+/// scanned port outside the curated list (a port the user added on purpose, such as a lab's
+/// 10080, is tried on every host). Empty = no discovery phase (every target probed in full).
+fn ping_ports(cfg: &ScanConfig) -> Vec<u16> {
+    let Some(ping) = &cfg.ping_ports else {
+        return Vec::new();
+    };
+    if !cfg.tcp {
+        return Vec::new();
+    }
+    let curated = crate::ports::default_ports();
+    let mut out: Vec<u16> = ping
+        .iter()
+        .copied()
+        .filter(|x| cfg.ports.contains(x))
+        .collect();
+    for p in &cfg.ports {
+        if !curated.contains(p) && !out.contains(p) {
+            out.push(*p);
+        }
+    }
+    out
+}
+
+/// Try the ping ports, `per_host` at a time, until one shows the host is up. An open port is
+/// always proof; a refusal is proof except on loopback, where our own kernel refuses for every
+/// address in 127/8.
+async fn ping_host(ctx: &Ctx, ip: IpAddr, ports: &[u16]) -> Ping {
+    let mut ping = Ping::default();
+    let mut replies = stream::iter(ports.to_vec())
+        .map(|port| async move { (port, ctx.dialer.connect(ip, port).await) })
+        .buffered(ctx.cfg.per_host.max(1));
+    while let Some((port, r)) = replies.next().await {
+        match r {
+            Connect::Open(..) => ping.up = true,
+            Connect::Closed => {
+                ping.closed.push(port);
+                ping.up |= !ip.is_loopback();
+            }
+            Connect::Unreachable | Connect::Timeout | Connect::Failed(_) => {}
+        }
+        if ping.up {
+            break;
+        }
+    }
+    ping
 }
 
 async fn probe_host(ctx: Arc<Ctx>, ip: IpAddr, feed: UdpFeed) -> HostReport {
     let mut observations: Vec<Observation> = Vec::new();
     let mut open_ports = Vec::new();
     let mut http_ports: Vec<(u16, bool)> = Vec::new();
+    // Host discovery first, so that a sparse range costs a few connects per empty address.
+    let mut udp_taken: Option<Vec<(UdpProto, ObservationKind)>> = None;
+    let mut skip: Vec<u16> = Vec::new();
+    let pings = ping_ports(&ctx.cfg);
+    if !pings.is_empty() && feed.pre.is_empty() {
+        let ping = ping_host(&ctx, ip, &pings).await;
+        if !ping.up {
+            // Not up as far as TCP can tell. If its UDP replies are already here, it is up;
+            // otherwise the scan re-probes it once the sweep has settled, if it answered then.
+            let got = feed
+                .sweep
+                .as_ref()
+                .map(|sw| sw.take(ip))
+                .unwrap_or_default();
+            if got.is_empty() {
+                return HostReport {
+                    ip,
+                    open_ports,
+                    observations,
+                    probed: false,
+                };
+            }
+            udp_taken = Some(got);
+        }
+        skip = ping.closed;
+    }
     if ctx.cfg.tcp {
-        let outs: Vec<Option<PortOut>> = stream::iter(ctx.cfg.ports.clone())
+        let ports: Vec<u16> = ctx
+            .cfg
+            .ports
+            .iter()
+            .copied()
+            .filter(|p| !skip.contains(p))
+            .collect();
+        let outs: Vec<Option<PortOut>> = stream::iter(ports)
             .map(|port| {
                 let c = ctx.clone();
                 async move { probe_port(&c, ip, port).await }
@@ -455,8 +588,10 @@ async fn probe_host(ctx: Arc<Ctx>, ip: IpAddr, feed: UdpFeed) -> HostReport {
     }
     // UDP replies: those in hand plus what the sweep collected for this host.
     let mut udp_obs = feed.pre;
-    if let Some(sw) = &feed.sweep {
-        tokio::time::sleep_until(feed.deadline).await;
+    if let Some(taken) = udp_taken {
+        udp_obs.extend(taken);
+    } else if let Some(sw) = &feed.sweep {
+        sw.settled(feed.wait).await;
         for item in sw.take(ip) {
             if !udp_obs.contains(&item) {
                 udp_obs.push(item);
@@ -557,6 +692,7 @@ async fn probe_host(ctx: Arc<Ctx>, ip: IpAddr, feed: UdpFeed) -> HostReport {
         ip,
         open_ports,
         observations,
+        probed: true,
     }
 }
 
@@ -1196,6 +1332,32 @@ mod tests {
             Some(("h".into(), 80, false, "/".into()))
         );
         assert_eq!(parse_url("ftp://h"), None);
+    }
+
+    #[test]
+    fn ping_ports_are_the_scanned_ping_ports_then_the_added_ones() {
+        let mut cfg = ScanConfig::default();
+        assert_eq!(ping_ports(&cfg), [80, 443, 554, 8000, 37777]);
+        cfg.ports = vec![80, 554, 10080, 10554];
+        assert_eq!(ping_ports(&cfg), [80, 554, 10080, 10554]);
+        cfg.ports = vec![12345];
+        assert_eq!(ping_ports(&cfg), [12345]);
+        cfg.ports = vec![81, 8899];
+        assert!(
+            ping_ports(&cfg).is_empty(),
+            "no ping port scanned: probe all"
+        );
+        cfg.ports = crate::ports::default_ports();
+        cfg.ping_ports = None;
+        assert!(ping_ports(&cfg).is_empty(), "-Pn");
+        cfg.ping_ports = Some(vec![554, 80]);
+        assert_eq!(
+            ping_ports(&cfg),
+            [554, 80],
+            "the order given is the order tried"
+        );
+        cfg.tcp = false;
+        assert!(ping_ports(&cfg).is_empty());
     }
 
     #[test]

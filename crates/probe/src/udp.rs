@@ -130,18 +130,24 @@ pub async fn unicast_sweep(
     stats: Arc<Stats>,
 ) -> Result<Replies, UdpError> {
     let sweep = Sweep::start(targets, protos, rate, accept, stats).await?;
-    if sweep.sent_any {
+    if sweep.sent_any() {
         tokio::time::sleep(wait).await;
     }
     Ok(sweep.finish())
 }
 
-/// A running unicast sweep: requests sent, receivers still collecting replies by sender.
+/// A running unicast sweep: receivers collecting replies by sender while requests go out.
 pub struct Sweep {
     store: Store,
     recv: Mutex<JoinSet<()>>,
+    v4: Vec<(UdpProto, Arc<UdpSocket>)>,
+    protos: Vec<UdpProto>,
+    accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
+    stats: Arc<Stats>,
     /// Whether any request went out.
-    pub sent_any: bool,
+    sent_any: std::sync::atomic::AtomicBool,
+    /// When the last request went out (`None` while sending).
+    sent: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
 }
 
 impl Sweep {
@@ -187,10 +193,20 @@ impl Sweep {
         accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
         stats: Arc<Stats>,
     ) -> Result<Sweep, UdpError> {
+        let sweep = Sweep::open(protos, accept, stats)?;
+        sweep.send(targets, rate).await;
+        Ok(sweep)
+    }
+
+    /// Create the sockets and start the receivers; nothing is sent yet (see [`Sweep::send`]).
+    pub fn open(
+        protos: &[UdpProto],
+        accept: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
+        stats: Arc<Stats>,
+    ) -> Result<Sweep, UdpError> {
         let store: Store = Arc::new(Mutex::new(HashMap::new()));
         let mut recv = JoinSet::new();
         let mut v4: Vec<(UdpProto, Arc<UdpSocket>)> = Vec::new();
-        let mut v6: Option<Vec<(UdpProto, Arc<UdpSocket>)>> = None;
         for &p in protos {
             let s = Arc::new(to_tokio(make_socket(
                 SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
@@ -207,34 +223,57 @@ impl Sweep {
             );
             v4.push((p, s));
         }
-        let requests: Vec<(UdpProto, Vec<u8>)> = protos
+        Ok(Sweep {
+            store,
+            recv: Mutex::new(recv),
+            v4,
+            protos: protos.to_vec(),
+            accept,
+            stats,
+            sent_any: false.into(),
+            sent: tokio::sync::watch::channel(None).0,
+        })
+    }
+
+    /// Whether any request went out.
+    pub fn sent_any(&self) -> bool {
+        self.sent_any.load(Ordering::Relaxed)
+    }
+
+    /// Send every discovery request to every target, one rate slot per target. Marks the sweep
+    /// sent when done (see [`Sweep::settled`]); call it once.
+    pub async fn send(&self, targets: impl Iterator<Item = IpAddr>, rate: &RateLimiter) {
+        let requests: Vec<(UdpProto, Vec<u8>)> = self
+            .protos
             .iter()
             .filter(|p| **p != UdpProto::Ssdp)
             .map(|p| (*p, p.request("")))
             .collect();
-        let mut sent_any = false;
+        let mut v6: Option<Vec<(UdpProto, Arc<UdpSocket>)>> = None;
         for ip in targets {
             rate.acquire().await;
             let socks: &[(UdpProto, Arc<UdpSocket>)] = if ip.is_ipv4() {
-                &v4
+                &self.v4
             } else {
                 if v6.is_none() {
                     let mut list = Vec::new();
-                    for &p in protos {
+                    for &p in &self.protos {
                         match make_socket(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)), false)
                             .and_then(to_tokio)
                         {
                             Ok(s) => {
                                 let s = Arc::new(s);
-                                spawn_receiver(
-                                    &mut recv,
-                                    s.clone(),
-                                    p,
-                                    store.clone(),
-                                    accept.clone(),
-                                    stats.clone(),
-                                    vec![],
-                                );
+                                if let Ok(mut recv) = self.recv.lock() {
+                                    spawn_receiver(
+                                        &mut recv,
+                                        s.clone(),
+                                        p,
+                                        self.store.clone(),
+                                        self.accept.clone(),
+                                        self.stats.clone(),
+                                        vec![],
+                                    );
+                                }
                                 list.push((p, s));
                             }
                             Err(e) => tracing::warn!(error = %e, "no IPv6 UDP socket"),
@@ -259,22 +298,39 @@ impl Sweep {
                 };
                 match s.send_to(data, dest).await {
                     Ok(_) => {
-                        stats.udp_sent.fetch_add(1, Ordering::Relaxed);
-                        sent_any = true;
+                        self.stats.udp_sent.fetch_add(1, Ordering::Relaxed);
+                        self.sent_any.store(true, Ordering::Relaxed);
                     }
                     Err(e) => tracing::debug!(%dest, error = %e, "udp send failed"),
                 }
             }
         }
-        Ok(Sweep {
-            store,
-            recv: Mutex::new(recv),
-            sent_any,
-        })
+        self.mark_sent();
+    }
+
+    /// Declare sending over (also when the sending task failed), so waiters stop waiting.
+    pub fn mark_sent(&self) {
+        self.sent.send_if_modified(|v| {
+            if v.is_none() {
+                *v = Some(tokio::time::Instant::now());
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Wait until every request has gone out and then `wait` more for the replies.
+    pub async fn settled(&self, wait: Duration) {
+        let mut rx = self.sent.subscribe();
+        let at = match rx.wait_for(|v| v.is_some()).await {
+            Ok(v) => v.unwrap_or_else(tokio::time::Instant::now),
+            Err(_) => tokio::time::Instant::now(),
+        };
+        tokio::time::sleep_until(at + wait).await;
     }
 }
 
-/// The IPv4 address of an interface.
 pub fn interface_v4(name: &str) -> Option<Ipv4Addr> {
     if_addrs::get_if_addrs()
         .ok()?

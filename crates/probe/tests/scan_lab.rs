@@ -278,3 +278,132 @@ async fn multicast_discovery_in_network_namespaces() {
     );
     let _ = UdpProto::ALL;
 }
+
+async fn lab_in(range: &str, devices: usize, seed: u64) -> Option<camtrace_lab::LabHandle> {
+    match Lab::start(LabConfig {
+        devices,
+        range: Some(range.parse().unwrap()),
+        seed,
+        ..Default::default()
+    })
+    .await
+    {
+        Ok(l) => Some(l),
+        Err(e) => {
+            skip(&format!("lab cannot start: {e}"));
+            None
+        }
+    }
+}
+
+/// Host discovery: a sparse range costs at most the ping ports per empty address (it used to
+/// cost every curated port, which made a /16 sweep take a minute), and still finds every device
+/// with its maker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_addresses_cost_only_the_ping_ports() {
+    let range = format!("127.{}.0.0/20", 100 + std::process::id() % 40);
+    let Some(lab) = lab_in(&range, 20, 3).await else {
+        return;
+    };
+    let manifest = lab.manifest().clone();
+    let cfg = quick();
+    let set = TargetSet::parse(std::slice::from_ref(&range), &[]).unwrap();
+    let (obs, summary) = scan_collect(&cfg, &set).await.unwrap();
+    lab.shutdown().await;
+    let hosts = 4096u64;
+    let live = manifest.devices.len() as u64;
+    let ping = camtrace_probe::DEFAULT_PING_PORTS.len() as u64;
+    let full = cfg.ports.len() as u64;
+    // every live host: its ping ports, every port again, and a few re-dials for HTTP/TLS/ONVIF
+    let bound = ping * (hosts - live) + live * (ping + 3 * full);
+    assert!(
+        summary.tcp_connects <= bound,
+        "{} connects for {hosts} addresses, {live} live (bound {bound}; dialling every port \
+         everywhere would be {})",
+        summary.tcp_connects,
+        full * hosts
+    );
+    assert_eq!(summary.hosts_up, live);
+    identify_and_check(&manifest, &obs);
+}
+
+/// A device that no ping port shows up (here: the only ping port is one nobody listens on) but
+/// that answers UDP discovery is still probed in full, once the sweep has settled; a device that
+/// answers neither is not reported. Nothing is reported twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_answerers_are_probed_in_full_when_no_ping_port_is_open() {
+    let range = format!("127.{}.0.0/24", 140 + std::process::id() % 10);
+    let Some(lab) = lab_in(&range, 30, 5).await else {
+        return;
+    };
+    let manifest = lab.manifest().clone();
+    let mut cfg = quick();
+    cfg.ports.push(1);
+    cfg.ping_ports = Some(vec![1]);
+    let set = TargetSet::parse(std::slice::from_ref(&range), &[]).unwrap();
+    let (obs, summary) = scan_collect(&cfg, &set).await.unwrap();
+    lab.shutdown().await;
+    let mut by_host: HashMap<&str, Vec<&ObservationKind>> = HashMap::new();
+    for o in &obs {
+        by_host.entry(o.target.as_str()).or_default().push(&o.kind);
+    }
+    let protos: HashSet<u16> = cfg.udp_protos.iter().map(|p| p.port()).collect();
+    let mut udp_devices = 0;
+    for d in &manifest.devices {
+        let answers_udp = d.udp_ports.iter().any(|p| protos.contains(p));
+        match by_host.get(d.target.as_str()) {
+            Some(got) => {
+                assert!(
+                    answers_udp,
+                    "{} ({}) reported without UDP",
+                    d.target, d.personality
+                );
+                udp_devices += 1;
+                let open: HashSet<u16> = got
+                    .iter()
+                    .filter_map(|k| match k {
+                        ObservationKind::Port { port, .. } => Some(*port),
+                        _ => None,
+                    })
+                    .collect();
+                for p in d.ports.iter().filter(|p| cfg.ports.contains(p)) {
+                    assert!(
+                        open.contains(p),
+                        "{} ({}): port {p} not probed after the UDP reply",
+                        d.target,
+                        d.personality
+                    );
+                }
+            }
+            None => assert!(
+                !answers_udp,
+                "{} ({}) answered UDP but was not reported",
+                d.target, d.personality
+            ),
+        }
+    }
+    assert!(udp_devices > 0, "the mix has UDP answerers");
+    assert_eq!(summary.hosts_up, udp_devices, "each host reported once");
+}
+
+/// `-Pn`: no host discovery, every port of every target is dialled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_ping_dials_every_port_of_every_target() {
+    let range = format!("127.{}.1.0/26", 140 + std::process::id() % 10);
+    let Some(lab) = lab_in(&range, 5, 9).await else {
+        return;
+    };
+    let manifest = lab.manifest().clone();
+    let mut cfg = quick();
+    cfg.ping_ports = None;
+    cfg.udp = false;
+    let set = TargetSet::parse(std::slice::from_ref(&range), &[]).unwrap();
+    let (_, summary) = scan_collect(&cfg, &set).await.unwrap();
+    lab.shutdown().await;
+    assert!(
+        summary.tcp_connects >= 64 * cfg.ports.len() as u64,
+        "{} connects",
+        summary.tcp_connects
+    );
+    assert_eq!(summary.hosts_up as usize, manifest.devices.len());
+}

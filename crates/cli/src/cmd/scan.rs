@@ -25,7 +25,7 @@ use std::time::Duration;
 /// Scan only networks you are authorised to scan. Use --scope to pin an allow-list.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  camtrace scan 127.20.0.0/16             # loopback lab: 20,000 connections/s by default\n  camtrace scan 203.0.113.0/24 --rate 200\n  camtrace scan -iL hosts.txt --exclude 127.20.0.1 --scope allowed.txt\n  camtrace scan 127.20.0.5 --ports 80,554,8000-8100 --format table\n  camtrace scan --discover eth0            # multicast discovery on a LAN interface"
+    after_help = "Examples:\n  camtrace scan 127.20.0.0/16             # loopback lab: 100,000 connections/s by default\n  camtrace scan 203.0.113.0/24 --rate 200\n  camtrace scan -iL hosts.txt --exclude 127.20.0.1 --scope allowed.txt\n  camtrace scan 127.20.0.5 --ports 80,554,8000-8100 --format table\n  camtrace scan --discover eth0            # multicast discovery on a LAN interface"
 )]
 pub struct Args {
     /// Targets: addresses, CIDR blocks, octet ranges, host names.
@@ -56,8 +56,15 @@ pub struct Args {
     /// Print the default port list with the reason for each port and exit.
     #[arg(long)]
     pub list_ports: bool,
+    /// Host discovery: probe a host in full only when one of these ports (those also in --ports)
+    /// is open, it answered UDP discovery, or (off loopback) it refused a connection.
+    #[arg(long, value_name = "PORTS", default_value = "80,443,554,8000,37777")]
+    pub ping_ports: String,
+    /// No host discovery: treat every target as up and probe every port (nmap's `-Pn` works too).
+    #[arg(long, visible_alias = "Pn")]
+    pub no_ping: bool,
     /// New connections per second at most (UDP: probe rounds per host per second). Default: 500,
-    /// or 20,000 when every target is on loopback (127.0.0.0/8, ::1), which is this machine.
+    /// or 100,000 when every target is on loopback (127.0.0.0/8, ::1), which is this machine.
     #[arg(long, value_name = "N")]
     pub rate: Option<f64>,
     /// Keep the rate fixed (no automatic slow-down on timeouts/resets).
@@ -175,7 +182,7 @@ fn build_targets(a: &Args) -> anyhow::Result<TargetSet> {
 /// The polite default rate for real networks, where fragile cameras must not be knocked over.
 const DEFAULT_RATE: f64 = 500.0;
 /// The default when every target is on loopback: the hosts are this machine (the lab).
-const LOOPBACK_RATE: f64 = 20_000.0;
+const LOOPBACK_RATE: f64 = 100_000.0;
 
 /// Whether every named target lies in 127.0.0.0/8 or ::1.
 fn loopback_only(targets: &TargetSet) -> bool {
@@ -193,9 +200,27 @@ fn effective_rate(a: &Args, targets: &TargetSet) -> f64 {
     }
 }
 
+/// `--ping-ports` in the order given (the order they are tried in), without duplicates.
+fn ping_order(spec: &str) -> anyhow::Result<Vec<u16>> {
+    let mut out: Vec<u16> = Vec::new();
+    for item in spec.split(',') {
+        for p in parse_ports(item).map_err(|e| anyhow::anyhow!("--ping-ports: {e}"))? {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn build_config(a: &Args) -> anyhow::Result<ScanConfig> {
     let mut cfg = ScanConfig {
         ports: parse_ports(&a.ports)?,
+        ping_ports: if a.no_ping {
+            None
+        } else {
+            Some(ping_order(&a.ping_ports)?)
+        },
         rate: a.rate.unwrap_or(DEFAULT_RATE),
         auto_rate: !a.no_auto_rate,
         per_host: a.per_host.max(1),
