@@ -171,6 +171,7 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 ports.join(",")
             );
         }
+        outln!("scan it: {}", scan_hint(m));
         if let Some(path) = &a.manifest {
             let json = serde_json::to_string_pretty(m)?;
             std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
@@ -186,6 +187,30 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         lab.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The scan command for this lab: its range, plus `--ports` for every port the lab had to move
+/// (80 -> 10080 when privileged ports cannot be bound), which the curated list does not cover.
+fn scan_hint(m: &camtrace_lab::Manifest) -> String {
+    let mut moved: Vec<u16> = m
+        .devices
+        .iter()
+        .flat_map(|d| d.services.iter())
+        .filter(|s| s.port != s.nominal_port)
+        .map(|s| s.port)
+        .collect();
+    moved.sort_unstable();
+    moved.dedup();
+    let mut cmd = String::new();
+    if let Some(ns) = &m.netns {
+        cmd.push_str(&format!("ip netns exec {} ", ns.client_ns));
+    }
+    cmd.push_str(&format!("camtrace scan {}", m.range));
+    if !moved.is_empty() {
+        let list: Vec<String> = moved.iter().map(|p| format!("+{p}")).collect();
+        cmd.push_str(&format!(" --ports default,{}", list.join(",")));
+    }
+    cmd
 }
 
 async fn wait_for_signal() {
