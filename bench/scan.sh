@@ -1,6 +1,6 @@
 #!/bin/sh
 # Reproduce docs/bench/scan.md: camtrace scan vs nmap -sV on an in-process loopback lab.
-#   DEVICES=1000 NMAP_SAMPLE=50 PROFILE=release bench/scan.sh
+#   DEVICES=1000 NMAP_SAMPLE=30 PROFILE=release bench/scan.sh
 # Sends traffic only to 127.60.0.0/16 (the lab's loopback range).
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,5 +13,5 @@ else
     BIN=target/debug/camtrace
 fi
 mkdir -p bench/results
-"$BIN" bench scan --devices "${DEVICES:-1000}" --nmap-sample "${NMAP_SAMPLE:-50}" \
+"$BIN" bench scan --devices "${DEVICES:-1000}" --nmap-sample "${NMAP_SAMPLE:-30}" \
     --json bench/results/scan.json | tee bench/results/scan.txt

@@ -46,9 +46,12 @@ pub struct ScanBench {
     /// nmap timing template (-T0..5); T4 is nmap's recommended fast profile for LANs.
     #[arg(long, default_value_t = 4)]
     pub nmap_timing: u8,
-    /// camtrace connection rate for the run.
-    #[arg(long, default_value_t = 20000.0)]
+    /// camtrace connection rate for the run (the loopback default of `camtrace scan`).
+    #[arg(long, default_value_t = 100000.0)]
     pub rate: f64,
+    /// Give camtrace only the lab's device addresses instead of sweeping the whole range.
+    #[arg(long)]
+    pub devices_only: bool,
     /// Write the results as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
@@ -248,14 +251,30 @@ fn bench_scan(g: &Global, b: ScanBench) -> anyhow::Result<ExitCode> {
         .context("starting the lab")?;
     let manifest = lab.manifest().clone();
     let devices: Vec<&camtrace_lab::ManifestDevice> = manifest.devices.iter().collect();
-    let targets: Vec<String> = devices.iter().map(|d| d.target.clone()).collect();
+    // The whole range, as a user scans it (host discovery finds the devices among the empty
+    // addresses), unless --devices-only hands camtrace the answer.
+    let targets: Vec<String> = if b.devices_only {
+        devices.iter().map(|d| d.target.clone()).collect()
+    } else {
+        vec![range.to_string()]
+    };
+    let addresses: u64 = if b.devices_only {
+        devices.len() as u64
+    } else {
+        1u64 << (32 - range.prefix_len())
+    };
     let ports = camtrace_probe::default_ports();
     eprintln!(
-        "bench scan: lab of {} devices on {} (seed {}), {} ports each",
+        "bench scan: lab of {} devices on {} (seed {}), {} ports; camtrace scans {}",
         devices.len(),
         range,
         b.seed,
-        ports.len()
+        ports.len(),
+        if b.devices_only {
+            "the device addresses"
+        } else {
+            "every address of the range"
+        }
     );
 
     // camtrace
@@ -296,8 +315,9 @@ fn bench_scan(g: &Global, b: ScanBench) -> anyhow::Result<ExitCode> {
         non_camera_hosts: nc,
     };
     eprintln!(
-        "camtrace: {} hosts in {:.2}s ({} connects, {} UDP replies, {} observations)",
-        devices.len(),
+        "camtrace: {} addresses, {} hosts up, in {:.2}s ({} connects, {} UDP replies, {} observations)",
+        addresses,
+        summary.hosts_up,
         ct_secs,
         summary.tcp_connects,
         summary.udp_replies,
@@ -401,9 +421,19 @@ fn bench_scan(g: &Global, b: ScanBench) -> anyhow::Result<ExitCode> {
     // report
     println!();
     println!(
-        "camtrace bench scan: {} lab devices, {} TCP ports each (loopback, one process)",
+        "camtrace bench scan: {} lab devices in {}, {} TCP ports (loopback, one process)",
         devices.len(),
+        range,
         ports.len()
+    );
+    println!(
+        "camtrace swept {} addresses ({}); hosts/s below counts lab devices",
+        addresses,
+        if b.devices_only {
+            "the device addresses only"
+        } else {
+            "the whole range, host discovery included"
+        }
     );
     println!("{:<34} {:>16} {:>22}", "", "camtrace", "nmap -sV (sampled)");
     let pct = |r: usize, e: usize| {
@@ -518,6 +548,7 @@ fn bench_scan(g: &Global, b: ScanBench) -> anyhow::Result<ExitCode> {
     if let Some(path) = &b.json {
         let v = serde_json::json!({
             "devices": devices.len(),
+            "addresses_scanned": addresses,
             "ports": ports,
             "camtrace": camtrace,
             "nmap": nmap_res.as_ref().map(|(n, _, _)| n),
