@@ -38,6 +38,8 @@ pub enum Command {
     Devices(cmd::devices::Args),
     /// List sites in the register.
     Sites(cmd::sites::Args),
+    /// The register's hash-chained change history: verify it (and anchors kept elsewhere), list it.
+    History(cmd::history::Args),
     /// Evaluate policy regimes and list findings with their reasons.
     Check(cmd::check::Args),
     /// Add, list or revoke waivers (signed, expiring exceptions).
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Reconcile(a) => cmd::reconcile::run(&cli.global, a),
         Command::Devices(a) => cmd::devices::run(&cli.global, a),
         Command::Sites(a) => cmd::sites::run(&cli.global, a),
+        Command::History(a) => cmd::history::run(&cli.global, a),
         Command::Check(a) => cmd::check::run(&cli.global, a),
         Command::Waiver(a) => cmd::waiver::run(&cli.global, a),
         Command::Plan(a) => cmd::plan::run(&cli.global, a),

@@ -311,3 +311,73 @@ fn killed_import_changes_nothing_on_postgres() {
     drop(rt);
     killed_import(&url);
 }
+
+/// `camtrace history verify` prints the head; kept outside the database, it later catches the
+/// newest entries being cut off, which leaves a shorter chain that still verifies on its own.
+#[test]
+fn history_anchor_catches_a_truncated_tail() {
+    let dir = tmpdir("history");
+    let db = dir.join("register.db");
+    let db = path(&db);
+    let f = fixtures();
+    camtrace(db, &["import", path(&f.join("site-register.csv"))]);
+    let verify = |anchor: Option<&str>| {
+        let mut c = Command::new(bin());
+        c.args(["history", "verify", "--json"])
+            .env("CAMTRACE_DB", db);
+        if let Some(a) = anchor {
+            c.args(["--anchor", a]);
+        }
+        let out = c.output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    let (code, first) = verify(None);
+    assert_eq!(code, Some(0), "{first}");
+    let first_head = first["head"].as_str().unwrap().to_string();
+    camtrace(
+        db,
+        &["import", path(&f.join("site-nmap.xml")), "--site", "hq"],
+    );
+    let (code, v) = verify(Some(&first_head));
+    assert_eq!(
+        code,
+        Some(0),
+        "an older anchor is still in a longer chain: {v}"
+    );
+    let head = v["head"].as_str().unwrap().to_string();
+    assert_ne!(head, first_head);
+    let entries = v["entries"].as_u64().unwrap();
+
+    // cut the newest entry off, straight in the database
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = camtrace_store::open(db).await.unwrap();
+        sqlx::query("DELETE FROM history WHERE seq = $1")
+            .bind(entries as i64)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    });
+    let (code, v) = verify(None);
+    assert_eq!(code, Some(0), "alone, the shorter chain verifies: {v}");
+    let (code, v) = verify(Some(&head));
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["ok"], false);
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("newest entries were removed"),
+        "{v}"
+    );
+    // bad anchors are a clear usage error
+    let out = Command::new(bin())
+        .args(["history", "verify", "--anchor", "12"])
+        .env("CAMTRACE_DB", db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SEQ:HASH"));
+    let _ = std::fs::remove_dir_all(dir);
+}

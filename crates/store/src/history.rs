@@ -37,6 +37,40 @@ pub struct HistoryEntry {
     pub hash: String,
 }
 
+/// A point of the chain recorded outside the database (printed by `camtrace history verify`,
+/// written into every report): `SEQ:HASH`. The chain proves that nothing before its newest entry
+/// was changed, but whoever can write the database can also cut the newest entries off and
+/// leave a shorter chain that still verifies. Checking against an anchor kept elsewhere catches
+/// that: the entry must still exist with the same hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryAnchor {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl std::fmt::Display for HistoryAnchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+impl std::str::FromStr for HistoryAnchor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("history anchor `{s}`: expected SEQ:HASH (a sequence number and a 64-hex-digit SHA-256), as printed by `camtrace history verify`")
+        };
+        let (seq, hash) = s.trim().split_once(':').ok_or_else(bad)?;
+        let seq: i64 = seq.trim().parse().map_err(|_| bad())?;
+        let hash = hash.trim().to_ascii_lowercase();
+        if seq < 1 || hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        Ok(Self { seq, hash })
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryFilter {
     pub entity_kind: Option<String>,
@@ -79,4 +113,30 @@ pub(crate) fn entry_hash(
     let mut h = Sha256::new();
     h.update(canonical.to_string().as_bytes());
     hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod anchor_tests {
+    use super::HistoryAnchor;
+
+    #[test]
+    fn anchors_round_trip_and_bad_ones_are_refused() {
+        let h = "ab".repeat(32);
+        let a: HistoryAnchor = format!("42:{}", h.to_uppercase()).parse().unwrap();
+        assert_eq!(a.seq, 42);
+        assert_eq!(a.hash, h);
+        assert_eq!(a.to_string().parse::<HistoryAnchor>().unwrap(), a);
+        for bad in [
+            "",
+            "42",
+            "x:ab",
+            "0:",
+            "-1:00",
+            "42:abc",
+            &format!("42:{}", "g".repeat(64)),
+        ] {
+            let e = bad.parse::<HistoryAnchor>().unwrap_err();
+            assert!(e.contains("SEQ:HASH"), "{bad}: {e}");
+        }
+    }
 }

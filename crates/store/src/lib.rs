@@ -24,7 +24,7 @@ use camtrace_model::{
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub use history::{HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
+pub use history::{HistoryAnchor, HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
 pub use migrate::Migration;
 pub use sql::{append_history_in, link_identifications, ScanImport, SqlStore};
 /// The sqlx pool type under the store, for crates that add their own tables (see
@@ -299,6 +299,39 @@ pub trait Store: Send + Sync {
     /// Check the whole hash chain; returns the number of entries, or
     /// [`StoreError::Tamper`] naming the first bad entry.
     async fn verify_history(&self) -> Result<u64>;
+    /// The newest entry as an anchor to keep outside the database (`None`: no history yet).
+    async fn history_head(&self) -> Result<Option<HistoryAnchor>>;
+    /// [`Store::verify_history`], and that the chain still holds `anchor` unchanged: catches the
+    /// newest entries cut off (which leaves a shorter chain that verifies on its own) and a
+    /// chain rebuilt from before the anchor.
+    async fn verify_history_against(&self, anchor: &HistoryAnchor) -> Result<u64> {
+        let n = self.verify_history().await?;
+        if anchor.seq > n as i64 {
+            return Err(TamperError {
+                seq: n as i64 + 1,
+                reason: format!(
+                    "the history ends at entry {n}, but entry {} was recorded earlier: the newest entries were removed",
+                    anchor.seq
+                ),
+            }
+            .into());
+        }
+        let at = self
+            .history(&HistoryFilter {
+                after_seq: Some(anchor.seq - 1),
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await?;
+        match at.first() {
+            Some(e) if e.seq == anchor.seq && e.hash == anchor.hash => Ok(n),
+            _ => Err(TamperError {
+                seq: anchor.seq,
+                reason: "differs from the anchor recorded earlier: the history was rewritten from this entry or before".into(),
+            }
+            .into()),
+        }
+    }
 
     // --- waivers ---
     async fn add_waiver(&self, waiver: &Waiver, actor: &str) -> Result<()>;

@@ -1369,6 +1369,19 @@ impl Store for SqlStore {
         Ok((expect_seq - 1) as u64)
     }
 
+    async fn history_head(&self) -> Result<Option<crate::HistoryAnchor>> {
+        let row = sqlx::query("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(crate::HistoryAnchor {
+                seq: r.try_get("seq")?,
+                hash: r.try_get("hash")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn add_waiver(&self, w: &Waiver, actor: &str) -> Result<()> {
         validate_id("waiver", &w.id)?;
         for (what, v) in [

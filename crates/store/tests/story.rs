@@ -478,6 +478,61 @@ async fn story(store: Box<dyn Store>) {
     assert_eq!(appended.seq as u64, n + 1);
     assert_eq!(store.verify_history().await.unwrap(), n + 1);
 
+    // The head is an anchor to keep elsewhere; cutting the newest entries off leaves a chain
+    // that verifies on its own, but not against the anchor.
+    let head = store
+        .history_head()
+        .await
+        .unwrap()
+        .expect("history has entries");
+    assert_eq!(head.seq, appended.seq);
+    assert_eq!(head.hash, appended.hash);
+    assert_eq!(store.verify_history_against(&head).await.unwrap(), n + 1);
+    let earlier: camtrace_store::HistoryAnchor = format!(
+        "3:{}",
+        store
+            .history(&HistoryFilter {
+                after_seq: Some(2),
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap()[0]
+            .hash
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(store.verify_history_against(&earlier).await.unwrap(), n + 1);
+    sqlx::query("DELETE FROM history WHERE seq > $1")
+        .bind(n as i64 - 1)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.verify_history().await.unwrap(),
+        n - 1,
+        "a truncated chain still verifies alone"
+    );
+    match store.verify_history_against(&head).await {
+        Err(StoreError::Tamper(t)) => {
+            assert_eq!(t.seq as u64, n);
+            assert!(
+                t.reason.contains("newest entries were removed"),
+                "{}",
+                t.reason
+            );
+        }
+        other => panic!("truncation not detected: {other:?}"),
+    }
+    let forged = camtrace_store::HistoryAnchor {
+        seq: 3,
+        hash: "0".repeat(64),
+    };
+    match store.verify_history_against(&forged).await {
+        Err(StoreError::Tamper(t)) => assert_eq!(t.seq, 3),
+        other => panic!("a different entry 3 not detected: {other:?}"),
+    }
+
     // Tampering with any stored entry is detected, naming it.
     sqlx::query("UPDATE history SET actor = 'mallory' WHERE seq = 3")
         .execute(store.pool())

@@ -2,6 +2,7 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod devices;
+pub mod history;
 pub mod identify;
 pub mod import;
 pub mod kb;
