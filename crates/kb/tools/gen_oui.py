@@ -35,7 +35,7 @@ RULES = {
         ("dahua", ["ZHEJIANG DAHUA ZHILIAN CO.,LTD"], False, "Dahua group entity (Zhilian)."),
         ("huacheng", ["Hangzhou Huacheng Network Technology Co.,Ltd",
                       "hangzhou huacheng network technology co., ltd"], False,
-         "Imou devices; Dahua ownership of Huacheng is believed, not confirmed [U]."),
+         "Imou devices; Dahua ownership of Huacheng is believed, not independently verified."),
     ],
     "prc-other.toml": [
         ("uniview", ["Zhejiang Uniview Technologies Co.,Ltd.", "Zhejiang Uniview Technologies Co., Ltd."], False, None),
