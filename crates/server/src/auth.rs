@@ -59,6 +59,10 @@ pub enum TokenScope {
     Read,
     /// Everything the owning user may do.
     Write,
+    /// `GET /metrics` and nothing else (for a Prometheus scraper); only central admins may
+    /// create one. Every other endpoint refuses it with 403.
+    #[serde(rename = "metrics:read")]
+    MetricsRead,
 }
 
 impl TokenScope {
@@ -66,6 +70,15 @@ impl TokenScope {
         match self {
             Self::Read => "read",
             Self::Write => "write",
+            Self::MetricsRead => "metrics:read",
+        }
+    }
+    /// The stored text back to a scope. Anything unknown is read-only (never more).
+    pub fn parse(s: &str) -> TokenScope {
+        match s {
+            "write" => Self::Write,
+            "metrics:read" => Self::MetricsRead,
+            _ => Self::Read,
         }
     }
 }
@@ -188,14 +201,23 @@ impl Principal {
     pub fn name(&self) -> &str {
         &self.user.username
     }
-    /// A read-only token caps every role at viewer.
+    /// A read-only (or metrics-only) token caps every role at viewer.
     pub fn cap(&self) -> Role {
         match self.via {
             Via::Token {
-                scope: TokenScope::Read,
+                scope: TokenScope::Read | TokenScope::MetricsRead,
                 ..
             } => Role::Viewer,
             _ => Role::Admin,
+        }
+    }
+    /// May read `GET /metrics`: a token with the `metrics:read` scope, or a browser session of a
+    /// central admin. Other tokens may not, whoever owns them (a scraper gets its own
+    /// credential that can do nothing else).
+    pub fn may_read_metrics(&self) -> bool {
+        match self.via {
+            Via::Token { scope, .. } => scope == TokenScope::MetricsRead,
+            Via::Session { .. } => self.user.central_role == Some(Role::Admin),
         }
     }
 }
@@ -519,11 +541,7 @@ fn row_token(r: &sqlx::any::AnyRow) -> ApiResult<ApiToken> {
         id: r.try_get("id")?,
         user_id: r.try_get("user_id")?,
         name: r.try_get("name")?,
-        scope: if scope == "write" {
-            TokenScope::Write
-        } else {
-            TokenScope::Read
-        },
+        scope: TokenScope::parse(&scope),
         created_at: r.try_get("created_at")?,
         expires_at: r.try_get("expires_at")?,
         revoked_at: r.try_get("revoked_at")?,

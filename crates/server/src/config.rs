@@ -35,6 +35,11 @@ pub struct ServerConfig {
     pub webhook_backoff: Duration,
     /// How often deadlines (waiver expiry, plan dates) and new restricted devices are checked.
     pub alert_interval: Duration,
+    /// Serve `GET /metrics` without authentication. Off by default: metrics then need an API
+    /// token with the `metrics:read` scope or a central admin session. Only for a scraper on a
+    /// trusted loopback-only network; the server warns when it is on and the bind address is
+    /// not loopback.
+    pub metrics_public: bool,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +57,7 @@ impl Default for ServerConfig {
             webhook_retries: 5,
             webhook_backoff: Duration::from_secs(2),
             alert_interval: Duration::from_secs(300),
+            metrics_public: false,
         }
     }
 }
@@ -107,6 +113,9 @@ impl ServerConfig {
         if let Some(s) = f.alert_interval_secs {
             self.alert_interval = Duration::from_secs(s.clamp(1, 86400));
         }
+        if let Some(m) = f.metrics_public {
+            self.metrics_public = m;
+        }
         Ok(())
     }
 }
@@ -130,6 +139,9 @@ pub fn parse_bind(s: &str) -> Result<SocketAddr, String> {
 /// webhook_retries = 5
 /// webhook_backoff_secs = 2
 /// alert_interval_secs = 300
+/// # GET /metrics without authentication (default false: a `metrics:read` API token or a
+/// # central admin session is needed). Only for scraping over a trusted loopback-only network.
+/// metrics_public = false
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +158,8 @@ pub struct FileConfig {
     pub webhook_retries: Option<u32>,
     pub webhook_backoff_secs: Option<f64>,
     pub alert_interval_secs: Option<u64>,
+    /// Serve `/metrics` without authentication (see [`ServerConfig::metrics_public`]).
+    pub metrics_public: Option<bool>,
 }
 
 impl FileConfig {
@@ -175,6 +189,10 @@ mod tests {
         assert_eq!(c.bind.port(), 9000);
         assert_eq!(c.session_ttl, chrono::Duration::hours(2));
         assert!(c.secure_cookies());
+        assert!(!c.metrics_public, "metrics need authentication by default");
+        c.apply_file(&toml::from_str("metrics_public = true").unwrap())
+            .unwrap();
+        assert!(c.metrics_public);
         assert!(toml::from_str::<FileConfig>("bnd = 1").is_err());
         let half: FileConfig = toml::from_str("tls_cert = \"c.pem\"").unwrap();
         assert!(ServerConfig::default().apply_file(&half).is_err());

@@ -82,6 +82,13 @@ impl FromRequestParts<App> for Caller {
         let p = principal_of(parts, app)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        if let Via::Token {
+            scope: auth::TokenScope::MetricsRead,
+            ..
+        } = p.via
+        {
+            return Err(ApiError::forbidden("this API token may only read /metrics"));
+        }
         if unsafe_method(&parts.method) {
             match &p.via {
                 Via::Session { csrf, .. } => {
@@ -104,6 +111,31 @@ impl FromRequestParts<App> for Caller {
             }
         }
         caller_of(p, app).await
+    }
+}
+
+/// A caller allowed to read `GET /metrics`: a `metrics:read` token or a central admin's
+/// session ([`Principal::may_read_metrics`]); anyone when the operator set `metrics_public`.
+/// 401 without credentials, 403 with credentials that do not allow it.
+pub struct MetricsReader;
+
+impl FromRequestParts<App> for MetricsReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        if app.config.metrics_public {
+            return Ok(MetricsReader);
+        }
+        let p = principal_of(parts, app)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        if p.may_read_metrics() {
+            Ok(MetricsReader)
+        } else {
+            Err(ApiError::forbidden(
+                "metrics need an API token with the metrics:read scope or a central admin session",
+            ))
+        }
     }
 }
 

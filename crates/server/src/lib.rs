@@ -6,7 +6,8 @@
 //!   webhook sender, and shuts down gracefully on Ctrl-C / SIGTERM.
 //! * REST API under `/api/v1/` (OpenAPI: [`api::openapi`], committed as `docs/openapi.json`),
 //!   the dashboard under `/` (askama + htmx, no front-end build), `/healthz`, `/readyz`,
-//!   `/metrics` (Prometheus text format).
+//!   `/metrics` (Prometheus text format; needs a `metrics:read` API token or a central admin
+//!   session unless the configuration sets `metrics_public`).
 
 pub mod access;
 pub mod alerts;
@@ -227,6 +228,12 @@ pub async fn serve_until(
     });
     let bg = alerts::spawn_background(app.clone());
     let addr = app.config.bind;
+    if app.config.metrics_public && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "metrics_public is on and the server listens beyond loopback: anyone who can reach it can read /metrics"
+        );
+    }
     let service = router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = match &app.config.tls {
         Some(tls) => {

@@ -2,6 +2,7 @@
 //! status, and a latency histogram by method and route. Routes are the matched templates
 //! (`/api/v1/devices/{id}`), never raw paths, so the label set stays bounded.
 
+use crate::extract::MetricsReader;
 use crate::App;
 use axum::extract::State;
 use axum::http::header;
@@ -106,7 +107,20 @@ fn esc(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-pub async fn render(State(app): State<App>) -> impl IntoResponse {
+/// Prometheus metrics (text exposition format). Needs an API token with the `metrics:read`
+/// scope or a central admin session, unless the server runs with `metrics_public = true`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    operation_id = "metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain", body = String),
+        (status = 401, description = "no credentials"),
+        (status = 403, description = "credentials without the metrics:read scope (or a session that is not a central admin's)"),
+    )
+)]
+pub async fn render(State(app): State<App>, _who: MetricsReader) -> impl IntoResponse {
     let mut text = app.metrics.text();
     let (sent, failed) = app.alerts.delivery_counts();
     text.push_str(

@@ -126,8 +126,10 @@ async fn matrix(app: camtrace_server::App) {
     let new_dev_a =
         serde_json::to_value(device("dev-new", "site-secret-a", "axis", "axis")).unwrap();
 
-    // Reads of A's things: refused (404, nothing disclosed).
+    // Reads of A's things: refused (404, nothing disclosed). The metrics span every
+    // organisation: an organisation admin's token (without the metrics:read scope) gets 403.
     let denied_reads = vec![
+        case("/metrics", Method::GET, "/metrics", None),
         case(
             "/api/v1/organisations/{id}",
             Method::GET,

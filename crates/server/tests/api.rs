@@ -4,18 +4,39 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use camtrace_server::auth;
 use common::*;
 use serde_json::json;
 
 #[tokio::test]
 async fn health_ready_and_metrics() {
-    let app = sqlite_app().await;
-    let r = call(&app, Method::GET, "/healthz", None, None).await;
+    let f = fixture(sqlite_app().await).await;
+    let app = &f.app;
+    let r = call(app, Method::GET, "/healthz", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = call(&app, Method::GET, "/readyz", None, None).await;
+    let r = call(app, Method::GET, "/readyz", None, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let _ = call(&app, Method::GET, "/api/v1/devices", None, None).await;
-    let r = call(&app, Method::GET, "/metrics", None, None).await;
+    let _ = call(app, Method::GET, "/api/v1/devices", None, None).await;
+    // No credentials: 401, and nothing of the metrics in the answer.
+    let r = call(app, Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    assert!(!r.text().contains("camtrace_http"), "{}", r.text());
+    // A token with the metrics:read scope reads them.
+    let (m, _) = auth::create_token(
+        app.pool(),
+        &f.user_ids["root"],
+        "prometheus",
+        auth::TokenScope::MetricsRead,
+        chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    let r = get(app, "/metrics", &m).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     let t = r.text();
     assert!(
         t.contains("# TYPE camtrace_http_requests_total counter"),
@@ -25,8 +46,166 @@ async fn health_ready_and_metrics() {
         t.contains("route=\"/api/v1/devices\",status=\"401\"} 1"),
         "the unauthenticated request is counted under its route template: {t}"
     );
+    assert!(
+        t.contains("route=\"/metrics\",status=\"401\"} 1"),
+        "refused scrapes are counted: {t}"
+    );
     assert!(t.contains("camtrace_http_request_duration_seconds_bucket{method=\"GET\",route=\"/readyz\",le=\"+Inf\"} 1"));
     assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    // Tokens without the scope are refused, a central admin's write token included.
+    for user in ["root", "bob", "victor"] {
+        let r = get(app, "/metrics", f.token(user)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{user}: {}", r.text());
+        assert!(!r.text().contains("camtrace_http"));
+    }
+    let (ro, _) = auth::create_token(
+        app.pool(),
+        &f.user_ids["root"],
+        "ro",
+        auth::TokenScope::Read,
+        chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        get(app, "/metrics", &ro).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // The metrics token can do nothing else, not even read.
+    for p in ["/api/v1/devices", "/api/v1/me", "/api/v1/organisations"] {
+        let r = get(app, p, &m).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{p}: {}", r.text());
+    }
+    let r = post(
+        app,
+        "/api/v1/zones",
+        &m,
+        json!({"id": "z9", "site": "site-b", "name": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Sessions: a central admin's reads the metrics, an organisation admin's does not.
+    for (user, want) in [("root", StatusCode::OK), ("bob", StatusCode::FORBIDDEN)] {
+        let login = call(
+            app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": user, "password": format!("{user}-password-123")})),
+        )
+        .await;
+        assert_eq!(login.status, StatusCode::OK);
+        let r = send(
+            app,
+            Request::get("/metrics")
+                .header("cookie", session_of(&login))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, want, "{user} session: {}", r.text());
+    }
+    // A revoked metrics token stops working at once.
+    let id = get(app, "/api/v1/tokens", f.token("root"))
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "prometheus")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        call(
+            app,
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(f.token("root")),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        get(app, "/metrics", &m).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn only_central_admins_create_metrics_tokens() {
+    let f = fixture(sqlite_app().await).await;
+    let app = &f.app;
+    for (user, want) in [
+        ("root", StatusCode::OK),
+        ("bob", StatusCode::FORBIDDEN),
+        ("alice", StatusCode::FORBIDDEN),
+    ] {
+        let login = call(
+            app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": user, "password": format!("{user}-password-123")})),
+        )
+        .await;
+        let csrf = login.json()["csrf_token"].as_str().unwrap().to_string();
+        let r = send(
+            app,
+            Request::post("/api/v1/tokens")
+                .header("cookie", session_of(&login))
+                .header("x-csrf-token", &csrf)
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    json!({"name": "scraper", "scope": "metrics:read"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, want, "{user}: {}", r.text());
+        if want == StatusCode::OK {
+            assert_eq!(r.json()["record"]["scope"], "metrics:read");
+            let tok = r.json()["token"].as_str().unwrap().to_string();
+            let m = get(app, "/metrics", &tok).await;
+            assert_eq!(m.status, StatusCode::OK, "{}", m.text());
+            // Listed back with its scope.
+            let list = get(app, "/api/v1/tokens", f.token("root")).await.json();
+            assert!(list
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == "scraper" && t["scope"] == "metrics:read"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn metrics_public_opt_out_serves_metrics_without_login() {
+    let store = camtrace_store::open("sqlite::memory:").await.unwrap();
+    let app = camtrace_server::App::new(
+        std::sync::Arc::from(store),
+        &camtrace_kb::KbFiles::embedded(),
+        camtrace_server::ServerConfig {
+            metrics_public: true,
+            ..test_config()
+        },
+    )
+    .unwrap();
+    let r = call(&app, Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r
+        .text()
+        .contains("# TYPE camtrace_http_requests_total counter"));
+    // The opt-out opens the metrics only: the API still needs credentials.
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/devices", None, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

@@ -340,6 +340,7 @@ pub async fn list_tokens(State(app): State<App>, caller: Caller) -> ApiResult<Js
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewToken {
     pub name: String,
+    /// `read`, `write`, or `metrics:read` (only `GET /metrics`; central admins only).
     pub scope: TokenScope,
     /// Lifetime in days (default and maximum: the server's `token_days`).
     pub expires_days: Option<i64>,
@@ -362,6 +363,10 @@ pub async fn create_token(
         return Err(ApiError::forbidden(
             "API tokens cannot create tokens; log in",
         ));
+    }
+    if b.scope == TokenScope::MetricsRead {
+        // Metrics span every organisation: only a central admin may hand out access to them.
+        require_central_admin(&caller)?;
     }
     let max = app.config.token_ttl;
     let ttl = match b.expires_days {

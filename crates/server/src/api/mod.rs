@@ -155,7 +155,7 @@ pub fn to_json<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
         decisions::list_requests, decisions::request_waiver, decisions::decide_request,
         decisions::list_plans, decisions::create_plan, decisions::get_plan,
         decisions::decide_plan, decisions::findings_report, decisions::estate_report, decisions::check_quote,
-        auditlog::export, auditlog::verify,
+        auditlog::export, auditlog::verify, crate::metrics::render,
     ),
     components(schemas(
         Page, crate::auth::Role, crate::auth::TokenScope, crate::auth::User, crate::auth::Grant,
