@@ -488,67 +488,13 @@ mod tests {
         assert_eq!(ids.len(), ps.len());
     }
 
-    /// Internal reference files (not shipped) a citation must not point at: the same patterns
-    /// as `camtrace_kb::INTERNAL_REFERENCES`, which this crate does not depend on.
-    const INTERNAL_REFERENCES: &[&str] = &[
-        "vendors.md",
-        "protocols.md",
-        "policies.md",
-        "anchors.md",
-        "facts/",
-        "shared/",
-        "facts file",
-        "shared facts",
-        "shared corpus",
-    ];
-
-    /// The internal reference `text` names, if any. As in `camtrace_kb::internal_reference`,
-    /// words of a URL (`https://...`) are public addresses and not searched; `file://` is.
-    fn internal_reference(text: &str) -> Option<&'static str> {
-        let text = text
-            .split_whitespace()
-            .filter(|w| {
-                let w = w.to_ascii_lowercase();
-                !w.contains("://") || w.contains("file://")
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
-        INTERNAL_REFERENCES
-            .iter()
-            .copied()
-            .find(|r| text.contains(r))
-    }
-
-    #[test]
-    fn internal_reference_patterns_match() {
-        assert_eq!(
-            internal_reference("protocols.md 2.3 (DHIP)"),
-            Some("protocols.md")
-        );
-        assert_eq!(
-            internal_reference("see /work/Shared/Facts/x"),
-            Some("facts/")
-        );
-        assert_eq!(
-            internal_reference("file:///x/vendors.md"),
-            Some("vendors.md")
-        );
-        assert_eq!(
-            internal_reference("https://example.org/shared/protocols.md"),
-            None
-        );
-        assert_eq!(
-            internal_reference("nmap/nmap @db4aefdd nmap-service-probes (facts only)"),
-            None
-        );
-    }
-
     /// The built-in personalities ship in the binary: every `source` cites a public source (or
     /// says it is unverified), never our internal reference files, and neither do the comments
     /// of the embedded table.
     #[test]
     fn builtin_table_cites_no_internal_reference() {
+        // the knowledge base's own rule for what counts as an internal reference
+        use camtrace_kb::internal_reference;
         for p in builtin().unwrap() {
             assert!(!p.source.trim().is_empty(), "{}: no source", p.id);
             assert_eq!(

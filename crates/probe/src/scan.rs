@@ -336,57 +336,26 @@ pub async fn scan(
         sw.settled(cfg.udp_wait).await;
         let mut late: Vec<_> = sw.finish().into_iter().collect();
         late.sort_by_key(|(ip, _)| *ip);
-        for (ip, pre) in late {
-            if reported.borrow().contains(&ip) {
+        late.retain(|(ip, _)| {
+            let dup = reported.borrow().contains(ip);
+            if dup {
                 tracing::debug!(%ip, "late UDP reply after the host was reported; dropped");
-                continue;
             }
-            while set.len() >= host_parallel {
-                if let Some(Ok(r)) = set.join_next().await {
-                    emit(r, &mut prog, sink);
-                }
-            }
-            let c = ctx.clone();
-            set.spawn(async move {
-                let udp = UdpFeed {
-                    pre,
-                    sweep: None,
-                    wait: Duration::ZERO,
-                };
-                (false, probe_host(c, ip, udp).await)
-            });
-        }
-        while let Some(res) = set.join_next().await {
-            if let Ok(r) = res {
-                emit(r, &mut prog, sink);
-            }
-        }
+            !dup
+        });
+        probe_in_full(&ctx, &mut set, late, false, host_parallel, |r| {
+            emit(r, &mut prog, sink)
+        })
+        .await;
     }
     let mut rest: Vec<_> = discovered.into_iter().collect();
     rest.sort_by_key(|(ip, _)| *ip);
     if cfg.probe_discovered && cfg.tcp {
         // the TCP probes of the targets, for hosts that answered on the chosen link
-        for (ip, pre) in rest {
-            while set.len() >= host_parallel {
-                if let Some(Ok(r)) = set.join_next().await {
-                    emit(r, &mut prog, sink);
-                }
-            }
-            let c = ctx.clone();
-            set.spawn(async move {
-                let udp = UdpFeed {
-                    pre,
-                    sweep: None,
-                    wait: Duration::ZERO,
-                };
-                (true, probe_host(c, ip, udp).await)
-            });
-        }
-        while let Some(res) = set.join_next().await {
-            if let Ok(r) = res {
-                emit(r, &mut prog, sink);
-            }
-        }
+        probe_in_full(&ctx, &mut set, rest, true, host_parallel, |r| {
+            emit(r, &mut prog, sink)
+        })
+        .await;
     } else {
         for (ip, v) in rest {
             let obs = v
@@ -424,6 +393,39 @@ pub async fn scan(
         elapsed_secs: start.elapsed().as_secs_f64(),
         final_rate: rate.rate(),
     })
+}
+
+/// Probe `hosts` in full (no host discovery: their UDP replies are in hand), at most `parallel`
+/// at once, handing each report to `emit` with `first` (whether it is the host's first report).
+async fn probe_in_full(
+    ctx: &Arc<Ctx>,
+    set: &mut JoinSet<(bool, HostReport)>,
+    hosts: Vec<(IpAddr, Vec<(UdpProto, ObservationKind)>)>,
+    first: bool,
+    parallel: usize,
+    mut emit: impl FnMut((bool, HostReport)),
+) {
+    for (ip, pre) in hosts {
+        while set.len() >= parallel {
+            if let Some(Ok(r)) = set.join_next().await {
+                emit(r);
+            }
+        }
+        let c = ctx.clone();
+        set.spawn(async move {
+            let udp = UdpFeed {
+                pre,
+                sweep: None,
+                wait: Duration::ZERO,
+            };
+            (first, probe_host(c, ip, udp).await)
+        });
+    }
+    while let Some(res) = set.join_next().await {
+        if let Ok(r) = res {
+            emit(r);
+        }
+    }
 }
 
 /// Convenience for in-process callers (the demo, tests): scan and return every observation.

@@ -60,13 +60,7 @@ async fn scan_finds_every_lab_device_and_its_maker() {
             .get(d.target.as_str())
             .unwrap_or_else(|| panic!("device {} ({}) not found", d.target, d.personality));
         // every bound TCP port we scan was seen open
-        let open: HashSet<u16> = got
-            .iter()
-            .filter_map(|k| match k {
-                ObservationKind::Port { port, .. } => Some(*port),
-                _ => None,
-            })
-            .collect();
+        let open = open_ports(got);
         for p in d.ports.iter().filter(|p| scanned.contains(p)) {
             assert!(
                 open.contains(p),
@@ -101,6 +95,16 @@ async fn scan_finds_every_lab_device_and_its_maker() {
     );
     assert_eq!(summary.hosts_up as usize, manifest.devices.len());
     identify_and_check(&manifest, &obs);
+}
+
+/// The TCP ports a host's observations show open.
+fn open_ports(got: &[&ObservationKind]) -> HashSet<u16> {
+    got.iter()
+        .filter_map(|k| match k {
+            ObservationKind::Port { port, .. } => Some(*port),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Identification through the engine: maker right for every device whose maker the manifest
@@ -359,13 +363,7 @@ async fn udp_answerers_are_probed_in_full_when_no_ping_port_is_open() {
                     d.target, d.personality
                 );
                 udp_devices += 1;
-                let open: HashSet<u16> = got
-                    .iter()
-                    .filter_map(|k| match k {
-                        ObservationKind::Port { port, .. } => Some(*port),
-                        _ => None,
-                    })
-                    .collect();
+                let open = open_ports(got);
                 for p in d.ports.iter().filter(|p| cfg.ports.contains(p)) {
                     assert!(
                         open.contains(p),

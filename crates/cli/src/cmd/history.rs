@@ -126,14 +126,23 @@ fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
         limit: Some(a.limit.max(1)),
         ..Default::default()
     };
+    print(g, &filter, a.format)
+}
+
+/// Print the history entries `filter` selects (also `camtrace waiver history`).
+pub(crate) fn print(
+    g: &Global,
+    filter: &HistoryFilter,
+    format: Option<Format>,
+) -> anyhow::Result<ExitCode> {
     let entries = runtime()?.block_on(async {
         let store = camtrace_store::open(&g.db)
             .await
             .with_context(|| format!("opening the register database {}", g.db))?;
-        anyhow::Ok(store.history(&filter).await?)
+        anyhow::Ok(store.history(filter).await?)
     })?;
     let mut out = std::io::stdout().lock();
-    match default_format(a.format) {
+    match default_format(format) {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&entries)?)?,
         Format::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);

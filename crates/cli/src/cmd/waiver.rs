@@ -124,44 +124,7 @@ fn history(g: &Global, a: HistoryArgs) -> anyhow::Result<ExitCode> {
         entity_id: a.id.clone(),
         ..Default::default()
     };
-    let entries = runtime()?.block_on(async {
-        let store = camtrace_store::open(&g.db)
-            .await
-            .with_context(|| format!("opening the register database {}", g.db))?;
-        anyhow::Ok(store.history(&filter).await?)
-    })?;
-    let text = match default_format(a.format) {
-        Format::Json => serde_json::to_string_pretty(&entries)? + "\n",
-        Format::Csv => {
-            let mut out = csv_line(&["seq", "time", "actor", "action", "waiver", "hash"]);
-            for e in &entries {
-                out.push_str(&csv_line(&[
-                    &e.seq.to_string(),
-                    &e.time,
-                    &e.actor,
-                    &e.action,
-                    &e.entity_id,
-                    &e.hash,
-                ]));
-            }
-            out
-        }
-        Format::Table => {
-            let mut out = format!(
-                "{:>6} {:<28} {:<16} {:<14} {}\n",
-                "SEQ", "TIME", "ACTOR", "ACTION", "WAIVER"
-            );
-            for e in &entries {
-                out.push_str(&format!(
-                    "{:>6} {:<28} {:<16} {:<14} {}\n",
-                    e.seq, e.time, e.actor, e.action, e.entity_id
-                ));
-            }
-            out
-        }
-    };
-    std::io::stdout().write_all(text.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    crate::cmd::history::print(g, &filter, a.format)
 }
 
 fn add(g: &Global, a: AddArgs) -> anyhow::Result<ExitCode> {
