@@ -76,6 +76,10 @@ fn scan_writes_observations_and_saves_them() {
     assert_eq!(v["phase"], "done");
     assert_eq!(v["hosts_done"], 1);
     assert_eq!(v["hosts_up"], 1);
+    // host discovery on the added port, then the probes: at least two connects
+    assert!(v["connects"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(v["rate_limit"], 100000.0, "the loopback default: {v}");
+    assert!(v["rate"].as_f64().unwrap() >= 0.0, "{v}");
 }
 
 #[test]

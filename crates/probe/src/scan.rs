@@ -136,8 +136,56 @@ pub struct Progress {
     pub hosts_done: u64,
     pub hosts_up: u64,
     pub observations: u64,
+    /// New TCP connections so far.
+    pub connects: u64,
+    /// Connections per second achieved since the previous update.
     pub rate: f64,
+    /// The rate limit in force (the auto-tuner may hold it below `--rate`).
+    pub rate_limit: f64,
     pub elapsed: Duration,
+}
+
+/// Refreshes the live figures of a [`Progress`] (at most every 200 ms unless forced).
+struct Ticker {
+    start: Instant,
+    last: Instant,
+    last_connects: u64,
+}
+
+impl Ticker {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            start: now,
+            last: now,
+            last_connects: 0,
+        }
+    }
+
+    fn tick(
+        &mut self,
+        force: bool,
+        prog: &mut Progress,
+        stats: &Stats,
+        rate: &RateLimiter,
+        sink: &mut dyn ScanSink,
+    ) {
+        let since = self.last.elapsed();
+        if !force && since < Duration::from_millis(200) {
+            return;
+        }
+        let connects = Stats::get(&stats.connects);
+        let secs = since.as_secs_f64();
+        if secs > 0.0 {
+            prog.rate = connects.saturating_sub(self.last_connects) as f64 / secs;
+        }
+        self.last = Instant::now();
+        self.last_connects = connects;
+        prog.connects = connects;
+        prog.rate_limit = rate.rate();
+        prog.elapsed = self.start.elapsed();
+        sink.progress(prog);
+    }
 }
 
 /// Receives results as they come (a host at a time) and progress updates.
@@ -233,9 +281,12 @@ pub async fn scan(
         hosts_done: 0,
         hosts_up: 0,
         observations: 0,
-        rate: rate.rate(),
+        connects: 0,
+        rate: 0.0,
+        rate_limit: rate.rate(),
         elapsed: Duration::ZERO,
     };
+    let mut ticker = Ticker::new();
 
     // 1. UDP: unicast requests to every target, sent by a task of their own while TCP runs;
     //    replies are collected meanwhile and each host takes its own once the sweep has settled
@@ -276,7 +327,6 @@ pub async fn scan(
     let host_parallel = (budget / cfg.per_host.max(1)).max(1);
     // (whether this is the host's first report, the report)
     let mut set: JoinSet<(bool, HostReport)> = JoinSet::new();
-    let mut last_tick = Instant::now();
     let reported: std::cell::RefCell<std::collections::HashSet<IpAddr>> = Default::default();
     let emit = |(first, r): (bool, HostReport), prog: &mut Progress, sink: &mut dyn ScanSink| {
         prog.hosts_done += first as u64;
@@ -306,23 +356,13 @@ pub async fn scan(
             };
             (true, probe_host(c, ip, udp).await)
         });
-        if last_tick.elapsed() >= Duration::from_millis(200) {
-            last_tick = Instant::now();
-            prog.rate = rate.rate();
-            prog.elapsed = start.elapsed();
-            sink.progress(&prog);
-        }
+        ticker.tick(false, &mut prog, &stats, &rate, sink);
     }
     while let Some(res) = set.join_next().await {
         if let Ok(r) = res {
             emit(r, &mut prog, sink);
         }
-        if last_tick.elapsed() >= Duration::from_millis(200) {
-            last_tick = Instant::now();
-            prog.rate = rate.rate();
-            prog.elapsed = start.elapsed();
-            sink.progress(&prog);
-        }
+        ticker.tick(false, &mut prog, &stats, &rate, sink);
     }
     // 3. Targets that showed no TCP sign of life but answered UDP discovery: probe them in full
     //    now, with their replies in hand. Late replies from hosts already reported are dropped.
@@ -378,9 +418,7 @@ pub async fn scan(
         }
     }
     prog.phase = Phase::Done;
-    prog.elapsed = start.elapsed();
-    prog.rate = rate.rate();
-    sink.progress(&prog);
+    ticker.tick(true, &mut prog, &stats, &rate, sink);
     Ok(ScanSummary {
         hosts_targeted: total.unwrap_or(prog.hosts_done),
         hosts_up: prog.hosts_up,

@@ -392,7 +392,9 @@ impl ScanSink for CliSink {
                 "devices": self.devices,
                 "surveillance": self.surveillance,
                 "observations": p.observations,
+                "connects": p.connects,
                 "rate": (p.rate * 10.0).round() / 10.0,
+                "rate_limit": (p.rate_limit * 10.0).round() / 10.0,
                 "elapsed_s": (p.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             });
             eprintln!("{v}");
@@ -409,8 +411,8 @@ impl ScanSink for CliSink {
                 Phase::Done => "done",
             });
             b.set_message(format!(
-                "up {}  found {} ({} surveillance)  {:.0} conn/s",
-                p.hosts_up, self.devices, self.surveillance, p.rate
+                "up {}  found {} ({} surveillance)  {:.0} conn/s (limit {:.0})",
+                p.hosts_up, self.devices, self.surveillance, p.rate, p.rate_limit
             ));
         }
     }
