@@ -339,7 +339,7 @@ pub async fn scan(
             sink.host(r);
         }
     };
-    for ip in targets.iter() {
+    for (index, ip) in (0u64..).zip(targets.iter()) {
         while set.len() >= host_parallel {
             if let Some(Ok(r)) = set.join_next().await {
                 emit(r, &mut prog, sink);
@@ -353,6 +353,7 @@ pub async fn scan(
                 pre,
                 sweep: sw,
                 wait: c.cfg.udp_wait,
+                index,
             };
             (true, probe_host(c, ip, udp).await)
         });
@@ -455,6 +456,7 @@ async fn probe_in_full(
                 pre,
                 sweep: None,
                 wait: Duration::ZERO,
+                index: 0,
             };
             (first, probe_host(c, ip, udp).await)
         });
@@ -505,8 +507,10 @@ struct UdpFeed {
     pre: Vec<(UdpProto, ObservationKind)>,
     /// The unicast sweep, to take from once it has settled.
     sweep: Option<Arc<udp::Sweep>>,
-    /// How long after the sweep's last request replies are waited for.
+    /// How long after the host's requests replies are waited for.
     wait: Duration,
+    /// The host's position in the sweep's sending order.
+    index: u64,
 }
 
 /// What host discovery learnt about a target.
@@ -631,7 +635,7 @@ async fn probe_host(ctx: Arc<Ctx>, ip: IpAddr, feed: UdpFeed) -> HostReport {
     if let Some(taken) = udp_taken {
         udp_obs.extend(taken);
     } else if let Some(sw) = &feed.sweep {
-        sw.settled(feed.wait).await;
+        sw.settled_for(feed.index, feed.wait).await;
         for item in sw.take(ip) {
             if !udp_obs.contains(&item) {
                 udp_obs.push(item);

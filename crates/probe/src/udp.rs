@@ -148,6 +148,8 @@ pub struct Sweep {
     sent_any: std::sync::atomic::AtomicBool,
     /// When the last request went out (`None` while sending).
     sent: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
+    /// How many targets have had their requests sent (in target order).
+    targets_sent: tokio::sync::watch::Sender<u64>,
 }
 
 impl Sweep {
@@ -232,6 +234,7 @@ impl Sweep {
             stats,
             sent_any: false.into(),
             sent: tokio::sync::watch::channel(None).0,
+            targets_sent: tokio::sync::watch::channel(0).0,
         })
     }
 
@@ -304,6 +307,7 @@ impl Sweep {
                     Err(e) => tracing::debug!(%dest, error = %e, "udp send failed"),
                 }
             }
+            self.targets_sent.send_modify(|n| *n += 1);
         }
         self.mark_sent();
     }
@@ -318,6 +322,21 @@ impl Sweep {
                 false
             }
         });
+    }
+
+    /// Wait until the requests to the target at `index` (in sending order) have gone out and
+    /// `wait` more for its replies, or until the whole sweep has settled, whichever is first. A
+    /// host can thus be reported while the sweep still runs through the rest of a large range.
+    pub async fn settled_for(&self, index: u64, wait: Duration) {
+        let mine = async {
+            let mut rx = self.targets_sent.subscribe();
+            let _ = rx.wait_for(|n| *n > index).await;
+            tokio::time::sleep(wait).await;
+        };
+        tokio::select! {
+            _ = mine => {}
+            _ = self.settled(wait) => {}
+        }
     }
 
     /// Wait until every request has gone out and then `wait` more for the replies.
