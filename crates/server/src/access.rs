@@ -10,31 +10,95 @@
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use camtrace_model::Organisation;
+use camtrace_store::Store;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// The organisation tree (every organisation and its parent) as of one history entry.
+#[derive(Debug, Default)]
+pub struct OrgTree {
+    /// Hash of the newest history entry when the tree was read (empty: no history).
+    pub head: String,
+    pub organisations: Vec<Organisation>,
+    parents: HashMap<String, Option<String>>,
+}
+
+impl OrgTree {
+    pub fn new(head: String, organisations: Vec<Organisation>) -> OrgTree {
+        let parents = organisations
+            .iter()
+            .map(|o| (o.id.clone(), o.parent.clone()))
+            .collect();
+        OrgTree {
+            head,
+            organisations,
+            parents,
+        }
+    }
+}
+
+/// The organisation tree kept in memory between requests, so that authorising a request costs
+/// no query for it. Every request reads the history head in the same round trip as its
+/// credential ([`crate::auth::Resolved::head`]); the cached tree is used only when it was read
+/// at that same head, and reloaded otherwise. Organisations are written only through the
+/// store, which appends to the history in the same transaction (whichever process writes:
+/// this server, another server on the same database, the CLI importing), so a new or moved
+/// organisation is seen by the very next request, with no time-to-live to wait out.
+#[derive(Default)]
+pub struct OrgTreeCache {
+    current: std::sync::RwLock<Option<Arc<OrgTree>>>,
+}
+
+impl OrgTreeCache {
+    /// The tree as of `head`: the cached one if it was read at `head`, else a fresh read (which
+    /// then replaces the cached one).
+    pub async fn at(&self, store: &dyn Store, head: &str) -> ApiResult<Arc<OrgTree>> {
+        if let Some(t) = self.current.read().ok().and_then(|g| g.clone()) {
+            if t.head == head {
+                return Ok(t);
+            }
+        }
+        // Read after `head` was: the organisations are at least as new as the head says (a
+        // later change only makes a later request reload again).
+        let tree = Arc::new(OrgTree::new(
+            head.to_string(),
+            store.list_organisations().await?,
+        ));
+        if let Ok(mut g) = self.current.write() {
+            *g = Some(tree.clone());
+        }
+        Ok(tree)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Access {
     /// Effective role per organisation id (only organisations with some role).
     roles: HashMap<String, Role>,
-    /// Every organisation with its parent, for ancestry.
-    parents: HashMap<String, Option<String>>,
+    /// Every organisation with its parent, for ancestry (shared with the cache).
+    tree: Arc<OrgTree>,
     central: Option<Role>,
     cap: Role,
 }
 
 impl Access {
     pub fn new(principal: &Principal, orgs: &[Organisation]) -> Self {
-        let parents: HashMap<String, Option<String>> = orgs
-            .iter()
-            .map(|o| (o.id.clone(), o.parent.clone()))
-            .collect();
+        Self::over(
+            principal,
+            Arc::new(OrgTree::new(String::new(), orgs.to_vec())),
+        )
+    }
+
+    /// The principal's access over `tree`.
+    pub fn over(principal: &Principal, tree: Arc<OrgTree>) -> Self {
+        let parents = &tree.parents;
         let cap = principal.cap();
         let central = principal.user.central_role.map(|r| r.min(cap));
         let mut roles = HashMap::new();
-        for o in orgs {
+        for o in &tree.organisations {
             // Walk up the tree (bounded: a cycle in bad data must not hang us).
             let mut best: Option<Role> = central;
-            let mut cur = Some(o.id.clone());
+            let mut cur = Some(o.id.as_str());
             let mut steps = 0;
             while let Some(id) = cur {
                 if steps > 64 {
@@ -47,7 +111,7 @@ impl Access {
                         best = Some(best.map_or(r, |b| b.max(r)));
                     }
                 }
-                cur = parents.get(&id).cloned().flatten();
+                cur = parents.get(id).and_then(|p| p.as_deref());
             }
             if let Some(r) = best {
                 roles.insert(o.id.clone(), r);
@@ -55,10 +119,22 @@ impl Access {
         }
         Access {
             roles,
-            parents,
+            tree,
             central,
             cap,
         }
+    }
+
+    /// The history head (hash of the newest entry) this access was computed at: the state of
+    /// the register the request sees.
+    pub fn head(&self) -> &str {
+        &self.tree.head
+    }
+
+    /// Every organisation (readable or not) as of this request, for ancestry checks; filter
+    /// with [`Access::can_read`] before showing any.
+    pub fn organisations(&self) -> &[Organisation] {
+        &self.tree.organisations
     }
 
     /// The principal's role on `org`, if any.
@@ -121,18 +197,18 @@ impl Access {
             if steps > 64 {
                 return false;
             }
-            cur = self.parents.get(&id).cloned().flatten();
+            cur = self.tree.parents.get(&id).cloned().flatten();
         }
         false
     }
 
     /// The parent of an existing organisation (`None` when it does not exist).
     pub fn parent_of(&self, org: &str) -> Option<Option<&str>> {
-        self.parents.get(org).map(|p| p.as_deref())
+        self.tree.parents.get(org).map(|p| p.as_deref())
     }
 
     pub fn exists(&self, org: &str) -> bool {
-        self.parents.contains_key(org)
+        self.tree.parents.contains_key(org)
     }
 }
 

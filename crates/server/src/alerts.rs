@@ -361,7 +361,7 @@ pub const SNAPSHOT_REGIME: &str = "default-regimes";
 /// Record today's counts (open and waived findings) for every organisation (its subtree) and
 /// for the whole estate, once a day: the dashboard's progress chart.
 pub async fn record_daily_snapshot(app: &App, ev: &crate::findings::Evaluated) -> ApiResult<bool> {
-    let today = ev.key.2;
+    let today = ev.key.1;
     let existing = app
         .store
         .snapshots(&camtrace_store::SnapshotFilter {

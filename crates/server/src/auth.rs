@@ -456,35 +456,89 @@ pub async fn delete_session(pool: &AnyPool, hash: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// The principal behind a session cookie, if the session exists and has not expired.
-pub async fn session_principal(pool: &AnyPool, token: &str) -> ApiResult<Option<Principal>> {
+/// An authenticated caller as read from the database in one round trip: the principal (user,
+/// grants, credential) and `head`, the hash of the newest history entry (empty for an empty
+/// history). Every register change (organisations included) appends to the hash-chained
+/// history in the same transaction, by whichever process makes it, so `head` names the state
+/// of the register and tells whether a cached organisation tree is still current
+/// ([`crate::access::OrgTreeCache`]). The hash rather than the sequence number: it also
+/// changes when entries were removed and others appended up to the same number.
+///
+/// Nothing about the credential itself is cached: a revoked token, a deleted session, a
+/// disabled user or a removed grant fails or changes on the very next request.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub principal: Principal,
+    pub head: String,
+}
+
+/// The user and role columns shared by the session and token lookups, plus the history head.
+macro_rules! caller_columns {
+    () => {
+        "u.id AS id, u.username AS username, u.central_role AS central_role, u.disabled AS disabled, u.created_at AS created_at, g.organisation AS grant_org, g.role AS grant_role, COALESCE((SELECT hash FROM history ORDER BY seq DESC LIMIT 1), '') AS head"
+    };
+}
+
+/// The user (with every grant) from the rows of a caller lookup: one row per grant, or one
+/// row with null grant columns for a user without grants.
+fn user_from_rows(rows: &[sqlx::any::AnyRow]) -> ApiResult<Option<(User, String)>> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut user = row_user(first)?;
+    let head: String = first.try_get("head")?;
+    for r in rows {
+        let org: Option<String> = r.try_get("grant_org")?;
+        let role: Option<String> = r.try_get("grant_role")?;
+        if let (Some(organisation), Some(role)) = (org, role.as_deref().and_then(Role::parse)) {
+            user.grants.push(Grant { organisation, role });
+        }
+    }
+    Ok(Some((user, head)))
+}
+
+/// The caller behind a session cookie, if the session exists and has not expired and its user
+/// is enabled.
+pub async fn resolve_session(pool: &AnyPool, token: &str) -> ApiResult<Option<Resolved>> {
     if token.len() > 256 {
         return Ok(None);
     }
     let hash = token_hash(token);
-    let row =
-        sqlx::query("SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = $1")
-            .bind(hash.clone())
-            .fetch_optional(pool)
-            .await?;
-    let Some(row) = row else { return Ok(None) };
-    let expires: String = row.try_get("expires_at")?;
+    let rows = sqlx::query(concat!(
+        "SELECT s.csrf_token AS csrf_token, s.expires_at AS expires_at, ",
+        caller_columns!(),
+        " FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN role_grants g ON g.user_id = u.id WHERE s.token_hash = $1 ORDER BY g.organisation"
+    ))
+    .bind(hash.clone())
+    .fetch_all(pool)
+    .await?;
+    let Some((user, head)) = user_from_rows(&rows)? else {
+        return Ok(None);
+    };
+    let expires: String = rows[0].try_get("expires_at")?;
     if expires < rfc3339(chrono::Utc::now()) {
         delete_session(pool, &hash).await?;
         return Ok(None);
     }
-    let user_id: String = row.try_get("user_id")?;
-    let csrf: String = row.try_get("csrf_token")?;
-    Ok(get_user(pool, &user_id)
-        .await?
-        .filter(|u| !u.disabled)
-        .map(|user| Principal {
+    if user.disabled {
+        return Ok(None);
+    }
+    let csrf: String = rows[0].try_get("csrf_token")?;
+    Ok(Some(Resolved {
+        principal: Principal {
             user,
             via: Via::Session {
                 csrf,
                 token_hash: hash,
             },
-        }))
+        },
+        head,
+    }))
+}
+
+/// The principal behind a session cookie ([`resolve_session`] without the history head).
+pub async fn session_principal(pool: &AnyPool, token: &str) -> ApiResult<Option<Principal>> {
+    Ok(resolve_session(pool, token).await?.map(|r| r.principal))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -578,30 +632,45 @@ pub async fn revoke_token(pool: &AnyPool, id: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// The principal behind a bearer token, if valid, unexpired and not revoked.
-pub async fn token_principal(pool: &AnyPool, token: &str) -> ApiResult<Option<Principal>> {
+/// The caller behind a bearer token, if the token is valid, unexpired and not revoked and its
+/// user is enabled.
+pub async fn resolve_token(pool: &AnyPool, token: &str) -> ApiResult<Option<Resolved>> {
     if token.len() > 256 || !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT id, user_id, name, scope, created_at, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
-        .bind(token_hash(token))
-        .fetch_optional(pool)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let rec = row_token(&row)?;
-    if rec.revoked_at.is_some() || rec.expires_at < rfc3339(chrono::Utc::now()) {
+    let rows = sqlx::query(concat!(
+        "SELECT t.id AS token_id, t.scope AS scope, t.expires_at AS expires_at, t.revoked_at AS revoked_at, ",
+        caller_columns!(),
+        " FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN role_grants g ON g.user_id = u.id WHERE t.token_hash = $1 ORDER BY g.organisation"
+    ))
+    .bind(token_hash(token))
+    .fetch_all(pool)
+    .await?;
+    let Some((user, head)) = user_from_rows(&rows)? else {
+        return Ok(None);
+    };
+    let r = &rows[0];
+    let revoked: Option<String> = r.try_get("revoked_at")?;
+    let expires: String = r.try_get("expires_at")?;
+    if revoked.is_some() || expires < rfc3339(chrono::Utc::now()) || user.disabled {
         return Ok(None);
     }
-    Ok(get_user(pool, &rec.user_id)
-        .await?
-        .filter(|u| !u.disabled)
-        .map(|user| Principal {
+    let scope: String = r.try_get("scope")?;
+    Ok(Some(Resolved {
+        principal: Principal {
             user,
             via: Via::Token {
-                id: rec.id,
-                scope: rec.scope,
+                id: r.try_get("token_id")?,
+                scope: TokenScope::parse(&scope),
             },
-        }))
+        },
+        head,
+    }))
+}
+
+/// The principal behind a bearer token ([`resolve_token`] without the history head).
+pub async fn token_principal(pool: &AnyPool, token: &str) -> ApiResult<Option<Principal>> {
+    Ok(resolve_token(pool, token).await?.map(|r| r.principal))
 }
 
 #[cfg(test)]

@@ -304,7 +304,10 @@ fn flash_text(code: Option<&str>) -> Option<&'static str> {
 async fn overview(State(app): State<App>, b: Browser, Query(fq): Query<FlashQuery>) -> Response {
     let c = try_page!(b, caller(&b));
     let today = crate::findings::today();
-    let ev = try_page!(b, crate::findings::evaluated(&app, today, &[]).await);
+    let ev = try_page!(
+        b,
+        crate::findings::evaluated_for(&app, &c.access, today, &[]).await
+    );
     let a = &c.access;
     let sm = &ev.summary;
     let names: BTreeMap<&str, &str> = ev

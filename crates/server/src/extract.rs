@@ -26,20 +26,23 @@ pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-async fn principal_of(parts: &Parts, app: &App) -> Result<Option<Principal>, ApiError> {
+/// The caller behind the request's credential (bearer token first, then the session cookie),
+/// in one database round trip. A bearer token that does not authenticate is an error, not an
+/// anonymous request.
+async fn resolve(parts: &Parts, app: &App) -> Result<Option<auth::Resolved>, ApiError> {
     if let Some(h) = parts.headers.get(header::AUTHORIZATION) {
         let v = h.to_str().map_err(|_| ApiError::Unauthenticated)?;
         let token = v
             .strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
             .ok_or(ApiError::Unauthenticated)?;
-        return match auth::token_principal(app.pool(), token.trim()).await? {
-            Some(p) => Ok(Some(p)),
+        return match auth::resolve_token(app.pool(), token.trim()).await? {
+            Some(r) => Ok(Some(r)),
             None => Err(ApiError::Unauthenticated),
         };
     }
     match cookie(parts, SESSION_COOKIE) {
-        Some(c) => auth::session_principal(app.pool(), c).await,
+        Some(c) => auth::resolve_session(app.pool(), c).await,
         None => Ok(None),
     }
 }
@@ -69,19 +72,25 @@ impl Caller {
     }
 }
 
-async fn caller_of(principal: Principal, app: &App) -> Result<Caller, ApiError> {
-    let orgs = app.store.list_organisations().await?;
-    let access = Access::new(&principal, &orgs);
-    Ok(Caller { principal, access })
+/// The caller's access over the organisation tree: the cached tree when it is as new as the
+/// history head read with the credential, else a fresh one.
+async fn caller_of(r: auth::Resolved, app: &App) -> Result<Caller, ApiError> {
+    let tree = app.org_tree.at(app.store.as_ref(), &r.head).await?;
+    let access = Access::over(&r.principal, tree);
+    Ok(Caller {
+        principal: r.principal,
+        access,
+    })
 }
 
 impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let p = principal_of(parts, app)
+        let r = resolve(parts, app)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        let p = &r.principal;
         if let Via::Token {
             scope: auth::TokenScope::MetricsRead,
             ..
@@ -110,7 +119,7 @@ impl FromRequestParts<App> for Caller {
                 }
             }
         }
-        caller_of(p, app).await
+        caller_of(r, app).await
     }
 }
 
@@ -126,10 +135,10 @@ impl FromRequestParts<App> for MetricsReader {
         if app.config.metrics_public {
             return Ok(MetricsReader);
         }
-        let p = principal_of(parts, app)
+        let r = resolve(parts, app)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
-        if p.may_read_metrics() {
+        if r.principal.may_read_metrics() {
             Ok(MetricsReader)
         } else {
             Err(ApiError::forbidden(
@@ -178,12 +187,12 @@ impl FromRequestParts<App> for Browser {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         // Browsers authenticate only by cookie.
-        let p = match cookie(parts, SESSION_COOKIE) {
-            Some(c) => auth::session_principal(app.pool(), c).await?,
+        let r = match cookie(parts, SESSION_COOKIE) {
+            Some(c) => auth::resolve_session(app.pool(), c).await?,
             None => None,
         };
-        Ok(match p {
-            Some(p) => Browser(Some(caller_of(p, app).await?), header_csrf),
+        Ok(match r {
+            Some(r) => Browser(Some(caller_of(r, app).await?), header_csrf),
             None => Browser(None, header_csrf),
         })
     }

@@ -1,5 +1,8 @@
 //! Findings over the stored estate, evaluated once per change of the store and shared by every
-//! request (the cache key is the last history entry and the scan count, plus the date).
+//! request (the cache key is the newest history entry's hash, plus the date and regimes).
+//! Every register, scan and waiver change appends to the history in its transaction, so the
+//! hash names the state of the store; requests pass the one they read with their credential
+//! ([`crate::access::Access::head`]) and cost no query here when nothing changed.
 
 use crate::error::{ApiError, ApiResult};
 use crate::App;
@@ -12,7 +15,8 @@ use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct Evaluated {
-    pub key: (i64, i64, NaiveDate, Vec<String>),
+    /// (history head, date, regimes).
+    pub key: (String, NaiveDate, Vec<String>),
     pub estate: Arc<Estate>,
     pub findings: Arc<Vec<Finding>>,
     /// Per-organisation counts for the dashboard, computed once per evaluation.
@@ -89,21 +93,43 @@ pub struct FindingsCache {
     current: std::sync::RwLock<Option<Evaluated>>,
 }
 
-async fn change_key(app: &App) -> ApiResult<(i64, i64)> {
+async fn history_head(app: &App) -> ApiResult<String> {
     let r = sqlx::query(
-        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM history) AS h, (SELECT COUNT(*) FROM scans) AS s",
+        "SELECT COALESCE((SELECT hash FROM history ORDER BY seq DESC LIMIT 1), '') AS h",
     )
     .fetch_one(app.pool())
     .await?;
-    Ok((r.try_get::<i64, _>("h")?, r.try_get::<i64, _>("s")?))
+    Ok(r.try_get::<String, _>("h")?)
 }
 
 /// The whole estate and its findings on `date` under `regimes` (empty: the default regimes).
 /// Callers scope the result to what the principal may read.
 pub async fn evaluated(app: &App, date: NaiveDate, regimes: &[String]) -> ApiResult<Evaluated> {
+    let head = history_head(app).await?;
+    evaluated_at(app, head, date, regimes).await
+}
+
+/// [`evaluated`] for a request, at the history head read with its credential (no query when
+/// the cached evaluation is of that head).
+pub async fn evaluated_for(
+    app: &App,
+    access: &crate::access::Access,
+    date: NaiveDate,
+    regimes: &[String],
+) -> ApiResult<Evaluated> {
+    evaluated_at(app, access.head().to_string(), date, regimes).await
+}
+
+/// The evaluation at `head`. The estate is loaded after `head` was read, so it is at least that
+/// new; a later change has a new head and makes a later request evaluate again.
+async fn evaluated_at(
+    app: &App,
+    head: String,
+    date: NaiveDate,
+    regimes: &[String],
+) -> ApiResult<Evaluated> {
     app.policies.select(regimes).map_err(ApiError::BadRequest)?;
-    let (h, s) = change_key(app).await?;
-    let key = (h, s, date, regimes.to_vec());
+    let key = (head, date, regimes.to_vec());
     // Fast path: a read lock, no waiting behind other readers.
     if let Some(e) = app.findings.current.read().ok().and_then(|g| g.clone()) {
         if e.key == key {

@@ -42,6 +42,8 @@ pub struct AppState {
     pub config: ServerConfig,
     pub metrics: metrics::Metrics,
     pub findings: findings::FindingsCache,
+    /// The organisation tree, checked against the history head on every request.
+    pub org_tree: access::OrgTreeCache,
     pub alerts: alerts::Alerts,
     pub password_cost: PasswordCost,
     /// Recent failed logins per user name (count, first failure), for throttling.
@@ -100,6 +102,7 @@ impl App {
             catalogue,
             metrics: metrics::Metrics::default(),
             findings: findings::FindingsCache::default(),
+            org_tree: access::OrgTreeCache::default(),
             alerts: alerts::Alerts::new(config.webhook_retries, config.webhook_backoff),
             config,
             password_cost,

@@ -3,7 +3,7 @@
 
 use crate::access::Access;
 use crate::error::{ApiError, ApiResult};
-use crate::findings::{evaluated, today};
+use crate::findings::{evaluated_for, today};
 use crate::App;
 use camtrace_report::{HistoryPoint, ReportDevice, ReportFinding, ReportInput, ReportWaiver};
 use std::collections::{BTreeMap, HashMap};
@@ -14,7 +14,7 @@ pub async fn report_input(app: &App, access: &Access, org: Option<&str>) -> ApiR
         access.require(o, crate::auth::Role::Viewer, &format!("organisation `{o}`"))?;
     }
     let date = today();
-    let ev = evaluated(app, date, &[]).await?;
+    let ev = evaluated_for(app, access, date, &[]).await?;
     let in_scope = |o: &str| access.can_read(o) && org.is_none_or(|root| access.is_within(o, root));
     let organisations: Vec<_> = ev
         .estate

@@ -7,7 +7,7 @@ use crate::access::Access;
 use crate::auth::{self, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Caller;
-use crate::findings::{evaluated, today};
+use crate::findings::{evaluated_for, today};
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -85,7 +85,7 @@ pub async fn scoped_finding_indices(
         ),
         None => None,
     };
-    let ev = evaluated(app, q.as_of.unwrap_or_else(today), &regimes).await?;
+    let ev = evaluated_for(app, access, q.as_of.unwrap_or_else(today), &regimes).await?;
     let idx = ev
         .findings
         .iter()

@@ -544,7 +544,7 @@ pub async fn device_detail(app: &App, access: &Access, id: &str) -> ApiResult<De
         .into_iter()
         .filter(|s| s.device_id.as_deref() == Some(id))
         .collect();
-    let ev = crate::findings::evaluated(app, crate::findings::today(), &[]).await?;
+    let ev = crate::findings::evaluated_for(app, access, crate::findings::today(), &[]).await?;
     let findings = ev
         .findings
         .iter()

@@ -1,0 +1,238 @@
+//! What the server keeps in memory between requests never outlives a change: the organisation
+//! tree is cached, but checked against the history head read with the credential on every
+//! request; credentials, users and grants are read afresh every time. A second store handle on
+//! the same database plays another process (another server, the CLI importing).
+//!
+//! Runs on a SQLite file and, when `CAMTRACE_TEST_POSTGRES` is set, on PostgreSQL.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use camtrace_model::Organisation;
+use camtrace_store::RegisterBatch;
+use common::*;
+use serde_json::json;
+
+fn org(id: &str, parent: &str) -> Organisation {
+    Organisation {
+        id: id.into(),
+        name: format!("Org {id}"),
+        parent: Some(parent.into()),
+        kind: None,
+        country: None,
+    }
+}
+
+async fn status(app: &camtrace_server::App, path: &str, token: &str) -> StatusCode {
+    get(app, path, token).await.status
+}
+
+async fn freshness(url: &str) {
+    let f = fixture(app_on(url).await).await;
+    let other = camtrace_store::open(url).await.expect("second handle");
+    let app = &f.app;
+    let bob = f.token("bob");
+    // Warm the cached tree.
+    assert_eq!(
+        status(app, "/api/v1/organisations/orgb", bob).await,
+        StatusCode::OK
+    );
+
+    // An organisation created through the API is in the very next request's access checks.
+    let r = post(
+        app,
+        "/api/v1/organisations",
+        bob,
+        json!({"id": "orgb-child", "name": "B child", "parent": "orgb"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        status(app, "/api/v1/organisations/orgb-child", bob).await,
+        StatusCode::OK
+    );
+    let r = post(
+        app,
+        "/api/v1/sites",
+        bob,
+        json!({"id": "site-b-child", "organisation": "orgb-child", "name": "B child site"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    // One written by another process through the store likewise, with no delay to wait out.
+    other
+        .apply_register(
+            &RegisterBatch {
+                organisations: vec![org("orgb-other", "orgb")],
+                ..Default::default()
+            },
+            "cli",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        status(app, "/api/v1/organisations/orgb-other", bob).await,
+        StatusCode::OK
+    );
+    // Moved out of Bob's organisation by the other process: Bob loses it at once, and cannot
+    // take it back by writing it as if it were new (the check sees that it exists).
+    other
+        .upsert_organisation(&org("orgb-other", "gov"), "cli")
+        .await
+        .unwrap();
+    assert_eq!(
+        status(app, "/api/v1/organisations/orgb-other", bob).await,
+        StatusCode::NOT_FOUND
+    );
+    let r = post(
+        app,
+        "/api/v1/organisations",
+        bob,
+        json!({"id": "orgb-other", "name": "mine", "parent": "orgb"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+
+    // Findings are cached per history head too: a camera another process adds is in the next
+    // findings page.
+    let has = |v: &serde_json::Value, id: &str| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["device_id"] == id)
+    };
+    let before = get(app, "/api/v1/findings?organisation=orgb&limit=1000", bob)
+        .await
+        .json();
+    assert!(has(&before, "dev-b"), "{before}");
+    assert!(!has(&before, "dev-b-new"));
+    other
+        .upsert_device(
+            &device("dev-b-new", "site-b", "hikvision", "hikvision"),
+            "cli",
+        )
+        .await
+        .unwrap();
+    let after = get(app, "/api/v1/findings?organisation=orgb&limit=1000", bob)
+        .await
+        .json();
+    assert!(has(&after, "dev-b-new"), "{after}");
+
+    // A token revoked through the API fails on the very next request.
+    let alice = f.token("alice");
+    assert_eq!(status(app, "/api/v1/me", alice).await, StatusCode::OK);
+    let tokens = get(app, "/api/v1/tokens", f.token("root")).await.json();
+    let alice_token = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["user_id"] == f.user_ids["alice"].as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = call(
+        app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{alice_token}"),
+        Some(f.token("root")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        status(app, "/api/v1/me", alice).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A session ended by logging out fails on the very next request.
+    let login = call(
+        app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "bob", "password": "bob-password-123"})),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK);
+    let cookie = login.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = login.json()["csrf_token"].as_str().unwrap().to_string();
+    let me = |cookie: String| {
+        Request::get("/api/v1/me")
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(app, me(cookie.clone())).await.status, StatusCode::OK);
+    let r = send(
+        app,
+        Request::post("/api/v1/auth/logout")
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(r.status.is_success(), "{}", r.text());
+    assert_eq!(send(app, me(cookie)).await.status, StatusCode::UNAUTHORIZED);
+
+    // Changes made behind the server's back, straight in the database, count at once too: a
+    // removed grant, a revoked token, a disabled user.
+    let pool = other.pool();
+    sqlx::query("DELETE FROM role_grants WHERE user_id = $1")
+        .bind(f.user_ids["bob"].clone())
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        status(app, "/api/v1/organisations/orgb", bob).await,
+        StatusCode::NOT_FOUND
+    );
+    let anne = f.token("anne");
+    assert_eq!(status(app, "/api/v1/me", anne).await, StatusCode::OK);
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2")
+        .bind(camtrace_store::now_rfc3339())
+        .bind(f.user_ids["anne"].clone())
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        status(app, "/api/v1/me", anne).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let victor = f.token("victor");
+    assert_eq!(status(app, "/api/v1/me", victor).await, StatusCode::OK);
+    sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1")
+        .bind(f.user_ids["victor"].clone())
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        status(app, "/api/v1/me", victor).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn changes_take_effect_on_the_next_request_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("fresh.db").display().to_string();
+    freshness(&url).await;
+}
+
+#[tokio::test]
+async fn changes_take_effect_on_the_next_request_on_postgres() {
+    let Some(url) = fresh_postgres("fresh").await else {
+        return;
+    };
+    freshness(&url).await;
+}
