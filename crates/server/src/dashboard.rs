@@ -1028,11 +1028,23 @@ struct PlanForm {
     csrf_token: Option<String>,
     organisation: String,
     title: String,
+    /// Whole currency units; empty: no budget.
+    budget: Option<String>,
 }
 
 async fn create_plan(State(app): State<App>, b: Browser, Form(f): Form<PlanForm>) -> Response {
     try_page!(b, b.check_csrf(f.csrf_token.as_deref()));
     let c = try_page!(b, caller(&b));
+    let budget = try_page!(
+        b,
+        match f.budget.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => s
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| ApiError::bad("budget: a whole number")),
+            None => Ok(None),
+        }
+    );
     let p = try_page!(
         b,
         decisions::draft_plan(
@@ -1041,7 +1053,8 @@ async fn create_plan(State(app): State<App>, b: Browser, Form(f): Form<PlanForm>
             &NewPlan {
                 organisation: f.organisation,
                 title: f.title,
-                actions: None
+                budget,
+                ..Default::default()
             }
         )
         .await
@@ -1055,6 +1068,22 @@ struct ActionRow {
     action: String,
     due: String,
     rules: String,
+    cost: String,
+    wait_reason: String,
+}
+
+impl ActionRow {
+    fn of(a: decisions::PlanAction) -> ActionRow {
+        ActionRow {
+            device: a.device_id,
+            site: a.site_id,
+            action: a.action,
+            due: a.due.map(|d| d.to_string()).unwrap_or_default(),
+            rules: a.rules.join(", "),
+            cost: a.cost.map(|c| c.to_string()).unwrap_or_default(),
+            wait_reason: a.wait_reason.unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -1069,6 +1098,9 @@ struct PlanPage {
     decided_by: String,
     can_decide: bool,
     actions: Vec<ActionRow>,
+    waiting: Vec<ActionRow>,
+    /// The planner's totals, one line (empty for explicit actions).
+    summary: String,
 }
 
 async fn plan_page(
@@ -1091,17 +1123,24 @@ async fn plan_page(
         status: p.status,
         by: p.created_by,
         decided_by: p.decided_by.unwrap_or_default(),
-        actions: p
-            .actions
-            .into_iter()
-            .map(|a| ActionRow {
-                device: a.device_id,
-                site: a.site_id,
-                action: a.action,
-                due: a.due.map(|d| d.to_string()).unwrap_or_default(),
-                rules: a.rules.join(", "),
+        summary: p
+            .summary
+            .map(|s| {
+                format!(
+                    "{} {} for {:.0} of {} risk points{}; {}",
+                    s.currency,
+                    s.total_cost,
+                    s.risk_removed,
+                    s.total_risk,
+                    s.budget
+                        .map(|b| format!(" (budget {} {b})", s.currency))
+                        .unwrap_or_default(),
+                    s.method
+                )
             })
-            .collect(),
+            .unwrap_or_default(),
+        actions: p.actions.into_iter().map(ActionRow::of).collect(),
+        waiting: p.waiting.into_iter().map(ActionRow::of).collect(),
     })
 }
 

@@ -20,6 +20,7 @@ pub mod extract;
 pub mod findings;
 pub mod metrics;
 mod middleware;
+pub mod planning;
 pub mod quotes;
 pub mod reports;
 
@@ -39,6 +40,9 @@ pub struct AppState {
     pub policies: Arc<PolicySet>,
     /// Approved alternatives for the quote check (absent when the knowledge base has none).
     pub catalogue: Option<Arc<camtrace_plan::Catalogue>>,
+    /// Costs and risk weights for drafting plans (absent when the knowledge base has none:
+    /// plans then need explicit actions).
+    pub costs: Option<Arc<camtrace_plan::CostBook>>,
     pub config: ServerConfig,
     pub metrics: metrics::Metrics,
     pub findings: findings::FindingsCache,
@@ -78,11 +82,24 @@ impl App {
                 None
             }
         };
+        let costs = match camtrace_plan::CostBook::load(files) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no cost book: plans need explicit actions");
+                None
+            }
+        };
+        if let Some(c) = &catalogue {
+            if let Err(e) = c.validate_against(&kb) {
+                tracing::warn!("catalogue: {e}");
+            }
+        }
         Ok(Self::from_parts(
             store,
             Arc::new(kb),
             Arc::new(policies),
             catalogue,
+            costs,
             config,
         ))
     }
@@ -92,6 +109,7 @@ impl App {
         kb: Arc<Kb>,
         policies: Arc<PolicySet>,
         catalogue: Option<Arc<camtrace_plan::Catalogue>>,
+        costs: Option<Arc<camtrace_plan::CostBook>>,
         config: ServerConfig,
     ) -> App {
         let password_cost = config.password_cost;
@@ -100,6 +118,7 @@ impl App {
             kb,
             policies,
             catalogue,
+            costs,
             metrics: metrics::Metrics::default(),
             findings: findings::FindingsCache::default(),
             org_tree: access::OrgTreeCache::default(),

@@ -1073,6 +1073,118 @@ async fn plans_are_drafted_and_approved() {
     assert_eq!(bad.status, StatusCode::NOT_FOUND);
 }
 
+fn action_of<'a>(plan: &'a serde_json::Value, list: &str, device: &str) -> &'a serde_json::Value {
+    plan[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["device_id"] == device)
+        .unwrap_or_else(|| panic!("{device} not in {list}: {plan}"))
+}
+
+/// Drafts come from the budget-optimal planner (`camtrace plan`): costed actions, and with a
+/// budget the selection that removes the most risk within it.
+#[tokio::test]
+async fn drafted_plans_use_the_budget_optimal_planner() {
+    let f = fixture(sqlite_app().await).await;
+    let draft = |extra: serde_json::Value| {
+        let mut body = json!({"organisation": "orga-secret-a", "title": "t"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        post(&f.app, "/api/v1/plans", f.token("alice"), body)
+    };
+    // No budget: every action the findings ask for, costed.
+    let all = draft(json!({})).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text());
+    let all = all.json();
+    let a = action_of(&all, "actions", "dev-secret-a");
+    assert_eq!(a["action"], "remove_now", "{all}");
+    assert!(a["cost"].as_u64().unwrap() > 0);
+    assert!(a["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r.as_str().unwrap().starts_with("uk-2022-sensitive-sites/")));
+    assert!(all["waiting"].as_array().unwrap().is_empty());
+    let sum = &all["summary"];
+    assert_eq!(sum["currency"], "GBP");
+    assert!(sum["budget"].is_null());
+    let spent: u64 = all["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["cost"].as_u64().unwrap())
+        .sum();
+    let full_cost = sum["total_cost"].as_u64().unwrap();
+    assert!(full_cost >= spent, "site overheads come on top: {sum}");
+    // A budget below the removal: the planner picks the cheaper action that fits (one action
+    // per finding could not), and stays within the budget.
+    let budget = full_cost - 1;
+    let part = draft(json!({"budget": budget, "period": "2026-27"})).await;
+    assert_eq!(part.status, StatusCode::OK, "{}", part.text());
+    let part = part.json();
+    let sum = &part["summary"];
+    assert_eq!(sum["budget"], budget);
+    assert_eq!(sum["period"], "2026-27");
+    assert_eq!(sum["exact"], true);
+    assert!(
+        sum["method"].as_str().unwrap().starts_with("exact"),
+        "{sum}"
+    );
+    assert!(sum["total_cost"].as_u64().unwrap() <= budget, "{sum}");
+    assert_eq!(
+        action_of(&part, "actions", "dev-secret-a")["action"],
+        "disconnect_now",
+        "{part}"
+    );
+    assert!(
+        sum["risk_removed"].as_f64().unwrap() < all["summary"]["risk_removed"].as_f64().unwrap()
+    );
+    // Nothing affordable: the device waits, with the reason.
+    let none = draft(json!({"budget": 0})).await.json();
+    assert!(none["actions"].as_array().unwrap().is_empty(), "{none}");
+    let w = action_of(&none, "waiting", "dev-secret-a");
+    assert!(
+        w["wait_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not selected within the budget"),
+        "{w}"
+    );
+    assert_eq!(none["summary"]["total_cost"], 0);
+    // Greedy on request; stored and read back as drafted.
+    let g = draft(json!({"budget": budget, "method": "greedy"}))
+        .await
+        .json();
+    assert_eq!(g["summary"]["exact"], false, "{g}");
+    let back = get(
+        &f.app,
+        &format!("/api/v1/plans/{}", part["id"].as_str().unwrap()),
+        f.token("victor"),
+    )
+    .await
+    .json();
+    assert_eq!(back["summary"], part["summary"]);
+    assert_eq!(back["actions"], part["actions"]);
+    // Planner settings with explicit actions are refused; unknown regimes too.
+    let r = draft(json!({"budget": 10, "actions": []})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = draft(json!({"regimes": ["no-such-regime"]})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    // Plans stored before the planner (a bare array of actions) still read.
+    sqlx::query("INSERT INTO plans (id, organisation, title, body, status, due_on, created_by, created_at) VALUES ('old-plan', 'orga-secret-a', 'old', $1, 'draft', NULL, 'alice', '2026-01-01T00:00:00Z')")
+        .bind(json!([{"device_id": "dev-secret-a", "site_id": "site-secret-a", "action": "remove_by", "rules": ["uk-2022-sensitive-sites/remove-by-2025-04"], "due": "2025-04-30"}]).to_string())
+        .execute(f.app.pool())
+        .await
+        .unwrap();
+    let old = get(&f.app, "/api/v1/plans/old-plan", f.token("victor")).await;
+    assert_eq!(old.status, StatusCode::OK, "{}", old.text());
+    let old = old.json();
+    assert_eq!(old["actions"][0]["action"], "remove_by");
+    assert!(old["summary"].is_null() && old["waiting"].as_array().unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn quote_check_names_the_true_maker() {
     let f = fixture(sqlite_app().await).await;

@@ -226,7 +226,7 @@ async fn waiver_approval_and_plan_flow_through_forms() {
         &f.app,
         "/plans",
         &alice,
-        &format!("organisation=orga-secret-a&title=Removals&csrf_token={alice_csrf}"),
+        &format!("organisation=orga-secret-a&title=Removals&budget=&csrf_token={alice_csrf}"),
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -237,6 +237,30 @@ async fn waiver_approval_and_plan_flow_through_forms() {
         .next()
         .unwrap()
         .to_string();
+    let page = page_get(&f.app, &loc, &alice).await.text();
+    assert!(page.contains("Planned: GBP"), "{page}");
+    // With a budget nothing fits: the plan lists what waits and why.
+    let r = form_post(
+        &f.app,
+        "/plans",
+        &alice,
+        &format!("organisation=orga-secret-a&title=Lean&budget=0&csrf_token={alice_csrf}"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let lean = r.headers["location"].to_str().unwrap().to_string();
+    let page = page_get(&f.app, &lean, &alice).await.text();
+    assert!(page.contains("(budget GBP 0)"), "{page}");
+    assert!(page.contains("<h2>Waiting</h2>"), "{page}");
+    assert!(page.contains("not selected within the budget"), "{page}");
+    let r = form_post(
+        &f.app,
+        "/plans",
+        &alice,
+        &format!("organisation=orga-secret-a&title=Bad&budget=lots&csrf_token={alice_csrf}"),
+    )
+    .await;
+    assert!(r.text().contains("budget: a whole number"), "{}", r.text());
     let r = form_post(
         &f.app,
         &format!("{loc}/decision"),

@@ -677,7 +677,17 @@ pub struct PlanRecord {
     pub id: String,
     pub organisation: String,
     pub title: String,
+    /// What the plan commits to (within the budget, when there is one).
     pub actions: Vec<PlanAction>,
+    /// Actions the planner did not select, each with its `wait_reason`: over the budget, or a
+    /// review to do before spending (an identification below the confidence threshold).
+    /// Empty for plans with explicit actions.
+    #[serde(default)]
+    pub waiting: Vec<PlanAction>,
+    /// How the planner chose the actions; absent for plans with explicit actions (and for
+    /// plans drafted before the server used the planner).
+    #[serde(default)]
+    pub summary: Option<PlanSummary>,
     /// draft, approved, rejected.
     pub status: String,
     /// The last action date of the plan.
@@ -692,21 +702,81 @@ pub struct PlanRecord {
 pub struct PlanAction {
     pub device_id: String,
     pub site_id: String,
-    /// The obligation to meet (`remove_by`, `disconnect_from_core_network` ...).
+    /// What to do. Drafted by the planner: `disconnect_now`, `remove_now`,
+    /// `replace_at_upgrade` or `review`. Explicit actions (and plans drafted before the server
+    /// used the planner) carry the obligation instead (`remove_by` ...).
     pub action: String,
     /// The finding(s) it answers, `<regime>/<rule>`.
     pub rules: Vec<String>,
+    /// The earliest due date of those findings.
     pub due: Option<NaiveDate>,
+    /// Cost of the action in the plan's currency, without site-visit overheads (planner only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<u64>,
+    /// Risk the action removes (planner only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_removed: Option<f64>,
+    /// Why the planner did not select the action (waiting actions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_reason: Option<String>,
+}
+
+/// The planner's totals for a drafted plan (as `camtrace plan` reports them).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanSummary {
+    /// Currency of every cost (kb/costs.toml).
+    pub currency: String,
+    pub budget: Option<u64>,
+    pub period: Option<String>,
+    /// How the actions were chosen.
+    pub method: String,
+    /// Whether the selection is proven optimal within the budget.
+    pub exact: bool,
+    /// Cost of the selected actions, site-visit overheads included.
+    pub total_cost: u64,
+    /// Risk of every device considered.
+    pub total_risk: u64,
+    /// Risk the selected actions remove.
+    pub risk_removed: f64,
+    /// Regimes the findings were evaluated under.
+    pub regimes: Vec<String>,
+}
+
+/// What the plans table's `body` column holds: the actions, and for planned drafts the waiting
+/// actions and the summary. Plans stored before the planner hold a bare array of actions.
+#[derive(Serialize, Deserialize)]
+struct PlanBody {
+    actions: Vec<PlanAction>,
+    #[serde(default)]
+    waiting: Vec<PlanAction>,
+    #[serde(default)]
+    summary: Option<PlanSummary>,
+}
+
+fn parse_body(body: &str) -> ApiResult<PlanBody> {
+    let bad = |e: serde_json::Error| ApiError::Internal(format!("stored plan: {e}"));
+    if body.trim_start().starts_with('[') {
+        Ok(PlanBody {
+            actions: serde_json::from_str(body).map_err(bad)?,
+            waiting: Vec::new(),
+            summary: None,
+        })
+    } else {
+        serde_json::from_str(body).map_err(bad)
+    }
 }
 
 fn row_plan(r: &sqlx::any::AnyRow) -> ApiResult<PlanRecord> {
     let body: String = r.try_get("body")?;
+    let body = parse_body(&body)?;
     let due: Option<String> = r.try_get("due_on")?;
     Ok(PlanRecord {
         id: r.try_get("id")?,
         organisation: r.try_get("organisation")?,
         title: r.try_get("title")?,
-        actions: serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?,
+        actions: body.actions,
+        waiting: body.waiting,
+        summary: body.summary,
         status: r.try_get("status")?,
         due_on: due.and_then(|d| d.parse().ok()),
         created_by: r.try_get("created_by")?,
@@ -760,13 +830,111 @@ pub async fn get_plan(
     plan_by_id(&app, &caller.access, &id).await.map(Json)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NewPlan {
     pub organisation: String,
     pub title: String,
-    /// Actions; when omitted, one action per device with open findings of the organisation
-    /// (the finding's obligation and due date).
+    /// Explicit actions. When omitted, the budget-optimal planner drafts them (as
+    /// `camtrace plan`): one action per device of the organisation (and below) with an open
+    /// finding or one needing inspection, costed and risk-ranked; with a `budget`, the
+    /// selection that removes the most risk within it, the rest listed as `waiting`.
     pub actions: Option<Vec<PlanAction>>,
+    /// Budget for the period, in whole currency units (kb/costs.toml `currency`); omitted:
+    /// every action. Planner only.
+    #[serde(default)]
+    pub budget: Option<u64>,
+    /// Name of the budget period (e.g. `2026-27`). Planner only.
+    #[serde(default)]
+    pub period: Option<String>,
+    /// `exact` (default: dynamic programme, optimal) or `greedy`. Planner only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub method: Option<camtrace_plan::Method>,
+    /// Regimes to apply; default every regime that is not opt-in. Planner only.
+    #[serde(default)]
+    pub regimes: Vec<String>,
+}
+
+/// The planner's draft for `body.organisation`: (actions, waiting, summary).
+async fn planned_actions(
+    app: &App,
+    caller: &Caller,
+    body: &NewPlan,
+) -> ApiResult<(Vec<PlanAction>, Vec<PlanAction>, PlanSummary)> {
+    if body.period.as_ref().is_some_and(|p| p.len() > 100) {
+        return Err(ApiError::bad("period: at most 100 characters"));
+    }
+    let regimes: Vec<String> = app
+        .policies
+        .select(&body.regimes)
+        .map_err(ApiError::BadRequest)?
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    let date = today();
+    let ev = evaluated_for(app, &caller.access, date, &body.regimes).await?;
+    let devices = crate::planning::plan_devices(&ev, &caller.access, &body.organisation);
+    // Rules and earliest due date per device, from the findings the planner is given.
+    let per_device: HashMap<String, (Vec<String>, Option<NaiveDate>)> = devices
+        .iter()
+        .map(|d| {
+            let rules = d
+                .findings
+                .iter()
+                .map(|f| format!("{}/{}", f.regime, f.rule))
+                .collect();
+            let due = d.findings.iter().filter_map(|f| f.due).min();
+            (d.device.id.clone(), (rules, due))
+        })
+        .collect();
+    let plan = crate::planning::plan(
+        devices,
+        app.costs.clone(),
+        app.catalogue.clone(),
+        &crate::planning::PlanRequest {
+            budget: body.budget,
+            period: body.period.clone(),
+            method: body.method.unwrap_or(camtrace_plan::Method::Exact),
+            regimes: regimes.clone(),
+            today: date,
+        },
+    )
+    .await?;
+    let (mut actions, mut waiting) = (Vec::new(), Vec::new());
+    for r in &plan.rows {
+        let (rules, due) = per_device.get(&r.device).cloned().unwrap_or_default();
+        let a = PlanAction {
+            device_id: r.device.clone(),
+            site_id: r.site.clone(),
+            action: r.action.id().to_string(),
+            rules,
+            due,
+            cost: Some(r.cost.total),
+            risk_removed: Some(r.risk_removed),
+            wait_reason: if r.selected {
+                None
+            } else {
+                r.wait_reason.clone()
+            },
+        };
+        if r.selected {
+            actions.push(a);
+        } else {
+            waiting.push(a);
+        }
+    }
+    let summary = PlanSummary {
+        currency: plan.currency.clone(),
+        budget: plan.budget,
+        period: plan.period.clone(),
+        method: plan.method.clone(),
+        exact: plan.exact,
+        total_cost: plan.total_cost,
+        total_risk: plan.total_risk,
+        risk_removed: plan.risk_removed,
+        regimes,
+    };
+    Ok((actions, waiting, summary))
 }
 
 pub async fn draft_plan(app: &App, caller: &Caller, body: &NewPlan) -> ApiResult<PlanRecord> {
@@ -778,8 +946,17 @@ pub async fn draft_plan(app: &App, caller: &Caller, body: &NewPlan) -> ApiResult
     if body.title.trim().is_empty() || body.title.len() > 200 {
         return Err(ApiError::bad("title: 1-200 characters"));
     }
-    let actions = match &body.actions {
+    let (actions, waiting, summary) = match &body.actions {
         Some(a) => {
+            if body.budget.is_some()
+                || body.period.is_some()
+                || body.method.is_some()
+                || !body.regimes.is_empty()
+            {
+                return Err(ApiError::bad(
+                    "budget, period, method and regimes apply to planned drafts: omit `actions` to plan",
+                ));
+            }
             if a.len() > 200_000 {
                 return Err(ApiError::TooLarge("at most 200,000 actions".into()));
             }
@@ -796,36 +973,11 @@ pub async fn draft_plan(app: &App, caller: &Caller, body: &NewPlan) -> ApiResult
                     )));
                 }
             }
-            a.clone()
+            (a.clone(), Vec::new(), None)
         }
         None => {
-            let f = scoped_findings(
-                app,
-                &caller.access,
-                &FindingQuery {
-                    organisation: Some(body.organisation.clone()),
-                    status: Some("open".into()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            let mut by_dev: std::collections::BTreeMap<String, PlanAction> = Default::default();
-            for x in f {
-                let e = by_dev
-                    .entry(x.device_id.to_string())
-                    .or_insert_with(|| PlanAction {
-                        device_id: x.device_id.to_string(),
-                        site_id: x.site_id.to_string(),
-                        action: x.obligation.as_str().to_string(),
-                        rules: Vec::new(),
-                        due: x.due,
-                    });
-                e.rules.push(x.rule_key());
-                if let Some(d) = x.due {
-                    e.due = Some(e.due.map_or(d, |c| c.min(d)));
-                }
-            }
-            by_dev.into_values().collect()
+            let (a, w, s) = planned_actions(app, caller, body).await?;
+            (a, w, Some(s))
         }
     };
     let due_on = actions.iter().filter_map(|a| a.due).max();
@@ -834,6 +986,8 @@ pub async fn draft_plan(app: &App, caller: &Caller, body: &NewPlan) -> ApiResult
         organisation: body.organisation.clone(),
         title: body.title.trim().to_string(),
         actions,
+        waiting,
+        summary,
         status: "draft".into(),
         due_on,
         created_by: caller.name().to_string(),
@@ -845,7 +999,14 @@ pub async fn draft_plan(app: &App, caller: &Caller, body: &NewPlan) -> ApiResult
         .bind(p.id.clone())
         .bind(p.organisation.clone())
         .bind(p.title.clone())
-        .bind(serde_json::to_string(&p.actions).map_err(|e| ApiError::Internal(e.to_string()))?)
+        .bind(
+            serde_json::to_string(&PlanBody {
+                actions: p.actions.clone(),
+                waiting: p.waiting.clone(),
+                summary: p.summary.clone(),
+            })
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        )
         .bind(p.due_on.map(|d| d.to_string()))
         .bind(p.created_by.clone())
         .bind(p.created_at.clone())
@@ -857,7 +1018,7 @@ pub async fn draft_plan(app: &App, caller: &Caller, body: &NewPlan) -> ApiResult
         "plan",
         &p.id,
         None,
-        Some(serde_json::json!({"organisation": p.organisation, "title": p.title, "actions": p.actions.len(), "due_on": p.due_on})),
+        Some(serde_json::json!({"organisation": p.organisation, "title": p.title, "actions": p.actions.len(), "waiting": p.waiting.len(), "due_on": p.due_on, "budget": p.summary.as_ref().and_then(|s| s.budget), "total_cost": p.summary.as_ref().map(|s| s.total_cost)})),
     )
     .await?;
     Ok(p)
