@@ -54,6 +54,15 @@ fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
     assert!(n("plan_cost") <= n("plan_budget"), "plan over budget");
     assert!(n("plan_selected") > 0);
     assert_eq!(s["quote_verdict"], "blocked");
+    // The history the demo wrote verifies, and its head is an anchor the CLI accepts.
+    assert!(n("history_entries") > 0);
+    let head = s["history_head"].as_str().expect("history head");
+    let v = Command::new(env!("CARGO_BIN_EXE_camtrace"))
+        .args(["history", "verify", "--anchor", head])
+        .env("CAMTRACE_DB", s["database"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
     assert!(n("quote_blocked") >= 1);
     let blocked = s["quote_blocked_lines"].to_string();
     assert!(

@@ -182,6 +182,10 @@ pub struct Summary {
     pub quote_inquiry: usize,
     pub quote_allowed: usize,
     pub quote_blocked_lines: Vec<String>,
+    /// Entries in the register's hash-chained history (verified) and its head, an anchor for
+    /// `camtrace history verify --anchor`.
+    pub history_entries: u64,
+    pub history_head: Option<String>,
     pub timings_ms: BTreeMap<String, u128>,
     pub skipped: Vec<String>,
 }
@@ -699,6 +703,11 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let quote_json = serde_json::to_vec_pretty(&quote)?;
     std::fs::write(report_dir.join("quote-check.json"), quote_json)?;
     lap("report", &mut t, &mut timings);
+    let history_entries = store
+        .verify_history()
+        .await
+        .context("verifying the register's history")?;
+    let history_head = store.history_head().await?.map(|h| h.to_string());
     for (_, l) in labs {
         l.shutdown().await;
     }
@@ -751,6 +760,8 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 )
             })
             .collect(),
+        history_entries,
+        history_head,
         timings_ms: timings,
         skipped,
     };
@@ -782,6 +793,14 @@ fn print_summary(s: &Summary, out: &Path) -> anyhow::Result<()> {
         s.database,
         out.display()
     );
+    if let Some(head) = &s.history_head {
+        let _ = writeln!(
+            o,
+            "  history:   {} entries, hash chain intact; head {}…",
+            s.history_entries,
+            &head[..head.len().min(24)]
+        );
+    }
     let _ = writeln!(
         o,
         "  knowledge base {}; regimes: {}",
