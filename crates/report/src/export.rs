@@ -22,6 +22,10 @@ pub fn tables(r: &ReportInput) -> Vec<Table> {
         vec!["as_of".into(), r.as_of.to_string()],
         vec!["generated".into(), r.generated.clone()],
         vec!["kb_version".into(), r.kb_version.clone()],
+        vec![
+            "history_head".into(),
+            r.history_head.clone().unwrap_or_default(),
+        ],
         vec!["regimes".into(), r.regimes.join(", ")],
         vec!["organisations".into(), s.organisations.to_string()],
         vec!["sites".into(), s.sites.to_string()],

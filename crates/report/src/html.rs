@@ -49,6 +49,7 @@ pub struct Page {
     pub as_of: String,
     pub generated: String,
     pub kb_version: String,
+    pub history_head: String,
     pub regimes: String,
     pub s: crate::Summary,
     pub plan_cost: String,
@@ -221,6 +222,7 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
         as_of: r.as_of.to_string(),
         generated: r.generated.clone(),
         kb_version: r.kb_version.clone(),
+        history_head: r.history_head.clone().unwrap_or_default(),
         regimes: if r.regimes.is_empty() {
             "none".into()
         } else {

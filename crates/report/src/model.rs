@@ -114,6 +114,10 @@ pub struct ReportInput {
     /// Regimes evaluated.
     #[serde(default)]
     pub regimes: Vec<String>,
+    /// The register history's head when the report was made (`SEQ:HASH`): an anchor for
+    /// `camtrace history verify --anchor`, proving later that no change up to it was removed.
+    #[serde(default)]
+    pub history_head: Option<String>,
 }
 
 /// Headline figures.
@@ -205,6 +209,7 @@ impl ReportInput {
             as_of: self.as_of,
             generated: self.generated.clone(),
             kb_version: self.kb_version.clone(),
+            history_head: self.history_head.clone(),
             organisations: self
                 .organisations
                 .iter()

@@ -184,6 +184,7 @@ fn input() -> ReportInput {
             mismatched: vec![("dev-0".into(), "Axis".into(), "Hikvision".into())],
         }),
         regimes: vec!["uk-2022-sensitive-sites".into()],
+        history_head: Some(format!("42:{}", "ab".repeat(32))),
     }
 }
 
@@ -307,6 +308,15 @@ fn html_is_dated_states_kb_version_and_escapes() {
     let html = html::render(&r, true).unwrap();
     assert!(html.contains("2026-11-29"));
     assert!(html.contains(&r.kb_version));
+    assert!(
+        html.contains(r.history_head.as_deref().unwrap()),
+        "the report carries the history head as an anchor"
+    );
+    let mut no_head = input();
+    no_head.history_head = None;
+    assert!(!html::render(&no_head, true)
+        .unwrap()
+        .contains("history-head"));
     assert!(
         html.contains("Site &lt;s1&gt;") || html.contains("Site &#60;s1&#62;"),
         "site names are escaped"

@@ -37,6 +37,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub kb: Arc<Kb>,
+    /// The knowledge base's version (`kb/VERSION.toml`), named in reports.
+    pub kb_version: String,
     pub policies: Arc<PolicySet>,
     /// Approved alternatives for the quote check (absent when the knowledge base has none).
     pub catalogue: Option<Arc<camtrace_plan::Catalogue>>,
@@ -97,6 +99,7 @@ impl App {
         Ok(Self::from_parts(
             store,
             Arc::new(kb),
+            files.version(),
             Arc::new(policies),
             catalogue,
             costs,
@@ -107,6 +110,7 @@ impl App {
     pub fn from_parts(
         store: Arc<dyn Store>,
         kb: Arc<Kb>,
+        kb_version: String,
         policies: Arc<PolicySet>,
         catalogue: Option<Arc<camtrace_plan::Catalogue>>,
         costs: Option<Arc<camtrace_plan::CostBook>>,
@@ -116,6 +120,7 @@ impl App {
         App(Arc::new(AppState {
             store,
             kb,
+            kb_version,
             policies,
             catalogue,
             costs,

@@ -120,7 +120,7 @@ pub async fn report_input(app: &App, access: &Access, org: Option<&str>) -> ApiR
         },
         as_of: date,
         generated: camtrace_store::now_rfc3339(),
-        kb_version: String::new(),
+        kb_version: app.kb_version.clone(),
         organisations,
         sites,
         devices,
@@ -130,6 +130,7 @@ pub async fn report_input(app: &App, access: &Access, org: Option<&str>) -> ApiR
         evidence: Vec::new(),
         history,
         reconciliation: None,
+        history_head: app.store.history_head().await?.map(|h| h.to_string()),
         regimes: app
             .policies
             .defaults()

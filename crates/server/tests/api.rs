@@ -1003,6 +1003,20 @@ async fn findings_waiver_flow_and_reports() {
         .iter()
         .all(|d| d["id"].as_str().unwrap().contains("secret-a")));
     assert!(!input["devices"].as_array().unwrap().is_empty());
+    // reports name the knowledge base they used and the history head as an anchor
+    assert!(
+        !input["kb_version"].as_str().unwrap().is_empty(),
+        "{}",
+        input["kb_version"]
+    );
+    let head = input["history_head"].as_str().expect("history head");
+    let audit = get(&f.app, "/api/v1/audit/verify", f.token("victor")).await;
+    if audit.status == StatusCode::OK {
+        // (downloading reports is itself audited, so the log may have grown since)
+        let n = audit.json()["entries"].as_u64().unwrap();
+        let seq: u64 = head.split(':').next().unwrap().parse().unwrap();
+        assert!(seq >= 1 && seq <= n, "{head} vs {n} entries");
+    }
     let json_rep = get(
         &f.app,
         "/api/v1/reports/findings?format=json",

@@ -689,7 +689,7 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     )?;
     lap("quote", &mut t, &mut timings);
     let hist = history(store.as_ref(), &judged, as_of, None, None).await?;
-    let input = build_input(
+    let mut input = build_input(
         &kb,
         &files,
         &judged,
@@ -698,6 +698,7 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         "camtrace demo estate: surveillance equipment and remediation",
         hist,
     );
+    input.history_head = store.history_head().await?.map(|h| h.to_string());
     let written =
         camtrace_report::write_report(&input, &report_dir).context("writing the report")?;
     let quote_json = serde_json::to_vec_pretty(&quote)?;

@@ -260,6 +260,7 @@ pub(crate) fn build_input(
         history,
         reconciliation: Some(rec),
         regimes: j.regimes.clone(),
+        history_head: None,
     }
 }
 
@@ -351,18 +352,20 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             as_of,
         },
     )?;
-    let hist = rt.block_on(async {
+    let (hist, head) = rt.block_on(async {
         let store = camtrace_store::open(&g.db).await?;
-        history(
+        let hist = history(
             store.as_ref(),
             &judged,
             as_of,
             a.org.as_deref(),
             a.site.as_deref(),
         )
-        .await
+        .await?;
+        anyhow::Ok((hist, store.history_head().await?))
     })?;
-    let input = build_input(&kb, &files, &judged, Some(plan), as_of, &a.title, hist);
+    let mut input = build_input(&kb, &files, &judged, Some(plan), as_of, &a.title, hist);
+    input.history_head = head.map(|h| h.to_string());
     let scoped = if a.org.is_some() || a.site.is_some() {
         input.scoped(a.org.as_deref(), a.site.as_deref())
     } else {
