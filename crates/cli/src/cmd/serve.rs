@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub struct Args {
     /// TOML configuration file (keys: bind, db, kb, tls_cert, tls_key, behind_proxy,
     /// session_hours, token_days, max_body_mib, webhook_retries, webhook_backoff_secs,
-    /// alert_interval_secs).
+    /// alert_interval_secs, metrics_public).
     #[arg(long, env = "CAMTRACE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -43,6 +43,10 @@ pub struct Args {
     /// Seconds between alert checks (waiver expiry, plan dates, restricted devices).
     #[arg(long, value_name = "SECS")]
     pub alert_interval: Option<u64>,
+    /// Serve /metrics without authentication (default: a `metrics:read` token or a central
+    /// admin session). Only for a scraper on a trusted, loopback-only network.
+    #[arg(long, env = "CAMTRACE_METRICS_PUBLIC")]
+    pub metrics_public: bool,
     /// Print the OpenAPI document and exit.
     #[arg(long)]
     pub openapi: bool,
@@ -73,6 +77,9 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(s) = a.alert_interval {
         cfg.alert_interval = std::time::Duration::from_secs(s.clamp(1, 86400));
+    }
+    if a.metrics_public {
+        cfg.metrics_public = true;
     }
     // The file's database and knowledge base apply unless given by flag or environment.
     let mut g = g.clone();
