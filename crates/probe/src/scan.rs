@@ -232,6 +232,8 @@ pub struct ScanSummary {
 struct Ctx {
     cfg: ScanConfig,
     dialer: Dialer,
+    /// Host-discovery ports, in order (see [`ping_ports`]); empty = probe every target in full.
+    ping: Vec<u16>,
 }
 
 fn now() -> String {
@@ -267,6 +269,7 @@ pub async fn scan(
     let stats = Arc::new(Stats::default());
     let rate = Arc::new(RateLimiter::new(cfg.rate, cfg.auto_rate));
     let ctx = Arc::new(Ctx {
+        ping: ping_ports(cfg),
         cfg: cfg.clone(),
         dialer: Dialer {
             rate: rate.clone(),
@@ -550,7 +553,7 @@ fn ping_ports(cfg: &ScanConfig) -> Vec<u16> {
 /// address in 127/8.
 async fn ping_host(ctx: &Ctx, ip: IpAddr, ports: &[u16]) -> Ping {
     let mut ping = Ping::default();
-    let mut replies = stream::iter(ports.to_vec())
+    let mut replies = stream::iter(ports.iter().copied())
         .map(|port| async move { (port, ctx.dialer.connect(ip, port).await) })
         .buffered(ctx.cfg.per_host.max(1));
     while let Some((port, r)) = replies.next().await {
@@ -576,9 +579,8 @@ async fn probe_host(ctx: Arc<Ctx>, ip: IpAddr, feed: UdpFeed) -> HostReport {
     // Host discovery first, so that a sparse range costs a few connects per empty address.
     let mut udp_taken: Option<Vec<(UdpProto, ObservationKind)>> = None;
     let mut skip: Vec<u16> = Vec::new();
-    let pings = ping_ports(&ctx.cfg);
-    if !pings.is_empty() && feed.pre.is_empty() {
-        let ping = ping_host(&ctx, ip, &pings).await;
+    if !ctx.ping.is_empty() && feed.pre.is_empty() {
+        let ping = ping_host(&ctx, ip, &ctx.ping).await;
         if !ping.up {
             // Not up as far as TCP can tell. If its UDP replies are already here, it is up;
             // otherwise the scan re-probes it once the sweep has settled, if it answered then.
