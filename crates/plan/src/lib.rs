@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 pub mod costs;
+pub mod devices;
 pub mod optimise;
 pub mod plan;
 pub mod policy_gate;
@@ -16,6 +17,7 @@ pub mod risk;
 
 pub use catalogue::{Catalogue, CatalogueEntry, Want};
 pub use costs::{CostBook, RiskWeights};
+pub use devices::plan_devices;
 pub use plan::{
     build_plan, Action, Alternative, Cost, FindingRef, Method, Plan, PlanDevice, PlanOptions,
     PlanRow, SiteVisit,

@@ -6,14 +6,11 @@
 use crate::common::{default_format, Format, Global};
 use anyhow::Context;
 use camtrace_kb::{Kb, KbFiles};
-use camtrace_model::{Estate, Organisation};
-use camtrace_plan::{
-    build_plan, finding_ref, Catalogue, CostBook, Method, Plan, PlanDevice, PlanOptions,
-};
+use camtrace_model::Estate;
+use camtrace_plan::{build_plan, Catalogue, CostBook, Method, Plan, PlanDevice, PlanOptions};
 use camtrace_policy::{evaluate, DeviceFacts, EvalContext, Finding, PolicySet};
 use camtrace_store::EstateFilter;
 use chrono::NaiveDate;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,71 +101,10 @@ pub(crate) fn judge(
     })
 }
 
-/// Devices with actionable findings, with their context, for the planner.
+/// Devices with actionable findings, with their context, for the planner (every site of the
+/// loaded estate: the estate was already narrowed by `--org`/`--site`).
 pub(crate) fn plan_devices(j: &Judged) -> Vec<PlanDevice> {
-    let sites: HashMap<&str, _> = j.estate.sites.iter().map(|s| (s.id.as_str(), s)).collect();
-    let orgs: HashMap<&str, &Organisation> = j
-        .estate
-        .organisations
-        .iter()
-        .map(|o| (o.id.as_str(), o))
-        .collect();
-    let nets: HashMap<&str, _> = j
-        .estate
-        .networks
-        .iter()
-        .map(|n| (n.id.as_str(), n))
-        .collect();
-    let idents: HashMap<&str, _> = j
-        .estate
-        .identifications
-        .iter()
-        .filter_map(|s| s.device_id.as_deref().map(|d| (d, &s.identification)))
-        .collect();
-    let mut by_device: HashMap<&str, Vec<&Finding>> = HashMap::new();
-    for f in j.findings.iter().filter(|f| f.status.is_actionable()) {
-        by_device.entry(&f.device_id).or_default().push(f);
-    }
-    let mut out = Vec::new();
-    for d in &j.estate.devices {
-        let Some(fs) = by_device.get(d.id.as_str()) else {
-            continue;
-        };
-        let Some(site) = sites.get(d.site.as_str()) else {
-            continue;
-        };
-        let ident = idents.get(d.id.as_str());
-        let mut device = d.clone();
-        if device.maker.is_none() {
-            device.maker = ident
-                .and_then(|i| i.maker.as_ref().map(|m| m.id.clone()))
-                .or_else(|| {
-                    fs.iter()
-                        .find_map(|f| f.maker.as_deref().map(str::to_string))
-                });
-        }
-        if let Some(i) = ident {
-            if device.confidence.is_none() {
-                device.confidence = Some(i.confidence);
-            }
-        }
-        out.push(PlanDevice {
-            device,
-            site: (*site).clone(),
-            organisation: orgs.get(site.organisation.as_str()).map(|o| o.name.clone()),
-            network: d
-                .network
-                .as_deref()
-                .and_then(|n| nets.get(n))
-                .map(|n| (*n).clone()),
-            call_home: ident.map(|i| i.call_home.clone()).unwrap_or_default(),
-            capabilities: Vec::new(),
-            form: None,
-            environment: None,
-            findings: fs.iter().map(|f| finding_ref(f)).collect(),
-        });
-    }
-    out
+    camtrace_plan::plan_devices(&j.estate, &j.findings, |_| true)
 }
 
 pub(crate) struct PlanSettings {
