@@ -83,60 +83,29 @@ pub fn plan_devices(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use camtrace_model::{
-        Device, DeviceClass, DeviceStatus, Identification, NamedRef, NetworkSegment,
-        SeenIdentification,
-    };
+    use camtrace_model::{Device, Identification, NamedRef, NetworkSegment, SeenIdentification};
     use camtrace_policy::{
         Citation, FindingStatus, Obligation, Reason, Reasons, Severity, Step, INSPECTION_RULE,
     };
     use chrono::NaiveDate;
+    use serde_json::json;
     use std::sync::Arc;
 
+    /// Register records as an import would give them (unset fields take their defaults).
+    fn record<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).expect("register record")
+    }
+
     fn org(id: &str, name: &str) -> Organisation {
-        Organisation {
-            id: id.into(),
-            name: name.into(),
-            parent: None,
-            kind: None,
-            country: None,
-        }
+        record(json!({"id": id, "name": name}))
     }
 
     fn site(id: &str, org: &str) -> Site {
-        Site {
-            id: id.into(),
-            organisation: org.into(),
-            name: format!("Site {id}"),
-            address: None,
-            criteria: Default::default(),
-            classification: None,
-            government_building: true,
-            tags: vec![],
-        }
+        record(json!({"id": id, "organisation": org, "name": format!("Site {id}")}))
     }
 
     fn dev(id: &str, site: &str) -> Device {
-        Device {
-            id: id.into(),
-            site: site.into(),
-            zone: None,
-            network: None,
-            brand: None,
-            maker: None,
-            model: None,
-            firmware: None,
-            class: DeviceClass::Camera,
-            mac: None,
-            addresses: vec![],
-            status: DeviceStatus::Installed,
-            install_date: None,
-            scheduled_upgrade: None,
-            cost_device: None,
-            cost_labour: None,
-            confidence: None,
-            notes: None,
-        }
+        record(json!({"id": id, "site": site, "class": "camera"}))
     }
 
     fn finding(device: &str, status: FindingStatus, maker: Option<&str>) -> Finding {
@@ -223,13 +192,16 @@ mod tests {
         (estate, findings)
     }
 
+    fn ids(out: &[PlanDevice]) -> Vec<&str> {
+        out.iter().map(|p| p.device.id.as_str()).collect()
+    }
+
     #[test]
     fn actionable_devices_with_their_context() {
         let (estate, findings) = estate();
         let out = plan_devices(&estate, &findings, |_| true);
-        let ids: Vec<&str> = out.iter().map(|p| p.device.id.as_str()).collect();
         // d0 has no finding, d3 only a waived one, d4 a site outside the estate.
-        assert_eq!(ids, ["d1", "d2", "d5"]);
+        assert_eq!(ids(&out), ["d1", "d2", "d5"]);
 
         let d1 = &out[0];
         assert_eq!(
@@ -271,8 +243,7 @@ mod tests {
     fn keep_filters_by_site() {
         let (estate, findings) = estate();
         let out = plan_devices(&estate, &findings, |s| s.organisation == "o2");
-        let ids: Vec<&str> = out.iter().map(|p| p.device.id.as_str()).collect();
-        assert_eq!(ids, ["d5"]);
+        assert_eq!(ids(&out), ["d5"]);
         assert!(plan_devices(&estate, &findings, |_| false).is_empty());
         assert!(plan_devices(&estate, &[], |_| true).is_empty());
     }
