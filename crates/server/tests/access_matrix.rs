@@ -6,8 +6,7 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -76,25 +75,23 @@ async fn matrix(app: camtrace_server::App) {
     let r2 = post(app, "/api/v1/waiver-requests", f.token("alice"), json!({"device_id": "dev-sub-secret-a", "rule_id": "uk/y", "reason": "r", "expires_on": exp})).await;
     let req2 = r2.json()["id"].as_str().unwrap().to_string();
     assert_eq!(
-        post(
+        post_status(
             app,
             &format!("/api/v1/waiver-requests/{req2}/decision"),
             f.token("anne"),
             json!({"approve": true})
         )
-        .await
-        .status,
+        .await,
         StatusCode::OK
     );
     let waiver_a = format!("w-{req2}");
-    let plan = post(
+    let plan = post_ok(
         app,
         "/api/v1/plans",
         f.token("alice"),
         json!({"organisation": "orga-secret-a", "title": "A plan"}),
     )
     .await;
-    assert_eq!(plan.status, StatusCode::OK, "{}", plan.text());
     let plan_a = plan.json()["id"].as_str().unwrap().to_string();
     let hook = post(
         app,
@@ -110,14 +107,13 @@ async fn matrix(app: camtrace_server::App) {
     let bob = f.user_ids["bob"].clone();
     // Bob's own organisation has data too, so lists are not trivially empty.
     assert_eq!(
-        post(
+        post_status(
             app,
             "/api/v1/plans",
             f.token("bob"),
             json!({"organisation": "orgb", "title": "B plan"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::OK
     );
 
@@ -641,15 +637,7 @@ async fn matrix(app: camtrace_server::App) {
     }
     // Own-scope endpoints.
     let quote = "brand,model,quantity,site\nHikvision,DS-2CD2143G0-I,1,site-secret-a\n";
-    let r = send(
-        app,
-        Request::post("/api/v1/quotes/check")
-            .header("authorization", format!("Bearer {bob_t}"))
-            .header("content-type", "text/csv")
-            .body(Body::from(quote))
-            .unwrap(),
-    )
-    .await;
+    let r = post_raw(app, "/api/v1/quotes/check", &bob_t, "text/csv", quote).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert!(
         !r.text().contains("Site site-secret-a") && !r.text().contains("orga-secret-a"),
@@ -717,21 +705,7 @@ async fn matrix(app: camtrace_server::App) {
         .collect();
     assert_eq!(ids, ["dev-secret-a", "dev-sub-secret-a"]);
     // And the dashboard pages, for a browser session of B.
-    let login = call(
-        app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "bob", "password": "bob-password-456"})),
-    )
-    .await;
-    let cookie = login.headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&login(app, "bob", "bob-password-456").await);
     for p in [
         "/",
         "/devices",
@@ -741,14 +715,7 @@ async fn matrix(app: camtrace_server::App) {
         "/devices?q=secret",
         "/audit",
     ] {
-        let r = send(
-            app,
-            Request::get(p)
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let r = get_with_cookie(app, p, &cookie).await;
         assert_eq!(r.status, StatusCode::OK, "{p}: {}", r.text());
         assert!(!r.text().contains(MARK), "dashboard {p} leaks A");
     }
@@ -757,14 +724,7 @@ async fn matrix(app: camtrace_server::App) {
         format!("/plans/{plan_a}"),
         "/sites/site-secret-a".into(),
     ] {
-        let r = send(
-            app,
-            Request::get(&p)
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let r = get_with_cookie(app, &p, &cookie).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{p}");
         assert!(!r.text().contains("Site site-secret"), "{p}");
     }

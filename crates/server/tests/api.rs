@@ -2,8 +2,7 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use camtrace_server::auth;
 use common::*;
 use serde_json::json;
@@ -22,15 +21,14 @@ async fn health_ready_and_metrics() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
     assert!(!r.text().contains("camtrace_http"), "{}", r.text());
     // A token with the metrics:read scope reads them.
-    let (m, _) = auth::create_token(
-        app.pool(),
+    let m = new_token(
+        app,
         &f.user_ids["root"],
         "prometheus",
         auth::TokenScope::MetricsRead,
         chrono::Duration::days(1),
     )
-    .await
-    .unwrap();
+    .await;
     let r = get(app, "/metrics", &m).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert!(r.headers["content-type"]
@@ -58,17 +56,16 @@ async fn health_ready_and_metrics() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{user}: {}", r.text());
         assert!(!r.text().contains("camtrace_http"));
     }
-    let (ro, _) = auth::create_token(
-        app.pool(),
+    let ro = new_token(
+        app,
         &f.user_ids["root"],
         "ro",
         auth::TokenScope::Read,
         chrono::Duration::days(1),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
-        get(app, "/metrics", &ro).await.status,
+        get_status(app, "/metrics", &ro).await,
         StatusCode::FORBIDDEN
     );
     // The metrics token can do nothing else, not even read.
@@ -86,51 +83,19 @@ async fn health_ready_and_metrics() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Sessions: a central admin's reads the metrics, an organisation admin's does not.
     for (user, want) in [("root", StatusCode::OK), ("bob", StatusCode::FORBIDDEN)] {
-        let login = call(
-            app,
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"username": user, "password": format!("{user}-password-123")})),
-        )
-        .await;
+        let login = login(app, user, &password(user)).await;
         assert_eq!(login.status, StatusCode::OK);
-        let r = send(
-            app,
-            Request::get("/metrics")
-                .header("cookie", session_of(&login))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let r = get_with_cookie(app, "/metrics", &session_of(&login)).await;
         assert_eq!(r.status, want, "{user} session: {}", r.text());
     }
     // A revoked metrics token stops working at once.
-    let id = get(app, "/api/v1/tokens", f.token("root"))
-        .await
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "prometheus")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = token_id(app, f.token("root"), "name", "prometheus").await;
     assert_eq!(
-        call(
-            app,
-            Method::DELETE,
-            &format!("/api/v1/tokens/{id}"),
-            Some(f.token("root")),
-            None
-        )
-        .await
-        .status,
+        revoke_token(app, &id, f.token("root")).await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        get(app, "/metrics", &m).await.status,
+        get_status(app, "/metrics", &m).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -144,25 +109,14 @@ async fn only_central_admins_create_metrics_tokens() {
         ("bob", StatusCode::FORBIDDEN),
         ("alice", StatusCode::FORBIDDEN),
     ] {
-        let login = call(
+        let login = login(app, user, &password(user)).await;
+        let r = with_session(
             app,
             Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"username": user, "password": format!("{user}-password-123")})),
-        )
-        .await;
-        let csrf = login.json()["csrf_token"].as_str().unwrap().to_string();
-        let r = send(
-            app,
-            Request::post("/api/v1/tokens")
-                .header("cookie", session_of(&login))
-                .header("x-csrf-token", &csrf)
-                .header("content-type", "application/json")
-                .body(Body::from(
-                    json!({"name": "scraper", "scope": "metrics:read"}).to_string(),
-                ))
-                .unwrap(),
+            "/api/v1/tokens",
+            &session_of(&login),
+            Some(&csrf_token(&login)),
+            Some(json!({"name": "scraper", "scope": "metrics:read"})),
         )
         .await;
         assert_eq!(r.status, want, "{user}: {}", r.text());
@@ -184,16 +138,14 @@ async fn only_central_admins_create_metrics_tokens() {
 
 #[tokio::test]
 async fn metrics_public_opt_out_serves_metrics_without_login() {
-    let store = camtrace_store::open("sqlite::memory:").await.unwrap();
-    let app = camtrace_server::App::new(
-        std::sync::Arc::from(store),
-        &camtrace_kb::KbFiles::embedded(),
+    let app = app_with(
+        "sqlite::memory:",
         camtrace_server::ServerConfig {
             metrics_public: true,
             ..test_config()
         },
     )
-    .unwrap();
+    .await;
     let r = call(&app, Method::GET, "/metrics", None, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert!(r
@@ -220,14 +172,7 @@ async fn first_run_creates_one_admin_once() {
         .await
         .unwrap()
         .is_none());
-    let r = call(
-        &app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "admin", "password": pw})),
-    )
-    .await;
+    let r = login(&app, "admin", &pw).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["user"]["central_role"], "admin");
     // The password is in no audit entry.
@@ -243,47 +188,27 @@ async fn first_run_creates_one_admin_once() {
         none.is_none(),
         "a password from the environment is not echoed back"
     );
-    let r = call(
-        &app2,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "admin", "password": "from-the-environment"})),
-    )
-    .await;
+    let r = login(&app2, "admin", "from-the-environment").await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
+/// The session cookie of a login, which must be HttpOnly and SameSite=Strict.
 fn session_of(r: &Resp) -> String {
     let c = r.headers["set-cookie"].to_str().unwrap().to_string();
     assert!(c.contains("HttpOnly"), "{c}");
     assert!(c.contains("SameSite=Strict"), "{c}");
-    c.split(';').next().unwrap().to_string()
+    session_cookie(r)
 }
 
 #[tokio::test]
 async fn sessions_need_csrf_for_changes_and_end_at_logout() {
     let f = fixture(sqlite_app().await).await;
-    let bad = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "alice", "password": "nope-nope-nope"})),
-    )
-    .await;
+    let bad = login(&f.app, "alice", "nope-nope-nope").await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
-    let r = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "alice", "password": "alice-password-123"})),
-    )
-    .await;
+    let r = login(&f.app, "alice", &password("alice")).await;
     assert_eq!(r.status, StatusCode::OK);
     let cookie = session_of(&r);
-    let csrf = r.json()["csrf_token"].as_str().unwrap().to_string();
+    let csrf = csrf_token(&r);
     // The token is stored hashed.
     let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM sessions")
         .fetch_all(f.app.pool())
@@ -293,14 +218,7 @@ async fn sessions_need_csrf_for_changes_and_end_at_logout() {
     assert!(!stored.iter().any(|s| s == token));
     assert!(stored.contains(&camtrace_server::auth::token_hash(token)));
 
-    let me = send(
-        &f.app,
-        Request::get("/api/v1/me")
-            .header("cookie", &cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let me = get_with_cookie(&f.app, "/api/v1/me", &cookie).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json()["roles"]["orga-secret-a"], "editor");
     assert_eq!(
@@ -310,58 +228,26 @@ async fn sessions_need_csrf_for_changes_and_end_at_logout() {
     );
     assert!(me.json()["roles"].get("orgb").is_none());
 
-    let body = json!({"id": "z-new", "site": "site-secret-a", "name": "Roof"}).to_string();
-    let no_csrf = send(
-        &f.app,
-        Request::post("/api/v1/zones")
-            .header("cookie", &cookie)
-            .header("content-type", "application/json")
-            .body(Body::from(body.clone()))
-            .unwrap(),
-    )
-    .await;
+    let zone = |csrf| {
+        with_session(
+            &f.app,
+            Method::POST,
+            "/api/v1/zones",
+            &cookie,
+            csrf,
+            Some(json!({"id": "z-new", "site": "site-secret-a", "name": "Roof"})),
+        )
+    };
+    let no_csrf = zone(None).await;
     assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
-    let wrong = send(
-        &f.app,
-        Request::post("/api/v1/zones")
-            .header("cookie", &cookie)
-            .header("x-csrf-token", "x")
-            .header("content-type", "application/json")
-            .body(Body::from(body.clone()))
-            .unwrap(),
-    )
-    .await;
+    let wrong = zone(Some("x")).await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
-    let ok = send(
-        &f.app,
-        Request::post("/api/v1/zones")
-            .header("cookie", &cookie)
-            .header("x-csrf-token", &csrf)
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await;
+    let ok = zone(Some(&csrf)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
 
-    let out = send(
-        &f.app,
-        Request::post("/api/v1/auth/logout")
-            .header("cookie", &cookie)
-            .header("x-csrf-token", &csrf)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let out = logout(&f.app, &cookie, &csrf).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    let me = send(
-        &f.app,
-        Request::get("/api/v1/me")
-            .header("cookie", &cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let me = get_with_cookie(&f.app, "/api/v1/me", &cookie).await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
     // Logins, failed logins and logouts are audited.
     let hist = f.app.store.history(&Default::default()).await.unwrap();
@@ -377,36 +263,19 @@ async fn sessions_need_csrf_for_changes_and_end_at_logout() {
 #[tokio::test]
 async fn repeated_failed_logins_are_throttled_per_user() {
     let f = fixture(sqlite_app().await).await;
-    let login = |pw: &'static str| {
+    let alice = |pw: &'static str| {
         let app = f.app.clone();
-        async move {
-            call(
-                &app,
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"username": "alice", "password": pw})),
-            )
-            .await
-            .status
-        }
+        async move { login(&app, "alice", pw).await.status }
     };
     for _ in 0..camtrace_server::api::admin::MAX_LOGIN_FAILURES {
-        assert_eq!(login("wrong-password-x").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(alice("wrong-password-x").await, StatusCode::UNAUTHORIZED);
     }
     // Even the right password is refused now, for this user only.
     assert_eq!(
-        login("alice-password-123").await,
+        alice("alice-password-123").await,
         StatusCode::TOO_MANY_REQUESTS
     );
-    let r = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "anne", "password": "anne-password-123"})),
-    )
-    .await;
+    let r = login(&f.app, "anne", &password("anne")).await;
     assert_eq!(r.status, StatusCode::OK);
     let hist = f
         .app
@@ -433,17 +302,16 @@ async fn api_tokens_are_scoped_expiring_and_revocable() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let (t, _) = camtrace_server::auth::create_token(
-        f.app.pool(),
+    let t = new_token(
+        &f.app,
         &f.user_ids["alice"],
         "ro",
-        camtrace_server::auth::TokenScope::Read,
+        auth::TokenScope::Read,
         chrono::Duration::days(1),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
-        get(&f.app, "/api/v1/devices", &t).await.status,
+        get_status(&f.app, "/api/v1/devices", &t).await,
         StatusCode::OK
     );
     let w = post(
@@ -454,80 +322,46 @@ async fn api_tokens_are_scoped_expiring_and_revocable() {
     )
     .await;
     assert_eq!(w.status, StatusCode::FORBIDDEN, "read-only token");
-    let list = get(&f.app, "/api/v1/tokens", a).await;
-    let id = list
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == "ro")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = token_id(&f.app, a, "name", "ro").await;
     // Bob cannot see or revoke Alice's token.
-    let r = call(
-        &f.app,
-        Method::DELETE,
-        &format!("/api/v1/tokens/{id}"),
-        Some(f.token("bob")),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = call(
-        &f.app,
-        Method::DELETE,
-        &format!("/api/v1/tokens/{id}"),
-        Some(a),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        get(&f.app, "/api/v1/devices", &t).await.status,
+        revoke_token(&f.app, &id, f.token("bob")).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(revoke_token(&f.app, &id, a).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        get_status(&f.app, "/api/v1/devices", &t).await,
         StatusCode::UNAUTHORIZED
     );
     // Expired tokens do not authenticate.
-    let (old, _) = camtrace_server::auth::create_token(
-        f.app.pool(),
+    let old = new_token(
+        &f.app,
         &f.user_ids["alice"],
         "old",
-        camtrace_server::auth::TokenScope::Write,
+        auth::TokenScope::Write,
         chrono::Duration::seconds(-1),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
-        get(&f.app, "/api/v1/devices", &old).await.status,
+        get_status(&f.app, "/api/v1/devices", &old).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        get(&f.app, "/api/v1/devices", "ct_forged").await.status,
+        get_status(&f.app, "/api/v1/devices", "ct_forged").await,
         StatusCode::UNAUTHORIZED
     );
 
     // Through a session, tokens can be created; the clear token is shown once, stored hashed.
-    let r = call(
+    let r = login(&f.app, "alice", &password("alice")).await;
+    let cookie = session_of(&r);
+    let csrf = csrf_token(&r);
+    let c = with_session(
         &f.app,
         Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "alice", "password": "alice-password-123"})),
-    )
-    .await;
-    let cookie = session_of(&r);
-    let csrf = r.json()["csrf_token"].as_str().unwrap().to_string();
-    let c = send(
-        &f.app,
-        Request::post("/api/v1/tokens")
-            .header("cookie", &cookie)
-            .header("x-csrf-token", &csrf)
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"name": "ci", "scope": "write", "expires_days": 7}).to_string(),
-            ))
-            .unwrap(),
+        "/api/v1/tokens",
+        &cookie,
+        Some(&csrf),
+        Some(json!({"name": "ci", "scope": "write", "expires_days": 7})),
     )
     .await;
     assert_eq!(c.status, StatusCode::OK, "{}", c.text());
@@ -539,7 +373,7 @@ async fn api_tokens_are_scoped_expiring_and_revocable() {
         .await
         .unwrap();
     assert_eq!(n, 0, "clear token never stored");
-    assert_eq!(get(&f.app, "/api/v1/me", &tok).await.status, StatusCode::OK);
+    assert_eq!(get_status(&f.app, "/api/v1/me", &tok).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -566,53 +400,48 @@ async fn register_endpoints_read_write_filter_and_page() {
     // An organisation admin renames their organisation and adds one below it, but cannot
     // create a top-level one or move theirs.
     let bob = f.token("bob");
-    let r = post(
+    post_ok(
         &f.app,
         "/api/v1/organisations",
         bob,
         json!({"id": "orgb", "name": "B renamed", "parent": "gov"}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let r = post(
+    post_ok(
         &f.app,
         "/api/v1/organisations",
         bob,
         json!({"id": "orgb-unit", "name": "B unit", "parent": "orgb"}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/organisations",
             bob,
             json!({"id": "orgz", "name": "Z"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/organisations",
             bob,
             json!({"id": "orgb", "name": "B", "parent": "orgc"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/organisations",
             root,
             json!({"id": "gov", "name": "G", "parent": "orgb"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::BAD_REQUEST,
         "cycle"
     );
@@ -638,28 +467,26 @@ async fn register_endpoints_read_write_filter_and_page() {
         get(&f.app, "/api/v1/sites/site-b", root).await.json()["organisation"],
         "orgb"
     );
-    let r = post(
+    post_ok(
         &f.app,
         "/api/v1/sites",
         f.token("bob"),
         json!({"id": "site-b2", "organisation": "orgb", "name": "B2"}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 
     assert_eq!(
         get(&f.app, "/api/v1/zones?site=site-b", root).await.json()["total"],
         1
     );
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/zones",
             f.token("bob"),
             json!({"id": "zone-b2", "site": "site-b", "name": "Yard"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::OK
     );
     assert_eq!(
@@ -669,14 +496,13 @@ async fn register_endpoints_read_write_filter_and_page() {
         1
     );
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/networks",
             f.token("bob"),
             json!({"id": "net-b2", "site": "site-b", "name": "cctv", "core": false})
         )
-        .await
-        .status,
+        .await,
         StatusCode::OK
     );
 
@@ -714,9 +540,7 @@ async fn register_endpoints_read_write_filter_and_page() {
         "dev-b2"
     );
     assert_eq!(
-        get(&f.app, "/api/v1/devices?status=bogus", root)
-            .await
-            .status,
+        get_status(&f.app, "/api/v1/devices?status=bogus", root).await,
         StatusCode::BAD_REQUEST
     );
 
@@ -740,14 +564,13 @@ async fn register_endpoints_read_write_filter_and_page() {
             .json()["change"],
         "created"
     );
-    let r = post(
+    post_ok(
         &f.app,
         "/api/v1/devices/dev-b3/status",
         f.token("bob"),
         json!({"status": "removed", "reason": "replaced"}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(
         get(&f.app, "/api/v1/devices/dev-b3", root).await.json()["device"]["status"],
         "removed"
@@ -760,23 +583,19 @@ async fn register_endpoints_read_write_filter_and_page() {
         .iter()
         .any(|x| x["id"] == "site-b"));
     assert_eq!(
-        get(&f.app, "/api/v1/scans", root).await.status,
+        get_status(&f.app, "/api/v1/scans", root).await,
         StatusCode::OK
     );
     assert_eq!(
-        get(&f.app, "/api/v1/observations?site=site-b", root)
-            .await
-            .status,
+        get_status(&f.app, "/api/v1/observations?site=site-b", root).await,
         StatusCode::OK
     );
     assert_eq!(
-        get(&f.app, "/api/v1/observations", f.token("bob"))
-            .await
-            .status,
+        get_status(&f.app, "/api/v1/observations", f.token("bob")).await,
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        get(&f.app, "/api/v1/nope", root).await.status,
+        get_status(&f.app, "/api/v1/nope", root).await,
         StatusCode::NOT_FOUND
     );
 }
@@ -788,8 +607,7 @@ async fn bulk_import_is_checked_and_audited() {
         "sites": [{"id": "site-b9", "organisation": "orgb", "name": "B9"}],
         "devices": [{"id": "dev-b9", "site": "site-b9", "maker": "hikvision"}]
     });
-    let r = post(&f.app, "/api/v1/import", f.token("bob"), batch).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = post_ok(&f.app, "/api/v1/import", f.token("bob"), batch).await;
     assert_eq!(r.json()["summary"]["devices"]["created"], 1);
     // All or nothing: one entity outside Bob's scope rejects the whole batch.
     let mixed = json!({
@@ -860,20 +678,15 @@ async fn findings_waiver_flow_and_reports() {
 
     // Alice (editor) requests a waiver; neither she nor the viewer may approve it.
     let exp = (chrono::Utc::now().date_naive() + chrono::Duration::days(90)).to_string();
-    let req = post(&f.app, "/api/v1/waiver-requests", f.token("alice"), json!({"device_id": "dev-secret-a", "rule_id": rule, "reason": "replacement ordered", "expires_on": exp})).await;
-    assert_eq!(req.status, StatusCode::OK, "{}", req.text());
+    let req = post_ok(&f.app, "/api/v1/waiver-requests", f.token("alice"), json!({"device_id": "dev-secret-a", "rule_id": rule, "reason": "replacement ordered", "expires_on": exp})).await;
     let id = req.json()["id"].as_str().unwrap().to_string();
     let path = format!("/api/v1/waiver-requests/{id}/decision");
     assert_eq!(
-        post(&f.app, &path, f.token("victor"), json!({"approve": true}))
-            .await
-            .status,
+        post_status(&f.app, &path, f.token("victor"), json!({"approve": true})).await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        post(&f.app, &path, f.token("alice"), json!({"approve": true}))
-            .await
-            .status,
+        post_status(&f.app, &path, f.token("alice"), json!({"approve": true})).await,
         StatusCode::FORBIDDEN
     );
     let pending = get(
@@ -884,19 +697,16 @@ async fn findings_waiver_flow_and_reports() {
     .await
     .json();
     assert_eq!(pending["total"], 1);
-    let ok = post(
+    let ok = post_ok(
         &f.app,
         &path,
         f.token("anne"),
         json!({"approve": true, "note": "until the new camera arrives"}),
     )
     .await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
     assert_eq!(ok.json()["status"], "approved");
     assert_eq!(
-        post(&f.app, &path, f.token("anne"), json!({"approve": true}))
-            .await
-            .status,
+        post_status(&f.app, &path, f.token("anne"), json!({"approve": true})).await,
         StatusCode::CONFLICT
     );
     let waivers = get(&f.app, "/api/v1/waivers", f.token("victor"))
@@ -926,24 +736,22 @@ async fn findings_waiver_flow_and_reports() {
     assert_eq!(waived["status"]["state"], "waived");
     let wid = waivers["items"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             &format!("/api/v1/waivers/{wid}/revoke"),
             f.token("alice"),
             json!({"reason": "x"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::FORBIDDEN
     );
-    let rv = post(
+    let rv = post_ok(
         &f.app,
         &format!("/api/v1/waivers/{wid}/revoke"),
         f.token("anne"),
         json!({"reason": "camera replaced early"}),
     )
     .await;
-    assert_eq!(rv.status, StatusCode::OK, "{}", rv.text());
     assert_eq!(rv.json()["revoked_by"], "anne");
 
     // Decisions are in the audit log with before and after.
@@ -1034,14 +842,13 @@ async fn findings_waiver_flow_and_reports() {
 #[tokio::test]
 async fn plans_are_drafted_and_approved() {
     let f = fixture(sqlite_app().await).await;
-    let p = post(
+    let p = post_ok(
         &f.app,
         "/api/v1/plans",
         f.token("alice"),
         json!({"organisation": "orga-secret-a", "title": "2027 removals"}),
     )
     .await;
-    assert_eq!(p.status, StatusCode::OK, "{}", p.text());
     let plan = p.json();
     assert_eq!(plan["status"], "draft");
     assert!(
@@ -1064,14 +871,13 @@ async fn plans_are_drafted_and_approved() {
         1
     );
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             &format!("/api/v1/plans/{id}/decision"),
             f.token("alice"),
             json!({"approve": true})
         )
-        .await
-        .status,
+        .await,
         StatusCode::FORBIDDEN
     );
     let ok = post(
@@ -1203,13 +1009,12 @@ async fn drafted_plans_use_the_budget_optimal_planner() {
 async fn quote_check_names_the_true_maker() {
     let f = fixture(sqlite_app().await).await;
     let quote = "supplier,brand,model,quantity,site\nAcme,HiLook,IPC-B140H,4,site-b\nAcme,Axis,P3245-LVE,2,site-b\n";
-    let r = send(
+    let r = post_raw(
         &f.app,
-        Request::post("/api/v1/quotes/check")
-            .header("authorization", format!("Bearer {}", f.token("bob")))
-            .header("content-type", "text/csv")
-            .body(Body::from(quote))
-            .unwrap(),
+        "/api/v1/quotes/check",
+        f.token("bob"),
+        "text/csv",
+        quote,
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
@@ -1232,55 +1037,50 @@ async fn users_grants_and_webhooks_are_admin_only() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = post(
+    let r = post_ok(
         &f.app,
         "/api/v1/users",
         f.token("root"),
         json!({"username": "carol", "password": "carol-password-1"}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let carol = r.json()["id"].as_str().unwrap().to_string();
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/users",
             f.token("root"),
             json!({"username": "carol", "password": "carol-password-1"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::CONFLICT
     );
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/users",
             f.token("root"),
             json!({"username": "dan", "password": "short"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::BAD_REQUEST
     );
     // Bob administers orgb only.
-    let g = post(
+    post_ok(
         &f.app,
         &format!("/api/v1/users/{carol}/grants"),
         f.token("bob"),
         json!({"organisation": "orgb", "role": "viewer"}),
     )
     .await;
-    assert_eq!(g.status, StatusCode::OK, "{}", g.text());
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             &format!("/api/v1/users/{carol}/grants"),
             f.token("bob"),
             json!({"organisation": "orga-secret-a", "role": "admin"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::NOT_FOUND
     );
     let users = get(&f.app, "/api/v1/users", f.token("bob")).await.json();
@@ -1292,98 +1092,84 @@ async fn users_grants_and_webhooks_are_admin_only() {
         .collect();
     assert_eq!(names, ["bob", "carol"]);
     assert_eq!(
-        get(&f.app, "/api/v1/users", f.token("alice")).await.status,
+        get_status(&f.app, "/api/v1/users", f.token("alice")).await,
         StatusCode::FORBIDDEN
     );
 
-    let h = post(
+    let h = post_ok(
         &f.app,
         "/api/v1/webhooks",
         f.token("bob"),
         json!({"url": "http://127.0.0.1:9/hook", "organisation": "orgb"}),
     )
     .await;
-    assert_eq!(h.status, StatusCode::OK, "{}", h.text());
     let hid = h.json()["webhook"]["id"].as_str().unwrap().to_string();
     assert!(h.json()["secret"].as_str().unwrap().len() >= 40);
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/webhooks",
             f.token("bob"),
             json!({"url": "http://127.0.0.1:9/hook"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::FORBIDDEN,
         "global hooks need the central admin"
     );
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/webhooks",
             f.token("root"),
             json!({"url": "ftp://x"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::BAD_REQUEST
     );
     let list = get(&f.app, "/api/v1/webhooks", f.token("bob")).await.json();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(list[0].get("secret").is_none(), "secrets are not listed");
     assert_eq!(
-        get(
+        get_status(
             &f.app,
             &format!("/api/v1/webhooks/{hid}/deliveries"),
             f.token("bob")
         )
-        .await
-        .status,
+        .await,
         StatusCode::OK
     );
     assert_eq!(
-        get(
+        get_status(
             &f.app,
             &format!("/api/v1/webhooks/{hid}/deliveries"),
             f.token("alice")
         )
-        .await
-        .status,
+        .await,
         StatusCode::NOT_FOUND
     );
 
     // Password change ends sessions and needs the current password.
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/me/password",
             f.token("alice"),
             json!({"current": "wrong", "new": "alice-new-password"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        post(
+        post_status(
             &f.app,
             "/api/v1/me/password",
             f.token("alice"),
             json!({"current": "alice-password-123", "new": "alice-new-password"})
         )
-        .await
-        .status,
+        .await,
         StatusCode::NO_CONTENT
     );
-    let r = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "alice", "password": "alice-new-password"})),
-    )
-    .await;
+    let r = login(&f.app, "alice", "alice-new-password").await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -1404,9 +1190,7 @@ async fn audit_log_exports_and_verifies() {
     .json();
     assert_eq!(j.as_array().unwrap().len(), 2);
     assert_eq!(
-        get(&f.app, "/api/v1/audit?format=xml", f.token("root"))
-            .await
-            .status,
+        get_status(&f.app, "/api/v1/audit?format=xml", f.token("root")).await,
         StatusCode::BAD_REQUEST
     );
     // No endpoint changes the audit log.

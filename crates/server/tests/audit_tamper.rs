@@ -3,22 +3,13 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::StatusCode;
 use common::*;
-use serde_json::json;
 
 async fn tamper(app: camtrace_server::App) {
     let f = fixture(app).await;
     // Some decisions on record.
-    let _ = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "anne", "password": "anne-password-123"})),
-    )
-    .await;
+    let _ = login(&f.app, "anne", &password("anne")).await;
     let v = get(&f.app, "/api/v1/audit/verify", f.token("root"))
         .await
         .json();
@@ -38,29 +29,8 @@ async fn tamper(app: camtrace_server::App) {
     assert_eq!(v["tampered_seq"], 3, "{v}");
 
     // The dashboard says so too.
-    let login = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "root", "password": "root-password-123"})),
-    )
-    .await;
-    let cookie = login.headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let page = send(
-        &f.app,
-        Request::get("/audit")
-            .header("cookie", &cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let cookie = session_cookie(&login(&f.app, "root", &password("root")).await);
+    let page = get_with_cookie(&f.app, "/audit", &cookie).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.text().contains("TAMPERING DETECTED at entry 3"),

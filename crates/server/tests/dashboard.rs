@@ -34,44 +34,19 @@ async fn browser_login(app: &camtrace_server::App, user: &str) -> (String, Strin
     let pre = cookie_of(&page, "camtrace_login_csrf");
     let token = hidden_csrf(&page.text());
     let form = format!("username={user}&password={user}-password-123&csrf_token={token}");
-    let r = send(
-        app,
-        Request::post("/login")
-            .header("cookie", &pre)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(form))
-            .unwrap(),
-    )
-    .await;
+    let r = post_with_cookie(app, "/login", &pre, FORM, form).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     let session = cookie_of(&r, "camtrace_session");
-    let home = page_get(app, "/", &session).await;
+    let home = get_with_cookie(app, "/", &session).await;
     assert_eq!(home.status, StatusCode::OK);
     let csrf = hidden_csrf(&home.text());
     (session, csrf)
 }
 
-async fn page_get(app: &camtrace_server::App, path: &str, cookie: &str) -> Resp {
-    send(
-        app,
-        Request::get(path)
-            .header("cookie", cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
-}
+const FORM: &str = "application/x-www-form-urlencoded";
 
 async fn form_post(app: &camtrace_server::App, path: &str, cookie: &str, form: &str) -> Resp {
-    send(
-        app,
-        Request::post(path)
-            .header("cookie", cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(form.to_string()))
-            .unwrap(),
-    )
-    .await
+    post_with_cookie(app, path, cookie, FORM, form.to_string()).await
 }
 
 #[tokio::test]
@@ -87,7 +62,7 @@ async fn login_form_needs_its_token_and_wrong_passwords_fail() {
     let r = send(
         &f.app,
         Request::post("/login")
-            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-type", FORM)
             .body(Body::from(format!(
                 "username=alice&password=alice-password-123&csrf_token={token}"
             )))
@@ -95,15 +70,12 @@ async fn login_form_needs_its_token_and_wrong_passwords_fail() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = send(
+    let r = post_with_cookie(
         &f.app,
-        Request::post("/login")
-            .header("cookie", &pre)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(format!(
-                "username=alice&password=wrong-password&csrf_token={token}"
-            )))
-            .unwrap(),
+        "/login",
+        &pre,
+        FORM,
+        format!("username=alice&password=wrong-password&csrf_token={token}"),
     )
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -119,12 +91,12 @@ async fn pages_render_for_a_signed_in_user() {
     let f = fixture(sqlite_app().await).await;
     camtrace_server::alerts::check_once(&f.app).await.unwrap(); // records a progress point
     let (s, _) = browser_login(&f.app, "root").await;
-    let home = page_get(&f.app, "/", &s).await.text();
+    let home = get_with_cookie(&f.app, "/", &s).await.text();
     assert!(home.contains("Estate overview"));
     assert!(home.contains("restricted devices on sensitive sites"));
     assert!(home.contains("<svg class=\"chart\""), "progress chart");
     assert!(home.contains("Site site-b"), "sensitive site listed");
-    let dev = page_get(&f.app, "/devices/dev-b", &s).await;
+    let dev = get_with_cookie(&f.app, "/devices/dev-b", &s).await;
     assert_eq!(dev.status, StatusCode::OK);
     assert!(
         dev.text().contains("<ol class=\"reasons\">"),
@@ -142,16 +114,16 @@ async fn pages_render_for_a_signed_in_user() {
         "/audit",
         "/sites/site-b",
     ] {
-        let r = page_get(&f.app, p, &s).await;
+        let r = get_with_cookie(&f.app, p, &s).await;
         assert_eq!(r.status, StatusCode::OK, "{p}: {}", r.text());
         assert!(r.text().contains("<main id=\"main\""), "{p}");
     }
-    assert!(page_get(&f.app, "/devices?q=b2", &s)
+    assert!(get_with_cookie(&f.app, "/devices?q=b2", &s)
         .await
         .text()
         .contains("dev-b2"));
     assert_eq!(
-        page_get(&f.app, "/devices/nope", &s).await.status,
+        get_with_cookie(&f.app, "/devices/nope", &s).await.status,
         StatusCode::NOT_FOUND
     );
     let js = send(
@@ -177,7 +149,7 @@ async fn pages_render_for_a_signed_in_user() {
 async fn waiver_approval_and_plan_flow_through_forms() {
     let f = fixture(sqlite_app().await).await;
     let (alice, alice_csrf) = browser_login(&f.app, "alice").await;
-    let dev = page_get(&f.app, "/devices/dev-secret-a", &alice)
+    let dev = get_with_cookie(&f.app, "/devices/dev-secret-a", &alice)
         .await
         .text();
     assert!(dev.contains("Request waiver"), "editors can request");
@@ -205,7 +177,7 @@ async fn waiver_approval_and_plan_flow_through_forms() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
 
     let (anne, anne_csrf) = browser_login(&f.app, "anne").await;
-    let w = page_get(&f.app, "/waivers", &anne).await.text();
+    let w = get_with_cookie(&f.app, "/waivers", &anne).await.text();
     let i = w.find("id=\"approve-").expect("approve button") + 12;
     let id = w[i..].split('"').next().unwrap().to_string();
     let r = form_post(
@@ -216,7 +188,7 @@ async fn waiver_approval_and_plan_flow_through_forms() {
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    let w = page_get(&f.app, "/waivers?msg=waiver-approved", &anne)
+    let w = get_with_cookie(&f.app, "/waivers?msg=waiver-approved", &anne)
         .await
         .text();
     assert!(w.contains("Waiver approved"));
@@ -237,7 +209,7 @@ async fn waiver_approval_and_plan_flow_through_forms() {
         .next()
         .unwrap()
         .to_string();
-    let page = page_get(&f.app, &loc, &alice).await.text();
+    let page = get_with_cookie(&f.app, &loc, &alice).await.text();
     assert!(page.contains("Planned: GBP"), "{page}");
     // With a budget nothing fits: the plan lists what waits and why.
     let r = form_post(
@@ -249,7 +221,7 @@ async fn waiver_approval_and_plan_flow_through_forms() {
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     let lean = r.headers["location"].to_str().unwrap().to_string();
-    let page = page_get(&f.app, &lean, &alice).await.text();
+    let page = get_with_cookie(&f.app, &lean, &alice).await.text();
     assert!(page.contains("(budget GBP 0)"), "{page}");
     assert!(page.contains("<h2>Waiting</h2>"), "{page}");
     assert!(page.contains("not selected within the budget"), "{page}");
@@ -269,13 +241,13 @@ async fn waiver_approval_and_plan_flow_through_forms() {
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(page_get(&f.app, &loc, &anne)
+    assert!(get_with_cookie(&f.app, &loc, &anne)
         .await
         .text()
         .contains("<strong>approved</strong>"));
 
     // The report download works with the session cookie.
-    let csv = page_get(&f.app, "/api/v1/reports/findings?format=csv", &anne).await;
+    let csv = get_with_cookie(&f.app, "/api/v1/reports/findings?format=csv", &anne).await;
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.text().contains("waived"));
 }
@@ -296,41 +268,17 @@ async fn quote_and_import_uploads() {
         &csrf,
         "brand,model,quantity,site\nHiLook,IPC-B140H,2,site-b\n",
     );
-    let r = send(
-        &f.app,
-        Request::post("/quote")
-            .header("cookie", &bob)
-            .header("content-type", ct)
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await;
+    let r = post_with_cookie(&f.app, "/quote", &bob, &ct, body).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("Verdict"), "{}", r.text());
     let (ct, body) = multipart(
         &csrf,
         r#"{"devices":[{"id":"dev-up","site":"site-b","maker":"axis"}]}"#,
     );
-    let r = send(
-        &f.app,
-        Request::post("/import")
-            .header("cookie", &bob)
-            .header("content-type", ct)
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await;
+    let r = post_with_cookie(&f.app, "/import", &bob, &ct, body).await;
     assert!(r.text().contains("Imported."), "{}", r.text());
     assert!(f.app.store.get_device("dev-up").await.unwrap().is_some());
     let (ct, body) = multipart("forged", "{}");
-    let r = send(
-        &f.app,
-        Request::post("/import")
-            .header("cookie", &bob)
-            .header("content-type", ct)
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await;
+    let r = post_with_cookie(&f.app, "/import", &bob, &ct, body).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }

@@ -7,8 +7,7 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::StatusCode;
 use camtrace_model::Organisation;
 use camtrace_store::RegisterBatch;
 use common::*;
@@ -24,10 +23,6 @@ fn org(id: &str, parent: &str) -> Organisation {
     }
 }
 
-async fn status(app: &camtrace_server::App, path: &str, token: &str) -> StatusCode {
-    get(app, path, token).await.status
-}
-
 async fn freshness(url: &str) {
     let f = fixture(app_on(url).await).await;
     let other = camtrace_store::open(url).await.expect("second handle");
@@ -35,31 +30,29 @@ async fn freshness(url: &str) {
     let bob = f.token("bob");
     // Warm the cached tree.
     assert_eq!(
-        status(app, "/api/v1/organisations/orgb", bob).await,
+        get_status(app, "/api/v1/organisations/orgb", bob).await,
         StatusCode::OK
     );
 
     // An organisation created through the API is in the very next request's access checks.
-    let r = post(
+    post_ok(
         app,
         "/api/v1/organisations",
         bob,
         json!({"id": "orgb-child", "name": "B child", "parent": "orgb"}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(
-        status(app, "/api/v1/organisations/orgb-child", bob).await,
+        get_status(app, "/api/v1/organisations/orgb-child", bob).await,
         StatusCode::OK
     );
-    let r = post(
+    post_ok(
         app,
         "/api/v1/sites",
         bob,
         json!({"id": "site-b-child", "organisation": "orgb-child", "name": "B child site"}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 
     // One written by another process through the store likewise, with no delay to wait out.
     other
@@ -73,7 +66,7 @@ async fn freshness(url: &str) {
         .await
         .unwrap();
     assert_eq!(
-        status(app, "/api/v1/organisations/orgb-other", bob).await,
+        get_status(app, "/api/v1/organisations/orgb-other", bob).await,
         StatusCode::OK
     );
     // Moved out of Bob's organisation by the other process: Bob loses it at once, and cannot
@@ -83,7 +76,7 @@ async fn freshness(url: &str) {
         .await
         .unwrap();
     assert_eq!(
-        status(app, "/api/v1/organisations/orgb-other", bob).await,
+        get_status(app, "/api/v1/organisations/orgb-other", bob).await,
         StatusCode::NOT_FOUND
     );
     let r = post(
@@ -123,67 +116,32 @@ async fn freshness(url: &str) {
 
     // A token revoked through the API fails on the very next request.
     let alice = f.token("alice");
-    assert_eq!(status(app, "/api/v1/me", alice).await, StatusCode::OK);
-    let tokens = get(app, "/api/v1/tokens", f.token("root")).await.json();
-    let alice_token = tokens
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["user_id"] == f.user_ids["alice"].as_str())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = call(
-        app,
-        Method::DELETE,
-        &format!("/api/v1/tokens/{alice_token}"),
-        Some(f.token("root")),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(get_status(app, "/api/v1/me", alice).await, StatusCode::OK);
+    let alice_token = token_id(app, f.token("root"), "user_id", &f.user_ids["alice"]).await;
     assert_eq!(
-        status(app, "/api/v1/me", alice).await,
+        revoke_token(app, &alice_token, f.token("root")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        get_status(app, "/api/v1/me", alice).await,
         StatusCode::UNAUTHORIZED
     );
 
     // A session ended by logging out fails on the very next request.
-    let login = call(
-        app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "bob", "password": "bob-password-123"})),
-    )
-    .await;
+    let login = login(app, "bob", &password("bob")).await;
     assert_eq!(login.status, StatusCode::OK);
-    let cookie = login.headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let csrf = login.json()["csrf_token"].as_str().unwrap().to_string();
-    let me = |cookie: String| {
-        Request::get("/api/v1/me")
-            .header("cookie", cookie)
-            .body(Body::empty())
-            .unwrap()
-    };
-    assert_eq!(send(app, me(cookie.clone())).await.status, StatusCode::OK);
-    let r = send(
-        app,
-        Request::post("/api/v1/auth/logout")
-            .header("cookie", &cookie)
-            .header("x-csrf-token", &csrf)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let cookie = session_cookie(&login);
+    let csrf = csrf_token(&login);
+    assert_eq!(
+        get_with_cookie(app, "/api/v1/me", &cookie).await.status,
+        StatusCode::OK
+    );
+    let r = logout(app, &cookie, &csrf).await;
     assert!(r.status.is_success(), "{}", r.text());
-    assert_eq!(send(app, me(cookie)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get_with_cookie(app, "/api/v1/me", &cookie).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Changes made behind the server's back, straight in the database, count at once too: a
     // removed grant, a revoked token, a disabled user.
@@ -194,11 +152,11 @@ async fn freshness(url: &str) {
         .await
         .unwrap();
     assert_eq!(
-        status(app, "/api/v1/organisations/orgb", bob).await,
+        get_status(app, "/api/v1/organisations/orgb", bob).await,
         StatusCode::NOT_FOUND
     );
     let anne = f.token("anne");
-    assert_eq!(status(app, "/api/v1/me", anne).await, StatusCode::OK);
+    assert_eq!(get_status(app, "/api/v1/me", anne).await, StatusCode::OK);
     sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2")
         .bind(camtrace_store::now_rfc3339())
         .bind(f.user_ids["anne"].clone())
@@ -206,18 +164,18 @@ async fn freshness(url: &str) {
         .await
         .unwrap();
     assert_eq!(
-        status(app, "/api/v1/me", anne).await,
+        get_status(app, "/api/v1/me", anne).await,
         StatusCode::UNAUTHORIZED
     );
     let victor = f.token("victor");
-    assert_eq!(status(app, "/api/v1/me", victor).await, StatusCode::OK);
+    assert_eq!(get_status(app, "/api/v1/me", victor).await, StatusCode::OK);
     sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1")
         .bind(f.user_ids["victor"].clone())
         .execute(pool)
         .await
         .unwrap();
     assert_eq!(
-        status(app, "/api/v1/me", victor).await,
+        get_status(app, "/api/v1/me", victor).await,
         StatusCode::UNAUTHORIZED
     );
 }

@@ -10,13 +10,7 @@ async fn run_and_probe(tls: Option<camtrace_server::TlsFiles>) {
     let mut cfg = test_config();
     cfg.bind = "127.0.0.1:0".parse().unwrap();
     cfg.tls = tls.clone();
-    let store = camtrace_store::open("sqlite::memory:").await.unwrap();
-    let app = camtrace_server::App::new(
-        std::sync::Arc::from(store),
-        &camtrace_kb::KbFiles::embedded(),
-        cfg,
-    )
-    .unwrap();
+    let app = app_with("sqlite::memory:", cfg).await;
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(camtrace_server::serve_until(

@@ -13,7 +13,7 @@ use camtrace_server::auth::{self, PasswordCost, Role, TokenScope};
 use camtrace_server::{App, ServerConfig};
 use camtrace_store::RegisterBatch;
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::Executor;
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -77,17 +77,17 @@ pub async fn fresh_postgres(tag: &str) -> Option<String> {
 }
 
 pub async fn app_on(url: &str) -> App {
+    app_with(url, test_config()).await
+}
+
+/// An app over the store at `url` with the given configuration.
+pub async fn app_with(url: &str, config: ServerConfig) -> App {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
         .with_test_writer()
         .try_init();
     let store = camtrace_store::open(url).await.expect("open store");
-    App::new(
-        Arc::from(store),
-        &camtrace_kb::KbFiles::embedded(),
-        test_config(),
-    )
-    .expect("app")
+    App::new(Arc::from(store), &camtrace_kb::KbFiles::embedded(), config).expect("app")
 }
 
 pub async fn sqlite_app() -> App {
@@ -241,15 +241,14 @@ pub async fn fixture(app: App) -> Fixture {
                 .await
                 .expect("grant");
         }
-        let (t, _) = auth::create_token(
-            app.pool(),
+        let t = new_token(
+            &app,
             &u.id,
             "test",
             TokenScope::Write,
             chrono::Duration::days(1),
         )
-        .await
-        .expect("token");
+        .await;
         tokens.insert(name.to_string(), t);
         ids.insert(name.to_string(), u.id);
     }
@@ -325,4 +324,198 @@ pub async fn get(app: &App, path: &str, auth: &str) -> Resp {
 
 pub async fn post(app: &App, path: &str, auth: &str, body: Value) -> Resp {
     call(app, Method::POST, path, Some(auth), Some(body)).await
+}
+
+/// The status of a GET with a bearer token.
+pub async fn get_status(app: &App, path: &str, auth: &str) -> StatusCode {
+    get(app, path, auth).await.status
+}
+
+/// The status of a POST of `body` with a bearer token.
+pub async fn post_status(app: &App, path: &str, auth: &str, body: Value) -> StatusCode {
+    post(app, path, auth, body).await.status
+}
+
+/// A POST with a bearer token that must answer 200 OK; the answer.
+pub async fn post_ok(app: &App, path: &str, auth: &str, body: Value) -> Resp {
+    let r = post(app, path, auth, body).await;
+    assert_eq!(r.status, StatusCode::OK, "POST {path}: {}", r.text());
+    r
+}
+
+/// A new API token (the clear text) of `user_id`, named `name`, valid for `valid`.
+pub async fn new_token(
+    app: &App,
+    user_id: &str,
+    name: &str,
+    scope: TokenScope,
+    valid: chrono::Duration,
+) -> String {
+    auth::create_token(app.pool(), user_id, name, scope, valid)
+        .await
+        .expect("token")
+        .0
+}
+
+/// The fixture's password of `user`.
+pub fn password(user: &str) -> String {
+    format!("{user}-password-123")
+}
+
+/// `POST /api/v1/auth/login` with a user name and password (no credentials of its own).
+pub async fn login(app: &App, username: &str, password: &str) -> Resp {
+    call(
+        app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": username, "password": password})),
+    )
+    .await
+}
+
+/// The `name=value` part of the session cookie an API login set.
+pub fn session_cookie(login: &Resp) -> String {
+    login.headers["set-cookie"]
+        .to_str()
+        .expect("set-cookie is text")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_string()
+}
+
+/// `POST /api/v1/auth/logout` for a session, with its CSRF token.
+pub async fn logout(app: &App, cookie: &str, csrf: &str) -> Resp {
+    with_session(
+        app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        cookie,
+        Some(csrf),
+        None,
+    )
+    .await
+}
+
+/// The CSRF token an API login returned.
+pub fn csrf_token(login: &Resp) -> String {
+    login.json()["csrf_token"]
+        .as_str()
+        .expect("csrf_token")
+        .to_string()
+}
+
+/// A GET with a session cookie (a browser's request).
+pub async fn get_with_cookie(app: &App, path: &str, cookie: &str) -> Resp {
+    send(
+        app,
+        Request::get(path)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+}
+
+/// A request with a session cookie, the `x-csrf-token` header when given, and a JSON body when
+/// given.
+pub async fn with_session(
+    app: &App,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: Option<Value>,
+) -> Resp {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("cookie", cookie);
+    if let Some(c) = csrf {
+        b = b.header("x-csrf-token", c);
+    }
+    let req = match body {
+        Some(v) => b
+            .header("content-type", "application/json")
+            .body(Body::from(v.to_string())),
+        None => b.body(Body::empty()),
+    };
+    send(app, req.expect("request")).await
+}
+
+/// A POST of a raw body (a form, an upload) of `content_type` with a session cookie.
+pub async fn post_with_cookie(
+    app: &App,
+    path: &str,
+    cookie: &str,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> Resp {
+    post_body(
+        app,
+        path,
+        ("cookie", cookie.into()),
+        content_type,
+        body.into(),
+    )
+    .await
+}
+
+/// A POST of a raw body (a CSV quote) of `content_type` with a bearer token.
+pub async fn post_raw(
+    app: &App,
+    path: &str,
+    auth: &str,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> Resp {
+    let bearer = ("authorization", format!("Bearer {auth}"));
+    post_body(app, path, bearer, content_type, body.into()).await
+}
+
+async fn post_body(
+    app: &App,
+    path: &str,
+    (name, value): (&str, String),
+    content_type: &str,
+    body: Body,
+) -> Resp {
+    send(
+        app,
+        Request::post(path)
+            .header(name, value)
+            .header("content-type", content_type)
+            .body(body)
+            .expect("request"),
+    )
+    .await
+}
+
+/// The id of the first API token `auth` lists whose `field` is `value`.
+pub async fn token_id(app: &App, auth: &str, field: &str, value: &str) -> String {
+    get(app, "/api/v1/tokens", auth)
+        .await
+        .json()
+        .as_array()
+        .expect("token list")
+        .iter()
+        .find(|t| t[field] == value)
+        .unwrap_or_else(|| panic!("no token with {field} {value}"))["id"]
+        .as_str()
+        .expect("token id")
+        .to_string()
+}
+
+/// `DELETE /api/v1/tokens/{id}` with a bearer token: the status.
+pub async fn revoke_token(app: &App, id: &str, auth: &str) -> StatusCode {
+    call(
+        app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        Some(auth),
+        None,
+    )
+    .await
+    .status
 }
