@@ -72,21 +72,8 @@ fn mismatch(
 ) -> Option<(String, String)> {
     let wire = i.maker.as_ref()?;
     let reg_text = d.maker.as_deref().or(d.brand.as_deref())?;
-    let reg_maker = match d.maker.as_deref() {
-        Some(m) => kb
-            .company_by_name(m)
-            .map(|c| c.id.clone())
-            .or_else(|| Some(norm(m))),
-        None => {
-            let (_, maker, _) = camtrace_plan::resolve_maker(
-                kb,
-                d.brand.as_deref().unwrap_or_default(),
-                d.model.as_deref().unwrap_or_default(),
-                date,
-            );
-            maker.map(|c| c.id.clone())
-        }
-    };
+    // the same reading of the register as `camtrace reconcile`
+    let reg_maker = super::reconcile::register_maker(kb, d, date);
     if reg_maker.as_deref() == Some(wire.id.as_str()) {
         return None;
     }
