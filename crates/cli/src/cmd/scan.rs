@@ -56,8 +56,9 @@ pub struct Args {
     /// Print the default port list with the reason for each port and exit.
     #[arg(long)]
     pub list_ports: bool,
-    /// Host discovery: probe a host in full only when one of these ports (those also in --ports)
-    /// is open, it answered UDP discovery, or (off loopback) it refused a connection.
+    /// Host discovery: probe a host in full only when one of these ports (those also in --ports,
+    /// plus any port you added outside the curated list) is open, it answered UDP discovery, or
+    /// (off loopback) it refused a connection. Tried in the order given.
     #[arg(long, value_name = "PORTS", default_value = "80,443,554,8000,37777")]
     pub ping_ports: String,
     /// No host discovery: treat every target as up and probe every port (nmap's `-Pn` works too).
@@ -85,7 +86,7 @@ pub struct Args {
     /// How long to wait for a server-first banner, in milliseconds.
     #[arg(long, default_value_t = 800, value_name = "MS")]
     pub banner_wait: u64,
-    /// Listen window after the last UDP probe, in milliseconds.
+    /// How long each host's UDP discovery replies are waited for after its probes, in milliseconds.
     #[arg(long, default_value_t = 1500, value_name = "MS")]
     pub udp_wait: u64,
     /// No UDP discovery probes.
