@@ -121,6 +121,15 @@ pub fn progress_svg(history: &[HistoryPoint]) -> String {
         ml + 130.0,
         ml + 144.0
     );
+    if pts.len() == 1 {
+        // A fresh register: say how the line will grow rather than leave a lone dot unexplained.
+        let _ = write!(
+            s,
+            r##"<text class="one-point" x="{}" y="{}" font-size="11" text-anchor="middle" fill="#555">one snapshot so far: each report run records the day's counts, so the trend builds up over time</text>"##,
+            (ml + w - mr) / 2.0,
+            h - 6.0
+        );
+    }
     s.push_str("</svg>");
     s
 }
@@ -129,6 +138,19 @@ pub fn progress_svg(history: &[HistoryPoint]) -> String {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    #[test]
+    fn a_single_snapshot_is_explained() {
+        let p = HistoryPoint {
+            date: NaiveDate::from_ymd_opt(2026, 11, 29).unwrap(),
+            sensitive: 3,
+            other: 1,
+        };
+        assert!(progress_svg(std::slice::from_ref(&p)).contains("one snapshot so far"));
+        let mut q = p;
+        q.date = NaiveDate::from_ymd_opt(2026, 12, 29).unwrap();
+        assert!(!progress_svg(&[p, q]).contains("one snapshot so far"));
+    }
 
     #[test]
     fn chart_has_one_line_per_sensitivity_and_points() {
