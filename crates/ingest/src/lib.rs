@@ -2,7 +2,8 @@
 //!
 //! Every reader streams its input, caps what it keeps, never panics on bad input and names the
 //! row, element or packet at fault. Readers return plain data ([`Register`], observations,
-//! identifications); writing to the store is the caller's job (one transaction per file).
+//! identifications). [`import`] writes a file to the store, one transaction per file: the one
+//! code path behind `camtrace import` and the server's import endpoint.
 //!
 //! | kind | reader | output |
 //! |---|---|---|
@@ -13,6 +14,7 @@
 //! | `camtrace scan` JSONL | [`jsonl::read`] | observations and identifications |
 
 pub mod detect;
+pub mod import;
 pub mod jsonl;
 pub mod nmap;
 pub mod pcap;

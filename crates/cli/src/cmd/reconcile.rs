@@ -3,7 +3,7 @@
 use crate::common::{default_format, Format, Global};
 use anyhow::Context;
 use camtrace_kb::Kb;
-use camtrace_model::{Device, Evidence, Identification, NamedRef, Observation, ObservationKind};
+use camtrace_model::{Device, Observation};
 use camtrace_store::reconcile::{reconcile, Reconciliation};
 use camtrace_store::{EstateFilter, RegisterBatch};
 use chrono::NaiveDate;
@@ -177,55 +177,7 @@ pub fn register_maker(kb: &Kb, d: &Device, date: NaiveDate) -> Option<String> {
         .map(|o| o.company.clone())
 }
 
-/// Identify the devices behind observations with the signature engine (every target seen is
-/// reported, unknown when nothing matched). Should the engine fail to build from this knowledge
-/// base, MAC address blocks (OUI) alone are used, with the block as evidence.
-pub fn identify_observations(kb: &Kb, obs: &[Observation]) -> Vec<Identification> {
-    match camtrace_identify::Engine::new(kb) {
-        Ok(engine) => engine.identify_all(obs.iter().cloned()),
-        Err(e) => {
-            tracing::warn!("signature engine unavailable ({e}); identifying by MAC block only");
-            identify_by_oui(kb, obs)
-        }
-    }
-}
-
-fn identify_by_oui(kb: &Kb, obs: &[Observation]) -> Vec<Identification> {
-    let mut by_target: BTreeMap<&str, Identification> = BTreeMap::new();
-    for o in obs {
-        let ident = by_target
-            .entry(o.target.as_str())
-            .or_insert_with(|| Identification::unknown(o.target.clone()));
-        let ObservationKind::Mac { mac } = &o.kind else {
-            continue;
-        };
-        if ident.mac.is_none() {
-            ident.mac = camtrace_store::normalise_mac(mac);
-        }
-        if ident.maker.is_some() {
-            continue;
-        }
-        if let Some(hit) = kb.lookup_mac(mac) {
-            ident.maker = Some(NamedRef::new(
-                hit.company.id.clone(),
-                hit.company.name.clone(),
-            ));
-            ident.confidence = 0.6;
-            ident.evidence.push(Evidence {
-                kind: "mac".into(),
-                detail: format!(
-                    "{mac} is in the {} block {} of {}",
-                    hit.block.registry, hit.prefix, hit.block.assignee
-                ),
-                signature: format!("oui:{}", hit.prefix),
-                source: hit.block.source.clone(),
-                proves: vec!["maker".into()],
-                weight: Some(0.6),
-            });
-        }
-    }
-    by_target.into_values().collect()
-}
+pub use camtrace_ingest::import::identify_observations;
 
 fn print(r: &Reconciliation, fmt: Format) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -1,0 +1,540 @@
+//! Importing one file into the register store: the code path shared by `camtrace import` and the
+//! server's `POST /api/v1/import`, so that a file imports the same way whoever sends it.
+//!
+//! * Registers (CSV, JSON): [`read_register`] reads the file and fills what it leaves out from
+//!   the stored register, then [`apply_register`] writes the batch in one transaction. The two
+//!   steps are separate so that a caller can check the batch (the server checks the caller's
+//!   roles on every entity) before anything is written.
+//! * Evidence (nmap XML, pcap/pcapng, `camtrace scan` JSON Lines): [`import_evidence`] stores the
+//!   file as one scan, in one transaction, with the devices identified from it. The scan id is
+//!   derived from the file's content and site ([`scan_id`]), so the same file twice is a no-op.
+//!
+//! [`import`] picks the kind (or sniffs it, [`Input::detect`]) and does the whole thing.
+
+use crate::register::{self, ReadOptions};
+use crate::{FileKind, IngestError, RowError};
+use camtrace_kb::Kb;
+use camtrace_model::{Evidence, Identification, NamedRef, Observation, ObservationKind, Register};
+use camtrace_store::{RegisterSummary, ScanImport, ScanRecord, Store, StoreError};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// Observations kept in memory for identification; larger files are stored without it.
+pub const MAX_IDENTIFY_OBSERVATIONS: usize = 2_000_000;
+const CHUNK: usize = 2000;
+/// How many leading bytes [`Input::detect`] looks at.
+const SNIFF: usize = 4096;
+
+/// Why a file was not imported. Nothing of the file is written in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The kind was not given and cannot be told from the file.
+    #[error("cannot tell the kind of this file")]
+    UnknownKind,
+    /// The file is not what its kind says, or a row of it is bad (the row is named).
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// The file reads but cannot be applied as it stands (e.g. a new site without an
+    /// organisation).
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<std::io::Error> for ImportError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Ingest(IngestError::Io(e))
+    }
+}
+
+pub type Result<T, E = ImportError> = std::result::Result<T, E>;
+
+/// The file to import: on disk (streamed, never loaded whole) or already in memory.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    File(&'a Path),
+    /// `name` stands for the file name: in the scan's source, messages and extension sniffing.
+    Bytes {
+        name: &'a str,
+        data: &'a [u8],
+    },
+}
+
+impl<'a> Input<'a> {
+    /// How the file is named in summaries and messages.
+    pub fn display(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Bytes { name, .. } => name.to_string(),
+        }
+    }
+
+    /// The file's name without its directory (the scan's source).
+    pub fn file_name(&self) -> String {
+        match self {
+            Input::File(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string()),
+            Input::Bytes { name, .. } => name.to_string(),
+        }
+    }
+
+    fn open(&self) -> std::io::Result<Box<dyn Read + Send + 'a>> {
+        Ok(match *self {
+            Input::File(p) => Box::new(std::fs::File::open(p)?),
+            Input::Bytes { data, .. } => Box::new(data),
+        })
+    }
+
+    /// SHA-256 of the content, hex.
+    pub fn sha256(&self) -> std::io::Result<String> {
+        match self {
+            Input::File(p) => crate::file_sha256(p),
+            Input::Bytes { data, .. } => {
+                use sha2::Digest;
+                Ok(hex::encode(sha2::Sha256::digest(data)))
+            }
+        }
+    }
+
+    /// The kind, from the first bytes and the name's extension ([`crate::detect`]).
+    pub fn detect(&self) -> Result<FileKind> {
+        let head = match *self {
+            Input::File(p) => {
+                let mut head = vec![0u8; SNIFF];
+                let n = read_up_to(&mut std::fs::File::open(p)?, &mut head)?;
+                head.truncate(n);
+                head
+            }
+            Input::Bytes { data, .. } => data[..data.len().min(SNIFF)].to_vec(),
+        };
+        let path = match *self {
+            Input::File(p) => p,
+            Input::Bytes { name, .. } => Path::new(name),
+        };
+        crate::detect(path, &head).ok_or(ImportError::UnknownKind)
+    }
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Site the evidence was gathered on; default site of register rows without one.
+    pub site: Option<String>,
+    /// Default organisation of register rows without one (created when new).
+    pub org: Option<String>,
+    /// Skip bad rows (each one reported) instead of rejecting the file.
+    pub skip_bad: bool,
+    /// Store observations without identifying devices from them.
+    pub no_identify: bool,
+    /// Who is importing, as written to the history with every change.
+    pub actor: String,
+}
+
+/// What importing one file did (the JSON summary of `camtrace import` and of the API).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSummary {
+    pub file: String,
+    pub kind: String,
+    /// `imported`, `unchanged` (already imported), `empty`.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_id: Option<String>,
+    pub observations: i64,
+    pub identifications: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub register: Option<RegisterSummary>,
+    pub skipped: Vec<RowError>,
+}
+
+/// Import one file whole or not at all: its kind as given, else sniffed.
+pub async fn import(
+    store: &dyn Store,
+    kb: Option<&Kb>,
+    input: Input<'_>,
+    kind: Option<FileKind>,
+    opts: &ImportOptions,
+) -> Result<FileSummary> {
+    let kind = match kind {
+        Some(k) => k,
+        None => input.detect()?,
+    };
+    match kind {
+        FileKind::Csv | FileKind::Json => {
+            let reg = read_register(store, kb, input, kind, opts).await?;
+            apply_register(store, reg, opts).await
+        }
+        _ => import_evidence(store, kb, input, kind, opts).await,
+    }
+}
+
+// ------------------------------------------------------------------ registers
+
+/// A register file read and completed from the stored register, not yet written.
+#[derive(Debug, Clone)]
+pub struct ReadRegister {
+    pub file: String,
+    pub kind: FileKind,
+    pub batch: Register,
+    /// Rows skipped with `skip_bad`.
+    pub skipped: Vec<RowError>,
+}
+
+/// Read a register file (CSV or JSON) and fill what it left out from the stored register.
+/// Nothing is written.
+pub async fn read_register(
+    store: &dyn Store,
+    kb: Option<&Kb>,
+    input: Input<'_>,
+    kind: FileKind,
+    opts: &ImportOptions,
+) -> Result<ReadRegister> {
+    let ropts = ReadOptions {
+        default_org: opts.org.clone(),
+        default_site: opts.site.clone(),
+        skip_bad: opts.skip_bad,
+    };
+    let f = BufReader::new(input.open()?);
+    let outcome = match kind {
+        FileKind::Csv => register::read_csv(f, &ropts)?,
+        FileKind::Json => register::read_json(f, &ropts)?,
+        other => {
+            return Err(ImportError::Invalid(format!(
+                "a {} file is not a register",
+                other.as_str()
+            )))
+        }
+    };
+    let mut reg = outcome.register;
+    resolve(store, kb, &mut reg, &outcome.columns, opts).await?;
+    Ok(ReadRegister {
+        file: input.display(),
+        kind,
+        batch: reg,
+        skipped: outcome.skipped,
+    })
+}
+
+/// Write a register read by [`read_register`] in one transaction.
+pub async fn apply_register(
+    store: &dyn Store,
+    reg: ReadRegister,
+    opts: &ImportOptions,
+) -> Result<FileSummary> {
+    let empty = reg.batch.is_empty();
+    let sum = store.apply_register(&reg.batch, &opts.actor).await?;
+    Ok(FileSummary {
+        file: reg.file,
+        kind: reg.kind.as_str().into(),
+        outcome: if empty {
+            "empty".into()
+        } else if sum.changed() == 0 {
+            "unchanged".into()
+        } else {
+            "imported".into()
+        },
+        scan_id: None,
+        observations: 0,
+        identifications: 0,
+        register: Some(sum),
+        skipped: reg.skipped,
+    })
+}
+
+/// Fill what the file left out from the stored register, and normalise maker names to
+/// knowledge-base company ids.
+async fn resolve(
+    store: &dyn Store,
+    kb: Option<&Kb>,
+    reg: &mut Register,
+    columns: &HashSet<String>,
+    opts: &ImportOptions,
+) -> Result<()> {
+    if let Some(org) = &opts.org {
+        let in_file = reg.organisations.iter().any(|o| &o.id == org);
+        if !in_file && store.get_organisation(org).await?.is_none() {
+            reg.organisations.insert(
+                0,
+                camtrace_model::Organisation {
+                    id: org.clone(),
+                    name: org.clone(),
+                    parent: None,
+                    kind: None,
+                    country: None,
+                },
+            );
+        }
+    }
+    for s in &mut reg.sites {
+        match store.get_site(&s.id).await? {
+            Some(old) => register::keep_absent_site(s, &old, columns),
+            None if s.organisation.is_empty() => {
+                return Err(ImportError::Invalid(format!(
+                "site `{}` is new and has no organisation (add an `organisation` column or --org)",
+                s.id
+            )))
+            }
+            None => {}
+        }
+    }
+    for d in &mut reg.devices {
+        match store.get_device(&d.id).await? {
+            Some(old) => register::keep_absent_device(d, &old, columns),
+            None if d.site.is_empty() => {
+                return Err(ImportError::Invalid(format!(
+                    "device `{}` is new and has no site (add a `site` column or --site)",
+                    d.id
+                )))
+            }
+            None => {}
+        }
+        if let (Some(kb), Some(m)) = (kb, &d.maker) {
+            if let Some(c) = kb.company_by_name(m) {
+                d.maker = Some(c.id.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ evidence
+
+/// The id of the scan an evidence file becomes: its kind, content hash and site (the same file
+/// for another site is another scan).
+pub fn scan_id(kind: FileKind, sha: &str, site: Option<&str>) -> String {
+    use std::hash::{Hash, Hasher};
+    // The content hash alone identifies the file; the site is part of the scan's identity too.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    site.unwrap_or("").hash(&mut h);
+    format!(
+        "{}-{}-{:04x}",
+        kind.as_str(),
+        &sha[..24],
+        h.finish() & 0xffff
+    )
+}
+
+/// Store an evidence file (nmap XML, pcap/pcapng, scan JSON Lines) as one scan, with the devices
+/// identified from it, in one transaction. A file already imported (same content and site) is
+/// left alone: outcome `unchanged`.
+pub async fn import_evidence(
+    store: &dyn Store,
+    kb: Option<&Kb>,
+    input: Input<'_>,
+    kind: FileKind,
+    opts: &ImportOptions,
+) -> Result<FileSummary> {
+    if matches!(kind, FileKind::Csv | FileKind::Json) {
+        return Err(ImportError::Invalid(format!(
+            "a {} register is not evidence",
+            kind.as_str()
+        )));
+    }
+    let sha = input.sha256()?;
+    let id = scan_id(kind, &sha, opts.site.as_deref());
+    let name = input.file_name();
+    let rec = ScanRecord {
+        id: id.clone(),
+        started: camtrace_store::now_rfc3339(),
+        finished: None,
+        source: format!("{}:{}", kind.as_str(), name),
+        site: opts.site.clone(),
+        kind: kind.as_str().into(),
+        observation_count: 0,
+        identification_count: 0,
+    };
+    let mut summary = FileSummary {
+        file: input.display(),
+        kind: kind.as_str().into(),
+        outcome: "unchanged".into(),
+        scan_id: Some(id.clone()),
+        observations: 0,
+        identifications: 0,
+        register: None,
+        skipped: Vec::new(),
+    };
+    let Some(mut imp) = store.begin_scan(&rec).await? else {
+        return Ok(summary);
+    };
+    let result: Result<()> = async {
+        let mut kept: Vec<Observation> = Vec::new();
+        let mut keep = !opts.no_identify;
+        let mut chunk: Vec<Observation> = Vec::with_capacity(CHUNK);
+        let mut idents: Vec<Identification> = Vec::new();
+        let (mut first, mut last): (Option<String>, Option<String>) = (None, None);
+        let f = input.open()?;
+        let mut on_obs = |o: Observation, chunk: &mut Vec<Observation>| {
+            if let Some(t) = &o.time {
+                if first.as_ref().is_none_or(|f| t < f) {
+                    first = Some(t.clone());
+                }
+                if last.as_ref().is_none_or(|l| t > l) {
+                    last = Some(t.clone());
+                }
+            }
+            if keep {
+                if kept.len() < MAX_IDENTIFY_OBSERVATIONS {
+                    kept.push(o.clone());
+                } else {
+                    tracing::warn!("more than {MAX_IDENTIFY_OBSERVATIONS} observations: storing the rest without identification");
+                    keep = false;
+                    kept.clear();
+                }
+            }
+            chunk.push(o);
+        };
+        match kind {
+            FileKind::Nmap => {
+                let r = crate::nmap::read(BufReader::new(f), &name);
+                for o in r {
+                    on_obs(o?, &mut chunk);
+                    if chunk.len() >= CHUNK {
+                        flush(&mut imp, &mut chunk).await?;
+                    }
+                }
+            }
+            FileKind::Pcap => {
+                let mut r = crate::pcap::read(BufReader::new(f), &name)?;
+                for o in r.by_ref() {
+                    on_obs(o?, &mut chunk);
+                    if chunk.len() >= CHUNK {
+                        flush(&mut imp, &mut chunk).await?;
+                    }
+                }
+                let st = r.stats();
+                tracing::info!(
+                    packets = st.packets,
+                    ignored = st.ignored,
+                    malformed = st.malformed,
+                    "capture read"
+                );
+            }
+            _ => {
+                let mut r = crate::jsonl::read(BufReader::new(f));
+                for item in r.by_ref() {
+                    match item {
+                        Ok(crate::jsonl::Item::Observation(o)) => on_obs(o, &mut chunk),
+                        Ok(crate::jsonl::Item::Identification(i)) => idents.push(i),
+                        Err(IngestError::Row(e)) if opts.skip_bad => summary.skipped.push(e),
+                        Err(e) => return Err(e.into()),
+                    }
+                    if chunk.len() >= CHUNK {
+                        flush(&mut imp, &mut chunk).await?;
+                    }
+                }
+                if r.unknown_kinds > 0 {
+                    tracing::warn!("{} observations of unknown kinds skipped", r.unknown_kinds);
+                }
+            }
+        }
+        imp.add_observations(&chunk).await?;
+        if let Some(f) = first {
+            imp.set_times(f, last);
+        }
+        if idents.is_empty() && !opts.no_identify {
+            if let Some(kb) = kb {
+                idents = identify_observations(kb, &kept);
+            }
+        }
+        // One identification per target: the file's own, else ours.
+        let mut seen = HashSet::new();
+        idents.retain(|i| seen.insert(i.target.clone()));
+        imp.add_identifications(&idents).await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        imp.rollback().await?;
+        return Err(e);
+    }
+    let rec = imp.commit(&opts.actor).await?;
+    summary.outcome = if rec.observation_count == 0 && rec.identification_count == 0 {
+        "empty".into()
+    } else {
+        "imported".into()
+    };
+    summary.observations = rec.observation_count;
+    summary.identifications = rec.identification_count;
+    Ok(summary)
+}
+
+/// Store a chunk of observations, logging progress every 100,000.
+async fn flush(imp: &mut ScanImport, chunk: &mut Vec<Observation>) -> Result<()> {
+    let before = imp.observation_count() / 100_000;
+    imp.add_observations(chunk).await?;
+    chunk.clear();
+    if imp.observation_count() / 100_000 > before {
+        tracing::info!(
+            "{} observations stored (not yet committed)",
+            imp.observation_count()
+        );
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ identification
+
+/// Identify the devices behind observations with the signature engine (every target seen is
+/// reported, unknown when nothing matched). Should the engine fail to build from this knowledge
+/// base, MAC address blocks (OUI) alone are used, with the block as evidence.
+pub fn identify_observations(kb: &Kb, obs: &[Observation]) -> Vec<Identification> {
+    match camtrace_identify::Engine::new(kb) {
+        Ok(engine) => engine.identify_all(obs.iter().cloned()),
+        Err(e) => {
+            tracing::warn!("signature engine unavailable ({e}); identifying by MAC block only");
+            identify_by_oui(kb, obs)
+        }
+    }
+}
+
+fn identify_by_oui(kb: &Kb, obs: &[Observation]) -> Vec<Identification> {
+    let mut by_target: BTreeMap<&str, Identification> = BTreeMap::new();
+    for o in obs {
+        let ident = by_target
+            .entry(o.target.as_str())
+            .or_insert_with(|| Identification::unknown(o.target.clone()));
+        let ObservationKind::Mac { mac } = &o.kind else {
+            continue;
+        };
+        if ident.mac.is_none() {
+            ident.mac = camtrace_store::normalise_mac(mac);
+        }
+        if ident.maker.is_some() {
+            continue;
+        }
+        if let Some(hit) = kb.lookup_mac(mac) {
+            ident.maker = Some(NamedRef::new(
+                hit.company.id.clone(),
+                hit.company.name.clone(),
+            ));
+            ident.confidence = 0.6;
+            ident.evidence.push(Evidence {
+                kind: "mac".into(),
+                detail: format!(
+                    "{mac} is in the {} block {} of {}",
+                    hit.block.registry, hit.prefix, hit.block.assignee
+                ),
+                signature: format!("oui:{}", hit.prefix),
+                source: hit.block.source.clone(),
+                proves: vec!["maker".into()],
+                weight: Some(0.6),
+            });
+        }
+    }
+    by_target.into_values().collect()
+}
