@@ -25,7 +25,7 @@ pub const EVENTS: [&str; 3] = [
 ];
 
 pub struct Alerts {
-    kick: tokio::sync::Notify,
+    pub(crate) kick: tokio::sync::Notify,
     sent: AtomicU64,
     failed: AtomicU64,
     retries: u32,

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auditlog;
 pub mod decisions;
+pub mod import;
 pub mod register;
 
 use crate::error::{ApiError, ApiResult};
@@ -50,7 +51,7 @@ pub fn routes() -> Router<App> {
         )
         .route("/devices/{id}", get(register::get_device))
         .route("/devices/{id}/status", post(register::set_status))
-        .route("/import", post(register::import))
+        .route("/import", post(import::import))
         .route("/scans", get(register::list_scans))
         .route("/observations", get(register::list_observations))
         .route("/search", get(register::search))
@@ -149,7 +150,7 @@ pub fn to_json<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
         register::list_sites, register::put_site, register::get_site, register::list_zones,
         register::put_zone, register::list_networks, register::put_network,
         register::list_devices, register::put_device, register::get_device,
-        register::set_status, register::import, register::list_scans,
+        register::set_status, import::import, register::list_scans,
         register::list_observations, register::search,
         decisions::list_findings, decisions::list_waivers, decisions::revoke_waiver,
         decisions::list_requests, decisions::request_waiver, decisions::decide_request,
@@ -158,7 +159,7 @@ pub fn to_json<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
         auditlog::export, auditlog::verify, crate::metrics::render,
     ),
     components(schemas(
-        Page, crate::auth::Role, crate::auth::TokenScope, crate::auth::User, crate::auth::Grant,
+        Page, import::FileImport, crate::auth::Role, crate::auth::TokenScope, crate::auth::User, crate::auth::Grant,
         crate::auth::ApiToken,
     )),
     tags((name = "camtrace"))

@@ -654,6 +654,14 @@ pub async fn check_batch(app: &App, access: &Access, batch: &RegisterBatch) -> A
     let mut site_org: HashMap<String, String> = HashMap::new();
     for s in &batch.sites {
         if !new_org_ok(&s.organisation) {
+            // Readable but not writable: 403 naming the role needed; unreadable: 404.
+            if access.exists(&s.organisation) {
+                access.require(
+                    &s.organisation,
+                    Role::Editor,
+                    &format!("organisation `{}`", s.organisation),
+                )?;
+            }
             return Err(ApiError::NotFound(format!(
                 "organisation `{}` not found",
                 s.organisation
@@ -691,17 +699,8 @@ pub async fn check_batch(app: &App, access: &Access, batch: &RegisterBatch) -> A
     Ok(())
 }
 
-/// Bulk import of a register batch (organisations, sites, zones, networks, devices) in one
-/// transaction: all or nothing. Every entity is checked against the caller's roles first.
-#[utoipa::path(post, path = "/api/v1/import", request_body = Object, responses((status = 200, body = Object), (status = 403), (status = 404)))]
-pub async fn import(
-    State(app): State<App>,
-    caller: Caller,
-    Json(batch): Json<RegisterBatch>,
-) -> ApiResult<Json<serde_json::Value>> {
-    import_batch(&app, &caller, &batch, "api").await.map(Json)
-}
-
+/// Apply a register batch (organisations, sites, zones, networks, devices) in one transaction,
+/// all or nothing, after checking every entity against the caller's roles; audited.
 pub async fn import_batch(
     app: &App,
     caller: &Caller,
