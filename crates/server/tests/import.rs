@@ -71,6 +71,18 @@ async fn state(app: &App) -> State {
     }
 }
 
+/// The audit entries of imports of one kind (`register` or `evidence`).
+async fn import_audit(app: &App, kind: &str) -> Vec<camtrace_store::HistoryEntry> {
+    app.store
+        .history(&HistoryFilter {
+            action: Some("import".into()),
+            entity_kind: Some(kind.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
 fn sha(data: &[u8]) -> String {
     Input::Bytes { name: "x", data }.sha256().unwrap()
 }
@@ -139,15 +151,7 @@ async fn formats_import_once(app: App) {
         "a repeated register import is a no-op"
     );
     // Audited: who, what format, what it did.
-    let audit = app
-        .store
-        .history(&HistoryFilter {
-            action: Some("import".into()),
-            entity_kind: Some("register".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audit = import_audit(app, "register").await;
     assert_eq!(
         audit.len(),
         1,
@@ -185,15 +189,7 @@ async fn formats_import_once(app: App) {
     assert_eq!(r2["outcome"], "unchanged");
     assert_eq!(r2["scan_id"], nmap_id.as_str());
     assert_eq!(state(app).await, after, "a repeated nmap import is a no-op");
-    let audit = app
-        .store
-        .history(&HistoryFilter {
-            action: Some("import".into()),
-            entity_kind: Some("evidence".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audit = import_audit(app, "evidence").await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].actor, "root");
     assert_eq!(audit[0].entity_id, nmap_id);
