@@ -92,20 +92,7 @@ fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Normalise a MAC to lower-case colon form when it has 12 hex digits.
-fn norm_mac(m: &str) -> Option<String> {
-    let hex: Vec<char> = m.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    if hex.len() != 12 {
-        return None;
-    }
-    let s: String = hex.iter().map(|c| c.to_ascii_lowercase()).collect();
-    Some(
-        (0..6)
-            .map(|i| &s[i * 2..i * 2 + 2])
-            .collect::<Vec<_>>()
-            .join(":"),
-    )
-}
+use camtrace_model::normalise_mac as norm_mac;
 
 #[derive(Debug, Clone)]
 struct Claim {

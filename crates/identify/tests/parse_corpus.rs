@@ -1,4 +1,4 @@
-//! Parse the real wire formats of shared/corpus (protocol-replies selftests and ONVIF mockups).
+//! Parse the real wire formats of tests/data (protocol-replies selftests and ONVIF mockups).
 
 use camtrace_identify::parse::{self, ParseError};
 use std::path::PathBuf;
@@ -6,18 +6,13 @@ use std::path::PathBuf;
 fn corpus(rel: &str) -> Option<Vec<u8>> {
     let p = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
+        "/../../tests/data"
     ))
     .join(rel);
     match std::fs::read(&p) {
         Ok(b) => Some(b),
-        Err(e) => {
-            if std::env::var("CAMTRACE_TEST_REQUIRE_ALL").as_deref() == Ok("1") {
-                panic!("{} is required: {e}", p.display());
-            }
-            eprintln!("skipping: {} not available ({e})", p.display());
-            None
-        }
+        // Part of the repository (tests/data/README.md): missing is a broken checkout.
+        Err(e) => panic!("{}: {e}", p.display()),
     }
 }
 

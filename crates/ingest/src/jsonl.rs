@@ -1,6 +1,6 @@
 //! JSON Lines from `camtrace scan` / `camtrace identify`: each line is an observation (it has a
 //! `kind`) or an identification (it has `device_class`), in the formats of
-//! `shared/corpus/FORMAT.md`.
+//! `docs/observation-format.md`.
 
 use crate::{IngestError, RowError};
 use camtrace_model::{Identification, Observation, ObservationKind, MAX_OBSERVATION_LINE};

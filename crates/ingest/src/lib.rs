@@ -73,30 +73,11 @@ pub fn cap(s: &str) -> String {
     s[..end].to_string()
 }
 
-/// Canonical MAC notation (lower-case, `:`-separated) from `:`/`-`/`.`-separated or bare hex.
-pub fn normalise_mac(s: &str) -> Option<String> {
-    let hex: String = s
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ':' | '-' | '.'))
-        .collect();
-    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let hex = hex.to_ascii_lowercase();
-    Some(
-        (0..6)
-            .map(|i| &hex[i * 2..i * 2 + 2])
-            .collect::<Vec<_>>()
-            .join(":"),
-    )
-}
+/// Canonical MAC notation (the workspace's one normaliser, re-exported).
+pub use camtrace_model::normalise_mac;
 
 pub(crate) fn mac_bytes(m: &[u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    camtrace_model::mac_from_bytes(m)
 }
 
 /// Seconds since the epoch to RFC 3339 UTC (`None` when out of range).

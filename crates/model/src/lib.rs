@@ -1,14 +1,19 @@
 //! Domain types shared by every camtrace crate. Pure data: no I/O.
 //!
 //! * [`observation`]: raw evidence about one target (the input format of `camtrace identify`,
-//!   fixed by `shared/corpus/FORMAT.md`).
+//!   fixed by `docs/observation-format.md`).
 //! * [`identification`]: what camtrace concluded about one target, with the evidence for each claim.
 //! * [`register`]: organisations, sites, zones, network segments and devices.
+//! * [`mac`]: the one MAC address normaliser.
+//! * [`csv`]: the one CSV writer (RFC 4180 quoting, spreadsheet formulas neutralised).
 
+pub mod csv;
 pub mod identification;
+pub mod mac;
 pub mod observation;
 pub mod register;
 
 pub use identification::{DeviceClass, Evidence, Identification, NamedRef};
 pub use observation::{Observation, ObservationError, ObservationKind, MAX_OBSERVATION_LINE};
+pub use mac::{mac_from_bytes, normalise_mac};
 pub use register::*;

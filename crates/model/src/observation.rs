@@ -1,6 +1,6 @@
 //! Observations: raw evidence about one target, one JSON object per line.
 //!
-//! The format is the one in `shared/corpus/FORMAT.md`: common fields `target`, `kind`, `time`,
+//! The format is the one in `docs/observation-format.md`: common fields `target`, `kind`, `time`,
 //! `source`, plus fields per kind. Unknown fields are ignored; an unknown kind is kept as
 //! [`ObservationKind::Unknown`] so the caller can warn and go on.
 

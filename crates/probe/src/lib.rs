@@ -1,5 +1,5 @@
 //! Active discovery: target parsing, rate-limited TCP/HTTP/RTSP/TLS/ONVIF probes and multicast
-//! discoveries, producing observations in the `shared/corpus/FORMAT.md` format.
+//! discoveries, producing observations in the `docs/observation-format.md` format.
 //!
 //! Entry point: [`scan()`] (or [`scan_collect`]) with a [`ScanConfig`] and a [`TargetSet`].
 //! Network safety: the scanner sends only to the targets it is given (unicast) and, with

@@ -360,21 +360,8 @@ pub async fn open(url: &str) -> Result<Box<dyn Store>> {
     Ok(Box::new(SqlStore::open(url).await?))
 }
 
-/// Canonical MAC notation: six lower-case hex pairs joined by `:`. Accepts `:`/`-` separated,
-/// Cisco dotted (`4419.b601.0203`) and bare hex. `None` when it is not a MAC.
-pub fn normalise_mac(s: &str) -> Option<String> {
-    let hex: String = s
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ':' | '-' | '.'))
-        .collect();
-    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let hex = hex.to_ascii_lowercase();
-    let pairs: Vec<&str> = (0..6).map(|i| &hex[i * 2..i * 2 + 2]).collect();
-    Some(pairs.join(":"))
-}
+/// Canonical MAC notation (the workspace's one normaliser, re-exported).
+pub use camtrace_model::normalise_mac;
 
 /// The id a device discovered on `site` gets when it is registered: from its MAC when known,
 /// otherwise from the site and its address.
