@@ -83,3 +83,27 @@ pub fn default_format(given: Option<Format>) -> Format {
         Format::Json
     })
 }
+
+/// CSV records to a writer, through the one CSV writer of the workspace
+/// ([`camtrace_model::csv_out`]: RFC 4180 quoting, spreadsheet formulas neutralised).
+pub struct CsvOut<W: std::io::Write>(W);
+
+impl<W: std::io::Write> CsvOut<W> {
+    pub fn new(w: W) -> Self {
+        Self(w)
+    }
+
+    /// Write one record.
+    pub fn write_record<I, S>(&mut self, cells: I) -> std::io::Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.0
+            .write_all(camtrace_model::csv_out::record(cells).as_bytes())
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}

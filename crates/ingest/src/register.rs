@@ -12,6 +12,8 @@
 //! * Booleans: `yes`/`no`, `true`/`false`, `y`/`n`, `1`/`0`, `x`; lists (`addresses`, `site_tags`,
 //!   `network_cidrs`) are separated by `;`; dates are `YYYY-MM-DD`; costs are plain numbers (a
 //!   leading `£`, `$` or `€` and thousands commas are accepted).
+//! * A cell that camtrace's CSV writer neutralised against spreadsheet formulas (`'=...`,
+//!   `'@...`, see [`camtrace_model::csv_out`]) reads back without that one leading `'`.
 //! * A column missing from the header leaves that field of an existing record as it is (the
 //!   caller merges with [`keep_absent_device`] / [`keep_absent_site`]), so `device,status` is a
 //!   valid bulk status update.
@@ -577,7 +579,8 @@ pub fn read_csv<R: Read>(input: R, opts: &ReadOptions) -> Result<ReadOutcome> {
         let mut cells: Vec<&str> = vec![""; COLUMNS.len()];
         for (j, v) in record.iter().enumerate() {
             if let Some(&i) = map.get(j) {
-                cells[i] = v;
+                // Undo the formula neutralisation of camtrace's own CSV writer.
+                cells[i] = camtrace_model::csv_out::restore(v);
             }
         }
         if cells.iter().all(|c| c.trim().is_empty()) {
@@ -760,11 +763,11 @@ fn num(v: Option<f64>) -> String {
 
 /// Write a register as CSV with every column: one row per device, then rows for sites, zones,
 /// networks and organisations that no device row mentions.
-pub fn write_csv<W: Write>(reg: &Register, out: W) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    let csv_err = |e: csv::Error| IngestError::Format(format!("writing CSV: {e}"));
-    w.write_record(COLUMNS.iter().map(|c| c.0))
-        .map_err(csv_err)?;
+///
+/// Written by the one CSV writer ([`camtrace_model::csv_out`]): a cell a spreadsheet would run as a
+/// formula gets a leading `'`, which [`read_csv`] drops again, so the file imports back as it was.
+pub fn write_csv<W: Write>(reg: &Register, mut out: W) -> Result<()> {
+    out.write_all(camtrace_model::csv_out::record(COLUMNS.iter().map(|c| c.0)).as_bytes())?;
     let orgs: BTreeMap<&str, &Organisation> = reg
         .organisations
         .iter()
@@ -895,9 +898,9 @@ pub fn write_csv<W: Write>(reg: &Register, out: W) -> Result<()> {
         rows.push(row(Some(o.id.as_str()), None, None, None, None));
     }
     for r in rows {
-        w.write_record(&r).map_err(csv_err)?;
+        out.write_all(camtrace_model::csv_out::record(&r).as_bytes())?;
     }
-    w.flush()?;
+    out.flush()?;
     Ok(())
 }
 

@@ -8,10 +8,10 @@ pub fn json(findings: &[Finding]) -> String {
     serde_json::to_string_pretty(findings).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-/// CSV: one row per finding; reasons joined with ` | ` in one column.
-pub fn csv(findings: &[Finding]) -> Result<String, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+/// CSV: one row per finding; reasons joined with ` | ` in one column. Written by the one CSV
+/// writer ([`camtrace_model::csv_out`]): RFC 4180 quoting, spreadsheet formulas neutralised.
+pub fn csv(findings: &[Finding]) -> String {
+    let mut t = camtrace_model::csv_out::Table::new([
         "device_id",
         "site_id",
         "org_id",
@@ -25,7 +25,7 @@ pub fn csv(findings: &[Finding]) -> Result<String, csv::Error> {
         "maker",
         "citation_url",
         "reasons",
-    ])?;
+    ]);
     for f in findings {
         let waiver = match &f.status {
             crate::FindingStatus::Waived { waiver_id, .. } => waiver_id.as_str(),
@@ -37,7 +37,7 @@ pub fn csv(findings: &[Finding]) -> Result<String, csv::Error> {
             .map(|r| r.to_string())
             .collect::<Vec<_>>()
             .join(" | ");
-        w.write_record([
+        t.row([
             &*f.device_id,
             &*f.site_id,
             &*f.org_id,
@@ -51,10 +51,9 @@ pub fn csv(findings: &[Finding]) -> Result<String, csv::Error> {
             f.maker.as_deref().unwrap_or(""),
             &f.citation.locator(),
             &reasons,
-        ])?;
+        ]);
     }
-    let bytes = w.into_inner().map_err(|e| e.into_error())?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    t.into_string()
 }
 
 /// A human table: one line per finding, then its reasons indented when `with_reasons`.

@@ -220,27 +220,14 @@ pub fn tables(r: &ReportInput) -> Vec<Table> {
     ]
 }
 
+/// One table as CSV, through the one CSV writer ([`camtrace_model::csv_out`]): RFC 4180 quoting,
+/// spreadsheet formulas from device-supplied text neutralised.
 pub fn csv_bytes(t: &Table) -> Result<Vec<u8>, ReportError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&t.header)
-        .map_err(|e| ReportError::Write(format!("CSV {}: {e}", t.name)))?;
+    let mut out = camtrace_model::csv_out::Table::new(&t.header);
     for row in &t.rows {
-        // Neutralise spreadsheet formula injection from device-supplied text.
-        let safe: Vec<String> = row
-            .iter()
-            .map(|c| {
-                if c.starts_with(['=', '+', '-', '@']) && c.parse::<f64>().is_err() {
-                    format!("'{c}")
-                } else {
-                    c.clone()
-                }
-            })
-            .collect();
-        w.write_record(&safe)
-            .map_err(|e| ReportError::Write(format!("CSV {}: {e}", t.name)))?;
+        out.row(row);
     }
-    w.into_inner()
-        .map_err(|e| ReportError::Write(format!("CSV {}: {e}", t.name)))
+    Ok(out.into_string().into_bytes())
 }
 
 /// Largest text in one XLSX cell.

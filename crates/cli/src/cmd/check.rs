@@ -375,7 +375,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 
     let text = match default_format(a.format) {
         Format::Json => render::json(&findings) + "\n",
-        Format::Csv => render::csv(&findings)?,
+        Format::Csv => render::csv(&findings),
         Format::Table => {
             let regimes: Vec<&str> = ctx.regimes.iter().map(|r| r.id.as_str()).collect();
             format!(

@@ -362,7 +362,7 @@ fn generate_register(
     Ok(w.0)
 }
 
-/// A minimal CSV writer (RFC 4180 quoting).
+/// The register CSV, through the one CSV writer ([`camtrace_model::csv_out`]).
 #[derive(Default)]
 struct CsvOut(String);
 
@@ -371,19 +371,7 @@ impl CsvOut {
         &mut self,
         fields: I,
     ) -> anyhow::Result<()> {
-        let row: Vec<String> = fields
-            .into_iter()
-            .map(|f| {
-                let f = f.as_ref();
-                if f.contains([',', '"', '\n', '\r']) {
-                    format!("\"{}\"", f.replace('"', "\"\""))
-                } else {
-                    f.to_string()
-                }
-            })
-            .collect();
-        self.0.push_str(&row.join(","));
-        self.0.push('\n');
+        camtrace_model::csv_out::push_record(&mut self.0, fields);
         Ok(())
     }
 }

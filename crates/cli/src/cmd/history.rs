@@ -145,7 +145,7 @@ pub(crate) fn print(
     match default_format(format) {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&entries)?)?,
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(&mut out);
+            let mut w = crate::common::CsvOut::new(&mut out);
             w.write_record(["seq", "time", "actor", "action", "kind", "id", "hash"])?;
             for e in &entries {
                 w.write_record([

@@ -198,18 +198,20 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 pub(crate) fn plan_csv(p: &Plan) -> String {
-    let mut s = String::from(
-        "device,site,action,selected,risk,risk_removed,cost,wait_reason,alternatives,reasons\n",
-    );
+    // The one CSV writer: RFC 4180 quoting, spreadsheet formulas neutralised.
+    let mut s = camtrace_model::csv_out::record([
+        "device",
+        "site",
+        "action",
+        "selected",
+        "risk",
+        "risk_removed",
+        "cost",
+        "wait_reason",
+        "alternatives",
+        "reasons",
+    ]);
     for r in &p.rows {
         let fields = [
             r.device.clone(),
@@ -227,14 +229,7 @@ pub(crate) fn plan_csv(p: &Plan) -> String {
                 .join("; "),
             r.reasons.join(" | "),
         ];
-        s.push_str(
-            &fields
-                .iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        s.push('\n');
+        camtrace_model::csv_out::push_record(&mut s, &fields);
     }
     s
 }

@@ -187,7 +187,7 @@ fn print(r: &Reconciliation, fmt: Format) -> anyhow::Result<()> {
             writeln!(out)?;
         }
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
+            let mut w = crate::common::CsvOut::new(out);
             w.write_record([
                 "finding", "device", "target", "field", "register", "observed", "detail",
             ])?;

@@ -91,7 +91,7 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             writeln!(out)?;
         }
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
+            let mut w = crate::common::CsvOut::new(out);
             w.write_record([
                 "site",
                 "organisation",

@@ -299,18 +299,9 @@ fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One record through the one CSV writer (RFC 4180 quoting, spreadsheet formulas neutralised).
 fn csv_line(fields: &[&str]) -> String {
-    let quoted: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            if f.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f.to_string()
-            }
-        })
-        .collect();
-    quoted.join(",") + "\n"
+    camtrace_model::csv_out::record(fields)
 }
 
 fn revoke(g: &Global, a: RevokeArgs) -> anyhow::Result<ExitCode> {

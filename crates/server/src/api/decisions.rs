@@ -228,20 +228,22 @@ pub struct FormatQuery {
     pub format: Option<String>,
 }
 
-fn csv_field(s: &str) -> String {
-    // Neutralise spreadsheet formulas and quote.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 pub fn findings_csv(f: &[Finding]) -> String {
-    let mut out = String::from(
-        "organisation,site,device,regime,rule,obligation,severity,status,due,maker,reasons,citation\n",
-    );
+    // The one CSV writer: RFC 4180 quoting, spreadsheet formulas neutralised.
+    let mut out = camtrace_model::csv_out::record([
+        "organisation",
+        "site",
+        "device",
+        "regime",
+        "rule",
+        "obligation",
+        "severity",
+        "status",
+        "due",
+        "maker",
+        "reasons",
+        "citation",
+    ]);
     for x in f {
         let reasons: Vec<String> = x.reasons.iter().map(|r| r.text.clone()).collect();
         let row = [
@@ -258,9 +260,7 @@ pub fn findings_csv(f: &[Finding]) -> String {
             reasons.join(" → "),
             x.citation.url.clone(),
         ];
-        let cells: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
+        camtrace_model::csv_out::push_record(&mut out, &row);
     }
     out
 }
@@ -1048,6 +1048,11 @@ pub async fn decide_plan_inner(
             "plan `{id}` is already {}",
             p.status
         )));
+    }
+    if d.approve && p.created_by == caller.name() {
+        return Err(ApiError::forbidden(
+            "a plan must be approved by someone other than its author",
+        ));
     }
     let status = if d.approve { "approved" } else { "rejected" };
     let now = camtrace_store::now_rfc3339();

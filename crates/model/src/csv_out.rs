@@ -156,7 +156,9 @@ mod tests {
         ] {
             assert_eq!(neutralise(c), format!("'{c}"), "{c:?}");
         }
-        for c in ["", "hq", "camera 1", "'", "12", "-12", "+3.5", "0.25", "a=b"] {
+        for c in [
+            "", "hq", "camera 1", "'", "12", "-12", "+3.5", "0.25", "a=b",
+        ] {
             assert_eq!(neutralise(c), c, "{c:?}");
         }
     }
