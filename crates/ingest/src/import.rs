@@ -17,7 +17,7 @@ use camtrace_kb::Kb;
 use camtrace_model::{Evidence, Identification, NamedRef, Observation, ObservationKind, Register};
 use camtrace_store::{RegisterSummary, ScanImport, ScanRecord, Store, StoreError};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -144,6 +144,11 @@ pub struct ImportOptions {
     pub no_identify: bool,
     /// Who is importing, as written to the history with every change.
     pub actor: String,
+    /// The organisations the importer may read (`None`: all, as for the CLI). Stored rows of
+    /// any other organisation are treated as absent while the file is read, so that an error
+    /// never discloses another organisation's rows (their site, or that they exist); the
+    /// server's access check then refuses to write over them.
+    pub readable: Option<HashSet<String>>,
 }
 
 /// What importing one file did (the JSON summary of `camtrace import` and of the API).
@@ -280,8 +285,15 @@ async fn resolve(
             );
         }
     }
+    let readable = |org: &str| opts.readable.as_ref().is_none_or(|r| r.contains(org));
+    // Site → organisation of the stored sites looked at so far.
+    let mut site_org: HashMap<String, Option<String>> = HashMap::new();
     for s in &mut reg.sites {
-        match store.get_site(&s.id).await? {
+        let old = store
+            .get_site(&s.id)
+            .await?
+            .filter(|old| readable(&old.organisation));
+        match old {
             Some(old) => register::keep_absent_site(s, &old, columns),
             None if s.organisation.is_empty() => {
                 return Err(ImportError::Invalid(format!(
@@ -293,7 +305,23 @@ async fn resolve(
         }
     }
     for d in &mut reg.devices {
-        match store.get_device(&d.id).await? {
+        let mut old = store.get_device(&d.id).await?;
+        if opts.readable.is_some() {
+            if let Some(o) = &old {
+                if !site_org.contains_key(&o.site) {
+                    let org = store.get_site(&o.site).await?.map(|s| s.organisation);
+                    site_org.insert(o.site.clone(), org);
+                }
+                let visible = site_org
+                    .get(&o.site)
+                    .and_then(|org| org.as_deref())
+                    .is_some_and(readable);
+                if !visible {
+                    old = None;
+                }
+            }
+        }
+        match old {
             Some(old) => register::keep_absent_device(d, &old, columns),
             None if d.site.is_empty() => {
                 return Err(ImportError::Invalid(format!(

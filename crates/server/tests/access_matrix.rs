@@ -470,6 +470,40 @@ async fn matrix(app: camtrace_server::App) {
                 json!({"organisations": [{"id": "orgx", "name": "x", "parent": "orga-secret-a"}]}),
             ),
         ),
+        // Every row of a batch passes the rule of the single-item endpoint, for the row as
+        // stored (A's) as well as the row as it will be (on B's site): issue 11, finding 1.
+        case(
+            "/api/v1/import",
+            Method::POST,
+            "/api/v1/import",
+            Some(
+                json!({"zones": [{"id": "zone-secret-a", "site": "site-b", "name": "stolen"}]}),
+            ),
+        ),
+        case(
+            "/api/v1/import",
+            Method::POST,
+            "/api/v1/import",
+            Some(
+                json!({"networks": [{"id": "net-secret-a", "site": "site-b", "name": "stolen", "cidrs": ["127.0.9.0/24"], "core": false}]}),
+            ),
+        ),
+        case(
+            "/api/v1/import",
+            Method::POST,
+            "/api/v1/import",
+            Some(
+                json!({"organisations": [{"id": "orga-sub-secret-a", "name": "moved", "parent": "orgb"}]}),
+            ),
+        ),
+        case(
+            "/api/v1/import",
+            Method::POST,
+            "/api/v1/import",
+            Some(
+                json!({"zones": [{"id": "zone-new", "site": "site-secret-a", "name": "planted"}], "networks": [{"id": "net-new", "site": "site-secret-a", "name": "planted", "cidrs": [], "core": true}]}),
+            ),
+        ),
         case(
             "/api/v1/waiver-requests",
             Method::POST,
@@ -558,12 +592,6 @@ async fn matrix(app: camtrace_server::App) {
             None,
         ),
         case(
-            "/api/v1/me/password",
-            Method::POST,
-            "/api/v1/me/password",
-            Some(json!({"current": "bob-password-123", "new": "bob-password-456"})),
-        ),
-        case(
             "/api/v1/tokens",
             Method::POST,
             "/api/v1/tokens",
@@ -573,13 +601,20 @@ async fn matrix(app: camtrace_server::App) {
             "/api/v1/auth/login",
             Method::POST,
             "/api/v1/auth/login",
-            Some(json!({"username": "bob", "password": "bob-password-456"})),
+            Some(json!({"username": "bob", "password": "bob-password-123"})),
         ),
         case(
             "/api/v1/auth/logout",
             Method::POST,
             "/api/v1/auth/logout",
             None,
+        ),
+        // Last: a password change revokes the caller's API tokens (issue 11, finding 15).
+        case(
+            "/api/v1/me/password",
+            Method::POST,
+            "/api/v1/me/password",
+            Some(json!({"current": "bob-password-123", "new": "bob-password-456"})),
         ),
     ];
 
@@ -633,6 +668,18 @@ async fn matrix(app: camtrace_server::App) {
             r.status,
             r.text()
         );
+        // An error names only what the caller sent: never A's rows it did not name (issue
+        // 11, finding 3: "site `…` not found" for a stored row's site).
+        let sent = c.body.as_ref().map(Value::to_string).unwrap_or_default();
+        for name in ["site-secret-a", "site-sub-secret-a", "orga-secret-a"] {
+            assert!(
+                sent.contains(name) || !r.text().contains(name),
+                "{} {} discloses `{name}`: {}",
+                c.method,
+                c.path,
+                r.text()
+            );
+        }
         covered.insert(c.template);
     }
     // Own-scope endpoints.

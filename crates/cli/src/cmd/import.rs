@@ -194,6 +194,7 @@ async fn import_file(
         skip_bad: a.skip_bad,
         no_identify: a.no_identify,
         actor: format!("{} (import {})", actor(a), file.display()),
+        readable: None,
     };
     match import::import(store, kb, Input::File(file), kind(a), &opts).await {
         Err(ImportError::UnknownKind) => {

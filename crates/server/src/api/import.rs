@@ -267,6 +267,9 @@ pub async fn import_file(
         skip_bad: q.skip_bad.unwrap_or(false),
         no_identify: false,
         actor: caller.name().to_string(),
+        // Rows of organisations the caller cannot read are treated as absent while reading.
+        readable: (!caller.access.is_central())
+            .then(|| caller.access.readable().into_iter().collect()),
     };
     let store = app.store.as_ref();
     let kb = Some(app.kb.as_ref());

@@ -94,48 +94,77 @@ pub async fn get_organisation(
         .ok_or_else(|| ApiError::not_found("organisation", &id))
 }
 
-/// What writing an organisation needs: admin on it (when it exists) and on its new parent
-/// (a root organisation needs the central admin role).
-async fn check_org_write(
-    app: &App,
-    access: &Access,
-    org: &Organisation,
-    batch_orgs: &[Organisation],
-) -> ApiResult<()> {
-    let what = format!("organisation `{}`", org.id);
-    if access.exists(&org.id) {
-        access.require(&org.id, Role::Admin, &what)?;
-    }
-    // Moving (or creating) needs admin on the new parent; keeping the parent does not.
-    if access.exists(&org.id) && access.parent_of(&org.id) == Some(org.parent.as_deref()) {
-        let _ = app;
-        return Ok(());
-    }
-    match &org.parent {
-        Some(parent) => {
-            if parent == &org.id || (access.exists(&org.id) && access.is_within(parent, &org.id)) {
+/// What writing organisations needs, for one organisation or a whole batch, judged on the tree
+/// as it will be after the write:
+/// - no organisation may end up its own ancestor, whatever the order of the batch;
+/// - changing an existing organisation needs admin on it;
+/// - creating one, or moving one, needs admin on its new parent (a top-level organisation needs
+///   the central admin role); a new parent created in the same batch is judged by its own row;
+/// - moving an existing organisation also needs admin on its current parent, so a child's admin
+///   cannot detach it from the organisation above.
+fn check_org_writes(access: &Access, orgs: &[Organisation]) -> ApiResult<()> {
+    let in_batch: HashMap<&str, Option<&str>> = orgs
+        .iter()
+        .map(|o| (o.id.as_str(), o.parent.as_deref()))
+        .collect();
+    let parent_after = |id: &str| -> Option<String> {
+        match in_batch.get(id) {
+            Some(p) => p.map(str::to_string),
+            None => access.parent_of(id).flatten().map(str::to_string),
+        }
+    };
+    let limit = access.organisations().len() + orgs.len() + 1;
+    for o in orgs {
+        let what = format!("organisation `{}`", o.id);
+        // Cycle check on the tree as it will be.
+        let mut cur = o.parent.clone();
+        let mut steps = 0;
+        while let Some(id) = cur {
+            if id == o.id || steps > limit {
                 return Err(ApiError::bad(format!("{what}: parent would make a cycle")));
             }
-            if access.exists(parent) {
+            steps += 1;
+            cur = parent_after(&id);
+        }
+        let exists = access.exists(&o.id);
+        if exists {
+            access.require(&o.id, Role::Admin, &what)?;
+        }
+        let old_parent = access.parent_of(&o.id).flatten();
+        if exists && old_parent == o.parent.as_deref() {
+            continue;
+        }
+        match &o.parent {
+            Some(parent) if access.exists(parent) => {
                 access.require(parent, Role::Admin, &format!("organisation `{parent}`"))?;
-            } else if let Some(p) = batch_orgs.iter().find(|o| &o.id == parent) {
-                // A new parent in the same batch: it needs its own check (done by the caller).
-                let _ = p;
-            } else {
-                return Err(ApiError::bad(format!(
-                    "{what}: parent `{parent}` does not exist"
+            }
+            // New in this batch: its own row is checked (the cycle check ensures the chain of
+            // new parents ends at an existing organisation or at the top).
+            Some(parent) if in_batch.contains_key(parent.as_str()) => {}
+            // Missing and unreadable answer alike.
+            Some(parent) => {
+                return Err(ApiError::not_found("organisation", parent));
+            }
+            None => {
+                if access.central_role() != Some(Role::Admin) {
+                    return Err(ApiError::forbidden(
+                        "only a central admin can create or change a top-level organisation",
+                    ));
+                }
+            }
+        }
+        if exists {
+            let may_leave = match old_parent {
+                Some(p) => access.role(p).is_some_and(|r| r >= Role::Admin),
+                None => access.central_role() == Some(Role::Admin),
+            };
+            if !may_leave {
+                return Err(ApiError::forbidden(format!(
+                    "{what}: moving it needs the admin role on its current parent organisation"
                 )));
             }
         }
-        None => {
-            if access.central_role() != Some(Role::Admin) {
-                return Err(ApiError::forbidden(
-                    "only a central admin can create or change a top-level organisation",
-                ));
-            }
-        }
     }
-    let _ = app;
     Ok(())
 }
 
@@ -146,7 +175,7 @@ pub async fn put_organisation(
     caller: Caller,
     Json(org): Json<Organisation>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    check_org_write(&app, &caller.access, &org, &[]).await?;
+    check_org_writes(&caller.access, std::slice::from_ref(&org))?;
     let change = app.store.upsert_organisation(&org, caller.name()).await?;
     Ok(Json(serde_json::json!({ "id": org.id, "change": change })))
 }
@@ -293,7 +322,10 @@ pub async fn put_zone(
 ) -> ApiResult<Json<serde_json::Value>> {
     readable_site(&app, &caller.access, &zone.site, Role::Editor).await?;
     if let Some(old) = app.store.get_zone(&zone.id).await? {
-        readable_site(&app, &caller.access, &old.site, Role::Editor).await?;
+        // The stored row's site is not named: the caller may not be able to read it.
+        readable_site(&app, &caller.access, &old.site, Role::Editor)
+            .await
+            .map_err(|e| e.hide_as("zone", &zone.id))?;
     }
     let change = app.store.upsert_zone(&zone, caller.name()).await?;
     Ok(Json(serde_json::json!({ "id": zone.id, "change": change })))
@@ -333,7 +365,9 @@ pub async fn put_network(
 ) -> ApiResult<Json<serde_json::Value>> {
     readable_site(&app, &caller.access, &net.site, Role::Editor).await?;
     if let Some(old) = app.store.get_network(&net.id).await? {
-        readable_site(&app, &caller.access, &old.site, Role::Editor).await?;
+        readable_site(&app, &caller.access, &old.site, Role::Editor)
+            .await
+            .map_err(|e| e.hide_as("network", &net.id))?;
     }
     let change = app.store.upsert_network(&net, caller.name()).await?;
     Ok(Json(serde_json::json!({ "id": net.id, "change": change })))
@@ -582,7 +616,9 @@ async fn check_device_write(app: &App, access: &Access, dev: &Device) -> ApiResu
     readable_site(app, access, &dev.site, Role::Editor).await?;
     if let Some(old) = app.store.get_device(&dev.id).await? {
         if old.site != dev.site {
-            readable_site(app, access, &old.site, Role::Editor).await?;
+            readable_site(app, access, &old.site, Role::Editor)
+                .await
+                .map_err(|e| e.hide_as("device", &dev.id))?;
         }
     }
     Ok(())
@@ -625,13 +661,14 @@ pub async fn set_status(
 
 // ------------------------------------------------------------------ bulk import
 
-/// Check a whole register batch against the caller's roles before anything is written.
+/// Check a whole register batch against the caller's roles before anything is written. Every
+/// row passes the same rule as the single-item endpoint, for the row as it will be (its new
+/// site or organisation) and for the row as stored (who owns it now). A stored row the caller
+/// cannot read answers 404 naming only the row's own id, as `GET` of it would: never its site.
 pub async fn check_batch(app: &App, access: &Access, batch: &RegisterBatch) -> ApiResult<()> {
-    for o in &batch.organisations {
-        check_org_write(app, access, o, &batch.organisations).await?;
-    }
+    check_org_writes(access, &batch.organisations)?;
     // Organisations created in this batch: the caller becomes able to write under them only
-    // through a grant on an ancestor, which `check_org_write` required.
+    // through a grant on an ancestor, which `check_org_writes` required.
     let new_org_ok = |org: &str| -> bool {
         let mut cur = Some(org.to_string());
         let mut steps = 0;
@@ -662,37 +699,58 @@ pub async fn check_batch(app: &App, access: &Access, batch: &RegisterBatch) -> A
                     &format!("organisation `{}`", s.organisation),
                 )?;
             }
-            return Err(ApiError::NotFound(format!(
-                "organisation `{}` not found",
-                s.organisation
-            )));
+            return Err(ApiError::not_found("organisation", &s.organisation));
         }
         if let Some(old) = app.store.get_site(&s.id).await? {
             access.require(&old.organisation, Role::Editor, &format!("site `{}`", s.id))?;
         }
         site_org.insert(s.id.clone(), s.organisation.clone());
     }
-    let check_site = async |site: &str| -> ApiResult<()> {
+    // Stored sites' organisations, looked up once each.
+    let mut stored: HashMap<String, Option<String>> = HashMap::new();
+    let mut writable = async |site: &str| -> ApiResult<bool> {
         if let Some(org) = site_org.get(site) {
-            if new_org_ok(org) {
-                return Ok(());
+            return Ok(new_org_ok(org));
+        }
+        if !stored.contains_key(site) {
+            let org = app.store.get_site(site).await?.map(|s| s.organisation);
+            stored.insert(site.to_string(), org);
+        }
+        Ok(stored
+            .get(site)
+            .and_then(|o| o.as_deref())
+            .is_some_and(|o| access.role(o).is_some_and(|r| r >= Role::Editor)))
+    };
+    // The row as it will be: its new site must be writable (404 naming that site, which the
+    // caller gave). The row as stored: its current site must be writable too (404 naming the
+    // row only).
+    for z in &batch.zones {
+        if !writable(&z.site).await? {
+            readable_site(app, access, &z.site, Role::Editor).await?;
+        }
+        if let Some(old) = app.store.get_zone(&z.id).await? {
+            if !writable(&old.site).await? {
+                return Err(ApiError::not_found("zone", &z.id));
             }
         }
-        readable_site(app, access, site, Role::Editor)
-            .await
-            .map(|_| ())
-    };
-    for z in &batch.zones {
-        check_site(&z.site).await?;
     }
     for n in &batch.networks {
-        check_site(&n.site).await?;
+        if !writable(&n.site).await? {
+            readable_site(app, access, &n.site, Role::Editor).await?;
+        }
+        if let Some(old) = app.store.get_network(&n.id).await? {
+            if !writable(&old.site).await? {
+                return Err(ApiError::not_found("network", &n.id));
+            }
+        }
     }
     for d in &batch.devices {
-        check_site(&d.site).await?;
+        if !writable(&d.site).await? {
+            readable_site(app, access, &d.site, Role::Editor).await?;
+        }
         if let Some(old) = app.store.get_device(&d.id).await? {
-            if old.site != d.site {
-                check_site(&old.site).await?;
+            if !writable(&old.site).await? {
+                return Err(ApiError::not_found("device", &d.id));
             }
         }
     }

@@ -1,0 +1,224 @@
+//! Regression tests named after the findings they fix (issue 11, the adversarial review of the
+//! server and the importers). Each runs on SQLite and, when `CAMTRACE_TEST_POSTGRES` is set, on
+//! PostgreSQL. Fixture: `tests/common` (`bob` is admin of `orgb`, `alice` editor of
+//! `orga-secret-a`, `root` central admin).
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::{json, Value};
+
+async fn on_both<F, Fut>(tag: &str, story: F)
+where
+    F: Fn(camtrace_server::App) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    story(sqlite_app().await).await;
+    if let Some(url) = fresh_postgres(tag).await {
+        story(app_on(&url).await).await;
+    }
+}
+
+async fn get_json(f: &Fixture, path: &str) -> Value {
+    let r = get(&f.app, path, f.token("root")).await;
+    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+    r.json()
+}
+
+/// Finding 1: an editor of organisation B posted A's network (and zone) with B's site to the
+/// batch import; B's network moved, A's core-network findings vanished, and the audit entry's
+/// `before` showed A's CIDRs to B. The single-item endpoints already answered 404.
+async fn batch_import_checks_the_stored_row_of_zones_and_networks(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let before = get_json(&f, "/api/v1/networks?site=site-secret-a").await;
+    let findings_before = get_json(&f, "/api/v1/findings?limit=1000").await;
+    for (body, kind, id) in [
+        (
+            json!({"networks": [{"id": "net-secret-a", "site": "site-b", "name": "x", "cidrs": ["127.0.9.0/24"], "core": false}]}),
+            "network",
+            "net-secret-a",
+        ),
+        (
+            json!({"zones": [{"id": "zone-secret-a", "site": "site-b", "name": "x"}]}),
+            "zone",
+            "zone-secret-a",
+        ),
+    ] {
+        let r = post(&f.app, "/api/v1/import", f.token("bob"), body).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+        assert_eq!(r.json()["error"], format!("{kind} `{id}` not found"));
+    }
+    // The same through a register CSV.
+    let csv = "network,site,network_name,network_cidrs,network_core\nnet-secret-a,site-b,x,127.0.9.0/24,no\n";
+    let r = post_raw(
+        &f.app,
+        "/api/v1/import?format=register-csv",
+        f.token("bob"),
+        "text/csv",
+        csv,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    assert!(!r.text().contains("site-secret-a"), "{}", r.text());
+    // Nothing moved, no finding vanished, and B's audit view shows nothing of A.
+    assert_eq!(
+        get_json(&f, "/api/v1/networks?site=site-secret-a").await,
+        before
+    );
+    assert_eq!(
+        get_json(&f, "/api/v1/findings?limit=1000").await["total"],
+        findings_before["total"]
+    );
+    let audit = get(&f.app, "/api/v1/audit", f.token("bob")).await;
+    assert!(!audit.text().contains("127.0.0.0/24"), "{}", audit.text());
+    // A's own editor still can move A's network within A (the rule is not over-tight).
+    let r = post(
+        &f.app,
+        "/api/v1/import",
+        f.token("alice"),
+        json!({"networks": [{"id": "net-secret-a", "site": "site-sub-secret-a", "name": "core", "cidrs": ["127.0.0.0/24"], "core": true}]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn batch_import_checks_the_stored_row_of_zones_and_networks_on_both_backends() {
+    on_both(
+        "r11_1",
+        batch_import_checks_the_stored_row_of_zones_and_networks,
+    )
+    .await;
+}
+
+/// Finding 2: a child organisation's admin detached it from its parent in one batch, by
+/// creating a new organisation under its own and then making that new one its parent (the
+/// cycle check skipped parents new in the same batch).
+async fn batch_import_refuses_org_cycles_and_detaching_from_the_parent(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let bob = f.token("bob");
+    for body in [
+        json!({"organisations": [{"id": "x-loop", "name": "x", "parent": "orgb"}, {"id": "orgb", "name": "B", "parent": "x-loop"}]}),
+        json!({"organisations": [{"id": "orgb", "name": "B", "parent": "x-loop"}, {"id": "x-loop", "name": "x", "parent": "orgb"}]}),
+        json!({"organisations": [{"id": "x1", "name": "x", "parent": "x2"}, {"id": "x2", "name": "x", "parent": "x1"}]}),
+    ] {
+        let r = post(&f.app, "/api/v1/import", bob, body.clone()).await;
+        assert!(
+            r.status == StatusCode::BAD_REQUEST || r.status == StatusCode::FORBIDDEN,
+            "{body}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+    // Moving B needs admin on its current parent (gov), which bob does not hold: not even to
+    // a new organisation bob may create under B's sibling... nor as a single request.
+    let r = post(
+        &f.app,
+        "/api/v1/organisations",
+        bob,
+        json!({"id": "orgb", "name": "B", "parent": null}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let org = get_json(&f, "/api/v1/organisations/orgb").await;
+    assert_eq!(org["parent"], "gov");
+    assert_eq!(
+        get(&f.app, "/api/v1/organisations/x-loop", f.token("root"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // The central admin may still move organisations, and a cycle is refused for them too.
+    let root = f.token("root");
+    let r = post(
+        &f.app,
+        "/api/v1/import",
+        root,
+        json!({"organisations": [{"id": "gov", "name": "gov", "parent": "orgb"}]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = post(
+        &f.app,
+        "/api/v1/import",
+        root,
+        json!({"organisations": [{"id": "orgb", "name": "B", "parent": "orga-secret-a"}]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn batch_import_refuses_org_cycles_and_detaching_from_the_parent_on_both_backends() {
+    on_both(
+        "r11_2",
+        batch_import_refuses_org_cycles_and_detaching_from_the_parent,
+    )
+    .await;
+}
+
+/// Finding 3: register-import errors named another organisation's site ("site `…` not found"
+/// for an existing device) and told an existing id from an unknown one ("is new").
+async fn register_import_errors_do_not_disclose_other_organisations(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let bob = f.token("bob");
+    let import = async |csv: &str| {
+        post_raw(
+            &f.app,
+            "/api/v1/import?format=register-csv",
+            bob,
+            "text/csv",
+            csv.to_string(),
+        )
+        .await
+    };
+    // A's device without a site column, and an unknown device: the same answer.
+    let a = import("device,status\ndev-secret-a,removed\n").await;
+    let unknown = import("device,status\ndev-nobody,removed\n").await;
+    assert_eq!(
+        a.status,
+        unknown.status,
+        "{} / {}",
+        a.text(),
+        unknown.text()
+    );
+    assert_eq!(
+        a.text().replace("dev-secret-a", "X"),
+        unknown.text().replace("dev-nobody", "X")
+    );
+    // A's device moved onto B's site: refused, naming only the device.
+    let r = import("device,site\ndev-secret-a,site-b\n").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    assert!(!r.text().contains("site-secret-a"), "{}", r.text());
+    // A's site without an organisation column, and an unknown site: the same answer.
+    let a = import("site,site_name\nsite-secret-a,x\n").await;
+    let unknown = import("site,site_name\nsite-nobody,x\n").await;
+    assert_eq!(
+        a.status,
+        unknown.status,
+        "{} / {}",
+        a.text(),
+        unknown.text()
+    );
+    assert_eq!(
+        a.text().replace("site-secret-a", "X"),
+        unknown.text().replace("site-nobody", "X")
+    );
+    assert!(!a.text().contains("orga-secret-a"), "{}", a.text());
+    // The single-item endpoint names only the device too.
+    let mut dev = serde_json::to_value(device("dev-secret-a", "site-b", "axis", "axis")).unwrap();
+    dev["site"] = json!("site-b");
+    let r = post(&f.app, "/api/v1/devices", bob, dev).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    assert!(!r.text().contains("site-secret-a"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn register_import_errors_do_not_disclose_other_organisations_on_both_backends() {
+    on_both(
+        "r11_3",
+        register_import_errors_do_not_disclose_other_organisations,
+    )
+    .await;
+}
