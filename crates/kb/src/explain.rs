@@ -41,7 +41,12 @@ pub struct ListStatus {
     pub scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The membership, or a parent link it passes through, is not confirmed by a source.
     pub unverified: bool,
+    /// For a parent's membership: the list's own wording that covers subsidiaries or
+    /// affiliates (a parent's membership on a list without such wording does not reach it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inherited_by: Option<String>,
     /// Active on the explanation date.
     pub active: bool,
     pub source: String,
@@ -338,9 +343,16 @@ impl Kb {
             .collect();
         let mut lists_active = Vec::new();
         let mut lists_inactive = Vec::new();
-        for holder in &chain {
+        let mut links_verified = true;
+        for (depth, holder) in chain.iter().enumerate() {
             for m in &holder.lists {
                 let def = self.list(&m.list);
+                // A parent's membership reaches the company only where the list's own wording
+                // covers subsidiaries or affiliates.
+                let inherited_by = def.and_then(|d| d.affiliates.as_ref());
+                if depth > 0 && inherited_by.is_none() {
+                    continue;
+                }
                 let st = ListStatus {
                     list: m.list.clone(),
                     list_name: def
@@ -354,7 +366,12 @@ impl Kb {
                     removed: m.removed,
                     scope: m.scope.clone(),
                     note: m.note.clone(),
-                    unverified: m.unverified,
+                    unverified: m.unverified || !links_verified,
+                    inherited_by: if depth > 0 {
+                        inherited_by.map(|a| a.text.clone())
+                    } else {
+                        None
+                    },
                     active: m.active_on(date),
                     source: m.source.clone(),
                     as_of: m.as_of,
@@ -364,6 +381,9 @@ impl Kb {
                 } else {
                     lists_inactive.push(st);
                 }
+            }
+            if holder.unverified || holder.unverified_fields.iter().any(|f| f == "parent") {
+                links_verified = false;
             }
         }
         lists_active.sort_by_key(|s| (s.unverified, s.inherited, s.added));

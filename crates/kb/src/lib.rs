@@ -26,8 +26,8 @@ pub use explain::{
 pub use files::{KbFile, KbFiles, Origin};
 pub use schema::*;
 pub use store::{
-    internal_reference, model_matches, normalise_name, Kb, Location, OuiHit, INTERNAL_REFERENCES,
-    MAKES, RELATIONSHIPS,
+    internal_reference, model_matches, normalise_name, Kb, Location, MembershipOn, OuiHit,
+    VerificationSummary, INTERNAL_REFERENCES, MAKES, PRC_NIL_FIELDS, RELATIONSHIPS,
 };
 
 use serde::de::DeserializeOwned;

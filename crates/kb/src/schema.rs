@@ -68,6 +68,14 @@ pub struct StateOwnership {
     pub holder: String,
     #[serde(default)]
     pub note: Option<String>,
+    /// Verification state: `true` when no public source confirms the entry (its `source` says
+    /// "unverified: ..."). The policy engine never decides a verdict on such a fact alone.
+    #[serde(default)]
+    pub unverified: bool,
+    /// Fields of the entry that no public source confirms while the rest is sourced (e.g.
+    /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
+    #[serde(default)]
+    pub unverified_fields: Vec<String>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -87,10 +95,15 @@ pub struct ListMembership {
     /// Context: precision of the date, what the entry covers when it is not a purpose scope.
     #[serde(default)]
     pub note: Option<String>,
-    /// The membership is reported by a source but not confirmed ([U] in the facts): shown as
-    /// unverified, never as certain.
+    /// The membership is reported by a source but not confirmed: shown as unverified, never as
+    /// certain (`Kb::lists_on` leaves it out; the policy engine asks for inspection where it
+    /// would decide a rule).
     #[serde(default)]
     pub unverified: bool,
+    /// Fields of the entry that no public source confirms while the rest is sourced (e.g.
+    /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
+    #[serde(default)]
+    pub unverified_fields: Vec<String>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -137,6 +150,14 @@ pub struct Company {
     pub lists: Vec<ListMembership>,
     #[serde(default)]
     pub note: Option<String>,
+    /// Verification state: `true` when no public source confirms the entry (its `source` says
+    /// "unverified: ..."). The policy engine never decides a verdict on such a fact alone.
+    #[serde(default)]
+    pub unverified: bool,
+    /// Fields of the entry that no public source confirms while the rest is sourced (e.g.
+    /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
+    #[serde(default)]
+    pub unverified_fields: Vec<String>,
     pub source: String,
     /// Further sources for the entry.
     #[serde(default)]
@@ -154,6 +175,30 @@ pub struct ListDef {
     pub jurisdiction: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// The list's own wording that extends a named company's entry to its subsidiaries or
+    /// affiliates. `None`: the list names specific entities only, so a parent's membership is
+    /// not passed down to its subsidiaries.
+    #[serde(default)]
+    pub affiliates: Option<AffiliateCoverage>,
+    /// Verification state: `true` when no public source confirms the entry (its `source` says
+    /// "unverified: ..."). The policy engine never decides a verdict on such a fact alone.
+    #[serde(default)]
+    pub unverified: bool,
+    /// Fields of the entry that no public source confirms while the rest is sourced (e.g.
+    /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
+    #[serde(default)]
+    pub unverified_fields: Vec<String>,
+    pub source: String,
+    pub as_of: KbDate,
+}
+
+/// How a list's own text covers the subsidiaries or affiliates of the companies it names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AffiliateCoverage {
+    /// The list's wording, quoted (e.g. NDAA s. 889(f)(3): "or any subsidiary or affiliate of
+    /// such entities").
+    pub text: String,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -173,6 +218,14 @@ pub struct BrandOwner {
     pub confidence: Confidence,
     #[serde(default)]
     pub note: Option<String>,
+    /// Verification state: `true` when no public source confirms the entry (its `source` says
+    /// "unverified: ..."). The policy engine never decides a verdict on such a fact alone.
+    #[serde(default)]
+    pub unverified: bool,
+    /// Fields of the entry that no public source confirms while the rest is sourced (e.g.
+    /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
+    #[serde(default)]
+    pub unverified_fields: Vec<String>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -195,6 +248,14 @@ pub struct Brand {
     pub owners: Vec<BrandOwner>,
     #[serde(default)]
     pub note: Option<String>,
+    /// Verification state: `true` when no public source confirms the entry (its `source` says
+    /// "unverified: ..."). The policy engine never decides a verdict on such a fact alone.
+    #[serde(default)]
+    pub unverified: bool,
+    /// Fields of the entry that no public source confirms while the rest is sourced (e.g.
+    /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
+    #[serde(default)]
+    pub unverified_fields: Vec<String>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -216,6 +277,14 @@ pub struct OemLink {
     pub confidence: Confidence,
     #[serde(default)]
     pub note: Option<String>,
+    /// Verification state: `true` when no public source confirms the entry (its `source` says
+    /// "unverified: ..."). The policy engine never decides a verdict on such a fact alone.
+    #[serde(default)]
+    pub unverified: bool,
+    /// Fields of the entry that no public source confirms while the rest is sourced (e.g.
+    /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
+    #[serde(default)]
+    pub unverified_fields: Vec<String>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -243,6 +312,14 @@ pub struct OuiBlock {
     pub not_surveillance_alone: bool,
     #[serde(default)]
     pub note: Option<String>,
+    /// Verification state: `true` when no public source confirms the entry (its `source` says
+    /// "unverified: ..."). The policy engine never decides a verdict on such a fact alone.
+    #[serde(default)]
+    pub unverified: bool,
+    /// Fields of the entry that no public source confirms while the rest is sourced (e.g.
+    /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
+    #[serde(default)]
+    pub unverified_fields: Vec<String>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -281,6 +358,14 @@ pub struct Signature {
     pub strength: f64,
     #[serde(default)]
     pub note: Option<String>,
+    /// Verification state: `true` when no public source confirms the entry (its `source` says
+    /// "unverified: ..."). The policy engine never decides a verdict on such a fact alone.
+    #[serde(default)]
+    pub unverified: bool,
+    /// Fields of the entry that no public source confirms while the rest is sourced (e.g.
+    /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
+    #[serde(default)]
+    pub unverified_fields: Vec<String>,
     pub source: String,
     pub as_of: KbDate,
 }

@@ -91,6 +91,32 @@ pub struct Kb {
     pub locations: BTreeMap<String, Location>,
 }
 
+/// A list membership that reaches a company (see [`Kb::membership_details`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MembershipOn<'a> {
+    /// The company named on the list: the company itself or one of its parents.
+    pub holder: &'a Company,
+    pub membership: &'a ListMembership,
+    /// For a parent's membership: the list's wording that covers subsidiaries or affiliates.
+    pub inherited_by: Option<&'a AffiliateCoverage>,
+    /// The membership and every parent link it passes through are confirmed by a source.
+    pub verified: bool,
+}
+
+/// Counts of verified and unverified entries (see [`Kb::verification_summary`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerificationSummary {
+    /// Every entry and sub-entry (membership, owner period, OEM link ...).
+    pub entries: usize,
+    /// Entries flagged `unverified = true`, labelled.
+    pub unverified: Vec<String>,
+    /// Entries with some `unverified_fields`, labelled with those fields.
+    pub partial: Vec<String>,
+}
+
+/// Fields of a company whose verification decides whether its PRC-NIL status is confirmed.
+pub const PRC_NIL_FIELDS: &[&str] = &["prc_nil", "prc_nil_reason", "country", "hq"];
+
 /// Brand relationships the schema accepts in `[[brand.owner]]`.
 pub const RELATIONSHIPS: &[&str] = &["own", "sub_brand", "subsidiary", "former_subsidiary"];
 
@@ -415,6 +441,7 @@ impl Kb {
         }
         validate_entries(&kb, &mut errors);
         check_citations(files, &mut errors);
+        check_verification(files, &mut errors);
 
         for (i, b) in kb.oui_blocks.iter().enumerate() {
             for p in &b.prefixes {
@@ -538,30 +565,138 @@ impl Kb {
         None
     }
 
-    /// Verified memberships of a company active on `date`, including those of its parents (lists
-    /// cover subsidiaries and affiliates). Memberships marked `unverified` are left out: see
-    /// [`Kb::memberships_on`].
+    /// Verified memberships of a company active on `date`: its own, and those of its parents on
+    /// lists whose own wording covers subsidiaries or affiliates (see [`ListDef::affiliates`]).
+    /// Memberships marked `unverified`, and those passed down through a parent link no source
+    /// confirms, are left out: see [`Kb::memberships_on`] and [`Kb::membership_details`].
     pub fn lists_on(&self, company: &str, date: NaiveDate) -> Vec<(&Company, &ListMembership)> {
         self.memberships_on(company, date, false)
     }
 
-    /// Memberships active on `date` of the company and its parents, optionally with those a
-    /// source reports but none confirms (`unverified = true`).
+    /// Memberships active on `date` of the company and (where the list covers subsidiaries or
+    /// affiliates) of its parents, optionally with the unverified ones.
     pub fn memberships_on(
         &self,
         company: &str,
         date: NaiveDate,
         include_unverified: bool,
     ) -> Vec<(&Company, &ListMembership)> {
+        self.membership_details(company, date)
+            .into_iter()
+            .filter(|m| include_unverified || m.verified)
+            .map(|m| (m.holder, m.membership))
+            .collect()
+    }
+
+    /// Every membership active on `date` that reaches the company, with how it reaches it:
+    /// own, or a parent's on a list whose wording covers subsidiaries or affiliates (quoted in
+    /// `inherited_by`), and whether it rests on confirmed facts only (`verified`: the membership
+    /// and every parent link on the way are sourced).
+    pub fn membership_details(&self, company: &str, date: NaiveDate) -> Vec<MembershipOn<'_>> {
         let mut out = Vec::new();
-        for c in self.company_chain(company) {
+        let mut links_verified = true;
+        for (depth, c) in self.company_chain(company).into_iter().enumerate() {
             for m in c.lists.iter().filter(|m| m.active_on(date)) {
-                if include_unverified || !m.unverified {
-                    out.push((c, m));
-                }
+                let inherited_by = if depth == 0 {
+                    None
+                } else {
+                    match self.list(&m.list).and_then(|l| l.affiliates.as_ref()) {
+                        Some(a) => Some(a),
+                        None => continue,
+                    }
+                };
+                out.push(MembershipOn {
+                    holder: c,
+                    membership: m,
+                    inherited_by,
+                    verified: !m.unverified && links_verified,
+                });
+            }
+            // The link from `c` to its parent: unverified when the entry or its `parent` is.
+            if c.unverified || c.unverified_fields.iter().any(|f| f == "parent") {
+                links_verified = false;
             }
         }
         out
+    }
+
+    /// Whether the facts that decide a company's PRC-NIL status (`prc_nil`, its reason, the
+    /// country and headquarters) are confirmed by a source: `false` when the entry is
+    /// `unverified` or names one of those fields in `unverified_fields`.
+    pub fn prc_nil_verified(&self, company: &str) -> bool {
+        self.company(company).is_some_and(|c| {
+            !c.unverified
+                && !c
+                    .unverified_fields
+                    .iter()
+                    .any(|f| PRC_NIL_FIELDS.contains(&f.as_str()))
+        })
+    }
+
+    /// How many entries (companies, memberships, lists, brands, owner periods, OEM links, OUI
+    /// blocks, signatures) the knowledge base holds, and which are unverified or partly so.
+    pub fn verification_summary(&self) -> VerificationSummary {
+        let mut v = VerificationSummary::default();
+        let mut one = |label: String, unverified: bool, fields: &[String]| {
+            v.entries += 1;
+            if unverified {
+                v.unverified.push(label);
+            } else if !fields.is_empty() {
+                v.partial.push(format!("{label} ({})", fields.join(", ")));
+            }
+        };
+        for c in &self.companies {
+            one(
+                format!("company {}", c.id),
+                c.unverified,
+                &c.unverified_fields,
+            );
+            if let Some(so) = &c.state_ownership {
+                one(
+                    format!("company {} state_ownership", c.id),
+                    so.unverified,
+                    &[],
+                );
+            }
+            for m in &c.lists {
+                one(
+                    format!("company {} membership {}", c.id, m.list),
+                    m.unverified,
+                    &[],
+                );
+            }
+        }
+        for l in &self.lists {
+            one(format!("list {}", l.id), l.unverified, &[]);
+        }
+        for b in &self.brands {
+            one(
+                format!("brand {}", b.id),
+                b.unverified,
+                &b.unverified_fields,
+            );
+            for o in &b.owners {
+                one(
+                    format!("brand {} owner {}", b.id, o.company),
+                    o.unverified,
+                    &[],
+                );
+            }
+        }
+        for (o, l) in self.oem_links.iter().zip(&self.oem_locations) {
+            one(
+                format!("OEM link {} -> {} ({l})", o.brand, o.maker),
+                o.unverified,
+                &[],
+            );
+        }
+        for (b, l) in self.oui_blocks.iter().zip(&self.oui_locations) {
+            one(format!("OUI block {} ({l})", b.company), b.unverified, &[]);
+        }
+        for s in &self.signatures {
+            one(format!("signature {}", s.id), s.unverified, &[]);
+        }
+        v
     }
 
     /// The company and its parents, nearest first (cycles and chains deeper than 8 are cut).
@@ -731,6 +866,133 @@ fn citation_value(
             }
         }
         _ => {}
+    }
+}
+
+/// Folders and files whose entries carry the `unverified` / `unverified_fields` flags.
+const FLAGGED_FILES: &[&str] = &["companies/", "brands/", "oui/", "signatures/", "lists.toml"];
+
+/// Text fields of an entry that may say a fact is unverified.
+const TEXT_KEYS: &[&str] = &[
+    "source",
+    "also",
+    "note",
+    "parent_note",
+    "hq",
+    "prc_nil_reason",
+    "description",
+];
+
+/// Refuse every entry whose own words say it is unverified but that does not carry the
+/// machine-readable flag: `unverified = true` (required when `source` begins with
+/// "unverified"), or `unverified_fields` naming the fields no source confirms. Also refuse a
+/// `unverified_fields` item that is not a field of the entry.
+fn check_verification(files: &KbFiles, errors: &mut KbErrors) {
+    for f in files.all() {
+        if !f.path.ends_with(".toml") || !FLAGGED_FILES.iter().any(|p| f.path.starts_with(p)) {
+            continue;
+        }
+        if let Ok(doc) = toml::de::DeTable::parse(&f.text) {
+            verification_in_table(f, doc.get_ref(), None, "", errors);
+        }
+    }
+}
+
+fn says_unverified(v: &toml::de::DeValue<'_>) -> bool {
+    use toml::de::DeValue;
+    match v {
+        DeValue::String(s) => s.to_lowercase().contains("unverified"),
+        DeValue::Array(items) => items.iter().any(|i| says_unverified(i.get_ref())),
+        _ => false,
+    }
+}
+
+fn verification_in_table(
+    f: &KbFile,
+    table: &toml::de::DeTable<'_>,
+    span: Option<std::ops::Range<usize>>,
+    entry: &str,
+    errors: &mut KbErrors,
+) {
+    use toml::de::DeValue;
+    let get = |name: &str| {
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref() == name)
+            .map(|(_, v)| v)
+    };
+    if let (Some(source), Some(span)) = (get("source"), span.clone()) {
+        let flagged = matches!(
+            get("unverified").map(|v| v.get_ref()),
+            Some(DeValue::Boolean(true))
+        );
+        let mut fields = Vec::new();
+        if let Some(v) = get("unverified_fields") {
+            if let DeValue::Array(items) = v.get_ref() {
+                for i in items.iter() {
+                    if let DeValue::String(s) = i.get_ref() {
+                        fields.push(s.to_string());
+                    }
+                }
+            }
+        }
+        let what = if entry.is_empty() { "entry" } else { entry };
+        let source_unverified = matches!(source.get_ref(), DeValue::String(s)
+            if s.trim_start().to_lowercase().starts_with("unverified"));
+        let says: Vec<&str> = TEXT_KEYS
+            .iter()
+            .copied()
+            .filter(|k| get(k).is_some_and(|v| says_unverified(v.get_ref())))
+            .collect();
+        if source_unverified && !flagged {
+            errors.push(err_at(
+                f,
+                span.clone(),
+                format!("{what}: its `source` says it is unverified, but the entry lacks `unverified = true`"),
+            ));
+        } else if !says.is_empty() && !flagged && fields.is_empty() {
+            errors.push(err_at(
+                f,
+                span.clone(),
+                format!(
+                    "{what}: its `{}` says something is unverified, but the entry carries no flag: \
+                     add `unverified = true`, or `unverified_fields = [...]` naming the fields no source confirms",
+                    says.join("`, `")
+                ),
+            ));
+        }
+        for field in &fields {
+            if field != "parent" && get(field).is_none() {
+                errors.push(err_at(
+                    f,
+                    span.clone(),
+                    format!("{what}: `unverified_fields` names `{field}`, which the entry does not have"),
+                ));
+            }
+        }
+    }
+    for (k, v) in table.iter() {
+        let key: &str = k.get_ref();
+        match v.get_ref() {
+            DeValue::Table(inner) => {
+                verification_in_table(f, inner, Some(v.span()), &entry_path(entry, key), errors);
+            }
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let DeValue::Table(inner) = item.get_ref() {
+                        let label = entry_label(key, i, inner);
+                        verification_in_table(
+                            f,
+                            inner,
+                            Some(item.span()),
+                            &entry_path(entry, &label),
+                            errors,
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -1093,7 +1355,9 @@ as_of = 2026-01-01
         let mut errors = KbErrors::default();
         check_citations(&files, &mut errors);
         assert!(errors.is_empty(), "{}", errors);
-        Kb::load(&files).unwrap();
+        if let Err(e) = Kb::load(&files) {
+            panic!("{e}");
+        }
     }
 
     #[test]
