@@ -30,11 +30,19 @@ pub struct Alerts {
     failed: AtomicU64,
     retries: u32,
     backoff: Duration,
-    client: reqwest::Client,
+    client: Option<reqwest::Client>,
+    policy: std::sync::Arc<crate::webhook_guard::AddressPolicy>,
 }
 
 impl Alerts {
-    pub fn new(retries: u32, backoff: Duration) -> Self {
+    /// Webhook delivery: `retries` after the first attempt, the first after `backoff`, to the
+    /// addresses `policy` allows (resolved names included; no redirects, no proxy).
+    pub fn new(
+        retries: u32,
+        backoff: Duration,
+        policy: crate::webhook_guard::AddressPolicy,
+    ) -> Self {
+        let policy = std::sync::Arc::new(policy);
         Alerts {
             kick: tokio::sync::Notify::new(),
             sent: AtomicU64::new(0),
@@ -44,8 +52,15 @@ impl Alerts {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .dns_resolver(std::sync::Arc::new(crate::webhook_guard::GuardedResolver {
+                    policy: policy.clone(),
+                }))
                 .build()
-                .unwrap_or_default(),
+                // Never fall back to a client without the guard.
+                .map_err(|e| tracing::error!(error = %e, "webhook client: deliveries disabled"))
+                .ok(),
+            policy,
         }
     }
     /// (successful, failed) delivery attempts since start.
@@ -114,7 +129,11 @@ pub async fn create_webhook(
     if url.len() > 2000 || !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(ApiError::bad("url must be an http:// or https:// URL"));
     }
-    reqwest::Url::parse(url).map_err(|e| ApiError::bad(format!("url: {e}")))?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| ApiError::bad(format!("url: {e}")))?;
+    app.alerts
+        .policy
+        .check_url(&parsed)
+        .map_err(ApiError::BadRequest)?;
     for e in events {
         if !EVENTS.contains(&e.as_str()) {
             return Err(ApiError::bad(format!(
@@ -178,6 +197,52 @@ pub async fn list_webhooks(app: &App) -> ApiResult<Vec<Webhook>> {
         .into_iter()
         .map(|(h, _)| h)
         .collect())
+}
+
+/// Turn a webhook on or off (an inactive webhook is sent nothing). Turning one on checks its
+/// address against the current policy again.
+pub async fn set_webhook_active(app: &App, id: &str, active: bool) -> ApiResult<()> {
+    if active {
+        if let Some(h) = list_webhooks(app).await?.into_iter().find(|h| h.id == id) {
+            let u = reqwest::Url::parse(&h.url).map_err(|e| ApiError::bad(format!("url: {e}")))?;
+            app.alerts
+                .policy
+                .check_url(&u)
+                .map_err(ApiError::BadRequest)?;
+        }
+    }
+    sqlx::query("UPDATE webhooks SET active = $1 WHERE id = $2")
+        .bind(if active { 1i64 } else { 0 })
+        .bind(id.to_string())
+        .execute(app.pool())
+        .await?;
+    Ok(())
+}
+
+/// Delete a webhook, its secret and its delivery log.
+pub async fn delete_webhook(app: &App, id: &str) -> ApiResult<()> {
+    let mut tx = app.pool().begin().await?;
+    sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM webhooks WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+impl Delivery {
+    /// What a caller without a central role sees of a delivery: whether it arrived, not the
+    /// receiver's status code or the connection error (which would make the delivery log a
+    /// probe of the server's network).
+    pub fn coarse(mut self) -> Delivery {
+        self.status_code = None;
+        self.error = (!self.success).then(|| "failed".to_string());
+        self
+    }
 }
 
 pub async fn deliveries(app: &App, webhook: &str) -> ApiResult<Vec<Delivery>> {
@@ -263,12 +328,26 @@ pub async fn deliver(app: &App, hook: &Webhook, secret: &str, ev: &Event) -> boo
         Ok(b) => b,
         Err(_) => return false,
     };
+    // Literal addresses are checked here; host names when they resolve (GuardedResolver).
+    let refused = match reqwest::Url::parse(&hook.url) {
+        Ok(u) => app.alerts.policy.check_url(&u).err(),
+        Err(e) => Some(format!("url: {e}")),
+    };
+    let client = match (&app.alerts.client, refused) {
+        (Some(c), None) => c,
+        (_, refused) => {
+            // Permanent: no retries.
+            let err = refused.unwrap_or_else(|| "webhook client unavailable".into());
+            tracing::warn!(webhook = %hook.id, error = %err, "webhook delivery refused");
+            record_delivery(app, &hook.id, ev, 1, None, Some(err), false).await;
+            app.alerts.failed.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+    };
     let mut delay = app.alerts.backoff;
     for attempt in 1..=(1 + app.alerts.retries) {
         let ts = chrono::Utc::now().timestamp();
-        let res = app
-            .alerts
-            .client
+        let res = client
             .post(&hook.url)
             .header("content-type", "application/json")
             .header("x-camtrace-event", ev.event.as_str())
@@ -287,7 +366,17 @@ pub async fn deliver(app: &App, hook: &Webhook, secret: &str, ev: &Event) -> boo
                     s.is_success(),
                 )
             }
-            Err(e) => (None, Some(e.without_url().to_string()), false),
+            Err(e) => {
+                // The causes too (a refused address says so), never the URL.
+                let mut causes = String::new();
+                let mut src = std::error::Error::source(&e);
+                while let Some(c) = src {
+                    causes.push_str(": ");
+                    causes.push_str(&c.to_string());
+                    src = c.source();
+                }
+                (None, Some(format!("{}{causes}", e.without_url())), false)
+            }
         };
         record_delivery(app, &hook.id, ev, attempt, status, err.clone(), ok).await;
         if ok {

@@ -296,7 +296,7 @@ pub async fn list_users(pool: &AnyPool) -> ApiResult<Vec<User>> {
     Ok(out)
 }
 
-fn valid_username(name: &str) -> bool {
+pub fn valid_username(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -357,12 +357,78 @@ pub async fn set_password(
         .bind(user_id.to_string())
         .execute(pool)
         .await?;
-    // Every session of the user ends with a password change.
+    // Every session and every API token of the user ends with a password change: a stolen
+    // credential does not outlive the password it came with.
+    end_credentials(pool, user_id).await
+}
+
+/// End every session and revoke every API token of a user.
+pub async fn end_credentials(pool: &AnyPool, user_id: &str) -> ApiResult<()> {
     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id.to_string())
         .execute(pool)
         .await?;
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(camtrace_store::now_rfc3339())
+        .bind(user_id.to_string())
+        .execute(pool)
+        .await?;
     Ok(())
+}
+
+/// Disable (or enable again) a user. Disabling ends the user's sessions and revokes the
+/// user's API tokens.
+pub async fn set_disabled(pool: &AnyPool, user_id: &str, disabled: bool) -> ApiResult<()> {
+    sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+        .bind(if disabled { 1i64 } else { 0 })
+        .bind(user_id.to_string())
+        .execute(pool)
+        .await?;
+    if disabled {
+        end_credentials(pool, user_id).await?;
+    }
+    Ok(())
+}
+
+/// Set or remove a user's central role.
+pub async fn set_central_role(pool: &AnyPool, user_id: &str, role: Option<Role>) -> ApiResult<()> {
+    sqlx::query("UPDATE users SET central_role = $1 WHERE id = $2")
+        .bind(role.map(|r| r.as_str().to_string()))
+        .bind(user_id.to_string())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Delete a user with its grants, sessions and API tokens (the history keeps its name).
+pub async fn delete_user(pool: &AnyPool, user_id: &str) -> ApiResult<()> {
+    let mut tx = pool.begin().await?;
+    for table in ["role_grants", "sessions", "api_tokens"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE user_id = $1"
+        )))
+        .bind(user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Enabled users holding the central admin role.
+pub async fn central_admins(pool: &AnyPool) -> ApiResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT id FROM users WHERE central_role = 'admin' AND disabled = 0 ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>("id").map_err(Into::into))
+        .collect()
 }
 
 pub async fn set_grant(
@@ -405,7 +471,10 @@ pub async fn check_login(
     .await?;
     let Some(row) = row else {
         // Same work as a real check, against a hash that cannot match.
-        let _ = verify_password(password, DUMMY_HASH);
+        let pw = password.to_string();
+        tokio::task::spawn_blocking(move || verify_password(&pw, DUMMY_HASH))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         return Ok(None);
     };
     let phc: String = row.try_get("password_hash")?;

@@ -40,6 +40,10 @@ pub struct ServerConfig {
     /// trusted loopback-only network; the server warns when it is on and the bind address is
     /// not loopback.
     pub metrics_public: bool,
+    /// Where webhooks may deliver besides public addresses: CIDR blocks of on-premises
+    /// receivers (loopback, private, link-local ... are refused otherwise; see
+    /// [`crate::webhook_guard`]).
+    pub webhook_policy: crate::webhook_guard::AddressPolicy,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +62,7 @@ impl Default for ServerConfig {
             webhook_backoff: Duration::from_secs(2),
             alert_interval: Duration::from_secs(300),
             metrics_public: false,
+            webhook_policy: Default::default(),
         }
     }
 }
@@ -108,6 +113,9 @@ impl ServerConfig {
             self.webhook_retries = r.min(20);
         }
         if let Some(s) = f.webhook_backoff_secs {
+            if !s.is_finite() {
+                return Err("webhook_backoff_secs must be a number of seconds".into());
+            }
             self.webhook_backoff = Duration::from_secs_f64(s.clamp(0.01, 3600.0));
         }
         if let Some(s) = f.alert_interval_secs {
@@ -115,6 +123,9 @@ impl ServerConfig {
         }
         if let Some(m) = f.metrics_public {
             self.metrics_public = m;
+        }
+        if let Some(list) = &f.webhook_allow {
+            self.webhook_policy = crate::webhook_guard::AddressPolicy::from_allow_list(list)?;
         }
         Ok(())
     }
@@ -142,6 +153,13 @@ pub fn parse_bind(s: &str) -> Result<SocketAddr, String> {
 /// # GET /metrics without authentication (default false: a `metrics:read` API token or a
 /// # central admin session is needed). Only for scraping over a trusted loopback-only network.
 /// metrics_public = false
+/// # Webhooks deliver only to public addresses unless allowed here (CIDR blocks of
+/// # on-premises receivers; loopback, private, link-local, CGNAT ... are refused otherwise).
+/// webhook_allow = ["10.20.0.0/24"]
+/// # Behind a TLS-terminating reverse proxy: cookies are marked Secure, and the proxy's
+/// # X-Forwarded-For (client address, for sign-in throttling) and X-Forwarded-Proto (HSTS)
+/// # are trusted. Only with a proxy that sets them; otherwise clients could forge them.
+/// behind_proxy = false
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,6 +178,8 @@ pub struct FileConfig {
     pub alert_interval_secs: Option<u64>,
     /// Serve `/metrics` without authentication (see [`ServerConfig::metrics_public`]).
     pub metrics_public: Option<bool>,
+    /// CIDR blocks webhooks may deliver to besides public addresses.
+    pub webhook_allow: Option<Vec<String>>,
 }
 
 impl FileConfig {

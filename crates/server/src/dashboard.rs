@@ -148,7 +148,13 @@ struct LoginPage {
     error: String,
 }
 
-fn login_form(error: &str) -> Response {
+/// Whether cookies set on this request get `Secure`: the server is configured for HTTPS (its
+/// own TLS, or `behind_proxy`), or the request came over HTTPS.
+fn secure_request(app: &App, headers: &HeaderMap) -> bool {
+    app.config.secure_cookies() || crate::extract::came_over_https(headers, &app.config)
+}
+
+fn login_form(error: &str, secure: bool) -> Response {
     let token = auth::random_token(24);
     let page = render(&LoginPage {
         l: Layout {
@@ -161,18 +167,19 @@ fn login_form(error: &str) -> Response {
     });
     let mut resp = page;
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=1800"
+        "{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=1800{}",
+        if secure { "; Secure" } else { "" }
     )) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
 }
 
-async fn login_page(b: Browser) -> Response {
+async fn login_page(State(app): State<App>, headers: HeaderMap, b: Browser) -> Response {
     if b.0.is_some() {
         return Redirect::to("/").into_response();
     }
-    login_form("")
+    login_form("", secure_request(&app, &headers))
 }
 
 #[derive(Deserialize)]
@@ -184,6 +191,7 @@ struct LoginForm {
 
 async fn login_submit(
     State(app): State<App>,
+    crate::extract::ClientAddr(addr): crate::extract::ClientAddr,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -198,11 +206,14 @@ async fn login_submit(
         .map(|(_, v)| v.to_string())
         .unwrap_or_default();
     if cookie.is_empty() || !auth::ct_eq(&cookie, &f.csrf_token) {
-        let mut r = login_form("The form expired; please sign in again.");
+        let mut r = login_form(
+            "The form expired; please sign in again.",
+            secure_request(&app, &headers),
+        );
         *r.status_mut() = StatusCode::FORBIDDEN;
         return r;
     }
-    match crate::api::admin::do_login(&app, f.username.trim(), &f.password).await {
+    match crate::api::admin::do_login(&app, f.username.trim(), &f.password, addr).await {
         Ok((_, token, _)) => {
             let mut r = Redirect::to("/").into_response();
             let (k, v) = crate::api::admin::set_cookie_header(&app, &token);
@@ -210,13 +221,18 @@ async fn login_submit(
             r
         }
         Err(ApiError::Unauthenticated) => {
-            let mut r = login_form("Wrong user name or password.");
+            let mut r = login_form(
+                "Wrong user name or password.",
+                secure_request(&app, &headers),
+            );
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }
-        Err(ApiError::TooManyRequests(m)) => {
-            let mut r = login_form(&m);
+        Err(ApiError::TooManyRequests(m, secs)) => {
+            let mut r = login_form(&m, secure_request(&app, &headers));
             *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
             r
         }
         Err(e) => {
@@ -231,14 +247,19 @@ struct CsrfForm {
     csrf_token: Option<String>,
 }
 
-async fn logout(State(app): State<App>, b: Browser, Form(f): Form<CsrfForm>) -> Response {
+async fn logout(
+    State(app): State<App>,
+    crate::extract::ClientAddr(addr): crate::extract::ClientAddr,
+    b: Browser,
+    Form(f): Form<CsrfForm>,
+) -> Response {
     try_page!(b, b.check_csrf(f.csrf_token.as_deref()));
     if let Some(c) = &b.0 {
         if let auth::Via::Session { token_hash, .. } = &c.principal.via {
             let _ = auth::delete_session(app.pool(), token_hash).await;
         }
         let _ = app
-            .audit(c.name(), "logout", "user", c.name(), None, None)
+            .access_event(crate::AccessAction::Logout, c.name(), addr)
             .await;
     }
     let mut r = Redirect::to("/login").into_response();
@@ -648,7 +669,7 @@ fn finding_view(f: &camtrace_policy::Finding) -> FindingView {
     FindingView {
         rule: f.rule_key(),
         severity: f.severity.as_str().into(),
-        status: f.status.as_str().into(),
+        status: f.state().into(),
         obligation: f.obligation.as_str().into(),
         due: f.due.map(|d| d.to_string()).unwrap_or_default(),
         reasons: f

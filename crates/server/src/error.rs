@@ -18,8 +18,13 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// 429 with `Retry-After` (seconds).
     #[error("{0}")]
-    TooManyRequests(String),
+    TooManyRequests(String, u64),
+    /// 503 with `Retry-After` (seconds): the store is busy (another large write holds it) or
+    /// timed out; the request can be repeated as is.
+    #[error("{0}")]
+    Unavailable(String, u64),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -33,7 +38,8 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -46,6 +52,53 @@ impl ApiError {
     pub fn forbidden(msg: impl Into<String>) -> Self {
         Self::Forbidden(msg.into())
     }
+    /// A 404 (or 403) about something the caller did not name, such as the site a stored row
+    /// belongs to, restated as "`kind` `id` not found" about the row the caller did name, so
+    /// that the error discloses nothing the caller cannot read. Other errors pass unchanged.
+    pub fn hide_as(self, kind: &str, id: &str) -> Self {
+        match self {
+            Self::NotFound(_) | Self::Forbidden(_) => Self::not_found(kind, id),
+            other => other,
+        }
+    }
+}
+
+impl ApiError {
+    /// The `Retry-After` seconds of a 429 or 503.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests(_, s) | Self::Unavailable(_, s) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+/// Seconds a client is asked to wait when the store is busy.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether a database error means "busy, try again" rather than a fault: no pooled connection
+/// came free in time, SQLite's lock wait ran out (`SQLITE_BUSY`/`SQLITE_LOCKED`, extended codes
+/// included), or PostgreSQL gave up on a lock or the statement timeout, or picked this
+/// transaction as a deadlock or serialization victim.
+pub fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            let sqlite_busy = code.parse::<i64>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            sqlite_busy
+                || matches!(code.as_str(), "55P03" | "57014" | "40001" | "40P01")
+                || d.message().contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+fn busy() -> ApiError {
+    ApiError::Unavailable(
+        "the database is busy with another large change; try again shortly".into(),
+        BUSY_RETRY_AFTER_SECS,
+    )
 }
 
 impl From<StoreError> for ApiError {
@@ -53,6 +106,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound { kind, id } => Self::NotFound(format!("{kind} `{id}` not found")),
             StoreError::Invalid { .. } => Self::BadRequest(e.to_string()),
+            StoreError::Db(ref d) if is_busy(d) => {
+                tracing::warn!(error = %e, "store busy");
+                busy()
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 Self::Internal("storage error".into())
@@ -63,6 +120,10 @@ impl From<StoreError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if is_busy(&e) {
+            tracing::warn!(error = %e, "database busy");
+            return busy();
+        }
         tracing::error!(error = %e, "database error");
         Self::Internal("storage error".into())
     }
@@ -76,6 +137,12 @@ impl IntoResponse for ApiError {
             axum::Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
+        if let Some(secs) = self.retry_after() {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
+        }
         if matches!(self, Self::Unauthenticated) {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

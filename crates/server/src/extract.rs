@@ -212,3 +212,56 @@ pub fn clear_cookie(secure: bool) -> String {
         if secure { "; Secure" } else { "" }
     )
 }
+
+/// The last value of a comma-separated proxy header (the one our own proxy appended).
+fn last_forwarded<'a>(parts_headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    parts_headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|v| !v.is_empty())
+}
+
+/// The client's address: the peer of the connection, or, when the server is configured to run
+/// behind a reverse proxy (`behind_proxy`), the last `X-Forwarded-For` entry (the address the
+/// proxy saw). Without `behind_proxy` the header is ignored: anyone can send it.
+pub fn client_ip(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    trust_proxy: bool,
+) -> Option<std::net::IpAddr> {
+    if trust_proxy {
+        if let Some(ip) = last_forwarded(headers, "x-forwarded-for").and_then(|v| v.parse().ok()) {
+            return Some(ip);
+        }
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Whether the request reached the client's side over HTTPS: this server serves TLS, or it runs
+/// behind a trusted proxy (`behind_proxy`) whose `X-Forwarded-Proto` says `https`.
+pub fn came_over_https(headers: &axum::http::HeaderMap, config: &crate::ServerConfig) -> bool {
+    config.tls.is_some()
+        || (config.behind_proxy
+            && last_forwarded(headers, "x-forwarded-proto")
+                .is_some_and(|p| p.eq_ignore_ascii_case("https")))
+}
+
+/// The client's address ([`client_ip`]); `None` when unknown (a request not from a socket).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<App> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_ip(
+            &parts.headers,
+            &parts.extensions,
+            app.config.behind_proxy,
+        )))
+    }
+}

@@ -23,6 +23,8 @@ mod middleware;
 pub mod planning;
 pub mod quotes;
 pub mod reports;
+pub mod throttle;
+pub mod webhook_guard;
 
 pub use config::{ServerConfig, TlsFiles};
 pub use error::{ApiError, ApiResult};
@@ -52,9 +54,28 @@ pub struct AppState {
     pub org_tree: access::OrgTreeCache,
     pub alerts: alerts::Alerts,
     pub password_cost: PasswordCost,
-    /// Recent failed logins per user name (count, first failure), for throttling.
-    pub login_failures:
-        std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+    /// Sign-in back-off per address and per user name.
+    pub login_throttle: throttle::LoginThrottle,
+}
+
+/// What happened in an [`App::access_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessAction {
+    Login,
+    Logout,
+    LoginFailed,
+    LoginThrottled,
+}
+
+impl AccessAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Logout => "logout",
+            Self::LoginFailed => "login_failed",
+            Self::LoginThrottled => "login_throttled",
+        }
+    }
 }
 
 /// The application handle (cheap to clone).
@@ -127,11 +148,50 @@ impl App {
             metrics: metrics::Metrics::default(),
             findings: findings::FindingsCache::default(),
             org_tree: access::OrgTreeCache::default(),
-            alerts: alerts::Alerts::new(config.webhook_retries, config.webhook_backoff),
+            alerts: alerts::Alerts::new(
+                config.webhook_retries,
+                config.webhook_backoff,
+                config.webhook_policy.clone(),
+            ),
             config,
             password_cost,
-            login_failures: Default::default(),
+            login_throttle: Default::default(),
         }))
+    }
+
+    /// Record an access event: the one place sign-ins and sign-outs are recorded, so that they
+    /// can move to a separate access log without touching their callers. Today a sign-in or
+    /// sign-out (made by an authenticated user) is appended to the history; a failed or
+    /// throttled attempt (which anyone can cause) goes only to the server log (target
+    /// `camtrace::access`) and the `camtrace_signins_total` counters, never to the database.
+    pub async fn access_event(
+        &self,
+        action: AccessAction,
+        user: &str,
+        addr: Option<std::net::IpAddr>,
+    ) -> ApiResult<()> {
+        let addr_text = addr.map(|a| a.to_string()).unwrap_or_default();
+        match action {
+            AccessAction::Login | AccessAction::Logout => {
+                if action == AccessAction::Login {
+                    self.metrics.signin(metrics::SignIn::Success);
+                }
+                tracing::info!(target: "camtrace::access", action = action.as_str(), user = ?user, addr = %addr_text);
+                self.audit(user, action.as_str(), "user", user, None, None)
+                    .await
+            }
+            AccessAction::LoginFailed => {
+                self.metrics.signin(metrics::SignIn::Failure);
+                // `?` (Debug) escapes control characters in the name the caller typed.
+                tracing::warn!(target: "camtrace::access", action = action.as_str(), user = ?user, addr = %addr_text);
+                Ok(())
+            }
+            AccessAction::LoginThrottled => {
+                self.metrics.signin(metrics::SignIn::Throttled);
+                tracing::warn!(target: "camtrace::access", action = action.as_str(), user = ?user, addr = %addr_text);
+                Ok(())
+            }
+        }
     }
 
     pub fn pool(&self) -> &camtrace_store::AnyPool {

@@ -27,6 +27,28 @@ struct RouteStats {
 pub struct Metrics {
     routes: Mutex<HashMap<(String, String), RouteStats>>,
     started: std::sync::OnceLock<std::time::Instant>,
+    /// Sign-in attempts by outcome (see [`SignIn`]).
+    signins: [std::sync::atomic::AtomicU64; 3],
+}
+
+/// The outcome of a sign-in attempt, counted in `camtrace_signins_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    Success = 0,
+    /// Wrong or unknown credentials (a password check ran).
+    Failure = 1,
+    /// Refused by the throttle before any password check.
+    Throttled = 2,
+}
+
+impl SignIn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Throttled => "throttled",
+        }
+    }
 }
 
 impl Metrics {
@@ -48,8 +70,27 @@ impl Metrics {
         s.count += 1;
     }
 
+    pub fn signin(&self, outcome: SignIn) {
+        self.signins[outcome as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sign-in attempts with this outcome since start.
+    pub fn signins(&self, outcome: SignIn) -> u64 {
+        self.signins[outcome as usize].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn text(&self) -> String {
         let mut out = String::new();
+        out.push_str("# HELP camtrace_signins_total Sign-in attempts by outcome.\n");
+        out.push_str("# TYPE camtrace_signins_total counter\n");
+        for o in [SignIn::Success, SignIn::Failure, SignIn::Throttled] {
+            let _ = writeln!(
+                out,
+                "camtrace_signins_total{{outcome=\"{}\"}} {}",
+                o.as_str(),
+                self.signins(o)
+            );
+        }
         out.push_str(
             "# HELP camtrace_http_requests_total HTTP requests by method, route and status.\n",
         );

@@ -1,4 +1,5 @@
-//! Per-request middleware: metrics, security headers.
+//! Per-request middleware: metrics, security headers (HSTS when the request came over HTTPS:
+//! served with TLS here, or through a trusted proxy that says so in `X-Forwarded-Proto`).
 
 use crate::App;
 use axum::extract::{MatchedPath, Request, State};
@@ -14,6 +15,7 @@ pub async fn observe(State(app): State<App>, req: Request, next: Next) -> Respon
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
+    let https = crate::extract::came_over_https(req.headers(), &app.config);
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
@@ -28,6 +30,13 @@ pub async fn observe(State(app): State<App>, req: Request, next: Next) -> Respon
             HeaderValue::from_static(
                 "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
             ),
+        );
+    }
+    if https {
+        // Browsers that reached us over HTTPS never try plain HTTP again for a year.
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
         );
     }
     if !h.contains_key(header::CACHE_CONTROL) {

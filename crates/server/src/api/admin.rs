@@ -4,7 +4,7 @@ use super::{page, Page, Paging};
 use crate::auth::{self, ApiToken, Role, TokenScope, User, Via};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{self, Caller};
-use crate::App;
+use crate::{AccessAction, App};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -25,77 +25,53 @@ pub struct LoginResult {
     pub csrf_token: String,
 }
 
-/// Check credentials, start a session and audit the attempt. Returns the session cookie value
-/// and the CSRF token.
+/// Check credentials, start a session and record the attempt ([`App::access_event`]).
+/// Returns the session cookie value and the CSRF token.
+///
+/// The throttle ([`crate::throttle`]) reserves the attempt before anything else, in one
+/// critical section: concurrent guesses cannot run more password checks than its limits, and
+/// a refused attempt costs no password check and no database write.
 pub async fn do_login(
     app: &App,
     username: &str,
     password: &str,
+    addr: Option<std::net::IpAddr>,
 ) -> ApiResult<(User, String, String)> {
-    if username.len() > 64 || password.len() > auth::MAX_PASSWORD_LEN {
-        return Err(ApiError::Unauthenticated);
-    }
-    if login_throttled(app, username) {
-        app.audit(username, "login_throttled", "user", username, None, None)
+    let now = std::time::Instant::now();
+    let permit = match app.login_throttle.begin(username, addr, now) {
+        Ok(p) => p,
+        Err(wait) => {
+            app.access_event(AccessAction::LoginThrottled, username, addr)
+                .await?;
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            return Err(ApiError::TooManyRequests(
+                format!("too many failed sign-ins; try again in {secs} s"),
+                secs,
+            ));
+        }
+    };
+    // A name no account can have, or an oversized password, is a failure without a check.
+    if !auth::valid_username(username) || password.len() > auth::MAX_PASSWORD_LEN {
+        app.access_event(AccessAction::LoginFailed, username, addr)
             .await?;
-        return Err(ApiError::TooManyRequests(format!(
-            "too many failed sign-ins for this user; try again in {} minutes",
-            LOGIN_WINDOW.as_secs() / 60
-        )));
+        return Err(ApiError::Unauthenticated);
     }
     match auth::check_login(app.pool(), username, password).await? {
         Some(user) => {
-            if let Ok(mut m) = app.login_failures.lock() {
-                m.remove(username);
-            }
+            app.login_throttle
+                .succeeded(permit, std::time::Instant::now());
             let (token, csrf) =
                 auth::create_session(app.pool(), &user.id, app.config.session_ttl).await?;
-            app.audit(&user.username, "login", "user", &user.username, None, None)
+            app.access_event(AccessAction::Login, &user.username, addr)
                 .await?;
             Ok((user, token, csrf))
         }
         None => {
-            record_login_failure(app, username);
-            app.audit(username, "login_failed", "user", username, None, None)
+            app.access_event(AccessAction::LoginFailed, username, addr)
                 .await?;
             Err(ApiError::Unauthenticated)
         }
     }
-}
-
-/// Failed sign-ins allowed per user name within [`LOGIN_WINDOW`] before further attempts are
-/// refused (429) until the window has passed.
-pub const MAX_LOGIN_FAILURES: u32 = 5;
-pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-fn login_throttled(app: &App, username: &str) -> bool {
-    let Ok(mut m) = app.login_failures.lock() else {
-        return false;
-    };
-    match m.get(username) {
-        Some((n, since)) if since.elapsed() < LOGIN_WINDOW => *n >= MAX_LOGIN_FAILURES,
-        Some(_) => {
-            m.remove(username);
-            false
-        }
-        None => false,
-    }
-}
-
-fn record_login_failure(app: &App, username: &str) {
-    let Ok(mut m) = app.login_failures.lock() else {
-        return;
-    };
-    if m.len() > 100_000 {
-        m.retain(|_, (_, since)| since.elapsed() < LOGIN_WINDOW);
-    }
-    let e = m
-        .entry(username.to_string())
-        .or_insert((0, std::time::Instant::now()));
-    if e.1.elapsed() >= LOGIN_WINDOW {
-        *e = (0, std::time::Instant::now());
-    }
-    e.0 += 1;
 }
 
 pub fn set_cookie_header(app: &App, token: &str) -> (header::HeaderName, HeaderValue) {
@@ -111,9 +87,13 @@ pub fn set_cookie_header(app: &App, token: &str) -> (header::HeaderName, HeaderV
 }
 
 /// Start a browser session (sets the `camtrace_session` cookie: HttpOnly, SameSite=Strict).
-#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginBody, responses((status = 200, body = LoginResult), (status = 401)))]
-pub async fn login(State(app): State<App>, Json(body): Json<LoginBody>) -> ApiResult<Response> {
-    let (user, token, csrf) = do_login(&app, &body.username, &body.password).await?;
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginBody, responses((status = 200, body = LoginResult), (status = 401), (status = 429, description = "too many failed sign-ins from this address or for this user name: wait `Retry-After` seconds")))]
+pub async fn login(
+    State(app): State<App>,
+    extract::ClientAddr(addr): extract::ClientAddr,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Response> {
+    let (user, token, csrf) = do_login(&app, &body.username, &body.password, addr).await?;
     Ok((
         [set_cookie_header(&app, &token)],
         Json(LoginResult {
@@ -125,11 +105,15 @@ pub async fn login(State(app): State<App>, Json(body): Json<LoginBody>) -> ApiRe
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204)))]
-pub async fn logout(State(app): State<App>, caller: Caller) -> ApiResult<Response> {
+pub async fn logout(
+    State(app): State<App>,
+    extract::ClientAddr(addr): extract::ClientAddr,
+    caller: Caller,
+) -> ApiResult<Response> {
     if let Via::Session { token_hash, .. } = &caller.principal.via {
         auth::delete_session(app.pool(), token_hash).await?;
     }
-    app.audit(caller.name(), "logout", "user", caller.name(), None, None)
+    app.access_event(AccessAction::Logout, caller.name(), addr)
         .await?;
     let v = extract::clear_cookie(app.config.secure_cookies());
     Ok((
@@ -281,6 +265,129 @@ pub async fn create_user(
     Ok(Json(u))
 }
 
+/// The user `id`, for a central admin (404 otherwise).
+async fn user_for_central_admin(app: &App, caller: &Caller, id: &str) -> ApiResult<User> {
+    require_central_admin(caller)?;
+    auth::get_user(app.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user", id))
+}
+
+/// Refuse a change that would leave no enabled central admin, or that a central admin makes
+/// to their own account (another admin must do it).
+async fn keep_an_admin(app: &App, caller: &Caller, target: &User, what: &str) -> ApiResult<()> {
+    if target.id == caller.principal.user.id {
+        return Err(ApiError::forbidden(format!(
+            "you cannot {what} your own account; ask another central admin"
+        )));
+    }
+    let admins = auth::central_admins(app.pool()).await?;
+    if admins.len() <= 1 && admins.contains(&target.id) {
+        return Err(ApiError::Conflict(format!(
+            "cannot {what} the last enabled central admin"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DisabledBody {
+    /// `true` disables the user (ending every session and revoking every API token); `false`
+    /// enables the user again (old tokens stay revoked).
+    pub disabled: bool,
+}
+
+/// Disable or enable a user (central admin).
+#[utoipa::path(post, path = "/api/v1/users/{id}/disabled", params(("id" = String, Path)), request_body = DisabledBody, responses((status = 200, body = User), (status = 403), (status = 404), (status = 409)))]
+pub async fn set_user_disabled(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(b): Json<DisabledBody>,
+) -> ApiResult<Json<User>> {
+    let before = user_for_central_admin(&app, &caller, &id).await?;
+    if b.disabled {
+        keep_an_admin(&app, &caller, &before, "disable").await?;
+    }
+    auth::set_disabled(app.pool(), &before.id, b.disabled).await?;
+    app.audit(
+        caller.name(),
+        if b.disabled {
+            "user_disable"
+        } else {
+            "user_enable"
+        },
+        "user",
+        &before.username,
+        Some(serde_json::json!({"disabled": before.disabled})),
+        Some(serde_json::json!({"disabled": b.disabled})),
+    )
+    .await?;
+    Ok(Json(
+        auth::get_user(app.pool(), &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user", &id))?,
+    ))
+}
+
+/// Delete a user, with the user's grants, sessions and API tokens (central admin). The
+/// history keeps the name.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", params(("id" = String, Path)), responses((status = 204), (status = 403), (status = 404), (status = 409)))]
+pub async fn delete_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    let before = user_for_central_admin(&app, &caller, &id).await?;
+    keep_an_admin(&app, &caller, &before, "delete").await?;
+    auth::delete_user(app.pool(), &before.id).await?;
+    app.audit(
+        caller.name(),
+        "user_delete",
+        "user",
+        &before.username,
+        Some(serde_json::json!({"username": before.username, "central_role": before.central_role, "grants": before.grants})),
+        None,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CentralRoleBody {
+    /// The role over every organisation; `null` removes it.
+    pub central_role: Option<Role>,
+}
+
+/// Set or remove a user's central role (central admin).
+#[utoipa::path(post, path = "/api/v1/users/{id}/central-role", params(("id" = String, Path)), request_body = CentralRoleBody, responses((status = 200, body = User), (status = 403), (status = 404), (status = 409)))]
+pub async fn set_central_role(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(b): Json<CentralRoleBody>,
+) -> ApiResult<Json<User>> {
+    let before = user_for_central_admin(&app, &caller, &id).await?;
+    if before.central_role == Some(Role::Admin) && b.central_role != Some(Role::Admin) {
+        keep_an_admin(&app, &caller, &before, "remove the central admin role of").await?;
+    }
+    auth::set_central_role(app.pool(), &before.id, b.central_role).await?;
+    app.audit(
+        caller.name(),
+        "central_role",
+        "user",
+        &before.username,
+        Some(serde_json::json!({"central_role": before.central_role})),
+        Some(serde_json::json!({"central_role": b.central_role})),
+    )
+    .await?;
+    Ok(Json(
+        auth::get_user(app.pool(), &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user", &id))?,
+    ))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GrantBody {
     pub organisation: String,
@@ -342,7 +449,7 @@ pub struct NewToken {
     pub name: String,
     /// `read`, `write`, or `metrics:read` (only `GET /metrics`; central admins only).
     pub scope: TokenScope,
-    /// Lifetime in days (default and maximum: the server's `token_days`).
+    /// Lifetime in days, 1 up to the server's `token_days` (the default); anything else is 400.
     pub expires_days: Option<i64>,
 }
 
@@ -369,9 +476,15 @@ pub async fn create_token(
         require_central_admin(&caller)?;
     }
     let max = app.config.token_ttl;
+    // Range-checked before any date arithmetic: `Duration::days` panics far below i64::MAX.
+    let max_days = max.num_days().max(1);
     let ttl = match b.expires_days {
-        Some(d) if d >= 1 => chrono::Duration::days(d).min(max),
-        Some(_) => return Err(ApiError::bad("expires_days must be at least 1")),
+        Some(d) if (1..=max_days).contains(&d) => chrono::Duration::days(d),
+        Some(_) => {
+            return Err(ApiError::bad(format!(
+                "expires_days must be 1..{max_days} (the server's token_days)"
+            )))
+        }
         None => max,
     };
     let (token, record) =
@@ -478,17 +591,89 @@ pub async fn create_webhook(
     Ok(Json(created))
 }
 
+/// Every delivery attempt of a webhook. Central roles see the receiver's status code and the
+/// error; organisation admins only whether each attempt arrived (`error` is `failed` or null).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", params(("id" = String, Path)), responses((status = 200, body = [crate::alerts::Delivery])))]
 pub async fn webhook_deliveries(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<crate::alerts::Delivery>>> {
-    let hook = crate::alerts::list_webhooks(&app)
+    let hook = webhook_in_scope(&app, &caller, &id).await?;
+    let all = crate::alerts::deliveries(&app, &hook.id).await?;
+    Ok(Json(if caller.access.is_central() {
+        all
+    } else {
+        all.into_iter()
+            .map(crate::alerts::Delivery::coarse)
+            .collect()
+    }))
+}
+
+/// A webhook the caller administers (404 otherwise, whether or not it exists).
+async fn webhook_in_scope(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<crate::alerts::Webhook> {
+    crate::alerts::list_webhooks(app)
         .await?
         .into_iter()
         .find(|h| h.id == id)
-        .filter(|h| admin_scope(&caller, h.organisation.as_deref()).is_ok())
-        .ok_or_else(|| ApiError::not_found("webhook", &id))?;
-    Ok(Json(crate::alerts::deliveries(&app, &hook.id).await?))
+        .filter(|h| admin_scope(caller, h.organisation.as_deref()).is_ok())
+        .ok_or_else(|| ApiError::not_found("webhook", id))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WebhookState {
+    /// `false` stops deliveries (kept with its log); `true` resumes them (the URL is checked
+    /// against the address policy again).
+    pub active: bool,
+}
+
+/// Turn a webhook off (or on again).
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/active", params(("id" = String, Path)), request_body = WebhookState, responses((status = 200, body = crate::alerts::Webhook), (status = 404)))]
+pub async fn set_webhook_active(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(b): Json<WebhookState>,
+) -> ApiResult<Json<crate::alerts::Webhook>> {
+    let hook = webhook_in_scope(&app, &caller, &id).await?;
+    crate::alerts::set_webhook_active(&app, &hook.id, b.active).await?;
+    app.audit(
+        caller.name(),
+        if b.active {
+            "webhook_enable"
+        } else {
+            "webhook_disable"
+        },
+        "webhook",
+        &hook.id,
+        Some(serde_json::json!({"active": hook.active, "organisation": hook.organisation})),
+        Some(serde_json::json!({"active": b.active, "organisation": hook.organisation})),
+    )
+    .await?;
+    Ok(Json(webhook_in_scope(&app, &caller, &id).await?))
+}
+
+/// Delete a webhook with its secret and delivery log.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", params(("id" = String, Path)), responses((status = 204), (status = 404)))]
+pub async fn delete_webhook(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    let hook = webhook_in_scope(&app, &caller, &id).await?;
+    crate::alerts::delete_webhook(&app, &hook.id).await?;
+    app.audit(
+        caller.name(),
+        "webhook_delete",
+        "webhook",
+        &hook.id,
+        Some(serde_json::json!({"url": hook.url, "events": hook.events, "organisation": hook.organisation})),
+        None,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -98,7 +98,11 @@ pub async fn scoped_finding_indices(
         })
         .filter(|(_, f)| q.site.as_deref().is_none_or(|s| &*f.site_id == s))
         .filter(|(_, f)| q.device.as_deref().is_none_or(|d| &*f.device_id == d))
-        .filter(|(_, f)| q.status.as_deref().is_none_or(|s| f.status.as_str() == s))
+        .filter(|(_, f)| {
+            q.status
+                .as_deref()
+                .is_none_or(|s| f.status.as_str() == s || f.state() == s)
+        })
         .filter(|(_, f)| severity.is_none_or(|s| f.severity >= s))
         .map(|(i, _)| i)
         .collect();

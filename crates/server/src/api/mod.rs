@@ -25,13 +25,21 @@ pub fn routes() -> Router<App> {
         .route("/me", get(admin::me))
         .route("/me/password", post(admin::change_password))
         .route("/users", get(admin::list_users).post(admin::create_user))
+        .route("/users/{id}", axum::routing::delete(admin::delete_user))
         .route("/users/{id}/grants", post(admin::set_grant))
+        .route("/users/{id}/disabled", post(admin::set_user_disabled))
+        .route("/users/{id}/central-role", post(admin::set_central_role))
         .route("/tokens", get(admin::list_tokens).post(admin::create_token))
         .route("/tokens/{id}", axum::routing::delete(admin::revoke_token))
         .route(
             "/webhooks",
             get(admin::list_webhooks).post(admin::create_webhook),
         )
+        .route(
+            "/webhooks/{id}",
+            axum::routing::delete(admin::delete_webhook),
+        )
+        .route("/webhooks/{id}/active", post(admin::set_webhook_active))
         .route("/webhooks/{id}/deliveries", get(admin::webhook_deliveries))
         .route(
             "/organisations",
@@ -145,7 +153,8 @@ pub fn to_json<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
         admin::login, admin::logout, admin::me, admin::change_password, admin::list_users,
         admin::create_user, admin::set_grant, admin::list_tokens, admin::create_token,
         admin::revoke_token, admin::list_webhooks, admin::create_webhook,
-        admin::webhook_deliveries,
+        admin::webhook_deliveries, admin::set_webhook_active, admin::delete_webhook,
+        admin::set_user_disabled, admin::delete_user, admin::set_central_role,
         register::list_organisations, register::put_organisation, register::get_organisation,
         register::list_sites, register::put_site, register::get_site, register::list_zones,
         register::put_zone, register::list_networks, register::put_network,

@@ -22,11 +22,19 @@ pub fn require_all() -> bool {
     std::env::var("CAMTRACE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 
+/// The tests' configuration. Webhook receivers in tests listen on 127.0.0.1, which the default
+/// address policy refuses: the tests allow 127.0.0.1/32 as an operator would allow an
+/// on-premises receiver (`webhook_allow`). Tests of the policy itself use
+/// [`ServerConfig::default`]'s empty allow-list.
 pub fn test_config() -> ServerConfig {
     ServerConfig {
         password_cost: PasswordCost::Low,
         webhook_backoff: std::time::Duration::from_millis(50),
         webhook_retries: 4,
+        webhook_policy: camtrace_server::webhook_guard::AddressPolicy::from_allow_list(&[
+            "127.0.0.1/32".into(),
+        ])
+        .expect("allow-list"),
         ..ServerConfig::default()
     }
 }
