@@ -95,3 +95,34 @@ fn clean_quote_exits_zero_and_strict_flags_inquiries() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16: an unbalanced quote swallowed the Hikvision line and the check passed (exit 0).
+#[test]
+fn malformed_quote_fails_closed_with_its_line_and_a_non_zero_exit() {
+    let dir = std::env::temp_dir().join(format!("camtrace-procure-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_camtrace"))
+            .args(args)
+            .env_remove("CAMTRACE_KB")
+            .output()
+            .unwrap()
+    };
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "supplier,brand,model,quantity,site\nAcme,\"Axis,P3265-LVE,6,dfe-hq\nAcme,Hikvision,DS-2CD2143G0-I,1,dfe-hq\n",
+    )
+    .unwrap();
+    let o = run(&["procure", "check", bad.to_str().unwrap(), "--no-db"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    let count = dir.join("count.csv");
+    std::fs::write(&count, "brand,model,count\nHikvision,DS-2CD2143G0-I,40\n").unwrap();
+    let o = run(&["procure", "check", count.to_str().unwrap(), "--no-db"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("line 1") && err.contains("`count`"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

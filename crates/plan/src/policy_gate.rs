@@ -1,11 +1,11 @@
 //! Adapters between the policy crate and the planner / procurement gate.
 
 use crate::plan::FindingRef;
-use crate::procure::{MakerRule, RuleOutcome};
+use crate::procure::{MakerRule, RuleOutcome, AS_IF_SENSITIVE};
 use camtrace_kb::{Company, Kb};
 use camtrace_model::{Device, DeviceClass, DeviceStatus, Organisation, SensitivityCriteria, Site};
 use camtrace_policy::{
-    evaluate, DeviceFacts, EvalContext, Finding, FindingStatus, IdentSummary, Regime,
+    evaluate, DeviceFacts, EvalContext, Finding, FindingStatus, IdentSummary, Regime, Step,
 };
 use chrono::NaiveDate;
 use std::sync::Arc;
@@ -68,6 +68,9 @@ impl MakerRule for RegimeRule<'_> {
         &self.regime.title
     }
     fn check(&self, kb: &Kb, maker: &Company, site: Option<&Site>, date: NaiveDate) -> RuleOutcome {
+        // No registered destination: judged as if for a sensitive site, and the reasons say so
+        // instead of quoting criteria no register gave.
+        let assumed = site.is_none();
         let site = site.cloned().unwrap_or_else(|| unknown_destination(""));
         let org = self
             .organisations
@@ -114,17 +117,20 @@ impl MakerRule for RegimeRule<'_> {
         let mut blocked = Vec::new();
         let mut unknown = Vec::new();
         for f in &findings {
-            let text: Vec<String> = f
-                .reasons
-                .iter()
-                .filter(|r| {
-                    !matches!(
-                        r.step,
-                        camtrace_policy::Step::Device | camtrace_policy::Step::Identification
-                    )
-                })
-                .map(|r| r.to_string())
-                .collect();
+            let mut text: Vec<String> = Vec::new();
+            let mut said_assumed = false;
+            for r in f.reasons.iter() {
+                match r.step {
+                    Step::Device | Step::Identification => {}
+                    Step::Site if assumed => {
+                        if !said_assumed {
+                            text.push(format!("destination unknown: judged {AS_IF_SENSITIVE}"));
+                            said_assumed = true;
+                        }
+                    }
+                    _ => text.push(r.to_string()),
+                }
+            }
             match f.status {
                 FindingStatus::NeedsInspection => unknown.extend(text),
                 _ => {

@@ -275,6 +275,15 @@ fn parse_json(text: &str) -> Result<Vec<QuoteLine>, PlanError> {
         let obj = v
             .as_object()
             .ok_or_else(|| PlanError::Input(format!("quote JSON line {}: not an object", i + 1)))?;
+        if let Some(k) = obj
+            .keys()
+            .find(|k| canon(k).is_none() && k.as_str() != "line")
+        {
+            return Err(PlanError::Input(format!(
+                "quote JSON line {}: unknown field `{k}` (known fields: {KNOWN_COLUMNS})",
+                i + 1
+            )));
+        }
         let fields: Vec<(String, String)> = obj
             .iter()
             .map(|(k, v)| {
@@ -291,25 +300,99 @@ fn parse_json(text: &str) -> Result<Vec<QuoteLine>, PlanError> {
     Ok(out)
 }
 
+/// Where a double quote opens a field that is never closed: the 1-based line of that quote.
+/// `""` inside a quoted field is an escaped quote.
+fn unclosed_quote(text: &str) -> Option<usize> {
+    let mut line = 1;
+    let mut open_at = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '"' if open_at.is_some() => {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                } else {
+                    open_at = None;
+                }
+            }
+            '"' => open_at = Some(line),
+            _ => {}
+        }
+    }
+    open_at
+}
+
+/// Quote CSV fails closed: an unbalanced quote, a row with more or fewer fields than the header,
+/// a field that spans lines and an unknown or repeated column each reject the whole quote with
+/// the line, so no line is silently swallowed or misread.
 fn parse_csv(text: &str) -> Result<Vec<QuoteLine>, PlanError> {
+    let bad = |msg: String| PlanError::Input(format!("quote CSV {msg}"));
+    if let Some(line) = unclosed_quote(text) {
+        return Err(bad(format!(
+            "line {line}: a quoted field opened on this line is never closed (unbalanced `\"`); \
+             nothing was checked"
+        )));
+    }
     let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
+        .flexible(false)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let headers: Vec<String> = rdr
         .headers()
-        .map_err(|e| PlanError::Input(format!("quote CSV header: {e}")))?
+        .map_err(|e| bad(format!("line 1 (header): {e}")))?
         .iter()
         .map(|h| h.to_string())
         .collect();
-    if !headers.iter().any(|h| canon(h) == Some("brand")) {
+    let mut seen: Vec<&'static str> = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        match canon(h) {
+            Some(c) if seen.contains(&c) => {
+                return Err(bad(format!(
+                    "line 1 (header): column `{h}` repeats the `{c}` column"
+                )))
+            }
+            Some(c) => seen.push(c),
+            None if h.trim().is_empty() => {
+                return Err(bad(format!(
+                    "line 1 (header): column {} has no name",
+                    i + 1
+                )))
+            }
+            None => {
+                return Err(bad(format!(
+                    "line 1 (header): unknown column `{h}` (known columns: {KNOWN_COLUMNS})"
+                )))
+            }
+        }
+    }
+    if !seen.contains(&"brand") {
         return Err(PlanError::Input(
             "quote CSV has no `brand` column (expected supplier, brand, model, sku, quantity, site)".into(),
         ));
     }
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| PlanError::Input(format!("quote CSV row {}: {e}", i + 2)))?;
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(i + 2, |p| p.line() as usize);
+            let what = match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("has {len} fields where the header has {expected_len}"),
+                _ => e.to_string(),
+            };
+            bad(format!("line {line}: {what}"))
+        })?;
+        let line = rec.position().map_or(i + 2, |p| p.line() as usize);
+        if let Some((h, _)) = headers
+            .iter()
+            .zip(rec.iter())
+            .find(|(_, v)| v.contains(['\n', '\r']))
+        {
+            return Err(bad(format!(
+                "line {line}: the `{h}` field spans lines (a misplaced `\"`?)"
+            )));
+        }
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -318,7 +401,6 @@ fn parse_csv(text: &str) -> Result<Vec<QuoteLine>, PlanError> {
             .cloned()
             .zip(rec.iter().map(|s| s.to_string()))
             .collect();
-        let line = rec.position().map_or(i + 2, |p| p.line() as usize);
         out.push(line_from_fields(line, &fields)?);
         if out.len() > MAX_QUOTE_LINES {
             break;
@@ -326,6 +408,10 @@ fn parse_csv(text: &str) -> Result<Vec<QuoteLine>, PlanError> {
     }
     Ok(out)
 }
+
+/// The column names a quote may use (and their accepted spellings).
+const KNOWN_COLUMNS: &str = "supplier (vendor, reseller), brand (manufacturer, make), model, \
+     sku (part, part_number), quantity (qty), site (destination, deliver_to), unit_price (price)";
 
 fn canon(h: &str) -> Option<&'static str> {
     let n: String = h
@@ -455,7 +541,13 @@ pub fn resolve_maker<'a>(
     (None, None, chain)
 }
 
-/// Check every line of a quote against the active regimes on `date`.
+/// How a line with no (or an unregistered) destination is judged: the conservative reading,
+/// stated as an assumption, never as a fact of the site register.
+pub const AS_IF_SENSITIVE: &str = "as if for a sensitive site (assumed to meet every UK \
+     sensitive-site criterion and to be a government building; no site register entry says so)";
+
+/// Check every line of a quote against the active regimes on `date`. A line whose destination
+/// is missing or not a registered site is judged [`AS_IF_SENSITIVE`].
 pub fn check_quote(
     kb: &Kb,
     rules: &[&dyn MakerRule],
@@ -484,8 +576,13 @@ pub fn check_quote(
         if let Some(a) = &approved {
             chain.push(format!("on the approved framework as `{a}`"));
         }
-        if !l.site.is_empty() && site.is_none() {
-            chain.push(format!("destination `{}` is not a registered site: regimes applied as for a sensitive site", l.site));
+        if l.site.is_empty() {
+            chain.push(format!("no destination given: judged {AS_IF_SENSITIVE}"));
+        } else if site.is_none() {
+            chain.push(format!(
+                "destination `{}` is not a registered site: judged {AS_IF_SENSITIVE}",
+                l.site
+            ));
         }
         let mut regimes = Vec::new();
         let verdict = match maker {

@@ -397,3 +397,76 @@ fn policy_regimes_drive_the_gate() {
     );
     assert_eq!(q.lines[2].verdict, Verdict::Allowed);
 }
+
+/// Issue 16: the quote from the first-hour review. The unbalanced quote swallowed the Hikvision
+/// line, which was never checked, and the file passed.
+#[test]
+fn unbalanced_quote_rejects_the_quote_with_its_line() {
+    let q = "supplier,brand,model,quantity,site\nAcme,\"Axis,P3265-LVE,6,dfe-hq\nAcme,Hikvision,DS-2CD2143G0-I,1,dfe-hq\n";
+    let e = parse_quote(q.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("line 2") && e.contains("never closed"), "{e}");
+    // A quote closed on a later line is no better: the field would span lines.
+    let q = "brand,model,quantity,site\n\"Axis,P3265-LVE\nHikvision\",DS-2CD2143G0-I,1,hq\n";
+    let e = parse_quote(q.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("line 2") && e.contains("spans lines"), "{e}");
+}
+
+#[test]
+fn unknown_column_rejects_the_quote_instead_of_defaulting() {
+    let e = parse_quote(b"brand,model,count,site\nHikvision,DS-2CD2143G0-I,40,hq\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 1") && e.contains("unknown column `count`"),
+        "{e}"
+    );
+    let e = parse_quote(br#"[{"brand":"Hikvision","count":40}]"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 1") && e.contains("unknown field `count`"),
+        "{e}"
+    );
+    let e = parse_quote(b"brand,qty,quantity\nAxis,1,2\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("repeats"), "{e}");
+}
+
+#[test]
+fn row_with_more_fields_than_the_header_is_rejected_with_its_line() {
+    let e = parse_quote(b"brand,model,quantity\nAxis,P1,1\nLTS,CMIP3042,1,200\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 3") && e.contains("4 fields"), "{e}");
+}
+
+#[test]
+fn line_without_destination_is_judged_as_if_for_a_sensitive_site_and_says_so() {
+    let policies = camtrace_policy::PolicySet::load(&KbFiles::embedded()).unwrap();
+    let regime = policies.get("uk-2022-sensitive-sites").unwrap();
+    let orgs = vec![camtrace_model::Organisation {
+        id: "o".into(),
+        name: "Dept".into(),
+        parent: None,
+        kind: Some("central_government".into()),
+        country: Some("GB".into()),
+    }];
+    let mut rule = RegimeRule::new(regime, &orgs);
+    rule.default_org = orgs.first();
+    let lines = parse_quote(b"brand,model,site\nLTS,CMIP3042,\nLTS,CMIP3042,nowhere\n").unwrap();
+    let q = check_quote(&kb(), &[&rule], None, &sites(), &lines, day());
+    for l in &q.lines {
+        let text = l.reason_text();
+        assert_eq!(l.verdict, Verdict::Blocked, "{text}");
+        assert!(text.contains("as if for a sensitive site"), "{text}");
+        assert!(
+            !text.contains("SECRET") && !text.contains("source: site register"),
+            "criteria no register gave: {text}"
+        );
+    }
+    assert!(q.lines[0].reason_text().contains("no destination given"));
+    assert!(q.lines[1]
+        .reason_text()
+        .contains("`nowhere` is not a registered site"));
+}

@@ -177,31 +177,25 @@ fn check(g: &Global, a: CheckArgs) -> anyhow::Result<ExitCode> {
         Format::Json => serde_json::to_string_pretty(&q)? + "\n",
         Format::Table => table(&q),
         Format::Csv => {
-            let f = |s: &str| {
-                if s.contains([',', '"', '\n']) {
-                    format!("\"{}\"", s.replace('"', "\"\""))
-                } else {
-                    s.to_string()
-                }
-            };
-            let mut out =
-                String::from("line,verdict,supplier,brand,model,sku,quantity,site,maker,reasons\n");
+            let mut t = camtrace_model::csv_out::Table::new([
+                "line", "verdict", "supplier", "brand", "model", "sku", "quantity", "site",
+                "maker", "reasons",
+            ]);
             for l in &q.lines {
-                out.push_str(&format!(
-                    "{},{},{},{},{},{},{},{},{},{}\n",
-                    l.line.line,
+                t.row([
+                    l.line.line.to_string().as_str(),
                     l.verdict.as_str(),
-                    f(&l.line.supplier),
-                    f(&l.line.brand),
-                    f(&l.line.model),
-                    f(&l.line.sku),
-                    l.line.quantity,
-                    f(&l.line.site),
+                    &l.line.supplier,
+                    &l.line.brand,
+                    &l.line.model,
+                    &l.line.sku,
+                    &l.line.quantity.to_string(),
+                    &l.line.site,
                     l.maker.as_ref().map(|m| m.id.as_str()).unwrap_or(""),
-                    f(&l.reason_text())
-                ));
+                    &l.reason_text(),
+                ]);
             }
-            out
+            t.into_string()
         }
     };
     emit(&text)?;
