@@ -192,6 +192,23 @@ struct Resolved {
     via: Vec<Reason>,
     /// Cap on the confidence from the resolution (a weak OEM link).
     conf_cap: f64,
+    /// The resolution rests on unverified facts only (an OEM link or owner period flagged
+    /// `unverified`, with no verified fact naming the same maker): one reason per fact. A
+    /// maker resolved this way is treated as uncertain: in-scope devices need inspection.
+    unverified: Vec<Reason>,
+}
+
+/// The maker's facts at the evaluation date, with one reason per fact, and the unverified
+/// memberships that would change a rule's answer if they held.
+struct MakerFacts {
+    vars: MakerVars,
+    reasons: Vec<Reason>,
+    /// Unverified facts about the maker that the rules do not rely on: list memberships
+    /// reported without confirmation (list id, reason) and unconfirmed parent links (empty id).
+    unverified_lists: Vec<(String, Reason)>,
+    /// The maker's variables if every unverified list membership and parent link held; `None`
+    /// when there is none. A rule whose answer differs under it needs inspection.
+    hypothetical: Option<MakerVars>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -238,7 +255,7 @@ pub fn evaluate(
     let mut resolved: Vec<Resolved> = Vec::new();
     type ResolveKey<'d> = (Option<&'d str>, Option<&'d str>, Option<&'d str>, NaiveDate);
     let mut resolve_cache: FxHashMap<ResolveKey<'_>, u32> = FxHashMap::default();
-    let mut maker_vars: HashMap<Option<String>, Arc<(MakerVars, Vec<Reason>)>> = HashMap::new();
+    let mut maker_vars: HashMap<Option<String>, Arc<MakerFacts>> = HashMap::new();
     // Per site pointer: index into `site_info` (facts index, site id, org id).
     let mut site_ptr: FxHashMap<*const Site, u32> = FxHashMap::default();
     let mut site_info: Vec<(u32, Arc<str>, Arc<str>)> = Vec::new();
@@ -385,7 +402,7 @@ pub fn evaluate(
                     })
                     .clone();
                 let vars = Vars {
-                    maker: mv.0.clone(),
+                    maker: mv.vars.clone(),
                     brand: res.brand.clone(),
                     device: DeviceVars {
                         class: d.class.as_str().to_string(),
@@ -397,7 +414,7 @@ pub fn evaluate(
                     org: org_vars[org_idx as usize].clone(),
                     network: net,
                 };
-                hit_sets.push(judge(ctx, &regimes, &vars, &mv.1, res, d, confidence));
+                hit_sets.push(judge(ctx, &regimes, &vars, &mv, res, d, confidence));
                 let h = (hit_sets.len() - 1) as u32;
                 cache.insert(key, h);
                 h
@@ -606,6 +623,7 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
             brand: brand_vars,
             via: Vec::new(),
             conf_cap: 1.0,
+            unverified: Vec::new(),
         };
     }
     if let Some(b) = brand {
@@ -618,7 +636,8 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
                 .map(|c| c.short.clone())
                 .unwrap_or_else(|| id.to_string())
         };
-        let mut cands: Vec<(u8, camtrace_kb::Confidence, String, Reason)> = Vec::new();
+        // (specificity, confidence, maker, reason, verified)
+        let mut cands: Vec<(u8, camtrace_kb::Confidence, String, Reason, bool)> = Vec::new();
         for o in kb.oem_for(&b.id, ident.model.as_deref(), date) {
             let specific = !o.models.is_empty();
             let models = if specific {
@@ -645,6 +664,7 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
                     ),
                     Some(o.source.clone()),
                 ),
+                !o.unverified,
             ));
         }
         if let Some(o) = kb.brand_owner_on(&b.id, date) {
@@ -669,6 +689,7 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
                     ),
                     Some(o.source.clone()),
                 ),
+                !o.unverified,
             ));
         }
         // Model-specific (3) first; then by confidence; a brand-wide link (2) before the owner (1).
@@ -678,9 +699,24 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
                 .then(b.1.cmp(&a.1))
                 .then(b.0.cmp(&a.0))
         });
-        if let Some((_, conf, maker, reason)) = cands.first().cloned() {
+        if let Some((_, conf, maker, reason, verified)) = cands.first().cloned() {
+            // An unverified fact never decides the maker alone: unless a verified fact names the
+            // same maker, the resolution is marked unverified (the device needs inspection).
+            let unverified = if verified || cands.iter().any(|c| c.4 && c.2 == maker) {
+                Vec::new()
+            } else {
+                vec![Reason::new(
+                    Step::Inspection,
+                    format!(
+                        "the maker {} rests on an unverified fact alone (no public source confirms it): {}",
+                        name_of(&maker),
+                        reason.text
+                    ),
+                    reason.source.clone(),
+                )]
+            };
             let mut via = vec![reason];
-            for (_, c, m, r) in cands.iter().skip(1) {
+            for (_, c, m, r, _) in cands.iter().skip(1) {
                 if *m != maker {
                     via.push(Reason::new(
                         Step::Identification,
@@ -699,6 +735,7 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
                 brand: brand_vars,
                 via,
                 conf_cap: conf.weight(),
+                unverified,
             };
         }
     }
@@ -708,105 +745,196 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
         brand: brand_vars,
         via: Vec::new(),
         conf_cap: 0.0,
+        unverified: Vec::new(),
     }
 }
 
-/// The maker's facts at the evaluation date, and one reason per fact (NIL, each list).
-fn maker_facts(kb: &Kb, maker: Option<&str>, as_of: NaiveDate) -> (MakerVars, Vec<Reason>) {
+/// The maker's facts at the evaluation date, and one reason per fact (NIL, each list). A NIL
+/// answer that rests on an unverified entry is given to the rules as `"unknown"` (so it can
+/// neither restrict nor clear a device alone), and the reason names the unverified entry.
+fn maker_facts(kb: &Kb, maker: Option<&str>, as_of: NaiveDate) -> MakerFacts {
     let Some(id) = maker else {
-        return (
-            MakerVars {
+        return MakerFacts {
+            vars: MakerVars {
                 prc_nil: "unknown".into(),
                 ..Default::default()
             },
-            Vec::new(),
-        );
+            reasons: Vec::new(),
+            unverified_lists: Vec::new(),
+            hypothetical: None,
+        };
     };
     let Some(c) = kb.company(id) else {
-        return (
-            MakerVars {
+        return MakerFacts {
+            vars: MakerVars {
                 known: true,
                 id: id.to_string(),
                 name: id.to_string(),
                 prc_nil: "unknown".into(),
                 ..Default::default()
             },
-            vec![Reason::new(
+            reasons: vec![Reason::new(
                 Step::Maker,
                 format!("maker `{id}` is not in the knowledge base: its facts are unknown"),
                 None,
             )],
-        );
+            unverified_lists: Vec::new(),
+            hypothetical: None,
+        };
+    };
+    let nil_verified = kb.prc_nil_verified(&c.id);
+    let nil_text = match c.prc_nil {
+        camtrace_kb::Tristate::Yes => format!(
+            "{} is subject to the PRC National Intelligence Law: {}",
+            c.short, c.prc_nil_reason
+        ),
+        camtrace_kb::Tristate::No => format!(
+            "{} is not subject to the PRC National Intelligence Law: {}",
+            c.short, c.prc_nil_reason
+        ),
+        camtrace_kb::Tristate::Unknown => format!(
+            "whether {} is subject to the PRC National Intelligence Law is unknown: {}",
+            c.short, c.prc_nil_reason
+        ),
     };
     let mut reasons = vec![Reason::new(
         Step::Maker,
-        match c.prc_nil {
-            camtrace_kb::Tristate::Yes => format!(
-                "{} is subject to the PRC National Intelligence Law: {}",
-                c.short, c.prc_nil_reason
-            ),
-            camtrace_kb::Tristate::No => format!(
-                "{} is not subject to the PRC National Intelligence Law: {}",
-                c.short, c.prc_nil_reason
-            ),
-            camtrace_kb::Tristate::Unknown => format!(
-                "whether {} is subject to the PRC National Intelligence Law is unknown: {}",
-                c.short, c.prc_nil_reason
-            ),
+        if nil_verified || c.prc_nil == camtrace_kb::Tristate::Unknown {
+            nil_text
+        } else {
+            format!(
+                "unverified fact, not relied on: the knowledge base says {nil_text} (entry company `{}` is marked unverified{}); the rules treat the answer as unknown",
+                c.id,
+                if c.unverified {
+                    String::new()
+                } else {
+                    format!(" in {}", c.unverified_fields.join(", "))
+                }
+            )
         },
         Some(c.source.clone()),
     )];
     let mut lists = Vec::new();
     let mut scoped_lists = Vec::new();
-    for (holder, m) in kb.lists_on(id, as_of) {
-        if !lists.contains(&m.list) {
-            lists.push(m.list.clone());
-        }
-        if m.scope.is_some() && !scoped_lists.contains(&m.list) {
-            scoped_lists.push(m.list.clone());
-        }
-        let list_name = kb.list(&m.list).map(|l| l.name.as_str()).unwrap_or(&m.list);
-        let who = if holder.id == c.id {
-            c.short.clone()
-        } else {
-            format!("{} (through its parent {})", c.short, holder.short)
+    let mut unverified_lists = Vec::new();
+    for m in kb.membership_details(id, as_of) {
+        let (holder, ms) = (m.holder, m.membership);
+        let list_name = kb
+            .list(&ms.list)
+            .map(|l| l.name.as_str())
+            .unwrap_or(&ms.list);
+        let (who, covers) = match m.inherited_by {
+            None => (c.short.clone(), String::new()),
+            Some(a) => (
+                format!("{} (through its parent {})", c.short, holder.short),
+                format!(
+                    "; the list's own wording covers subsidiaries and affiliates: {}",
+                    a.text
+                ),
+            ),
         };
-        let scope = m
+        let scope = ms
             .scope
             .as_deref()
             .map(|s| format!("; listed scope: {s}"))
             .unwrap_or_default();
-        reasons.push(Reason::new(
-            Step::List,
-            format!(
-                "{who} is on the {list_name} [{}] since {}{scope}",
-                m.list, m.added
-            ),
-            Some(m.source.clone()),
-        ));
+        let text = format!(
+            "{who} is on the {list_name} [{}] since {}{scope}{covers}",
+            ms.list, ms.added
+        );
+        if !m.verified {
+            unverified_lists.push((
+                ms.list.clone(),
+                Reason::new(
+                    Step::List,
+                    format!("unverified fact, not relied on: {text}"),
+                    Some(ms.source.clone()),
+                ),
+            ));
+            continue;
+        }
+        if !lists.contains(&ms.list) {
+            lists.push(ms.list.clone());
+        }
+        if ms.scope.is_some() && !scoped_lists.contains(&ms.list) {
+            scoped_lists.push(ms.list.clone());
+        }
+        reasons.push(Reason::new(Step::List, text, Some(ms.source.clone())));
     }
+    // The group: the maker and its parents, up to the first parent link no source confirms
+    // (the rest of the chain is kept for the what-if below).
     let mut group = vec![c.id.clone()];
-    let mut cur = c.parent.as_deref();
-    while let Some(p) = cur {
-        if group.len() > 8 || group.iter().any(|g| g == p) {
+    let mut full_group = group.clone();
+    let mut link_verified = true;
+    let mut child = Some(c);
+    while let Some(x) = child {
+        let Some(p) = x.parent.as_deref() else { break };
+        if full_group.len() > 8 || full_group.iter().any(|g| g == p) {
             break;
         }
-        group.push(p.to_string());
-        cur = kb.company(p).and_then(|x| x.parent.as_deref());
+        if x.unverified || x.unverified_fields.iter().any(|f| f == "parent") {
+            if link_verified {
+                unverified_lists.push((
+                    String::new(),
+                    Reason::new(
+                        Step::Maker,
+                        format!(
+                            "unverified fact, not relied on: {} is owned by `{p}` (the parent link is marked unverified)",
+                            x.short
+                        ),
+                        Some(x.source.clone()),
+                    ),
+                ));
+            }
+            link_verified = false;
+        }
+        full_group.push(p.to_string());
+        if link_verified {
+            group.push(p.to_string());
+        }
+        child = kb.company(p);
     }
-    (
-        MakerVars {
+    let hypothetical = (!unverified_lists.is_empty()).then(|| {
+        let mut v = MakerVars {
             known: true,
             id: c.id.clone(),
             name: c.short.clone(),
             country: c.country.clone(),
-            prc_nil: c.prc_nil.as_str().to_string(),
+            prc_nil: if nil_verified {
+                c.prc_nil.as_str().to_string()
+            } else {
+                "unknown".to_string()
+            },
+            lists: lists.clone(),
+            scoped_lists: scoped_lists.clone(),
+            group: full_group.clone(),
+        };
+        for (l, _) in &unverified_lists {
+            if !l.is_empty() && !v.lists.contains(l) {
+                v.lists.push(l.clone());
+            }
+        }
+        v
+    });
+    MakerFacts {
+        hypothetical,
+        vars: MakerVars {
+            known: true,
+            id: c.id.clone(),
+            name: c.short.clone(),
+            country: c.country.clone(),
+            prc_nil: if nil_verified {
+                c.prc_nil.as_str().to_string()
+            } else {
+                "unknown".to_string()
+            },
             lists,
             scoped_lists,
             group,
         },
         reasons,
-    )
+        unverified_lists,
+    }
 }
 
 fn eval_bool(p: &crate::regime::Predicate, vars: &Vars, cel: &cel::Context<'_, '_>) -> bool {
@@ -819,23 +947,34 @@ fn judge(
     ctx: &EvalContext<'_>,
     regimes: &Regimes<'_>,
     vars: &Vars,
-    maker_reasons: &[Reason],
+    mf: &MakerFacts,
     res: &Resolved,
     d: &Device,
     confidence: f64,
 ) -> Vec<Hit> {
+    let maker_reasons = mf.reasons.as_slice();
     let cel_ctx = vars.context();
     let mut what_if: Option<cel::Context<'static, 'static>> = None;
+    // The context if every unverified membership and parent link of the maker held.
+    let hypothetical = mf.hypothetical.as_ref().map(|m| {
+        let mut v = vars.clone();
+        v.maker = m.clone();
+        v.context()
+    });
     let mut hits = Vec::new();
     for (gi, regime) in regimes.list.iter().enumerate() {
         if ctx.as_of < regime.effective {
             continue;
         }
-        let uncertain_maker = res.maker_id.is_none() || confidence < regimes.min_conf[gi];
+        // A maker resolved through unverified facts alone is as good as unknown for a verdict.
+        let unverified_maker = res.maker_id.is_some() && !res.unverified.is_empty();
+        let uncertain_maker =
+            res.maker_id.is_none() || confidence < regimes.min_conf[gi] || unverified_maker;
         let unknown_class = d.class == DeviceClass::Unknown;
         let mut in_scope: Vec<usize> = Vec::new();
         let mut would_apply: Vec<usize> = Vec::new();
         let mut nil_unknown_apply: Vec<usize> = Vec::new();
+        let mut unverified_apply: Vec<usize> = Vec::new();
         for (ri, rule) in regime.rules.iter().enumerate() {
             if ctx.as_of < rule.effective || !rule.statuses.contains(&d.status) {
                 continue;
@@ -881,10 +1020,19 @@ fn judge(
                     nil_unknown_apply.push(ri);
                 }
             }
+            if !applies && !nil_unknown_apply.contains(&ri) {
+                // The device is cleared by this rule only if no unverified fact would change that.
+                if let Some(h) = &hypothetical {
+                    if eval_bool(&rule.when, vars, h) {
+                        unverified_apply.push(ri);
+                    }
+                }
+            }
         }
         let needs = (uncertain_maker && !in_scope.is_empty())
             || (!uncertain_maker && !would_apply.is_empty())
-            || !nil_unknown_apply.is_empty();
+            || !nil_unknown_apply.is_empty()
+            || !unverified_apply.is_empty();
         if needs {
             let mut tail = Vec::new();
             let names = |v: &[usize]| {
@@ -899,6 +1047,8 @@ fn judge(
                     "the maker is unknown: the device cannot be cleared without inspection",
                     None,
                 ));
+            } else if unverified_maker {
+                tail.extend(res.unverified.iter().cloned());
             } else if confidence < regimes.min_conf[gi] {
                 tail.push(Reason::new(
                     Step::Inspection,
@@ -944,6 +1094,17 @@ fn judge(
                         "if {} is subject to the PRC National Intelligence Law, these rules apply: {}",
                         vars.maker.name,
                         names(&nil_unknown_apply)
+                    ),
+                    None,
+                ));
+            }
+            if !unverified_apply.is_empty() {
+                tail.extend(mf.unverified_lists.iter().map(|(_, r)| r.clone()));
+                tail.push(Reason::new(
+                    Step::Inspection,
+                    format!(
+                        "the device is cleared of these rules only while the unverified facts above are not relied on; if they hold, these rules apply: {}",
+                        names(&unverified_apply)
                     ),
                     None,
                 ));

@@ -19,6 +19,7 @@ authority = "FCC"
 jurisdiction = "US"
 source = "test"
 as_of = 2026-11-28
+affiliates = { text = "read to include the named companies and their subsidiaries and affiliates", source = "test", as_of = 2026-11-28 }
 
 [[list]]
 id = "ndaa-889"
@@ -27,6 +28,7 @@ authority = "US Congress"
 jurisdiction = "US"
 source = "test"
 as_of = 2026-11-28
+affiliates = { text = "(or any subsidiary or affiliate of such entities)", source = "test", as_of = 2026-11-28 }
 
 [[list]]
 id = "ca-ica-2025"
