@@ -174,5 +174,129 @@ fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
         .unwrap()
         .iter()
         .all(|x| x["organisation"] == "northshire-cc"));
+    report_prints_on_a4_within_30_pages(&report.join("index.html"), &out);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Issue 16: the demo's report printed to 266 US Letter pages with citations cut off at the
+/// right margin. Chromium prints it to PDF here: A4 pages, at most 30 of them, and no line of
+/// the rendered page wider than the printable width.
+fn report_prints_on_a4_within_30_pages(index: &std::path::Path, scratch: &std::path::Path) {
+    let Some(chrome) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        assert!(
+            std::env::var("CAMTRACE_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
+            "chromium is required (CAMTRACE_TEST_REQUIRE_ALL=1) but was not found on PATH"
+        );
+        eprintln!("skipping the print check: chromium not found on PATH");
+        return;
+    };
+    let pdf = scratch.join("report.pdf");
+    let chrome_args = |extra: &[String]| {
+        let mut a = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-background-networking".into(),
+            "--disable-dev-shm-usage".into(),
+            format!(
+                "--user-data-dir={}",
+                scratch.join("chrome-profile").display()
+            ),
+        ];
+        a.extend_from_slice(extra);
+        a.push(format!("file://{}", index.display()));
+        a
+    };
+    let o = Command::new(chrome)
+        .args(chrome_args(&[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".into(),
+        ]))
+        .output()
+        .expect("run chromium");
+    assert!(
+        pdf.is_file(),
+        "chromium wrote no PDF: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bytes = std::fs::read(&pdf).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    // Page objects (`/Type /Page`, not `/Pages`), and their media boxes.
+    let pages = text.matches("/Type /Page\n").count()
+        + text.matches("/Type /Page\r").count()
+        + text.matches("/Type /Page/").count()
+        + text.matches("/Type /Page>").count()
+        + text.matches("/Type /Page ").count();
+    assert!(pages >= 1, "no page objects found in the PDF");
+    assert!(
+        pages <= 30,
+        "the report prints on {pages} pages (at most 30)"
+    );
+    for mb in text.split("/MediaBox [").skip(1) {
+        let nums: Vec<f64> = mb
+            .split(']')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        assert_eq!(nums.len(), 4, "MediaBox {mb:.40}");
+        let (w, h) = (nums[2] - nums[0], nums[3] - nums[1]);
+        assert!(
+            (w - 595.0).abs() < 2.0 && (h - 842.0).abs() < 2.0,
+            "page is {w}x{h} pt, not A4"
+        );
+    }
+    // Nothing wider than the page: laid out at the printable width of A4 (186 mm = 703 CSS
+    // px), the document is no wider than that. A wrapper page frames the report at that width
+    // and writes the report's scroll width into its title, which --dump-dom then shows.
+    let wrapper = scratch.join("measure.html");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "<!DOCTYPE html><html><head><title>pending</title></head><body style=\"margin:0\">\
+             <iframe id=\"f\" src=\"file://{}\" style=\"width:703px;height:900px;border:0\"></iframe>\
+             <script>document.getElementById('f').onload=function(){{var d=this.contentDocument;\
+             document.title='width='+d.documentElement.scrollWidth;}};</script></body></html>",
+            index.display()
+        ),
+    )
+    .unwrap();
+    let o = Command::new(chrome)
+        .args([
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--allow-file-access-from-files".into(),
+            "--virtual-time-budget=5000".into(),
+            format!(
+                "--user-data-dir={}",
+                scratch.join("chrome-profile").display()
+            ),
+            "--dump-dom".into(),
+            format!("file://{}", wrapper.display()),
+        ])
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&o.stdout);
+    let width: u32 = dom
+        .split("<title>width=")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("report width not measured: {dom:.300}"));
+    assert!(
+        width <= 703,
+        "the report is {width} px wide at A4's printable 703 px: something is clipped"
+    );
+    eprintln!("report: {pages} A4 pages");
 }

@@ -124,6 +124,7 @@ mod tests {
             severity: Severity::High,
             due: NaiveDate::from_ymd_opt(2027, 3, 31),
             status,
+            overdue: false,
             maker: maker.map(Into::into),
             reasons: Reasons::from_vec(vec![Reason::new(Step::Rule, "rule applies", None)]),
             citation: Arc::new(Citation {

@@ -504,6 +504,7 @@ pub fn evaluate(
                 obligation,
                 severity,
                 due,
+                overdue: false,
                 status: if hit.inspection {
                     FindingStatus::NeedsInspection
                 } else {
@@ -521,6 +522,7 @@ pub fn evaluate(
             if let Some(ws) = dw {
                 apply_waivers(&mut f, ws, ctx.as_of);
             }
+            f.overdue = f.is_overdue(ctx.as_of);
             out.push(f);
         }
     }

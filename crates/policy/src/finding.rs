@@ -233,6 +233,11 @@ pub struct Finding {
     /// upgrade for `replace_at_scheduled_upgrade`.
     pub due: Option<NaiveDate>,
     pub status: FindingStatus,
+    /// Open, with its due date before the evaluation date: late, not merely open. Computed
+    /// from `due` and the evaluation's `as_of` (see [`Finding::is_overdue`]), so every
+    /// command, report and the API say the same.
+    #[serde(default)]
+    pub overdue: bool,
     /// The maker the finding rests on (knowledge-base company id), when known.
     #[serde(default)]
     pub maker: Option<Arc<str>>,
@@ -244,5 +249,20 @@ impl Finding {
     /// `<regime>/<rule>`: the id waivers name.
     pub fn rule_key(&self) -> String {
         format!("{}/{}", self.regime_id, self.rule_id)
+    }
+
+    /// Whether the finding is overdue on `as_of`: open (not waived, not awaiting inspection)
+    /// and due strictly before that date.
+    pub fn is_overdue(&self, as_of: NaiveDate) -> bool {
+        self.status == FindingStatus::Open && self.due.is_some_and(|d| d < as_of)
+    }
+
+    /// The state in words for people: `overdue`, `open`, `waived` or `needs_inspection`.
+    pub fn state(&self) -> &'static str {
+        if self.overdue {
+            "overdue"
+        } else {
+            self.status.as_str()
+        }
     }
 }

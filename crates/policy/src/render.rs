@@ -46,7 +46,7 @@ pub fn csv(findings: &[Finding]) -> String {
             f.obligation.as_str(),
             f.severity.as_str(),
             &f.due.map(|d| d.to_string()).unwrap_or_default(),
-            f.status.as_str(),
+            f.state(),
             waiver,
             f.maker.as_deref().unwrap_or(""),
             &f.citation.locator(),

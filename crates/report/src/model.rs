@@ -38,7 +38,7 @@ pub struct ReportFinding {
     pub regime: String,
     pub rule: String,
     pub obligation: String,
-    /// `open`, `waived` or `waiver_expired`.
+    /// `open`, `overdue`, `waived`, `needs_inspection` or `waiver_expired`.
     pub status: String,
     pub reasons: Vec<String>,
     #[serde(default)]
@@ -139,19 +139,63 @@ pub struct Summary {
     pub plan_selected: usize,
     pub plan_waiting: usize,
     pub currency: Option<String>,
+    /// Each device's verdict over the regimes evaluated: restricted (a rule applies, waived
+    /// or not), needs inspection (only "needs inspection" findings), not restricted (none).
+    #[serde(default)]
+    pub verdicts: Verdicts,
+    /// Open findings whose due date is before the report's date.
+    #[serde(default)]
+    pub overdue_findings: usize,
+}
+
+/// Devices by verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdicts {
+    pub restricted: usize,
+    pub needs_inspection: usize,
+    pub not_restricted: usize,
+}
+
+/// The rule id of "needs inspection" findings (`camtrace_policy::INSPECTION_RULE`).
+pub const INSPECTION_RULE: &str = "needs-inspection";
+
+impl ReportFinding {
+    /// Overdue: open and due before `as_of` (the status says so when the policy engine computed
+    /// it; the date decides for inputs written before it did).
+    pub fn is_overdue(&self, as_of: NaiveDate) -> bool {
+        self.status == "overdue" || (self.status == "open" && self.due.is_some_and(|d| d < as_of))
+    }
 }
 
 impl ReportInput {
     /// Restrict to one organisation and/or one site (ids or names).
     pub fn scoped(&self, org: Option<&str>, site: Option<&str>) -> ReportInput {
+        // The organisation (by id or name) and every organisation below it.
+        let subtree: Option<std::collections::HashSet<&str>> = org.map(|o| {
+            let mut set: std::collections::HashSet<&str> = self
+                .organisations
+                .iter()
+                .filter(|x| x.id == o || x.name.eq_ignore_ascii_case(o))
+                .map(|x| x.id.as_str())
+                .collect();
+            set.insert(o);
+            loop {
+                let before = set.len();
+                for x in &self.organisations {
+                    if x.parent.as_deref().is_some_and(|p| set.contains(p)) {
+                        set.insert(x.id.as_str());
+                    }
+                }
+                if set.len() == before {
+                    break set;
+                }
+            }
+        });
         let site_ok = |s: &Site| {
-            org.is_none_or(|o| {
-                s.organisation == o
-                    || self
-                        .organisations
-                        .iter()
-                        .any(|x| x.id == s.organisation && x.name.eq_ignore_ascii_case(o))
-            }) && site.is_none_or(|x| s.id == x || s.name.eq_ignore_ascii_case(x))
+            subtree
+                .as_ref()
+                .is_none_or(|t| t.contains(s.organisation.as_str()))
+                && site.is_none_or(|x| s.id == x || s.name.eq_ignore_ascii_case(x))
         };
         let sites: Vec<Site> = self.sites.iter().filter(|s| site_ok(s)).cloned().collect();
         let ids: std::collections::HashSet<&str> = sites.iter().map(|s| s.id.as_str()).collect();
@@ -285,6 +329,7 @@ impl ReportInput {
         for f in &open {
             *by_ob.entry(f.obligation.clone()).or_insert(0) += 1;
         }
+        let verdicts = self.verdicts();
         Summary {
             organisations: self.organisations.len(),
             sites: self.sites.len(),
@@ -310,6 +355,57 @@ impl ReportInput {
                 .as_ref()
                 .map_or(0, |p| p.rows.iter().filter(|r| !r.selected).count()),
             currency: self.plan.as_ref().map(|p| p.currency.clone()),
+            verdicts: Verdicts {
+                restricted: verdicts
+                    .values()
+                    .filter(|v| **v == Verdict::Restricted)
+                    .count(),
+                needs_inspection: verdicts
+                    .values()
+                    .filter(|v| **v == Verdict::NeedsInspection)
+                    .count(),
+                not_restricted: self.devices.len().saturating_sub(verdicts.len()),
+            },
+            overdue_findings: self
+                .findings
+                .iter()
+                .filter(|f| f.is_overdue(self.as_of))
+                .count(),
+        }
+    }
+
+    /// The verdict of every device with a finding (devices without one are not restricted).
+    pub fn verdicts(&self) -> std::collections::HashMap<&str, Verdict> {
+        let mut out = std::collections::HashMap::new();
+        for f in &self.findings {
+            let v = if f.rule == INSPECTION_RULE {
+                Verdict::NeedsInspection
+            } else {
+                Verdict::Restricted
+            };
+            let e = out.entry(f.device.as_str()).or_insert(v);
+            if v == Verdict::Restricted {
+                *e = v;
+            }
+        }
+        out
+    }
+}
+
+/// One device's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Restricted,
+    NeedsInspection,
+    NotRestricted,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restricted => "restricted",
+            Self::NeedsInspection => "needs inspection",
+            Self::NotRestricted => "not restricted",
         }
     }
 }

@@ -118,6 +118,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<camtrace_estate::EstateError> for ApiError {
+    fn from(e: camtrace_estate::EstateError) -> Self {
+        match e {
+            camtrace_estate::EstateError::Store(s) => s.into(),
+            camtrace_estate::EstateError::Invalid(m) => Self::BadRequest(m),
+            camtrace_estate::EstateError::Kb(m) => Self::Internal(m),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         if is_busy(&e) {

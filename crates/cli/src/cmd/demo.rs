@@ -9,7 +9,7 @@
 
 use crate::cmd::plan::{judge, load_policies, make_plan, today, PlanSettings};
 use crate::cmd::procure::check_bytes;
-use crate::cmd::report::{build_input, history};
+use camtrace_estate::report::{build_input, history};
 use crate::common::Global;
 use anyhow::Context;
 use camtrace_kb::Kb;
@@ -676,10 +676,10 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         as_of,
     )?;
     lap("quote", &mut t, &mut timings);
-    let hist = history(store.as_ref(), &judged, as_of, None, None).await?;
+    let hist = history(store.as_ref(), &judged, as_of, None, None, true).await?;
     let mut input = build_input(
         &kb,
-        &files,
+        &files.version(),
         &judged,
         Some(plan.clone()),
         as_of,
@@ -839,5 +839,38 @@ fn print_summary(s: &Summary, out: &Path) -> anyhow::Result<()> {
     for sk in &s.skipped {
         let _ = writeln!(o, "  SKIPPED:   {sk}");
     }
+    let _ = writeln!(o, "next, on this demo's register:");
+    for c in next_commands(&s.database) {
+        let _ = writeln!(o, "  {c}");
+    }
     crate::cmd::plan::emit(&o)
+}
+
+/// A path as one shell word (single-quoted when it has anything but plain characters).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=,@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The commands to try next, each with the demo's `--db`.
+pub(crate) fn next_commands(db: &str) -> Vec<String> {
+    let db = shell_word(db);
+    [
+        "check",
+        "devices",
+        "sites",
+        "plan --budget 50000",
+        "history verify",
+        "report --out camtrace-report",
+        "serve",
+    ]
+    .iter()
+    .map(|c| format!("camtrace {c} --db {db}"))
+    .collect()
 }

@@ -1,14 +1,11 @@
 //! `camtrace plan`: remediation actions for open findings, costed and risk-ranked; with
 //! `--budget`, the exact selection that removes the most risk within the budget.
 //!
-//! Also holds the pipeline helpers `report` and `demo` share (judge an estate, build plan input).
 
 use crate::common::{default_format, Format, Global};
 use anyhow::Context;
-use camtrace_kb::{Kb, KbFiles};
 use camtrace_model::Estate;
-use camtrace_plan::{build_plan, Catalogue, CostBook, Method, Plan, PlanDevice, PlanOptions};
-use camtrace_policy::{evaluate, DeviceFacts, EvalContext, Finding, PolicySet};
+use camtrace_plan::{Method, Plan};
 use camtrace_store::EstateFilter;
 use chrono::NaiveDate;
 use std::io::Write;
@@ -69,69 +66,8 @@ pub(crate) fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
-/// The estate judged against the regimes.
-pub(crate) struct Judged {
-    pub estate: Estate,
-    pub findings: Vec<Finding>,
-    pub regimes: Vec<String>,
-}
-
-pub(crate) fn load_policies(files: &KbFiles) -> anyhow::Result<PolicySet> {
-    PolicySet::load(files)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("loading kb/policies")
-}
-
-pub(crate) fn judge(
-    kb: &Kb,
-    policies: &PolicySet,
-    estate: Estate,
-    regimes: &[String],
-    as_of: NaiveDate,
-) -> anyhow::Result<Judged> {
-    let selected = policies.select(regimes).map_err(|e| anyhow::anyhow!(e))?;
-    let ids = selected.iter().map(|r| r.id.clone()).collect();
-    let facts = DeviceFacts::from_estate(&estate);
-    let ctx = EvalContext::new(kb, selected, as_of);
-    let findings = evaluate(&ctx, &facts, &estate.waivers);
-    Ok(Judged {
-        estate,
-        findings,
-        regimes: ids,
-    })
-}
-
-/// Devices with actionable findings, with their context, for the planner (every site of the
-/// loaded estate: the estate was already narrowed by `--org`/`--site`).
-pub(crate) fn plan_devices(j: &Judged) -> Vec<PlanDevice> {
-    camtrace_plan::plan_devices(&j.estate, &j.findings, |_| true)
-}
-
-pub(crate) struct PlanSettings {
-    pub budget: Option<u64>,
-    pub period: Option<String>,
-    pub method: Method,
-    pub as_of: NaiveDate,
-}
-
-pub(crate) fn make_plan(
-    files: &KbFiles,
-    kb: &Kb,
-    j: &Judged,
-    s: &PlanSettings,
-) -> anyhow::Result<Plan> {
-    let costs = CostBook::load(files)?;
-    let catalogue = Catalogue::load(files)?;
-    if let Err(e) = catalogue.validate_against(kb) {
-        tracing::warn!("catalogue: {e}");
-    }
-    let mut o = PlanOptions::new(s.as_of);
-    o.budget = s.budget;
-    o.period = s.period.clone();
-    o.method = s.method;
-    o.active_regimes = j.regimes.clone();
-    Ok(build_plan(&plan_devices(j), &costs, &catalogue, &o))
-}
+// The pipeline (judge an estate, plan it) is the application layer's: `camtrace-estate`.
+pub(crate) use camtrace_estate::{judge, load_policies, make_plan, PlanSettings};
 
 pub(crate) async fn load_estate(
     db: &str,
@@ -139,9 +75,7 @@ pub(crate) async fn load_estate(
     site: Option<&str>,
     as_of: Option<NaiveDate>,
 ) -> anyhow::Result<Estate> {
-    let store = camtrace_store::open(db)
-        .await
-        .with_context(|| format!("opening the register database {db}"))?;
+    let store = crate::common::open_register(db).await?;
     let filter = EstateFilter {
         organisation: org.map(str::to_string),
         site: site.map(str::to_string),

@@ -1,7 +1,6 @@
 //! `camtrace reconcile`: what discovery found against what the register says, for one site.
 
 use crate::common::{default_format, Format, Global};
-use anyhow::Context;
 use camtrace_kb::Kb;
 use camtrace_model::{Device, Observation};
 use camtrace_store::reconcile::{reconcile, Reconciliation};
@@ -38,9 +37,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
-    let store = camtrace_store::open(&g.db)
-        .await
-        .with_context(|| format!("opening the register database `{}`", g.db))?;
+    let store = crate::common::open_register(&g.db).await?;
     if store.get_site(&a.site).await?.is_none() {
         anyhow::bail!("site `{}` is not in the register", a.site);
     }
@@ -159,23 +156,7 @@ async fn one_view(
     Ok(())
 }
 
-/// The maker a register entry means: its declared maker, else the OEM behind its brand and model
-/// on `date`, else the brand's owner.
-pub fn register_maker(kb: &Kb, d: &Device, date: NaiveDate) -> Option<String> {
-    if let Some(m) = &d.maker {
-        return Some(
-            kb.company_by_name(m)
-                .map(|c| c.id.clone())
-                .unwrap_or_else(|| m.to_ascii_lowercase()),
-        );
-    }
-    let brand = kb.brand_by_name(d.brand.as_deref()?)?;
-    if let Some(o) = kb.oem_for(&brand.id, d.model.as_deref(), date).first() {
-        return Some(o.maker.clone());
-    }
-    kb.brand_owner_on(&brand.id, date)
-        .map(|o| o.company.clone())
-}
+pub use camtrace_estate::attribution::register_maker;
 
 pub use camtrace_ingest::import::identify_observations;
 

@@ -169,6 +169,12 @@ pub struct EstateReportQuery {
     pub organisation: Option<String>,
     /// `html` (default, printable), `xlsx` or `json` (the report input).
     pub format: Option<String>,
+    /// Only this site.
+    pub site: Option<String>,
+    /// Budget for the plan section, in whole currency units.
+    pub budget: Option<u64>,
+    /// Name of the budget period (e.g. 2026-27, Q1).
+    pub period: Option<String>,
 }
 
 /// The signed-off report of the caller's scope: summary, findings with reasons, waivers, sites
@@ -179,8 +185,7 @@ pub async fn estate_report(
     caller: Caller,
     Query(q): Query<EstateReportQuery>,
 ) -> ApiResult<Response> {
-    let input =
-        crate::reports::report_input(&app, &caller.access, q.organisation.as_deref()).await?;
+    let input = crate::reports::report_input(&app, &caller.access, &q).await?;
     let format = q.format.as_deref().unwrap_or("html");
     let resp = match format {
         "html" => (

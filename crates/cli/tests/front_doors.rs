@@ -1,0 +1,139 @@
+//! The CLI and the server are two front doors onto one application layer (`camtrace-estate`):
+//! the same scope gives the same report. A register is imported with `camtrace import`, then
+//! `camtrace report --org` and `GET /api/v1/reports/estate?organisation=…&format=json` (the
+//! server in process, over the same database) must describe the same devices, findings,
+//! verdicts, plan and evidence; only the moment of generation may differ.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+use tower::ServiceExt;
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "camtrace-doors-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn camtrace(db: &str, args: &[&str]) -> std::process::Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_camtrace"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("CAMTRACE_KB")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "camtrace {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// What may differ between two renderings of the same report: when it was generated.
+fn comparable(mut v: Value) -> Value {
+    v["generated"] = Value::Null;
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_scope_gives_the_same_report_from_the_cli_and_the_server() {
+    let dir = tmpdir("report");
+    let db = dir.join("camtrace.db");
+    let db = db.to_str().unwrap().to_string();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ingest/tests/fixtures");
+    camtrace(
+        &db,
+        &[
+            "import",
+            fixtures.join("site-register.csv").to_str().unwrap(),
+        ],
+    );
+    camtrace(
+        &db,
+        &[
+            "import",
+            fixtures.join("site-nmap.xml").to_str().unwrap(),
+            "--site",
+            "hq",
+        ],
+    );
+    let out = dir.join("report");
+    camtrace(
+        &db,
+        &[
+            "report",
+            "--org",
+            "example-dept",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let cli: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let cli = comparable(cli["report"].clone());
+
+    let store = camtrace_store::open(&db).await.unwrap();
+    let app = camtrace_server::App::new(
+        std::sync::Arc::from(store),
+        &camtrace_kb::KbFiles::embedded(),
+        camtrace_server::ServerConfig::default(),
+    )
+    .unwrap();
+    let user = camtrace_server::auth::create_user(
+        app.pool(),
+        "reader",
+        "reader-password-123",
+        Some(camtrace_server::auth::Role::Viewer),
+        camtrace_server::auth::PasswordCost::Low,
+    )
+    .await
+    .unwrap();
+    let (token, _) = camtrace_server::auth::create_token(
+        app.pool(),
+        &user.id,
+        "test",
+        camtrace_server::auth::TokenScope::Read,
+        chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    let resp = camtrace_server::router(app.clone())
+        .oneshot(
+            Request::get("/api/v1/reports/estate?organisation=example-dept&format=json")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let server = comparable(serde_json::from_slice(&body).unwrap());
+
+    // The report is not trivially equal: it has devices, findings, a plan and evidence.
+    assert!(cli["devices"].as_array().is_some_and(|d| d.len() >= 4));
+    assert!(cli["findings"].as_array().is_some_and(|f| !f.is_empty()));
+    assert!(cli["plan"].is_object());
+    assert!(cli["evidence"].as_array().is_some_and(|e| !e.is_empty()));
+    for key in cli.as_object().unwrap().keys() {
+        assert_eq!(
+            cli[key], server[key],
+            "`{key}` differs between the CLI and the server"
+        );
+    }
+    assert_eq!(cli, server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

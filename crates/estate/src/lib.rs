@@ -1,0 +1,35 @@
+//! The application layer: the use cases both front doors share. The CLI's subcommands and the
+//! server's handlers parse their input, check access and serialise; what happens in between
+//! (judge an estate, plan, build a report, reconcile, record progress) is here, once.
+//!
+//! * [`judge`]: an estate judged against the regimes ([`judge::judge`]), and the policies.
+//! * [`plan`]: the remediation plan of a judged estate.
+//! * [`attribution`]: who made a registered device, read from the register's maker and brand.
+//! * [`report`]: the report input for a scope (the CLI's whole view and the server's
+//!   per-organisation view are one function) and the progress series.
+//!
+//! It depends on the core crates and on the store trait, never on axum or clap.
+
+pub mod attribution;
+pub mod judge;
+pub mod plan;
+pub mod report;
+
+pub use judge::{judge, load_policies, Judged};
+pub use plan::{make_plan, plan_devices, PlanSettings};
+pub use report::{report_input, ReportRequest, Scope};
+
+/// What can go wrong in a use case.
+#[derive(Debug, thiserror::Error)]
+pub enum EstateError {
+    #[error(transparent)]
+    Store(#[from] camtrace_store::StoreError),
+    /// A knowledge-base file (policies, costs, catalogue) is invalid.
+    #[error("knowledge base: {0}")]
+    Kb(String),
+    /// The request names something unknown (a regime id) or out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = EstateError> = std::result::Result<T, E>;
