@@ -137,3 +137,137 @@ async fn same_scope_gives_the_same_report_from_the_cli_and_the_server() {
     assert_eq!(cli, server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One waiver rule for both front doors: the same waiver is accepted or refused alike by
+/// `camtrace waiver add` and by `POST /api/v1/waiver-requests`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_waiver_is_accepted_or_refused_alike_by_the_cli_and_the_server() {
+    let dir = tmpdir("waiver");
+    let db = dir.join("camtrace.db");
+    let db = db.to_str().unwrap().to_string();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ingest/tests/fixtures");
+    camtrace(
+        &db,
+        &[
+            "import",
+            fixtures.join("site-register.csv").to_str().unwrap(),
+        ],
+    );
+    let store = camtrace_store::open(&db).await.unwrap();
+    let app = camtrace_server::App::new(
+        std::sync::Arc::from(store),
+        &camtrace_kb::KbFiles::embedded(),
+        camtrace_server::ServerConfig::default(),
+    )
+    .unwrap();
+    let user = camtrace_server::auth::create_user(
+        app.pool(),
+        "editor",
+        "editor-password-123",
+        Some(camtrace_server::auth::Role::Editor),
+        camtrace_server::auth::PasswordCost::Low,
+    )
+    .await
+    .unwrap();
+    let (token, _) = camtrace_server::auth::create_token(
+        app.pool(),
+        &user.id,
+        "test",
+        camtrace_server::auth::TokenScope::Write,
+        chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    let cases: Vec<(&str, &str, String, bool)> = vec![
+        (
+            "uk-2022-sensitive-sites/consider-removal",
+            "budget",
+            day(30),
+            true,
+        ),
+        (
+            "uk-2022-sensitive-sites/consider-removal",
+            "budget",
+            day(0),
+            true,
+        ),
+        (
+            "uk-2022-sensitive-sites/needs-inspection",
+            "budget",
+            day(30),
+            true,
+        ),
+        (
+            "uk-2022-sensitive-sites/consider-removal",
+            "budget",
+            day(-1),
+            false,
+        ),
+        (
+            "uk-2022-sensitive-sites/consider-removal",
+            "budget",
+            day(4 * 366),
+            false,
+        ),
+        (
+            "uk-2022-sensitive-sites/no-such-rule",
+            "budget",
+            day(30),
+            false,
+        ),
+        ("no-such-regime/consider-removal", "budget", day(30), false),
+        ("consider-removal", "budget", day(30), false),
+        (
+            "uk-2022-sensitive-sites/consider-removal",
+            "   ",
+            day(30),
+            false,
+        ),
+    ];
+    for (rule, reason, expires, want) in cases {
+        let cli = Command::new(env!("CARGO_BIN_EXE_camtrace"))
+            .args(["--db", &db, "waiver", "add", "--device", "cam-gate"])
+            .args([
+                "--rule",
+                rule,
+                "--reason",
+                reason,
+                "--approver",
+                "A. Approver",
+            ])
+            .args(["--expires", &expires])
+            .env_remove("CAMTRACE_KB")
+            .output()
+            .unwrap();
+        let body = serde_json::json!({
+            "device_id": "cam-gate", "rule_id": rule, "reason": reason, "expires_on": expires,
+        });
+        let resp = camtrace_server::router(app.clone())
+            .oneshot(
+                Request::post("/api/v1/waiver-requests")
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let server_ok = resp.status().is_success();
+        let text = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            cli.status.success(),
+            want,
+            "CLI on {rule} {reason:?} {expires}: {}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+        assert_eq!(
+            server_ok,
+            want,
+            "server on {rule} {reason:?} {expires}: {}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,6 +7,7 @@
 //! * [`attribution`]: who made a registered device, read from the register's maker and brand.
 //! * [`report`]: the report input for a scope (the CLI's whole view and the server's
 //!   per-organisation view are one function) and the progress series.
+//! * [`waiver`]: what a waiver must meet, from the CLI or the server.
 //!
 //! It depends on the core crates and on the store trait, never on axum or clap.
 
@@ -14,6 +15,7 @@ pub mod attribution;
 pub mod judge;
 pub mod plan;
 pub mod report;
+pub mod waiver;
 
 pub use judge::{judge, load_policies, Judged};
 pub use plan::{make_plan, plan_devices, PlanSettings};

@@ -5,9 +5,7 @@
 
 use crate::cmd::plan::{load_policies, parse_date, runtime, today};
 use crate::common::{default_format, Format, Global};
-use anyhow::Context;
 use camtrace_model::Waiver;
-use camtrace_policy::INSPECTION_RULE;
 use camtrace_store::WaiverFilter;
 use std::io::Write;
 use std::process::ExitCode;
@@ -137,29 +135,18 @@ fn add(g: &Global, a: AddArgs) -> anyhow::Result<ExitCode> {
         nonempty(w, v)?;
     }
     let expires = parse_date(&a.expires)?;
-    anyhow::ensure!(
-        expires >= today(),
-        "--expires {expires} is in the past: a waiver must be in force for at least today"
-    );
-    // The rule must exist in the loaded regimes.
+    // The same rules as the server's waiver requests (camtrace_estate::waiver).
     let files = g.kb_files()?;
     let policies = load_policies(&files)?;
-    let (regime, rule) = a.rule.split_once('/').ok_or_else(|| {
-        anyhow::anyhow!(
-            "--rule must be `<regime>/<rule>`, e.g. uk-2022-sensitive-sites/consider-removal"
-        )
-    })?;
-    let r = policies.get(regime).ok_or_else(|| {
-        let known: Vec<&str> = policies.regimes.iter().map(|r| r.id.as_str()).collect();
-        anyhow::anyhow!("unknown regime `{regime}` (known: {})", known.join(", "))
-    })?;
-    if rule != INSPECTION_RULE && r.rule(rule).is_none() {
-        let known: Vec<&str> = r.rules.iter().map(|x| x.id.as_str()).collect();
-        anyhow::bail!(
-            "regime `{regime}` has no rule `{rule}` (rules: {}, {INSPECTION_RULE})",
-            known.join(", ")
-        );
-    }
+    camtrace_estate::waiver::validate(
+        &policies,
+        &camtrace_estate::waiver::WaiverDraft {
+            rule_id: &a.rule,
+            reason: &a.reason,
+            expires_on: expires,
+        },
+        today(),
+    )?;
     let id = a.id.clone().unwrap_or_else(|| {
         let now = chrono::Utc::now();
         format!(
@@ -182,9 +169,7 @@ fn add(g: &Global, a: AddArgs) -> anyhow::Result<ExitCode> {
     };
     let who = actor(&a.actor);
     runtime()?.block_on(async {
-        let store = camtrace_store::open(&g.db)
-            .await
-            .with_context(|| format!("opening the register database {}", g.db))?;
+        let store = crate::common::open_register(&g.db).await?;
         if store.get_device(&a.device).await?.is_none() {
             anyhow::bail!(
                 "device `{}` is not in the register (import it first: camtrace import FILE)",
@@ -215,9 +200,7 @@ fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
         include_revoked: a.all,
     };
     let waivers = runtime()?.block_on(async {
-        let store = camtrace_store::open(&g.db)
-            .await
-            .with_context(|| format!("opening the register database {}", g.db))?;
+        let store = crate::common::open_register(&g.db).await?;
         anyhow::Ok(store.list_waivers(&filter).await?)
     })?;
     let state = |w: &Waiver| {
@@ -308,9 +291,7 @@ fn revoke(g: &Global, a: RevokeArgs) -> anyhow::Result<ExitCode> {
     nonempty("by", &a.by)?;
     nonempty("reason", &a.reason)?;
     let w = runtime()?.block_on(async {
-        let store = camtrace_store::open(&g.db)
-            .await
-            .with_context(|| format!("opening the register database {}", g.db))?;
+        let store = crate::common::open_register(&g.db).await?;
         anyhow::Ok(store.revoke_waiver(&a.id, &a.by, &a.reason).await?)
     })?;
     println!(

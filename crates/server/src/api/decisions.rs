@@ -514,18 +514,16 @@ pub async fn create_request(
     body: &NewWaiverRequest,
 ) -> ApiResult<WaiverRequest> {
     let (_, site) = readable_device(app, &caller.access, &body.device_id, Role::Editor).await?;
-    if body.reason.trim().is_empty() || body.reason.len() > 4000 {
-        return Err(ApiError::bad("reason: 1-4000 characters"));
-    }
-    if body.rule_id.is_empty() || body.rule_id.len() > 200 || !body.rule_id.contains('/') {
-        return Err(ApiError::bad("rule_id: `<regime>/<rule>`"));
-    }
-    if body.expires_on <= today() {
-        return Err(ApiError::bad("expires_on must be in the future"));
-    }
-    if body.expires_on > today() + chrono::Duration::days(3 * 366) {
-        return Err(ApiError::bad("a waiver lasts at most three years"));
-    }
+    // The same rules as `camtrace waiver add` (camtrace_estate::waiver).
+    camtrace_estate::waiver::validate(
+        &app.policies,
+        &camtrace_estate::waiver::WaiverDraft {
+            rule_id: &body.rule_id,
+            reason: &body.reason,
+            expires_on: body.expires_on,
+        },
+        today(),
+    )?;
     let w = WaiverRequest {
         id: auth::new_id(),
         device_id: body.device_id.clone(),
