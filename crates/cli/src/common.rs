@@ -18,7 +18,7 @@ pub struct Global {
         global = true,
         env = "CAMTRACE_DB",
         value_name = "URL",
-        default_value = "camtrace.db"
+        default_value = DEFAULT_DB
     )]
     pub db: String,
     /// More log output (-v, -vv).
@@ -106,4 +106,55 @@ impl<W: std::io::Write> CsvOut<W> {
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
     }
+}
+
+/// The SQLite file a `--db` value names; `None` for PostgreSQL and in-memory databases.
+pub fn sqlite_file(db: &str) -> Option<PathBuf> {
+    let db = db.trim();
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return None;
+    }
+    let path = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .unwrap_or(db);
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// The message for a read command run where there is no register database.
+pub fn no_register_message(db: &str, file: &std::path::Path) -> String {
+    let shown = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    format!(
+        "no register database at {} (looked there because of {}). Nothing was created. \
+         To get one: run `camtrace demo` (it prints the --db to use next), import a register \
+         with `camtrace import REGISTER.csv --db {db}`, or pass --db PATH (or set CAMTRACE_DB) \
+         naming an existing register",
+        shown.display(),
+        if db == DEFAULT_DB {
+            "the default --db camtrace.db in the current directory".to_string()
+        } else {
+            format!("--db / CAMTRACE_DB `{db}`")
+        }
+    )
+}
+
+/// The `--db` default.
+pub const DEFAULT_DB: &str = "camtrace.db";
+
+/// Open the register for a command that only reads it (or changes records that must already
+/// exist): never creates a database. A SQLite file that is not there is an error that says
+/// where camtrace looked and what to do.
+pub async fn open_register(db: &str) -> anyhow::Result<Box<dyn camtrace_store::Store>> {
+    if let Some(file) = sqlite_file(db) {
+        if !file.exists() {
+            anyhow::bail!("{}", no_register_message(db, &file));
+        }
+    }
+    camtrace_store::open(db)
+        .await
+        .with_context(|| format!("opening the register database {db}"))
 }

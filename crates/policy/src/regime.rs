@@ -365,7 +365,10 @@ impl PolicySet {
             .map(|id| {
                 self.get(id).ok_or_else(|| {
                     let known: Vec<&str> = self.regimes.iter().map(|r| r.id.as_str()).collect();
-                    format!("unknown regime `{id}` (known: {})", known.join(", "))
+                    format!(
+                        "unknown regime `{id}` (known: {}; see `camtrace kb list regimes`)",
+                        known.join(", ")
+                    )
                 })
             })
             .collect()

@@ -874,3 +874,21 @@ pub(crate) fn next_commands(db: &str) -> Vec<String> {
     .map(|c| format!("camtrace {c} --db {db}"))
     .collect()
 }
+
+#[cfg(test)]
+mod next_tests {
+    use super::*;
+
+    #[test]
+    fn demo_ends_with_next_commands_on_its_own_db() {
+        let c = next_commands("camtrace-demo/camtrace.db");
+        assert!(c.iter().any(|x| x == "camtrace check --db camtrace-demo/camtrace.db"));
+        assert!(c.iter().all(|x| x.ends_with("--db camtrace-demo/camtrace.db")));
+        let c = next_commands("/tmp/my demo/it's.db");
+        assert!(
+            c[0].ends_with("--db '/tmp/my demo/it'\\''s.db'"),
+            "{}",
+            c[0]
+        );
+    }
+}

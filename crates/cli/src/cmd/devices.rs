@@ -2,7 +2,6 @@
 //! the register import format, so an export can be edited and imported back).
 
 use crate::common::{default_format, Format, Global};
-use anyhow::Context;
 use camtrace_ingest::register::{write_csv, Register};
 use camtrace_model::{Device, DeviceClass, DeviceStatus};
 use camtrace_store::{DeviceFilter, EstateFilter, SiteFilter};
@@ -67,9 +66,7 @@ fn sensitive(a: &Args) -> Option<bool> {
 }
 
 async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
-    let store = camtrace_store::open(&g.db)
-        .await
-        .with_context(|| format!("opening the register database `{}`", g.db))?;
+    let store = crate::common::open_register(&g.db).await?;
     let scope = EstateFilter {
         organisation: a.org.clone(),
         site: a.site.clone(),

@@ -5,7 +5,6 @@
 
 use crate::cmd::plan::runtime;
 use crate::common::{default_format, Format, Global};
-use anyhow::Context;
 use camtrace_store::{HistoryAnchor, HistoryFilter, StoreError};
 use std::io::Write;
 use std::process::ExitCode;
@@ -65,9 +64,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 
 fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let (result, head) = runtime()?.block_on(async {
-        let store = camtrace_store::open(&g.db)
-            .await
-            .with_context(|| format!("opening the register database {}", g.db))?;
+        let store = crate::common::open_register(&g.db).await?;
         let mut result = store.verify_history().await;
         for anchor in &a.anchor {
             if result.is_err() {
@@ -136,9 +133,7 @@ pub(crate) fn print(
     format: Option<Format>,
 ) -> anyhow::Result<ExitCode> {
     let entries = runtime()?.block_on(async {
-        let store = camtrace_store::open(&g.db)
-            .await
-            .with_context(|| format!("opening the register database {}", g.db))?;
+        let store = crate::common::open_register(&g.db).await?;
         anyhow::Ok(store.history(filter).await?)
     })?;
     let mut out = std::io::stdout().lock();

@@ -47,7 +47,7 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: ShowFormat,
     },
-    /// List companies, brands, lists or OEM links.
+    /// List companies, brands, lists, OEM links or policy regimes.
     List {
         #[arg(value_enum)]
         what: ListWhat,
@@ -80,6 +80,8 @@ pub enum ListWhat {
     Brands,
     Lists,
     Oem,
+    /// Policy regimes (`kb/policies/`): the ids `--regime` takes, and which apply by default.
+    Regimes,
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
@@ -656,6 +658,37 @@ fn list(
                 })
                 .collect(),
         ),
+        ListWhat::Regimes => {
+            let policies = camtrace_policy::PolicySet::load(&g.kb_files()?)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("loading kb/policies")?;
+            (
+                vec![
+                    "id",
+                    "jurisdiction",
+                    "effective",
+                    "default",
+                    "rules",
+                    "title",
+                    "source",
+                ],
+                policies
+                    .regimes
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.clone(),
+                            r.jurisdiction.clone(),
+                            r.effective.to_string(),
+                            if r.opt_in { "no (opt-in)" } else { "yes" }.into(),
+                            r.rules.len().to_string(),
+                            r.title.clone(),
+                            r.source.clone(),
+                        ]
+                    })
+                    .collect(),
+            )
+        }
         ListWhat::Oem => (
             vec!["brand", "maker", "models", "period", "confidence", "source"],
             kb.oem_links
@@ -736,12 +769,9 @@ fn list(
     Ok(ExitCode::SUCCESS)
 }
 
+/// One cell through the one CSV writer (RFC 4180 quoting, spreadsheet formulas neutralised).
 fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    camtrace_model::csv_out::field(s)
 }
 
 // ---------------------------------------------------------------------------------------------

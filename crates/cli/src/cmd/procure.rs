@@ -154,7 +154,15 @@ fn check(g: &Global, a: CheckArgs) -> anyhow::Result<ExitCode> {
         .transpose()?
         .unwrap_or_else(today);
     let bytes = read_quote(&a.quote)?;
+    let missing = crate::common::sqlite_file(&g.db).filter(|f| !f.exists());
     let (sites, orgs) = if a.no_db {
+        (Vec::new(), Vec::new())
+    } else if let Some(file) = missing {
+        // Never create a database to read sites from.
+        tracing::warn!(
+            "{}; destinations treated as unknown (judged as if for sensitive sites)",
+            crate::common::no_register_message(&g.db, &file)
+        );
         (Vec::new(), Vec::new())
     } else {
         match runtime()?.block_on(async {

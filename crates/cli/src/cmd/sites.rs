@@ -1,7 +1,6 @@
 //! `camtrace sites`: list sites with the sensitive-site criteria they meet.
 
 use crate::common::{default_format, Format, Global};
-use anyhow::Context;
 use camtrace_model::Site;
 use camtrace_store::{DeviceFilter, SiteFilter};
 use serde::Serialize;
@@ -46,9 +45,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
-    let store = camtrace_store::open(&g.db)
-        .await
-        .with_context(|| format!("opening the register database `{}`", g.db))?;
+    let store = crate::common::open_register(&g.db).await?;
     let sensitive = if a.sensitive {
         Some(true)
     } else if a.not_sensitive {
