@@ -17,7 +17,14 @@ fn lorex_before_and_after_the_sale_to_skywatch() {
     let set = policies();
     let fcc = set.get("us-fcc-covered-list").unwrap();
     let o = org("o", "local_government", "US");
-    let s = site("s", "o", Default::default(), &["public-safety"]);
+    // The Covered List restricts purchases paid with an FCC-administered subsidy (47 U.S.C.
+    // 1602), not a private buyer's own purchase: the site is tagged as subsidised.
+    let s = site(
+        "s",
+        "o",
+        Default::default(),
+        &["public-safety", "fcc-subsidy"],
+    );
     let d = facts(
         "lorex-1",
         None,

@@ -139,7 +139,8 @@ fn uk_2022_sensitive_sites() {
                 "the site is sensitive because it is routinely used by Ministers",
                 "rule no-new-deployment of regime uk-2022-sensitive-sites",
                 "produced by companies subject to the National Intelligence Law",
-                "npsa.gov.uk",
+                // The written answer restating the WMS (HL9193), not an NPSA page.
+                "eldaddp.azurewebsites.net",
             ],
             ..base()
         },
@@ -171,7 +172,8 @@ fn uk_2022_sensitive_sites() {
             reasons: &[
                 "the device is on a core departmental network segment",
                 "disconnect such surveillance equipment from core Departmental networks",
-                "Smart Devices: China",
+                // Will Quince's written answer of 26 Jul 2023 ("Smart Devices: China").
+                "parallelparliament.co.uk/writtenanswers",
             ],
             ..base()
         },
@@ -238,6 +240,22 @@ fn uk_2022_sensitive_sites() {
         Case {
             name: "US organisation: UK regime does not apply",
             country: "US",
+            expect: &[],
+            ..base()
+        },
+        // Written answer, 9 Apr 2024: local authorities are under no obligation to follow; the
+        // statement instructed departments (issue 13: the rules said "any UK organisation").
+        Case {
+            name: "local authority, sensitive site and core network: no obligation",
+            org_kind: "local_government",
+            status: DeviceStatus::Installed,
+            core: Some(true),
+            expect: &[],
+            ..base()
+        },
+        Case {
+            name: "local authority planning a Hikvision camera: no obligation",
+            org_kind: "local_government",
             expect: &[],
             ..base()
         },
@@ -360,29 +378,61 @@ fn us_fcc_covered_list_scope_by_purpose() {
         expect,
         ..base()
     };
+    // The Covered List restricts what an FCC-administered subsidy pays for (47 U.S.C. 1602),
+    // not a private buyer's own purchase or use of authorised equipment.
+    const SUB: &[&str] = &["fcc-subsidy"];
+    const SUB_PS: &[&str] = &["fcc-subsidy", "public-safety"];
     // Scoped maker: only for a listed purpose.
-    check(c("2023-01-01", &[], Some("hikvision"), &[]));
-    check(c("2021-03-11", &[], Some("hikvision"), &["public-safety"]));
+    check(c("2023-01-01", &[], Some("hikvision"), SUB));
+    check(c("2021-05-10", &[], Some("hikvision"), SUB_PS));
     check(Case {
         reasons: &[
-            "the site is tagged: public-safety",
+            "the site is tagged: fcc-subsidy, public-safety",
             "Scoped makers (Hytera, Hikvision, Dahua) are covered only where the site is tagged",
             "listed scope: to the extent",
+            "may not be used to",
         ],
         ..c(
-            "2021-03-12",
-            &[("no-new-deployment", "open")],
+            "2021-05-11",
+            &[("no-subsidised-purchase", "open")],
             Some("hikvision"),
-            &["public-safety"],
+            SUB_PS,
         )
     });
-    // Unscoped maker: everywhere.
+    // Unscoped maker: wherever the subsidy pays.
     check(c(
-        "2021-03-12",
-        &[("no-new-deployment", "open")],
+        "2021-05-11",
+        &[("no-subsidised-purchase", "open")],
         Some("huawei"),
-        &[],
+        SUB,
     ));
+    // No subsidy: before the authorisation ban nothing; after it, a low review for a planned
+    // device (check its authorisation), never a ban on the buyer.
+    check(c("2022-01-01", &[], Some("huawei"), &[]));
+    check(Case {
+        reasons: &["binds manufacturers and sellers, not the use of equipment already authorised"],
+        ..c(
+            "2023-02-06",
+            &[("check-authorisation", "open")],
+            Some("huawei"),
+            &[],
+        )
+    });
+    // Installed, no subsidy: the list does not forbid private use of authorised equipment.
+    check(Case {
+        status: DeviceStatus::Installed,
+        ..c("2024-01-01", &[], Some("huawei"), &["public-safety"])
+    });
+    // Installed, subsidised: the subsidy may not pay to maintain it.
+    check(Case {
+        status: DeviceStatus::Installed,
+        ..c(
+            "2024-01-01",
+            &[("no-subsidised-maintenance", "open")],
+            Some("huawei"),
+            SUB,
+        )
+    });
 }
 
 #[test]
@@ -425,6 +475,19 @@ fn au_defence_2023() {
         Some("hikvision"),
     ));
     assert_eq!(got[0].due, Some(date("2023-06-30")));
+    // The order and its completion target were Defence's: other Australian government bodies
+    // are out of this regime's scope (issue 13: it was applied to every central body).
+    for kind in ["central_government", "federal_agency"] {
+        check(Case {
+            org_kind: kind,
+            ..c(
+                "2023-03-01",
+                DeviceStatus::Installed,
+                &[],
+                Some("hikvision"),
+            )
+        });
+    }
 }
 
 #[test]
@@ -473,7 +536,7 @@ fn lorex_maker_follows_the_brand_owner_on_the_date() {
         confidence: 0.9,
         org_kind: "local_government",
         country: "US",
-        tags: &["public-safety"],
+        tags: &["public-safety", "fcc-subsidy"],
         criteria: NONE,
         as_of,
         expect,
@@ -483,7 +546,7 @@ fn lorex_maker_follows_the_brand_owner_on_the_date() {
         ],
         ..base()
     };
-    check(c("2022-11-23", &[("no-new-deployment", "open")]));
+    check(c("2022-11-23", &[("no-subsidised-purchase", "open")]));
     check(c("2022-11-24", &[]));
 
     // The install date decides when known (a Lorex bought from Dahua stays a Dahua device).
