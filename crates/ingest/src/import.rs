@@ -286,6 +286,15 @@ async fn resolve(
         }
     }
     let readable = |org: &str| opts.readable.as_ref().is_none_or(|r| r.contains(org));
+    for o in &mut reg.organisations {
+        let old = store
+            .get_organisation(&o.id)
+            .await?
+            .filter(|old| readable(&old.id));
+        if let Some(old) = old {
+            register::keep_absent_organisation(o, &old, columns);
+        }
+    }
     // Site → organisation of the stored sites looked at so far.
     let mut site_org: HashMap<String, Option<String>> = HashMap::new();
     for s in &mut reg.sites {

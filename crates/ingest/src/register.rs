@@ -15,8 +15,8 @@
 //! * A cell that camtrace's CSV writer neutralised against spreadsheet formulas (`'=...`,
 //!   `'@...`, see [`camtrace_model::csv_out`]) reads back without that one leading `'`.
 //! * A column missing from the header leaves that field of an existing record as it is (the
-//!   caller merges with [`keep_absent_device`] / [`keep_absent_site`]), so `device,status` is a
-//!   valid bulk status update.
+//!   caller merges with [`keep_absent_device`] / [`keep_absent_site`] /
+//!   [`keep_absent_organisation`]), so `device,status` is a valid bulk status update.
 
 use crate::{cap, normalise_mac, IngestError, Result, RowError, MAX_REGISTER_BYTES};
 use camtrace_model::{
@@ -1158,6 +1158,28 @@ pub fn keep_absent_device(new: &mut Device, old: &Device, columns: &HashSet<Stri
     keep!("notes", notes);
 }
 
+/// Fields whose column the file did not have keep the stored value (an organisation named only
+/// by the `organisation` column of a site or device row keeps its name, parent, kind and
+/// country).
+pub fn keep_absent_organisation(
+    new: &mut Organisation,
+    old: &Organisation,
+    columns: &HashSet<String>,
+) {
+    if absent(columns, "organisation_name") {
+        new.name = old.name.clone();
+    }
+    if absent(columns, "organisation_parent") {
+        new.parent = old.parent.clone();
+    }
+    if absent(columns, "organisation_kind") {
+        new.kind = old.kind.clone();
+    }
+    if absent(columns, "country") {
+        new.country = old.country.clone();
+    }
+}
+
 /// Fields whose column the file did not have keep the stored value.
 pub fn keep_absent_site(new: &mut Site, old: &Site, columns: &HashSet<String>) {
     if new.organisation.is_empty() {
@@ -1284,6 +1306,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("devcies"), "{e}");
+    }
+
+    #[test]
+    fn register_without_organisation_columns_keeps_the_stored_organisation() {
+        let out = read("organisation,site,device\ndept,hq,cam-1\n").unwrap();
+        let mut new = out.register.organisations[0].clone();
+        let old = Organisation {
+            id: "dept".into(),
+            name: "Department for Examples".into(),
+            parent: Some("gov".into()),
+            kind: Some("central_government".into()),
+            country: Some("GB".into()),
+        };
+        keep_absent_organisation(&mut new, &old, &out.columns);
+        assert_eq!(new, old);
+        // A column that is there (even empty) is what the file says.
+        let out = read("organisation,organisation_kind,site\ndept,,hq\n").unwrap();
+        let mut new = out.register.organisations[0].clone();
+        keep_absent_organisation(&mut new, &old, &out.columns);
+        assert_eq!(new.kind, None);
+        assert_eq!(new.country.as_deref(), Some("GB"));
     }
 
     #[test]
