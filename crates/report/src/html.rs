@@ -95,6 +95,8 @@ pub struct Page {
     pub has_recon: bool,
     pub recon: Vec<(String, String, String)>,
     pub findings: Vec<FindingView>,
+    /// Each rule of the findings once, with its citation shortened for print.
+    pub rules: Vec<(String, String)>,
     pub has_plan: bool,
     pub plan_header: String,
     pub plan_method: String,
@@ -289,6 +291,18 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
             }
         }
     }
+    let rules: Vec<(String, String)> = r
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                format!("{}/{}", f.regime, f.rule),
+                f.citation.as_deref().map(shorten).unwrap_or_default(),
+            )
+        })
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
     let evidence_all = dedupe_evidence(&r.evidence);
     let evidence_items = evidence_all.len();
     let view = |row: &camtrace_plan::PlanRow, cur: &str| PlanRowView {
@@ -361,6 +375,7 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
         has_recon: !recon.is_empty(),
         recon,
         findings,
+        rules,
         has_plan,
         plan_header,
         plan_method,
@@ -496,7 +511,7 @@ pub fn dedupe_evidence(items: &[crate::EvidenceItem]) -> Vec<EvidenceView> {
                 kind: kind.to_string(),
                 detail: detail.to_string(),
                 signature: signature.to_string(),
-                source: source.to_string(),
+                source: shorten(source),
                 devices: devices.len(),
                 examples: {
                     let mut ex: Vec<&str> = devices.iter().take(3).copied().collect();
