@@ -158,3 +158,24 @@ pub async fn open_register(db: &str) -> anyhow::Result<Box<dyn camtrace_store::S
         .await
         .with_context(|| format!("opening the register database {db}"))
 }
+
+/// Text from the register (user names, reasons, ids) made safe to print on a terminal: control
+/// characters (escape sequences, carriage returns, newlines, tabs, C1 controls) and the Unicode
+/// bidirectional overrides are shown as `\u{..}` escapes, so stored text can neither move the
+/// cursor nor forge an output line.
+pub fn term_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}

@@ -4,7 +4,7 @@
 //! which catches the newest entries being cut off, the one change a chain cannot show on its own.
 
 use crate::cmd::plan::runtime;
-use crate::common::{default_format, Format, Global};
+use crate::common::{default_format, term_safe, Format, Global};
 use camtrace_store::{HistoryAnchor, HistoryFilter, StoreError};
 use std::io::Write;
 use std::process::ExitCode;
@@ -92,7 +92,12 @@ fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<ExitCode> {
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else if let Some(t) = &broken {
-        writeln!(out, "history BROKEN at entry {}: {}", t.seq, t.reason)?;
+        writeln!(
+            out,
+            "history BROKEN at entry {}: {}",
+            t.seq,
+            term_safe(&t.reason)
+        )?;
     } else {
         let checked = if a.anchor.is_empty() {
             String::new()
@@ -165,7 +170,12 @@ pub(crate) fn print(
                 writeln!(
                     out,
                     "{:>6} {:<28} {:<16} {:<14} {:<13} {}",
-                    e.seq, e.time, e.actor, e.action, e.entity_kind, e.entity_id
+                    e.seq,
+                    term_safe(&e.time),
+                    term_safe(&e.actor),
+                    term_safe(&e.action),
+                    term_safe(&e.entity_kind),
+                    term_safe(&e.entity_id)
                 )?;
             }
         }

@@ -4,7 +4,7 @@
 //! open with a reason saying so.
 
 use crate::cmd::plan::{load_policies, parse_date, runtime, today};
-use crate::common::{default_format, Format, Global};
+use crate::common::{default_format, term_safe, Format, Global};
 use camtrace_model::Waiver;
 use camtrace_store::WaiverFilter;
 use std::io::Write;
@@ -265,13 +265,13 @@ fn list(g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
             for w in &waivers {
                 out.push_str(&format!(
                     "{:<24} {:<20} {:<44} {:<9} {:<10} {}: {}\n",
-                    w.id,
-                    w.device_id,
-                    w.rule_id,
+                    term_safe(&w.id),
+                    term_safe(&w.device_id),
+                    term_safe(&w.rule_id),
                     state(w),
                     w.expires_on,
-                    w.approver,
-                    w.reason
+                    term_safe(&w.approver),
+                    term_safe(&w.reason)
                 ));
             }
             out.push_str(&format!("{} waiver(s) on {on}\n", waivers.len()));
