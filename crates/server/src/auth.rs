@@ -462,6 +462,7 @@ pub async fn check_login(
     pool: &AnyPool,
     username: &str,
     password: &str,
+    cost: PasswordCost,
 ) -> ApiResult<Option<User>> {
     let row = sqlx::query(
         "SELECT id, username, central_role, disabled, created_at, password_hash FROM users WHERE username = $1",
@@ -472,7 +473,7 @@ pub async fn check_login(
     let Some(row) = row else {
         // Same work as a real check, against a hash that cannot match.
         let pw = password.to_string();
-        tokio::task::spawn_blocking(move || verify_password(&pw, DUMMY_HASH))
+        tokio::task::spawn_blocking(move || verify_password(&pw, dummy_hash(cost)))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         return Ok(None);
@@ -492,6 +493,19 @@ pub async fn check_login(
 
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2dKbs0Rk9Nfvqa6SjD1dVqlZ3eFZwPGPjMG7WQkXJUI";
+
+/// A hash no password matches, at the cost real hashes have (so an unknown user name takes as
+/// long as a known one).
+fn dummy_hash(cost: PasswordCost) -> &'static str {
+    static LOW: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match cost {
+        PasswordCost::Default => DUMMY_HASH,
+        PasswordCost::Low => LOW.get_or_init(|| {
+            hash_password(&random_token(24), PasswordCost::Low)
+                .unwrap_or_else(|_| DUMMY_HASH.to_string())
+        }),
+    }
+}
 
 /// A new browser session: returns (cookie token, CSRF token).
 pub async fn create_session(

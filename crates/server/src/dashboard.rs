@@ -1372,40 +1372,50 @@ struct AuditPage {
     ok: bool,
     verification: String,
     entries: Vec<AuditRow>,
+    /// `/audit?before=N` for the next (older) page; empty on the last.
+    older: String,
 }
 
-async fn audit_page(State(app): State<App>, b: Browser) -> Response {
+#[derive(Deserialize)]
+struct AuditForm {
+    before: Option<i64>,
+}
+
+/// Entries shown per page, and read at most per page (a viewer who can read few entries of a
+/// large history pages through it in bounded steps).
+const AUDIT_PAGE: usize = 200;
+const AUDIT_SCAN: usize = 20_000;
+
+async fn audit_page(State(app): State<App>, b: Browser, Query(f): Query<AuditForm>) -> Response {
     let c = try_page!(b, caller(&b));
-    let v = try_page!(b, crate::api::auditlog::verify_chain(&app).await);
-    let mut entries = try_page!(
+    let v = try_page!(
         b,
-        crate::api::auditlog::scoped_history(
-            &app,
-            &c.access,
-            &crate::api::auditlog::AuditQuery {
-                limit: Some(100_000),
-                ..Default::default()
-            }
-        )
-        .await
+        app.chain_verifier
+            .step(&app, crate::api::auditlog::VERIFY_BUDGET)
+            .await
     );
-    entries.reverse();
-    entries.truncate(200);
+    let before = f.before.filter(|s| *s > 0);
+    let (entries, next) = try_page!(
+        b,
+        crate::api::auditlog::scoped_newest(&app, &c.access, before, AUDIT_PAGE, AUDIT_SCAN).await
+    );
+    let verification = match &v.tampered {
+        Some((seq, reason)) => format!("TAMPERING DETECTED at entry {seq}: {reason}"),
+        None if v.verified_to >= v.head => format!(
+            "Hash chain verified: {} entries, none altered (checked incrementally; {} re-check round(s) of the older entries since the server started).",
+            v.head, v.rounds
+        ),
+        None => format!(
+            "Hash chain verified up to entry {} of {}, none altered so far; verification continues with each visit ({} entries per page load).",
+            v.verified_to,
+            v.head,
+            crate::api::auditlog::VERIFY_BUDGET
+        ),
+    };
     render(&AuditPage {
         l: layout(&b, None),
-        ok: v.ok,
-        verification: if v.ok {
-            format!(
-                "Hash chain verified: {} entries, none altered.",
-                v.entries.unwrap_or(0)
-            )
-        } else {
-            format!(
-                "TAMPERING DETECTED at entry {}: {}",
-                v.tampered_seq.unwrap_or(0),
-                v.reason.unwrap_or_default()
-            )
-        },
+        ok: v.tampered.is_none(),
+        verification,
         entries: entries
             .into_iter()
             .map(|e| AuditRow {
@@ -1418,5 +1428,8 @@ async fn audit_page(State(app): State<App>, b: Browser) -> Response {
                 hash: e.hash.chars().take(16).collect(),
             })
             .collect(),
+        older: next
+            .map(|s| format!("/audit?before={s}"))
+            .unwrap_or_default(),
     })
 }

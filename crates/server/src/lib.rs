@@ -56,6 +56,8 @@ pub struct AppState {
     pub password_cost: PasswordCost,
     /// Sign-in back-off per address and per user name.
     pub login_throttle: throttle::LoginThrottle,
+    /// The dashboard's incremental hash-chain verification (checkpoint in memory).
+    pub chain_verifier: api::auditlog::ChainVerifier,
 }
 
 /// What happened in an [`App::access_event`].
@@ -156,6 +158,7 @@ impl App {
             config,
             password_cost,
             login_throttle: Default::default(),
+            chain_verifier: Default::default(),
         }))
     }
 
@@ -259,12 +262,23 @@ async fn ready(
     }
 }
 
+/// What [`bootstrap_admin`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Users existed: nothing was created.
+    Existing,
+    /// `admin` was created with the password from `CAMTRACE_ADMIN_PASSWORD`.
+    CreatedFromEnvironment,
+    /// `admin` was created with this generated password (the caller prints it once).
+    CreatedWithPassword(String),
+}
+
 /// First run: when no user exists, create `admin` (central admin role) with the password from
-/// `CAMTRACE_ADMIN_PASSWORD` or a random one. Returns the generated password (the caller prints
-/// it once); `None` when users existed or the password came from the environment.
-pub async fn bootstrap_admin(app: &App, env_password: Option<String>) -> ApiResult<Option<String>> {
+/// `CAMTRACE_ADMIN_PASSWORD` or a random one, and say which happened: the caller reports a
+/// creation only when there was one.
+pub async fn bootstrap_admin(app: &App, env_password: Option<String>) -> ApiResult<Bootstrap> {
     if auth::user_count(app.pool()).await? > 0 {
-        return Ok(None);
+        return Ok(Bootstrap::Existing);
     }
     let (password, generated) = match env_password.filter(|p| !p.is_empty()) {
         Some(p) => (p, false),
@@ -287,7 +301,11 @@ pub async fn bootstrap_admin(app: &App, env_password: Option<String>) -> ApiResu
         Some(serde_json::json!({"username": user.username, "central_role": "admin", "first_run": true})),
     )
     .await?;
-    Ok(generated.then_some(password))
+    Ok(if generated {
+        Bootstrap::CreatedWithPassword(password)
+    } else {
+        Bootstrap::CreatedFromEnvironment
+    })
 }
 
 /// Run the server until Ctrl-C or SIGTERM. `on_bound` is called with the bound address and

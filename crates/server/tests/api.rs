@@ -163,15 +163,16 @@ async fn metrics_public_opt_out_serves_metrics_without_login() {
 #[tokio::test]
 async fn first_run_creates_one_admin_once() {
     let app = sqlite_app().await;
-    let pw = camtrace_server::bootstrap_admin(&app, None)
-        .await
-        .unwrap()
-        .expect("generated");
+    let camtrace_server::Bootstrap::CreatedWithPassword(pw) =
+        camtrace_server::bootstrap_admin(&app, None).await.unwrap()
+    else {
+        panic!("a password is generated");
+    };
     assert!(pw.len() >= 20);
-    assert!(camtrace_server::bootstrap_admin(&app, None)
-        .await
-        .unwrap()
-        .is_none());
+    assert_eq!(
+        camtrace_server::bootstrap_admin(&app, None).await.unwrap(),
+        camtrace_server::Bootstrap::Existing
+    );
     let r = login(&app, "admin", &pw).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["user"]["central_role"], "admin");
@@ -181,11 +182,12 @@ async fn first_run_creates_one_admin_once() {
     assert!(!dump.contains(&pw));
 
     let app2 = sqlite_app().await;
-    let none = camtrace_server::bootstrap_admin(&app2, Some("from-the-environment".into()))
+    let from_env = camtrace_server::bootstrap_admin(&app2, Some("from-the-environment".into()))
         .await
         .unwrap();
-    assert!(
-        none.is_none(),
+    assert_eq!(
+        from_env,
+        camtrace_server::Bootstrap::CreatedFromEnvironment,
         "a password from the environment is not echoed back"
     );
     let r = login(&app2, "admin", "from-the-environment").await;

@@ -10,7 +10,7 @@ mod common;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use camtrace_server::throttle;
 use common::*;
 use serde_json::json;
@@ -194,4 +194,725 @@ async fn signin_throttle_is_not_an_anonymous_lockout(app: camtrace_server::App) 
 #[tokio::test]
 async fn signin_throttle_is_not_an_anonymous_lockout_on_both_backends() {
     on_both("f5b", signin_throttle_is_not_an_anonymous_lockout).await;
+}
+
+// ------------------------------------------------------------------ finding 6
+
+/// A local receiver on 127.0.0.1 that counts requests and answers with `status` (and, for a
+/// redirect, `Location: location`).
+async fn receiver(
+    status: StatusCode,
+    location: &'static str,
+) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let rx = axum::Router::new().fallback(move || {
+        let h = h.clone();
+        async move {
+            h.fetch_add(1, Ordering::SeqCst);
+            let mut r = axum::response::IntoResponse::into_response(status);
+            if !location.is_empty() {
+                r.headers_mut()
+                    .insert("location", location.parse().unwrap());
+            }
+            r
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, rx).await;
+    });
+    (addr, hits)
+}
+
+/// An app with the default webhook address policy (no allow-list).
+async fn app_without_allow_list(url: &str) -> camtrace_server::App {
+    let mut config = test_config();
+    config.webhook_policy = Default::default();
+    app_with(url, config).await
+}
+
+fn test_event() -> camtrace_server::alerts::Event {
+    camtrace_server::alerts::Event {
+        id: "test:1".into(),
+        event: "plan_overdue".into(),
+        organisation: Some("orgb".into()),
+        time: camtrace_store::now_rfc3339(),
+        data: json!({}),
+    }
+}
+
+async fn webhook_ssrf_refuses_non_public_addresses(url: String) {
+    let f = fixture(app_without_allow_list(&url).await).await;
+    for target in [
+        "http://127.0.0.1:9/hook",
+        "http://[::1]:9/hook",
+        "http://localhost:9/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/hook",
+        "http://192.168.0.1/hook",
+        "http://100.64.0.1/hook",
+        "http://[fd00::1]/hook",
+        "http://0x7f000001/hook",
+    ] {
+        let r = post(
+            &f.app,
+            "/api/v1/webhooks",
+            f.token("bob"),
+            json!({"url": target, "organisation": "orgb"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{target}: {}", r.text());
+        assert!(r.text().contains("webhook_allow"), "{}", r.text());
+    }
+    // A webhook stored before the policy (or edited in the database) is refused at delivery.
+    let (addr, hits) = receiver(StatusCode::OK, "").await;
+    sqlx::query("INSERT INTO webhooks (id, url, secret, events, organisation, active, created_by, created_at) VALUES ('old', $1, 's', '[]', 'orgb', 1, 'bob', '2026-01-01T00:00:00Z')")
+        .bind(format!("http://{addr}/hook"))
+        .execute(f.app.pool())
+        .await
+        .unwrap();
+    let hook = camtrace_server::alerts::list_webhooks(&f.app)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|h| h.id == "old")
+        .unwrap();
+    assert!(!camtrace_server::alerts::deliver(&f.app, &hook, "s", &test_event()).await);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let log = camtrace_server::alerts::deliveries(&f.app, "old")
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1, "refused once, not retried");
+    assert!(
+        log[0].error.as_deref().unwrap().contains("loopback"),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn webhook_ssrf_refuses_non_public_addresses_on_both_backends() {
+    webhook_ssrf_refuses_non_public_addresses("sqlite::memory:".into()).await;
+    if let Some(url) = fresh_postgres("f6a").await {
+        webhook_ssrf_refuses_non_public_addresses(url).await;
+    }
+}
+
+#[tokio::test]
+async fn webhook_ssrf_checks_names_after_resolution() {
+    use reqwest::dns::Resolve;
+    let deny = camtrace_server::webhook_guard::GuardedResolver {
+        policy: std::sync::Arc::new(Default::default()),
+    };
+    // `localhost` resolves (from the hosts file) to loopback only: nothing is left to connect to.
+    let r = deny.resolve("localhost".parse().unwrap()).await;
+    let err = r.err().expect("refused").to_string();
+    assert!(err.contains("loopback"), "{err}");
+    let allow = camtrace_server::webhook_guard::GuardedResolver {
+        policy: std::sync::Arc::new(
+            camtrace_server::webhook_guard::AddressPolicy::from_allow_list(&[
+                "127.0.0.0/8".into(),
+                "::1".into(),
+            ])
+            .unwrap(),
+        ),
+    };
+    let addrs: Vec<SocketAddr> = allow
+        .resolve("localhost".parse().unwrap())
+        .await
+        .map_err(|e| e.to_string())
+        .expect("allowed")
+        .collect();
+    assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+}
+
+/// Redirects are not followed (a redirect to the metadata service is a failed delivery);
+/// organisation admins see only whether a delivery arrived; webhooks can be disabled and
+/// deleted.
+async fn webhook_ssrf_no_redirects_coarse_status_disable_delete(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let (addr, hits) = receiver(
+        StatusCode::FOUND,
+        "http://169.254.169.254/latest/meta-data/",
+    )
+    .await;
+    let h = post_ok(
+        &f.app,
+        "/api/v1/webhooks",
+        f.token("bob"),
+        json!({"url": format!("http://{addr}/hook"), "organisation": "orgb"}),
+    )
+    .await;
+    let id = h.json()["webhook"]["id"].as_str().unwrap().to_string();
+    let secret = h.json()["secret"].as_str().unwrap().to_string();
+    let hook = camtrace_server::alerts::list_webhooks(&f.app)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|x| x.id == id)
+        .unwrap();
+    assert!(!camtrace_server::alerts::deliver(&f.app, &hook, &secret, &test_event()).await);
+    let attempts = hits.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(attempts >= 1);
+    let path = format!("/api/v1/webhooks/{id}/deliveries");
+    let central = get(&f.app, &path, f.token("root")).await.json();
+    assert_eq!(central[0]["status_code"], 302, "{central}");
+    let coarse = get(&f.app, &path, f.token("bob")).await.json();
+    assert_eq!(coarse.as_array().unwrap().len(), attempts);
+    for d in coarse.as_array().unwrap() {
+        assert!(d["status_code"].is_null(), "{d}");
+        assert_eq!(d["error"], "failed", "{d}");
+        assert_eq!(d["success"], false);
+    }
+    // Disable: nothing more is sent.
+    let r = post_ok(
+        &f.app,
+        &format!("/api/v1/webhooks/{id}/active"),
+        f.token("bob"),
+        json!({"active": false}),
+    )
+    .await;
+    assert_eq!(r.json()["active"], false);
+    camtrace_server::alerts::raise(&f.app, test_event())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), attempts);
+    // Someone who does not administer it sees nothing to change.
+    let r = call(
+        &f.app,
+        Method::DELETE,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(f.token("alice")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = call(
+        &f.app,
+        Method::DELETE,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(f.token("bob")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let list = get(&f.app, "/api/v1/webhooks", f.token("root"))
+        .await
+        .json();
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    assert_eq!(
+        get(&f.app, &path, f.token("root")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let actions: Vec<String> = f
+        .app
+        .store
+        .history(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.action)
+        .collect();
+    assert!(actions.contains(&"webhook_disable".to_string()));
+    assert!(actions.contains(&"webhook_delete".to_string()));
+}
+
+#[tokio::test]
+async fn webhook_ssrf_no_redirects_coarse_status_disable_delete_on_both_backends() {
+    on_both(
+        "f6b",
+        webhook_ssrf_no_redirects_coarse_status_disable_delete,
+    )
+    .await;
+}
+
+// ------------------------------------------------------------------ finding 12
+
+/// A signed-in session of `user`: (cookie, CSRF token).
+async fn session(app: &camtrace_server::App, user: &str) -> (String, String) {
+    let r = login(app, user, &password(user)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    (session_cookie(&r), csrf_token(&r))
+}
+
+async fn token_expiry_out_of_range_is_a_400_not_a_panic(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let (cookie, csrf) = session(&f.app, "alice").await;
+    for days in [i64::MAX, i64::MIN, 0, -1, 3651, 1_000_000_000_000] {
+        let r = with_session(
+            &f.app,
+            Method::POST,
+            "/api/v1/tokens",
+            &cookie,
+            Some(&csrf),
+            Some(json!({"name": "t", "scope": "read", "expires_days": days})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{days}: {}", r.text());
+    }
+    let r = with_session(
+        &f.app,
+        Method::POST,
+        "/api/v1/tokens",
+        &cookie,
+        Some(&csrf),
+        Some(json!({"name": "t", "scope": "read", "expires_days": 90})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn token_expiry_out_of_range_is_a_400_not_a_panic_on_both_backends() {
+    on_both("f12", token_expiry_out_of_range_is_a_400_not_a_panic).await;
+}
+
+// ------------------------------------------------------------------ finding 15
+
+async fn password_change_revokes_api_tokens(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let (cookie, csrf) = session(&f.app, "alice").await;
+    assert_eq!(
+        get(&f.app, "/api/v1/me", f.token("alice")).await.status,
+        StatusCode::OK
+    );
+    let r = with_session(
+        &f.app,
+        Method::POST,
+        "/api/v1/me/password",
+        &cookie,
+        Some(&csrf),
+        Some(json!({"current": password("alice"), "new": "alice-new-password-1"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    assert_eq!(
+        get(&f.app, "/api/v1/me", f.token("alice")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the token issued before the change is revoked"
+    );
+    assert_eq!(
+        get_with_cookie(&f.app, "/api/v1/me", &cookie).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Others' tokens are untouched.
+    assert_eq!(
+        get(&f.app, "/api/v1/me", f.token("anne")).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn password_change_revokes_api_tokens_on_both_backends() {
+    on_both("f15a", password_change_revokes_api_tokens).await;
+}
+
+async fn users_can_be_disabled_deleted_and_lose_their_central_role(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let bob = f.user_ids["bob"].clone();
+    let root = f.user_ids["root"].clone();
+    // Only a central admin.
+    let r = post(
+        &f.app,
+        &format!("/api/v1/users/{bob}/disabled"),
+        f.token("bob"),
+        json!({"disabled": true}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post_ok(
+        &f.app,
+        &format!("/api/v1/users/{bob}/disabled"),
+        f.token("root"),
+        json!({"disabled": true}),
+    )
+    .await;
+    assert_eq!(r.json()["disabled"], true);
+    assert_eq!(
+        get(&f.app, "/api/v1/me", f.token("bob")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&f.app, "bob", &password("bob")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    post_ok(
+        &f.app,
+        &format!("/api/v1/users/{bob}/disabled"),
+        f.token("root"),
+        json!({"disabled": false}),
+    )
+    .await;
+    assert_eq!(
+        login(&f.app, "bob", &password("bob")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&f.app, "/api/v1/me", f.token("bob")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "tokens revoked by disabling stay revoked"
+    );
+
+    // A second central admin loses the role, then the account.
+    let carl = post_ok(
+        &f.app,
+        "/api/v1/users",
+        f.token("root"),
+        json!({"username": "carl", "password": "carl-password-123", "central_role": "admin"}),
+    )
+    .await;
+    let carl = carl.json()["id"].as_str().unwrap().to_string();
+    let carl_token = new_token(
+        &f.app,
+        &carl,
+        "t",
+        camtrace_server::auth::TokenScope::Write,
+        chrono::Duration::days(1),
+    )
+    .await;
+    assert_eq!(
+        get(&f.app, "/api/v1/users", &carl_token).await.status,
+        StatusCode::OK
+    );
+    let r = post_ok(
+        &f.app,
+        &format!("/api/v1/users/{carl}/central-role"),
+        f.token("root"),
+        json!({"central_role": null}),
+    )
+    .await;
+    assert!(r.json()["central_role"].is_null(), "{}", r.json());
+    assert_eq!(
+        get(&f.app, "/api/v1/users", &carl_token).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Nobody removes their own access, and the last central admin stays.
+    for (path, body) in [
+        (
+            format!("/api/v1/users/{root}/disabled"),
+            json!({"disabled": true}),
+        ),
+        (
+            format!("/api/v1/users/{root}/central-role"),
+            json!({"central_role": null}),
+        ),
+    ] {
+        assert_eq!(
+            post(&f.app, &path, f.token("root"), body).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    let r = call(
+        &f.app,
+        Method::DELETE,
+        &format!("/api/v1/users/{carl}"),
+        Some(f.token("root")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    assert_eq!(
+        get(&f.app, "/api/v1/me", &carl_token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&f.app, "carl", "carl-password-123").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = call(
+        &f.app,
+        Method::DELETE,
+        &format!("/api/v1/users/{carl}"),
+        Some(f.token("root")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn users_can_be_disabled_deleted_and_lose_their_central_role_on_both_backends() {
+    on_both(
+        "f15b",
+        users_can_be_disabled_deleted_and_lose_their_central_role,
+    )
+    .await;
+}
+
+async fn plan_author_cannot_approve_own_plan(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    // anne is an approver of A and may draft plans too.
+    let p = post_ok(
+        &f.app,
+        "/api/v1/plans",
+        f.token("anne"),
+        json!({"organisation": "orga-secret-a", "title": "mine"}),
+    )
+    .await;
+    let id = p.json()["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/plans/{id}/decision");
+    let r = post(&f.app, &path, f.token("anne"), json!({"approve": true})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = post_ok(&f.app, &path, f.token("root"), json!({"approve": true})).await;
+    assert_eq!(r.json()["status"], "approved");
+}
+
+#[tokio::test]
+async fn plan_author_cannot_approve_own_plan_on_both_backends() {
+    on_both("f15c", plan_author_cannot_approve_own_plan).await;
+}
+
+#[tokio::test]
+async fn admin_password_from_env_on_restart_reports_nothing_created() {
+    let app = sqlite_app().await;
+    let pw = Some("from-the-environment".to_string());
+    assert_eq!(
+        camtrace_server::bootstrap_admin(&app, pw.clone())
+            .await
+            .unwrap(),
+        camtrace_server::Bootstrap::CreatedFromEnvironment
+    );
+    // The restart: the same environment, a user exists, nothing is created or reported.
+    assert_eq!(
+        camtrace_server::bootstrap_admin(&app, pw).await.unwrap(),
+        camtrace_server::Bootstrap::Existing
+    );
+}
+
+// ------------------------------------------------------------------ finding 16
+
+async fn get_headers(app: &camtrace_server::App, path: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut b = Request::get(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    send(app, b.body(Body::empty()).unwrap()).await
+}
+
+fn set_cookies(r: &Resp) -> Vec<String> {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn login_csrf_cookie_is_secure_and_hsts_is_sent_over_https() {
+    let https = [("x-forwarded-proto", "https")];
+    // Plain HTTP, no proxy: no Secure, no HSTS, and a forwarded header is not believed.
+    let plain = sqlite_app().await;
+    for h in [&[][..], &https[..]] {
+        let r = get_headers(&plain, "/login", h).await;
+        assert!(
+            set_cookies(&r).iter().all(|c| !c.contains("Secure")),
+            "{:?}",
+            set_cookies(&r)
+        );
+        assert!(r.headers.get("strict-transport-security").is_none());
+    }
+    // Behind a trusted TLS-terminating proxy.
+    let mut config = test_config();
+    config.behind_proxy = true;
+    let proxied = app_with("sqlite::memory:", config).await;
+    let r = get_headers(&proxied, "/login", &https).await;
+    let cookies = set_cookies(&r);
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("camtrace_login_csrf=") && c.contains("; Secure")),
+        "{cookies:?}"
+    );
+    assert!(
+        r.headers["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age="),
+        "HSTS"
+    );
+    let api = get_headers(&proxied, "/healthz", &https).await;
+    assert!(api.headers.get("strict-transport-security").is_some());
+}
+
+async fn dashboard_links_encode_slashes_in_device_ids(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let id = "dfe-annex/127.21.2.20";
+    f.app
+        .store
+        .upsert_device(&device(id, "site-secret-a", "axis", "axis"), "test")
+        .await
+        .unwrap();
+    let (cookie, _) = session(&f.app, "alice").await;
+    let list = get_with_cookie(&f.app, "/devices", &cookie).await.text();
+    assert!(
+        list.contains("href=\"/devices/dfe-annex%2F127.21.2.20\""),
+        "{list}"
+    );
+    let page = get_with_cookie(&f.app, "/devices/dfe-annex%2F127.21.2.20", &cookie).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert!(page.text().contains(id));
+}
+
+#[tokio::test]
+async fn dashboard_links_encode_slashes_in_device_ids_on_both_backends() {
+    on_both("f16", dashboard_links_encode_slashes_in_device_ids).await;
+}
+
+// ------------------------------------------------------------------ finding 9
+
+/// Finding 9: `/audit` loaded the first 100,000 entries and verified the whole chain on every
+/// load. Now it pages from the newest, and verifies a bounded number of entries per load from
+/// a checkpoint, re-checking the older entries round by round.
+async fn audit_page_pages_from_newest_and_verifies_incrementally(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    for i in 0..450 {
+        f.app
+            .audit("root", "note", "test", &format!("n{i}"), None, None)
+            .await
+            .unwrap();
+    }
+    let head = f.app.store.history_head().await.unwrap().unwrap().seq;
+    // Bounded steps from the genesis up to the head.
+    let v = &f.app.chain_verifier;
+    let s = v.step(&f.app, 100).await.unwrap();
+    assert_eq!((s.verified_to, s.checked, s.head), (100, 100, head));
+    let mut steps = 1;
+    let mut s = s;
+    while s.verified_to < head {
+        s = v.step(&f.app, 100).await.unwrap();
+        assert!(s.checked <= 100 && s.tampered.is_none(), "{s:?}");
+        steps += 1;
+    }
+    assert_eq!(steps, (head as u64).div_ceil(100) as usize);
+    // With nothing new, the budget re-checks the older entries, round after round.
+    let mut rounds_before = s.rounds;
+    for _ in 0..(head as usize).div_ceil(100) + 1 {
+        s = v.step(&f.app, 100).await.unwrap();
+    }
+    assert!(s.rounds > rounds_before, "{s:?}");
+    rounds_before = s.rounds;
+    // An old entry rewritten in place is found by the re-check.
+    sqlx::query("UPDATE history SET actor = 'mallory' WHERE seq = 3")
+        .execute(f.app.pool())
+        .await
+        .unwrap();
+    let mut found = None;
+    for _ in 0..(head as usize).div_ceil(100) + 2 {
+        let s = v.step(&f.app, 100).await.unwrap();
+        if let Some(t) = s.tampered {
+            found = Some(t);
+            break;
+        }
+        // The round under way when the entry changed may already have passed it.
+        assert!(
+            s.rounds <= rounds_before + 1,
+            "a round completed over a bad entry: {s:?}"
+        );
+    }
+    assert_eq!(found.map(|t| t.0), Some(3));
+    sqlx::query("UPDATE history SET actor = 'alice' WHERE seq = 3")
+        .execute(f.app.pool())
+        .await
+        .unwrap();
+
+    // The page: newest first, 200 at a time, with a link to older entries.
+    let (cookie, _) = session(&f.app, "root").await;
+    let page = get_with_cookie(&f.app, "/audit", &cookie).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    let newest = f.app.store.history_head().await.unwrap().unwrap().seq;
+    assert!(
+        text.contains(&format!("<td>{newest}</td>")),
+        "newest entry shown"
+    );
+    assert!(
+        !text.contains("<td>1</td>"),
+        "oldest entry not on the first page"
+    );
+    let older = format!("/audit?before={}", newest - 199);
+    assert!(text.contains(&older), "{text}");
+    let page2 = get_with_cookie(&f.app, &older, &cookie).await.text();
+    assert!(page2.contains(&format!("<td>{}</td>", newest - 200)));
+    assert!(!page2.contains(&format!("<td>{newest}</td>")));
+}
+
+#[tokio::test]
+async fn audit_page_pages_from_newest_and_verifies_incrementally_on_both_backends() {
+    on_both(
+        "f9",
+        audit_page_pages_from_newest_and_verifies_incrementally,
+    )
+    .await;
+}
+
+// ------------------------------------------------------------------ finding 10
+
+/// Finding 10: a sign-in during a large import got 500 "storage error" once the database
+/// stayed locked. A database that is busy (SQLite's lock wait ran out; PostgreSQL's lock
+/// timeout) is now a 503 with `Retry-After`, telling the client to come back.
+async fn busy_store_is_a_503_with_retry_after(url: &str, postgres: bool) {
+    use axum::response::IntoResponse;
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut holder = sqlx::AnyConnection::connect(url).await.expect("connect");
+    let mut waiter = sqlx::AnyConnection::connect(url).await.expect("connect");
+    sqlx::query("CREATE TABLE IF NOT EXISTS busy_probe (x INTEGER)")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    if postgres {
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("LOCK TABLE busy_probe IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        sqlx::query("SET lock_timeout = '50ms'")
+            .execute(&mut waiter)
+            .await
+            .unwrap();
+    } else {
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA busy_timeout = 50")
+            .execute(&mut waiter)
+            .await
+            .unwrap();
+    }
+    let err = sqlx::query("INSERT INTO busy_probe (x) VALUES (1)")
+        .execute(&mut waiter)
+        .await
+        .expect_err("the table is locked");
+    assert!(camtrace_server::error::is_busy(&err), "{err:?}");
+    for api in [
+        camtrace_server::ApiError::from(err),
+        camtrace_server::ApiError::from(camtrace_store::StoreError::Db(
+            sqlx::Error::PoolTimedOut,
+        )),
+    ] {
+        let resp = api.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let secs: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(secs >= 1);
+    }
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+}
+
+#[tokio::test]
+async fn busy_store_is_a_503_with_retry_after_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("busy.db").display());
+    busy_store_is_a_503_with_retry_after(&url, false).await;
+    if let Some(url) = fresh_postgres("f10").await {
+        busy_store_is_a_503_with_retry_after(&url, true).await;
+    }
 }

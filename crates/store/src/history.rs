@@ -83,6 +83,12 @@ pub struct HistoryFilter {
     pub until: Option<String>,
     /// Only entries with a larger sequence number (for paging).
     pub after_seq: Option<i64>,
+    /// Only entries with a smaller sequence number (for paging from the newest).
+    #[serde(default)]
+    pub before_seq: Option<i64>,
+    /// Newest entries first (the default is oldest first).
+    #[serde(default)]
+    pub newest_first: bool,
     pub limit: Option<i64>,
 }
 

@@ -299,6 +299,16 @@ pub trait Store: Send + Sync {
     /// Check the whole hash chain; returns the number of entries, or
     /// [`StoreError::Tamper`] naming the first bad entry.
     async fn verify_history(&self) -> Result<u64>;
+    /// Verify at most `max` entries after `from` (after the genesis when `None`), for checking
+    /// the chain a bounded piece at a time from a checkpoint: `from` must still be stored with
+    /// the same hash, and each entry after it must link to the one before and match its hash.
+    /// Returns the last entry verified (`from` when none follow) and how many were checked, or
+    /// [`StoreError::Tamper`] naming the first bad entry.
+    async fn verify_history_segment(
+        &self,
+        from: Option<&HistoryAnchor>,
+        max: u64,
+    ) -> Result<(Option<HistoryAnchor>, u64)>;
     /// The newest entry as an anchor to keep outside the database (`None`: no history yet).
     async fn history_head(&self) -> Result<Option<HistoryAnchor>>;
     /// [`Store::verify_history`], and that the chain still holds `anchor` unchanged: catches the

@@ -1304,7 +1304,15 @@ impl Store for SqlStore {
             let p = q.arg(Arg::I(v));
             q.push(&format!(" AND seq > {p}"));
         }
-        q.push(" ORDER BY seq");
+        if let Some(v) = f.before_seq {
+            let p = q.arg(Arg::I(v));
+            q.push(&format!(" AND seq < {p}"));
+        }
+        q.push(if f.newest_first {
+            " ORDER BY seq DESC"
+        } else {
+            " ORDER BY seq"
+        });
         if let Some(l) = f.limit {
             let p = q.arg(Arg::I(l.max(0)));
             q.push(&format!(" LIMIT {p}"));
@@ -1318,11 +1326,44 @@ impl Store for SqlStore {
     }
 
     async fn verify_history(&self) -> Result<u64> {
-        let mut prev = GENESIS_HASH.to_string();
-        let mut expect_seq = 1i64;
-        loop {
-            let rows = sqlx::query("SELECT seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash FROM history WHERE seq >= $1 ORDER BY seq LIMIT 10000")
+        let (_, n) = self.verify_history_segment(None, u64::MAX).await?;
+        Ok(n)
+    }
+
+    async fn verify_history_segment(
+        &self,
+        from: Option<&crate::HistoryAnchor>,
+        max: u64,
+    ) -> Result<(Option<crate::HistoryAnchor>, u64)> {
+        let (mut prev, mut expect_seq) = match from {
+            None => (GENESIS_HASH.to_string(), 1i64),
+            Some(a) => {
+                // The starting point must still be stored unchanged.
+                let row = sqlx::query("SELECT hash FROM history WHERE seq = $1")
+                    .bind(a.seq)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let stored: Option<String> = row.map(|r| r.try_get("hash")).transpose()?;
+                if stored.as_deref() != Some(a.hash.as_str()) {
+                    return Err(TamperError {
+                        seq: a.seq,
+                        reason: match stored {
+                            None => "entry verified earlier is gone: the history was cut".into(),
+                            Some(_) => "differs from when it was verified: the history was rewritten from this entry or before".into(),
+                        },
+                    }
+                    .into());
+                }
+                (a.hash.clone(), a.seq + 1)
+            }
+        };
+        let mut last = from.cloned();
+        let mut checked = 0u64;
+        while checked < max {
+            let batch = (max - checked).min(10_000) as i64;
+            let rows = sqlx::query("SELECT seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash FROM history WHERE seq >= $1 ORDER BY seq LIMIT $2")
                 .bind(expect_seq)
+                .bind(batch)
                 .fetch_all(&self.pool)
                 .await?;
             if rows.is_empty() {
@@ -1364,9 +1405,19 @@ impl Store for SqlStore {
                 }
                 prev = hash;
                 expect_seq += 1;
+                checked += 1;
+            }
+            if (rows.len() as i64) < batch {
+                break;
             }
         }
-        Ok((expect_seq - 1) as u64)
+        if expect_seq - 1 > last.as_ref().map_or(0, |a| a.seq) {
+            last = Some(crate::HistoryAnchor {
+                seq: expect_seq - 1,
+                hash: prev,
+            });
+        }
+        Ok((last, checked))
     }
 
     async fn history_head(&self) -> Result<Option<crate::HistoryAnchor>> {

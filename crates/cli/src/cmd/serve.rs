@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub struct Args {
     /// TOML configuration file (keys: bind, db, kb, tls_cert, tls_key, behind_proxy,
     /// session_hours, token_days, max_body_mib, webhook_retries, webhook_backoff_secs,
-    /// alert_interval_secs, metrics_public).
+    /// alert_interval_secs, metrics_public, webhook_allow).
     #[arg(long, env = "CAMTRACE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -37,9 +37,22 @@ pub struct Args {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
-    /// Running behind a TLS-terminating reverse proxy: mark cookies Secure.
-    #[arg(long, env = "CAMTRACE_BEHIND_PROXY")]
+    /// Running behind a TLS-terminating reverse proxy: mark cookies Secure, and trust the
+    /// proxy's X-Forwarded-For (client address, for sign-in throttling) and X-Forwarded-Proto
+    /// (HSTS). Only behind a proxy that sets both; otherwise clients could forge them.
+    #[arg(long, alias = "trust-proxy", env = "CAMTRACE_BEHIND_PROXY")]
     pub behind_proxy: bool,
+    /// Let webhooks deliver to this CIDR block too (repeatable; e.g. 10.20.0.0/24 for an
+    /// on-premises receiver). By default webhooks reach only public addresses: loopback,
+    /// private, link-local, unique-local, CGNAT and cloud-metadata addresses are refused, after
+    /// DNS resolution. Replaces the configuration file's webhook_allow.
+    #[arg(
+        long,
+        env = "CAMTRACE_WEBHOOK_ALLOW",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub webhook_allow: Vec<String>,
     /// Seconds between alert checks (waiver expiry, plan dates, restricted devices).
     #[arg(long, value_name = "SECS")]
     pub alert_interval: Option<u64>,
@@ -81,6 +94,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if a.metrics_public {
         cfg.metrics_public = true;
     }
+    if !a.webhook_allow.is_empty() {
+        cfg.webhook_policy =
+            camtrace_server::webhook_guard::AddressPolicy::from_allow_list(&a.webhook_allow)
+                .map_err(|e| anyhow::anyhow!(e))?;
+    }
     // The file's database and knowledge base apply unless given by flag or environment.
     let mut g = g.clone();
     if std::env::var_os("CAMTRACE_DB").is_none() && g.db == "camtrace.db" {
@@ -102,18 +120,17 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("opening the store `{}`", redact(&g.db)))?;
         let app = App::new(Arc::from(store), &files, cfg).map_err(|e| anyhow::anyhow!(e))?;
         let env_pw = std::env::var("CAMTRACE_ADMIN_PASSWORD").ok();
-        let from_env = env_pw.as_deref().is_some_and(|p| !p.is_empty());
         match camtrace_server::bootstrap_admin(&app, env_pw)
             .await
             .map_err(|e| anyhow::anyhow!("creating the first user: {e}"))?
         {
-            Some(pw) => eprintln!(
+            camtrace_server::Bootstrap::CreatedWithPassword(pw) => eprintln!(
                 "camtrace serve: first run: created user `admin` (central admin) with password: {pw}\n                 (shown once; change it with POST /api/v1/me/password)"
             ),
-            None if from_env => {
+            camtrace_server::Bootstrap::CreatedFromEnvironment => {
                 eprintln!("camtrace serve: first run: created user `admin` with the password from CAMTRACE_ADMIN_PASSWORD")
             }
-            None => {}
+            camtrace_server::Bootstrap::Existing => {}
         }
         camtrace_server::serve(app, |addr, tls| {
             eprintln!(

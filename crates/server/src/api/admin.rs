@@ -56,7 +56,7 @@ pub async fn do_login(
             .await?;
         return Err(ApiError::Unauthenticated);
     }
-    match auth::check_login(app.pool(), username, password).await? {
+    match auth::check_login(app.pool(), username, password, app.password_cost).await? {
         Some(user) => {
             app.login_throttle
                 .succeeded(permit, std::time::Instant::now());
@@ -168,7 +168,7 @@ pub async fn change_password(
     caller: Caller,
     Json(b): Json<PasswordChange>,
 ) -> ApiResult<axum::http::StatusCode> {
-    if auth::check_login(app.pool(), caller.name(), &b.current)
+    if auth::check_login(app.pool(), caller.name(), &b.current, app.password_cost)
         .await?
         .is_none()
     {

@@ -114,6 +114,7 @@ pub async fn scoped_history(
         until: q.until.clone(),
         after_seq: q.after_seq,
         limit: Some(limit),
+        ..Default::default()
     };
     if access.is_central() {
         return Ok(app.store.history(&filter).await?);
@@ -194,6 +195,175 @@ pub struct Verification {
     /// The first entry whose hash or link does not verify.
     pub tampered_seq: Option<i64>,
     pub reason: Option<String>,
+}
+
+/// Entries the dashboard verifies per page load at most ([`ChainVerifier::step`]).
+pub const VERIFY_BUDGET: u64 = 20_000;
+
+#[derive(Debug, Default)]
+struct VerifierState {
+    /// The newest entry verified so far (the chain up to it links and matches).
+    checkpoint: Option<camtrace_store::HistoryAnchor>,
+    /// How far the re-check of the entries before the checkpoint has come in this round.
+    sweep: Option<camtrace_store::HistoryAnchor>,
+    /// Completed re-check rounds.
+    rounds: u64,
+}
+
+/// Incremental verification of the hash chain for the dashboard: each call verifies at most a
+/// budget of entries, first the entries appended since the checkpoint (moving it forward),
+/// then, with what is left of the budget, the next piece of a re-check of the entries before
+/// it, from the genesis up to the checkpoint (whose hash must come out the same), round after
+/// round. A rewritten chain is caught when its first changed entry is reached by either pass;
+/// a cut chain as soon as the checkpoint entry is gone. The checkpoint lives in the server's
+/// memory, not in the database that it vouches for. `GET /api/v1/audit/verify` still checks
+/// the whole chain at once.
+#[derive(Default)]
+pub struct ChainVerifier {
+    state: tokio::sync::Mutex<VerifierState>,
+}
+
+/// What the incremental verifier knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainState {
+    /// Entries verified from the genesis (the checkpoint's sequence number).
+    pub verified_to: i64,
+    /// The newest entry.
+    pub head: i64,
+    /// Entries checked by this call.
+    pub checked: u64,
+    /// Completed re-check rounds of the verified part since the server started.
+    pub rounds: u64,
+    /// The first bad entry and why.
+    pub tampered: Option<(i64, String)>,
+}
+
+impl ChainVerifier {
+    /// Verify at most `budget` more entries (see [`ChainVerifier`]).
+    pub async fn step(&self, app: &App, budget: u64) -> ApiResult<ChainState> {
+        let mut st = self.state.lock().await;
+        let store = app.store.as_ref();
+        let tampered = |t: camtrace_store::TamperError, st: &VerifierState| {
+            tracing::error!(seq = t.seq, reason = %t.reason, "audit log hash chain broken");
+            ChainState {
+                verified_to: st.checkpoint.as_ref().map_or(0, |a| a.seq),
+                head: 0,
+                checked: 0,
+                rounds: st.rounds,
+                tampered: Some((t.seq, t.reason)),
+            }
+        };
+        let (checkpoint, forward) = match store
+            .verify_history_segment(st.checkpoint.as_ref(), budget)
+            .await
+        {
+            Ok(r) => r,
+            Err(StoreError::Tamper(t)) => return Ok(tampered(t, &st)),
+            Err(e) => return Err(e.into()),
+        };
+        st.checkpoint = checkpoint;
+        let mut checked = forward;
+        if let Some(cp) = st.checkpoint.clone() {
+            let left = budget.saturating_sub(checked);
+            let at = st.sweep.as_ref().map_or(0, |a| a.seq);
+            if left > 0 && at < cp.seq {
+                let max = left.min((cp.seq - at) as u64);
+                match store.verify_history_segment(st.sweep.as_ref(), max).await {
+                    Ok((reached, n)) => {
+                        checked += n;
+                        st.sweep = reached;
+                    }
+                    Err(StoreError::Tamper(t)) => {
+                        st.sweep = None;
+                        return Ok(tampered(t, &st));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if let Some(sw) = &st.sweep {
+                if sw.seq >= cp.seq {
+                    if sw.hash != cp.hash {
+                        let t = camtrace_store::TamperError {
+                            seq: cp.seq,
+                            reason: "differs from when it was verified: the history was rewritten from this entry or before".into(),
+                        };
+                        st.sweep = None;
+                        return Ok(tampered(t, &st));
+                    }
+                    st.sweep = None;
+                    st.rounds += 1;
+                }
+            }
+        }
+        let head = store.history_head().await?.map_or(0, |a| a.seq);
+        Ok(ChainState {
+            verified_to: st.checkpoint.as_ref().map_or(0, |a| a.seq),
+            head,
+            checked,
+            rounds: st.rounds,
+            tampered: None,
+        })
+    }
+}
+
+/// Up to `want` entries the caller may read, newest first, older than `before` (from the
+/// newest when `None`), reading at most `scan` entries: bounded work per request whatever the
+/// size of the history. Returns the entries and, when older entries may remain, the sequence
+/// number to continue before.
+pub async fn scoped_newest(
+    app: &App,
+    access: &Access,
+    before: Option<i64>,
+    want: usize,
+    scan: usize,
+) -> ApiResult<(Vec<HistoryEntry>, Option<i64>)> {
+    let mut out = Vec::new();
+    let mut resolver = None;
+    let mut cursor = before;
+    let mut scanned = 0usize;
+    loop {
+        let batch_size = (scan - scanned).min(if access.is_central() { want } else { 2000 });
+        let batch = app
+            .store
+            .history(&HistoryFilter {
+                before_seq: cursor,
+                newest_first: true,
+                limit: Some(batch_size as i64),
+                ..Default::default()
+            })
+            .await?;
+        let n = batch.len();
+        scanned += n;
+        for e in batch {
+            cursor = Some(e.seq);
+            let readable = if access.is_central() {
+                true
+            } else {
+                if resolver.is_none() {
+                    resolver = Some(Resolver::new(app).await?);
+                }
+                match resolver.as_mut() {
+                    Some(r) => r
+                        .org_of(app, &e)
+                        .await?
+                        .is_some_and(|o| access.can_read(&o)),
+                    None => false,
+                }
+            };
+            if readable {
+                out.push(e);
+                if out.len() >= want {
+                    return Ok((out, cursor.filter(|c| *c > 1)));
+                }
+            }
+        }
+        if n < batch_size || cursor.is_some_and(|c| c <= 1) {
+            return Ok((out, None));
+        }
+        if scanned >= scan {
+            return Ok((out, cursor));
+        }
+    }
 }
 
 /// Verify the whole hash chain.
