@@ -10,13 +10,16 @@
 //! OUIs, signatures). Other crates parse their own folders (`policies/`, `catalogue/`) through the
 //! same [`KbFiles`] and [`parse_toml`], so every error reads the same.
 
+mod attribution;
 mod date;
 mod error;
 mod explain;
 mod files;
+pub mod recog;
 pub mod schema;
 mod store;
 
+pub use attribution::{Attribution, DateBasis, FactKind, MakerFact, NEAR_CHANGE_DAYS};
 pub use date::KbDate;
 pub use error::{KbError, KbErrors};
 pub use explain::{
@@ -24,6 +27,7 @@ pub use explain::{
     ParentLink, Subject,
 };
 pub use files::{KbFile, KbFiles, Origin};
+pub use recog::{ComponentSignature, Recog, RecogFingerprint};
 pub use schema::*;
 pub use store::{
     internal_reference, model_matches, normalise_name, Kb, Location, MembershipOn, OuiHit,
