@@ -388,6 +388,51 @@ impl Iterator for SpecIter<'_> {
 /// Parse a list of specifications, resolving host names when `resolve` is true (otherwise a host
 /// name is an error).
 pub fn parse_specs(items: &[String], resolve: bool) -> Result<Vec<Spec>, TargetError> {
+    if resolve {
+        parse_targets(items, None, &mut resolve_host)
+    } else {
+        parse_specs_with(items, &mut |item| {
+            Err(TargetError::Invalid(
+                item.to_string(),
+                "host names are not accepted here".into(),
+            ))
+        })
+    }
+}
+
+/// Parse scan targets. With a `scope`, each literal target is checked against it as soon as it
+/// is read, and a host name is refused **before** any look-up: its address cannot be known to be
+/// in scope without asking DNS, and an out-of-scope name must cause no traffic at all. Without a
+/// scope, names go to `resolve` (the system resolver in [`parse_specs`]).
+pub fn parse_targets(
+    items: &[String],
+    scope: Option<&Scope>,
+    resolve: &mut dyn FnMut(&str) -> Result<Vec<Spec>, TargetError>,
+) -> Result<Vec<Spec>, TargetError> {
+    match scope {
+        None => parse_specs_with(items, resolve),
+        Some(scope) => parse_specs_with(items, &mut |item| {
+            Err(TargetError::Invalid(
+                item.to_string(),
+                "a host name cannot be checked against --scope without a DNS look-up, so none \
+                 is made: name the target by address"
+                    .into(),
+            ))
+        })
+        .and_then(|specs| {
+            for s in &specs {
+                scope.check_spec(s)?;
+            }
+            Ok(specs)
+        }),
+    }
+}
+
+/// Parse items, handing every one that is not an address, block or range to `name`.
+fn parse_specs_with(
+    items: &[String],
+    name: &mut dyn FnMut(&str) -> Result<Vec<Spec>, TargetError>,
+) -> Result<Vec<Spec>, TargetError> {
     let mut out = Vec::new();
     for item in items {
         let item = item.trim();
@@ -396,19 +441,14 @@ pub fn parse_specs(items: &[String], resolve: bool) -> Result<Vec<Spec>, TargetE
         }
         match Spec::parse_literal(item)? {
             Some(s) => out.push(s),
-            None if resolve => out.extend(resolve_host(item)?),
-            None => {
-                return Err(TargetError::Invalid(
-                    item.to_string(),
-                    "host names are not accepted here".into(),
-                ))
-            }
+            None => out.extend(name(item)?),
         }
     }
     Ok(out)
 }
 
-fn resolve_host(item: &str) -> Result<Vec<Spec>, TargetError> {
+/// Resolve a host name (optionally `/prefix`) through the system resolver.
+pub fn resolve_host(item: &str) -> Result<Vec<Spec>, TargetError> {
     let (name, prefix) = match item.split_once('/') {
         Some((n, p)) => (
             n,
@@ -867,6 +907,31 @@ mod tests {
         assert!(Spec::parse_literal("localhost").unwrap().is_none());
         let e = Spec::parse_literal("127.0.0.5-1").unwrap_err().to_string();
         assert!(e.contains("127.0.0.5-1") && e.contains("reversed"), "{e}");
+    }
+
+    #[test]
+    fn scan_with_scope_refuses_a_host_name_before_any_dns_lookup() {
+        let scope = Scope::parse_items(&["127.20.0.0/16".into()]).unwrap();
+        let looked_up = std::cell::RefCell::new(Vec::<String>::new());
+        let mut resolver = |n: &str| -> Result<Vec<Spec>, TargetError> {
+            looked_up.borrow_mut().push(n.to_string());
+            Ok(vec![Spec::single(n, "127.20.0.9".parse().unwrap())])
+        };
+        let items: Vec<String> = vec!["127.20.0.1".into(), "outside.example".into()];
+        let e = parse_targets(&items, Some(&scope), &mut resolver).unwrap_err();
+        assert!(e.to_string().contains("outside.example"), "{e}");
+        assert!(e.to_string().contains("DNS"), "{e}");
+        // An out-of-scope literal is refused too, and still nothing was looked up.
+        let items: Vec<String> = vec!["10.0.0.1".into(), "later.example".into()];
+        assert!(parse_targets(&items, Some(&scope), &mut resolver).is_err());
+        assert!(looked_up.borrow().is_empty(), "DNS asked for {looked_up:?}");
+        // Without a scope the resolver is used.
+        let s = parse_targets(&["cam.example".into()], None, &mut resolver).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(*looked_up.borrow(), vec!["cam.example"]);
+        // In-scope literals pass.
+        let s = parse_targets(&["127.20.1.0/24".into()], Some(&scope), &mut resolver).unwrap();
+        assert_eq!(s.len(), 1);
     }
 
     #[test]

@@ -163,7 +163,9 @@ pub(crate) fn udp_proto(name: &str) -> anyhow::Result<UdpProto> {
 }
 
 /// Build the target set from the arguments (files read, names resolved, exclusions applied).
-fn build_targets(a: &Args) -> anyhow::Result<TargetSet> {
+/// With a scope, every target is checked against it first and host names are refused without a
+/// DNS look-up ([`targets::parse_targets`]).
+fn build_targets(a: &Args, scope: Option<&Scope>) -> anyhow::Result<TargetSet> {
     let mut items = a.targets.clone();
     for f in &a.input_list {
         items.extend(targets::read_list_file(f)?);
@@ -175,7 +177,7 @@ fn build_targets(a: &Args) -> anyhow::Result<TargetSet> {
     for f in &a.exclude_file {
         ex.extend(targets::read_list_file(f)?);
     }
-    let specs = targets::parse_specs(&items, true)?;
+    let specs = targets::parse_targets(&items, scope, &mut targets::resolve_host)?;
     let excludes = targets::parse_specs(&ex, true)?;
     Ok(TargetSet::new(specs, excludes))
 }
@@ -470,7 +472,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let mut cfg = build_config(&a)?;
-    let targets = build_targets(&a)?;
+    let targets = build_targets(&a, cfg.scope.as_ref())?;
     cfg.rate = effective_rate(&a, &targets);
     // refuse early (before loading anything) when the targets leave the scope or are too many
     if let Some(scope) = &cfg.scope {
@@ -598,7 +600,7 @@ mod tests {
     fn fast_default_rate_only_when_every_target_is_loopback() {
         let rate = |args: &[&str]| {
             let t = T::try_parse_from(args).unwrap();
-            effective_rate(&t.a, &build_targets(&t.a).unwrap())
+            effective_rate(&t.a, &build_targets(&t.a, None).unwrap())
         };
         assert_eq!(rate(&["x", "127.20.0.0/16"]), LOOPBACK_RATE);
         assert_eq!(rate(&["x", "::1", "127.0.0.1"]), LOOPBACK_RATE);
