@@ -4,7 +4,7 @@ use crate::error::IdentifyError;
 use crate::features::{features, Field, Structured};
 use camtrace_kb::{Company, Confidence, Kb, Signature, Tristate};
 use camtrace_model::{
-    DeviceClass, Evidence, Identification, NamedRef, Observation, ObservationKind,
+    Component, DeviceClass, Evidence, Identification, NamedRef, Observation, ObservationKind,
 };
 use chrono::NaiveDate;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -26,14 +26,115 @@ const MAX_CONFIDENCE: f64 = 0.99;
 const MAX_DETAIL: usize = 200;
 
 struct Group {
-    set: RegexSet,
-    members: Vec<usize>,
+    /// One or more sets (a group too large for one set is split).
+    sets: Vec<(RegexSet, Vec<usize>)>,
+    /// Signatures only `fancy-regex` compiles (look-around ...): tried one by one.
+    fancy: Vec<usize>,
+}
+
+/// A compiled pattern: `regex` (compiled at build, or lazily for recog fingerprints, which the
+/// group's `RegexSet` screens first) or `fancy-regex`.
+enum Re {
+    Std(Regex),
+    Lazy(std::sync::OnceLock<Option<Regex>>, String),
+    Fancy(Box<fancy_regex::Regex>),
 }
 
 struct Compiled {
-    re: Regex,
+    re: Re,
+    /// Whether a match has captures to read (named `model` / `firmware`, or recog groups).
     captures: bool,
+    /// recog capture groups of the model and firmware.
+    model_group: Option<usize>,
+    firmware_group: Option<usize>,
+    /// (company, role) of a component claim.
+    component: Option<(String, String)>,
     source: String,
+}
+
+impl Compiled {
+    fn std(&self) -> Option<&Regex> {
+        match &self.re {
+            Re::Std(r) => Some(r),
+            Re::Lazy(cell, p) => cell
+                .get_or_init(|| RegexBuilder::new(p).size_limit(4 << 20).build().ok())
+                .as_ref(),
+            Re::Fancy(_) => None,
+        }
+    }
+
+    fn is_match(&self, value: &str) -> bool {
+        match &self.re {
+            Re::Fancy(f) => f.is_match(value).unwrap_or(false),
+            _ => self.std().is_some_and(|r| r.is_match(value)),
+        }
+    }
+
+    /// `None` when the pattern does not match; else the model and firmware it captures.
+    fn extract(&self, value: &str) -> Option<(Option<String>, Option<String>)> {
+        let clean = |m: Option<&str>| {
+            m.map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty() && s.len() <= MAX_DETAIL)
+        };
+        match &self.re {
+            Re::Fancy(f) => {
+                let caps = f.captures(value).ok().flatten()?;
+                let get = |name: &str, group: Option<usize>| {
+                    clean(
+                        caps.name(name)
+                            .or_else(|| group.and_then(|g| caps.get(g)))
+                            .map(|m| m.as_str()),
+                    )
+                };
+                Some((
+                    get("model", self.model_group),
+                    get("firmware", self.firmware_group),
+                ))
+            }
+            _ => {
+                let caps = self.std()?.captures(value)?;
+                let get = |name: &str, group: Option<usize>| {
+                    clean(
+                        caps.name(name)
+                            .or_else(|| group.and_then(|g| caps.get(g)))
+                            .map(|m| m.as_str()),
+                    )
+                };
+                Some((
+                    get("model", self.model_group),
+                    get("firmware", self.firmware_group),
+                ))
+            }
+        }
+    }
+}
+
+/// A recog pattern that neither `regex` nor `fancy-regex` compiles (listed by `kb check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedPattern {
+    /// `kb/recog/<file>:<line>`.
+    pub location: String,
+    pub pattern: String,
+    pub reason: String,
+}
+
+/// How the vendored recog databases went into the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecogReport {
+    /// Upstream commit.
+    pub commit: String,
+    /// Fingerprints in the vendored databases.
+    pub fingerprints: usize,
+    /// Fingerprints whose vendor or device maps to something camtrace uses (compiled).
+    pub used: usize,
+    /// Of those, compiled with `fancy-regex` (look-around, back-references).
+    pub fancy: usize,
+    /// Fingerprints whose vendor and device map to nothing in camtrace (not compiled).
+    pub no_claim: usize,
+    /// Used fingerprints whose pattern no engine compiles.
+    pub unsupported: Vec<UnsupportedPattern>,
+    /// Component tells (`kb/components/`), one per (kind, field).
+    pub component_signatures: usize,
 }
 
 /// One signature that matched one feature of one observation.
@@ -56,6 +157,9 @@ pub struct Engine {
     /// kind → field → compiled group.
     groups: HashMap<String, HashMap<String, Group>>,
     compiled: Vec<Compiled>,
+    /// The knowledge base's signatures, then recog fingerprints, then component tells.
+    signatures: Vec<Signature>,
+    recog_report: RecogReport,
 }
 
 fn build_regex(s: &Signature) -> Result<Regex, regex::Error> {
@@ -71,6 +175,133 @@ fn set_pattern(s: &Signature) -> String {
     } else {
         format!("(?:{})", s.pattern)
     }
+}
+
+/// One or more `RegexSet`s over the members of a group: a group whose set exceeds the size
+/// limit is split in halves until each part compiles.
+fn build_sets(
+    sigs: &[Signature],
+    members: Vec<usize>,
+) -> Result<Vec<(RegexSet, Vec<usize>)>, regex::Error> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let built = RegexSetBuilder::new(members.iter().map(|&i| set_pattern(&sigs[i])))
+        .size_limit(16 << 20)
+        .dfa_size_limit(8 << 20)
+        .build();
+    match built {
+        Ok(set) => Ok(vec![(set, members)]),
+        Err(regex::Error::CompiledTooBig(_)) if members.len() > 1 => {
+            let mut a = members;
+            let b = a.split_off(a.len() / 2);
+            let mut out = build_sets(sigs, a)?;
+            out.extend(build_sets(sigs, b)?);
+            Ok(out)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Append the recog fingerprints that prove something to camtrace, and the component tells,
+/// to the engine's signatures.
+fn add_recog(kb: &Kb, sigs: &mut Vec<Signature>, compiled: &mut Vec<Compiled>) -> RecogReport {
+    let recog = &kb.recog;
+    let mut report = RecogReport {
+        commit: recog.source.commit.clone(),
+        fingerprints: recog.fingerprint_count(),
+        ..Default::default()
+    };
+    for db in &recog.databases {
+        for fp in &db.fingerprints {
+            let claims = crate::recog::claims(recog, fp);
+            if !claims.proves_anything() {
+                report.no_claim += 1;
+                continue;
+            }
+            let sig = crate::recog::signature(recog, db, fp, &claims);
+            let location = format!("{}:{}", db.display_path, fp.line);
+            let re = if regex_syntax::Parser::new().parse(&sig.pattern).is_ok() {
+                Re::Lazy(std::sync::OnceLock::new(), sig.pattern.clone())
+            } else {
+                match fancy_regex::Regex::new(&sig.pattern) {
+                    Ok(f) => {
+                        report.fancy += 1;
+                        Re::Fancy(Box::new(f))
+                    }
+                    Err(e) => {
+                        let std_err = RegexBuilder::new(&sig.pattern)
+                            .build()
+                            .err()
+                            .map(|e| e.to_string())
+                            .unwrap_or_default();
+                        report.unsupported.push(UnsupportedPattern {
+                            location,
+                            pattern: fp.pattern.clone(),
+                            reason: format!(
+                                "regex: {}; fancy-regex: {e}",
+                                std_err.lines().last().unwrap_or("")
+                            ),
+                        });
+                        continue;
+                    }
+                }
+            };
+            report.used += 1;
+            compiled.push(Compiled {
+                re,
+                captures: claims.model_group.is_some() || claims.firmware_group.is_some(),
+                model_group: claims.model_group,
+                firmware_group: claims.firmware_group,
+                component: claims.component.clone(),
+                source: format!("{location}; {}", sig.source),
+            });
+            sigs.push(sig);
+        }
+    }
+    for (c, l) in recog.components.iter().zip(&recog.component_locations) {
+        for (kind, field) in c.targets() {
+            let Ok(re) = RegexBuilder::new(&c.pattern)
+                .case_insensitive(c.case_insensitive)
+                .size_limit(1 << 20)
+                .build()
+            else {
+                continue; // refused by the loader already
+            };
+            report.component_signatures += 1;
+            compiled.push(Compiled {
+                re: Re::Std(re),
+                captures: false,
+                model_group: None,
+                firmware_group: None,
+                component: Some((c.company.clone(), c.role.clone())),
+                source: format!("{l}; {}", c.source),
+            });
+            sigs.push(Signature {
+                id: c.id.clone(),
+                kind: kind.to_string(),
+                field: field.to_string(),
+                pattern: c.pattern.clone(),
+                case_insensitive: c.case_insensitive,
+                maker: None,
+                brand: None,
+                firmware_family: None,
+                class: None,
+                call_home: None,
+                strength: if c.unverified {
+                    c.strength.min(0.45)
+                } else {
+                    c.strength
+                },
+                note: c.note.clone(),
+                unverified: c.unverified,
+                unverified_fields: c.unverified_fields.clone(),
+                source: c.source.clone(),
+                as_of: c.as_of,
+            });
+        }
+    }
+    report
 }
 
 fn quote(s: &str) -> String {
@@ -114,6 +345,8 @@ struct Acc {
     call_home: BTreeSet<String>,
     macs: Vec<String>,
     conflicts: Vec<String>,
+    /// (company, role, weight, evidence index) of component claims.
+    components: Vec<(String, String, f64, usize)>,
 }
 
 impl Acc {
@@ -125,10 +358,11 @@ impl Acc {
 
 impl Engine {
     /// Compile every signature of the knowledge base once: one `RegexSet` per (kind, field)
-    /// group, plus each signature's own regex for captures.
+    /// group, plus each signature's own regex for captures. recog fingerprints (`kb/recog/`)
+    /// and component tells (`kb/components/`) join the same groups.
     pub fn new(kb: &Kb) -> Result<Engine, IdentifyError> {
-        let mut by_group: HashMap<String, Vec<usize>> = HashMap::new();
         let mut compiled = Vec::with_capacity(kb.signatures.len());
+        let mut signatures: Vec<Signature> = Vec::with_capacity(kb.signatures.len());
         for (i, s) in kb.signatures.iter().enumerate() {
             let location = kb
                 .signature_locations
@@ -145,40 +379,64 @@ impl Engine {
                 .flatten()
                 .any(|n| n == "model" || n == "firmware");
             compiled.push(Compiled {
-                re,
+                re: Re::Std(re),
                 captures,
+                model_group: None,
+                firmware_group: None,
+                component: None,
                 source: format!("{location}; {}", s.source),
             });
-            by_group
-                .entry(format!("{}\u{1}{}", s.kind, s.field))
-                .or_default()
-                .push(i);
+            signatures.push(s.clone());
+        }
+        let recog_report = add_recog(kb, &mut signatures, &mut compiled);
+
+        let mut by_group: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut fancy_by_group: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, s) in signatures.iter().enumerate() {
+            let key = format!("{}\u{1}{}", s.kind, s.field);
+            if matches!(compiled[i].re, Re::Fancy(_)) {
+                fancy_by_group.entry(key).or_default().push(i);
+            } else {
+                by_group.entry(key).or_default().push(i);
+            }
         }
         let mut groups: HashMap<String, HashMap<String, Group>> = HashMap::new();
-        for (key, members) in by_group {
-            let set = RegexSetBuilder::new(members.iter().map(|&i| set_pattern(&kb.signatures[i])))
-                .size_limit(16 << 20)
-                .build()
-                .map_err(|e| {
-                    let (kind, field) = key.split_once('\u{1}').unwrap_or((&key, ""));
-                    IdentifyError::SignatureSet {
-                        kind: kind.to_string(),
-                        field: field.to_string(),
-                        reason: e.to_string(),
-                    }
-                })?;
+        let keys: BTreeSet<String> = by_group
+            .keys()
+            .chain(fancy_by_group.keys())
+            .cloned()
+            .collect();
+        for key in keys {
             let (kind, field) = key.split_once('\u{1}').unwrap_or((&key, ""));
-            groups
-                .entry(kind.to_string())
-                .or_default()
-                .insert(field.to_string(), Group { set, members });
+            let members = by_group.remove(&key).unwrap_or_default();
+            let sets =
+                build_sets(&signatures, members).map_err(|e| IdentifyError::SignatureSet {
+                    kind: kind.to_string(),
+                    field: field.to_string(),
+                    reason: e.to_string(),
+                })?;
+            groups.entry(kind.to_string()).or_default().insert(
+                field.to_string(),
+                Group {
+                    sets,
+                    fancy: fancy_by_group.remove(&key).unwrap_or_default(),
+                },
+            );
         }
         Ok(Engine {
             kb: kb.clone(),
             date: chrono::Utc::now().date_naive(),
             groups,
             compiled,
+            signatures,
+            recog_report,
         })
+    }
+
+    /// How the vendored recog databases were compiled: counts, and every pattern that no
+    /// engine compiles (for `camtrace kb check`).
+    pub fn recog_report(&self) -> &RecogReport {
+        &self.recog_report
     }
 
     /// Resolve brand ownership and OEM links as on `date` (default: today).
@@ -197,7 +455,7 @@ impl Engine {
 
     /// The signatures, in the order [`SignatureMatch::signature`] indexes.
     pub fn signatures(&self) -> &[Signature] {
-        &self.kb.signatures
+        &self.signatures
     }
 
     fn scan(&self, kind: &ObservationKind, st: &mut Structured, out: &mut Vec<SignatureMatch>) {
@@ -228,26 +486,16 @@ impl Engine {
                 }
             };
             let Some(g) = g else { return };
-            let hits = g.set.matches(value);
-            if !hits.matched_any() {
-                return;
-            }
-            for h in hits.iter() {
-                let si = g.members[h];
+            let mut hit = |si: usize| {
                 let c = &self.compiled[si];
-                let (mut model, mut firmware) = (None, None);
-                if c.captures {
-                    if let Some(caps) = c.re.captures(value) {
-                        model = caps
-                            .name("model")
-                            .map(|m| m.as_str().trim().to_string())
-                            .filter(|s| !s.is_empty());
-                        firmware = caps
-                            .name("firmware")
-                            .map(|m| m.as_str().trim().to_string())
-                            .filter(|s| !s.is_empty());
+                let (model, firmware) = if c.captures {
+                    match c.extract(value) {
+                        Some(x) => x,
+                        None => return,
                     }
-                }
+                } else {
+                    (None, None)
+                };
                 out.push(SignatureMatch {
                     signature: si,
                     field: field.to_string_owned(),
@@ -255,6 +503,20 @@ impl Engine {
                     model,
                     firmware,
                 });
+            };
+            for (set, members) in &g.sets {
+                let hits = set.matches(value);
+                if !hits.matched_any() {
+                    continue;
+                }
+                for h in hits.iter() {
+                    hit(members[h]);
+                }
+            }
+            for &si in &g.fancy {
+                if self.compiled[si].is_match(value) {
+                    hit(si);
+                }
             }
         };
         features(kind, st, &|f| fields.contains_key(f), &mut emit);
@@ -291,23 +553,18 @@ impl Engine {
             }
             field_buf.clear();
             field.write(&mut field_buf);
-            for (si, s) in self.kb.signatures.iter().enumerate() {
+            for (si, s) in self.signatures.iter().enumerate() {
                 if s.kind != name || s.field != field_buf {
                     continue;
                 }
                 let c = &self.compiled[si];
-                if let Some(caps) = c.re.captures(value) {
-                    let get = |n: &str| {
-                        caps.name(n)
-                            .map(|m| m.as_str().trim().to_string())
-                            .filter(|s| !s.is_empty())
-                    };
+                if let Some((model, firmware)) = c.extract(value) {
                     out.push(SignatureMatch {
                         signature: si,
                         field: field_buf.clone(),
                         value: quote(value),
-                        model: get("model"),
-                        firmware: get("firmware"),
+                        model,
+                        firmware,
                     });
                 }
             }
@@ -351,7 +608,8 @@ impl Engine {
     }
 
     fn add_hit(&self, acc: &mut Acc, kind: &str, h: &SignatureMatch) {
-        let s = &self.kb.signatures[h.signature];
+        let s = &self.signatures[h.signature];
+        let component = self.compiled[h.signature].component.as_ref();
         let mut proves = Vec::new();
         if s.maker.is_some() || s.firmware_family.is_some() {
             proves.push("maker".to_string());
@@ -370,6 +628,9 @@ impl Engine {
         }
         if h.firmware.is_some() {
             proves.push("firmware".into());
+        }
+        if component.is_some() {
+            proves.push("component".into());
         }
         let detail = if h.field.starts_with("header:") {
             let mut n = h.field["header:".len()..].to_string();
@@ -411,6 +672,10 @@ impl Engine {
         }
         if let Some(c) = &s.call_home {
             acc.call_home.insert(c.clone());
+        }
+        if let Some((company, role)) = component {
+            acc.components
+                .push((company.clone(), role.clone(), s.strength, ev));
         }
         if let Some(m) = &h.model {
             acc.models.push((m.clone(), s.strength, ev));
@@ -591,6 +856,46 @@ impl Engine {
         !chain.is_empty()
             && chain.first().map(|c: &&Company| c.prc_nil) == Some(Tristate::No)
             && !chain.iter().any(|c| c.prc_nil == Tristate::Yes)
+    }
+
+    /// Component claims, one per (company, role), with their evidence.
+    fn components(&self, acc: &Acc) -> Vec<Component> {
+        let mut out: Vec<Component> = Vec::new();
+        for (company, role, w, ev) in &acc.components {
+            let e = acc.evidence[*ev].clone();
+            if let Some(c) = out
+                .iter_mut()
+                .find(|c| c.company.id == *company && c.role == *role)
+            {
+                c.confidence = round(noisy_or([c.confidence, *w]).min(MAX_CONFIDENCE));
+                c.evidence.push(e);
+                continue;
+            }
+            let chain = self.kb.company_chain(company);
+            let short = |c: &Company| c.short.clone();
+            let name = chain
+                .first()
+                .map(|c| short(c))
+                .unwrap_or_else(|| company.clone());
+            let parents: Vec<NamedRef> = chain
+                .iter()
+                .skip(1)
+                .map(|c| NamedRef::new(&c.id, &c.name))
+                .collect();
+            let summary = match chain.get(1) {
+                Some(p) => format!("{role} by {name}, a subsidiary of {}", p.short),
+                None => format!("{role} by {name}"),
+            };
+            out.push(Component {
+                role: role.clone(),
+                company: self.company_ref(company),
+                parents,
+                summary,
+                confidence: round(w.min(MAX_CONFIDENCE)),
+                evidence: vec![e],
+            });
+        }
+        out
     }
 
     fn resolve(&self, target: &str, mut acc: Acc) -> Identification {
@@ -900,6 +1205,7 @@ impl Engine {
                 }
             }
         }
+        id.components = self.components(&acc);
         id.call_home = acc.call_home.into_iter().collect();
         id.conflicts = acc.conflicts;
         let mut ev = acc.evidence;

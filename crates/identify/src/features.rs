@@ -13,7 +13,7 @@
 //! | `dhip` | `method`, `mac`, and each `deviceInfo` field: `Vendor`, `DeviceType`, `DeviceClass`, `Version`, `SerialNo`, `MachineName`, ... |
 //! | `dahua_discovery` | `mac`, `model`, `machine_name`, and each `Key:` line (`Name`, `Device`, `SerialNo`, ...) |
 //! | `ssdp` | `header:<lower-case name>`, and from the description: `manufacturer`, `modelName`, `modelNumber`, `modelDescription`, `friendlyName`, `deviceType` |
-//! | `mdns` | `service`, `instance`, `txt:<lower-case key>` |
+//! | `mdns` | `service`, `instance`, `txt` (each TXT string, `key=value`), `txt:<lower-case key>` |
 //! | `dhcp` | `vendor_class`, `hostname` |
 //! | `telnet`, `ftp`, `snmp_sysdescr` | `banner` |
 //! | `dns` | `query` |
@@ -391,6 +391,7 @@ pub(crate) fn features(
             emit(Field::Static("service"), service);
             emit(Field::Static("instance"), instance);
             for t in txt.iter().take(64) {
+                emit(Field::Static("txt"), clip(t));
                 if let Some((k, v)) = t.split_once('=') {
                     emit(Field::Lower("txt:", k), v);
                     if k.eq_ignore_ascii_case("macaddress") {

@@ -34,7 +34,7 @@
 //! | `dhip` | `method`, `mac`, and each `deviceInfo` field: `Vendor`, `DeviceType`, `DeviceClass`, `Version`, `SerialNo`, `MachineName`, ... |
 //! | `dahua_discovery` | `mac`, `model`, `machine_name`, and each `Key:` line (`Name`, `Device`, `SerialNo`, ...) |
 //! | `ssdp` | `header:<lower-case name>`, and from the description: `manufacturer`, `modelName`, `modelNumber`, `modelDescription`, `friendlyName`, `deviceType` |
-//! | `mdns` | `service`, `instance`, `txt:<lower-case key>` |
+//! | `mdns` | `service`, `instance`, `txt` (each TXT string, `key=value`), `txt:<lower-case key>` |
 //! | `dhcp` | `vendor_class`, `hostname` |
 //! | `telnet`, `ftp`, `snmp_sysdescr` | `banner` |
 //! | `dns` | `query` |
@@ -66,11 +66,27 @@
 //!   reported with confidence below 0.5 ("needs inspection").
 //! * Class: the best-supported class at or above 0.3; otherwise `camera` when the maker is known
 //!   from more than a MAC with confidence ≥ 0.5 and makes cameras.
+//!
+//! # recog fingerprints and components
+//!
+//! * The vendored recog databases (`kb/recog/*.xml`, Rapid7, BSD-2-Clause) join the signatures:
+//!   `kb/recog/mapping.toml` says which database feeds which field and maps recog's vendor and
+//!   device names to companies, brands, components and classes. A fingerprint that maps to
+//!   nothing is not compiled. Patterns are translated from Ruby syntax ([`recog::translate`]);
+//!   those `regex` cannot parse go to `fancy-regex`; any neither compiles is listed by
+//!   [`Engine::recog_report`] (and `camtrace kb check`). Evidence: signature
+//!   `recog:<database>:<line>`, source `kb/recog/<file>:<line>` with the upstream commit, the
+//!   fingerprint's description and pattern. recog's `hw.product` / `hw.model` captures give the
+//!   model, `hw.version` (or `os.version` of the maker's own OS) the firmware.
+//! * Component tells (`kb/components/*.toml`) and recog vendors mapped to a `component` (a chip
+//!   maker such as HiSilicon) give [`camtrace_model::Component`] claims, with evidence; they never
+//!   make a maker claim.
 
 pub mod engine;
 pub mod error;
 mod features;
 pub mod parse;
+pub mod recog;
 
-pub use engine::{Engine, SignatureMatch};
+pub use engine::{Engine, RecogReport, SignatureMatch, UnsupportedPattern};
 pub use error::{IdentifyError, ParseError};

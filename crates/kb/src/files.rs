@@ -75,7 +75,7 @@ impl KbFiles {
         Ok(kb)
     }
 
-    /// Add or replace files from `dir` (recursively, `*.toml` only).
+    /// Add or replace files from `dir` (recursively, `*.toml`, and `*.xml` recog databases).
     pub fn overlay(&mut self, dir: &Path) -> Result<(), KbErrors> {
         let mut errors = KbErrors::default();
         if !dir.is_dir() {
@@ -102,7 +102,7 @@ impl KbFiles {
                     stack.push(p);
                     continue;
                 }
-                if p.extension().and_then(|e| e.to_str()) != Some("toml") {
+                if !matches!(p.extension().and_then(|e| e.to_str()), Some("toml" | "xml")) {
                     continue;
                 }
                 let shown = p.display().to_string();
@@ -197,7 +197,7 @@ impl KbFiles {
 fn collect(dir: &Dir<'static>, out: &mut BTreeMap<String, KbFile>) {
     for f in dir.files() {
         let path = f.path().to_string_lossy().replace('\\', "/");
-        if !path.ends_with(".toml") {
+        if !path.ends_with(".toml") && !path.ends_with(".xml") {
             continue;
         }
         if let Some(text) = f.contents_utf8() {

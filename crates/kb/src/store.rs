@@ -89,6 +89,8 @@ pub struct Kb {
     /// Prefix (upper-case hex, 6, 7 or 9 digits) to block index.
     oui_index: HashMap<String, usize>,
     pub locations: BTreeMap<String, Location>,
+    /// Vendored recog databases, their mapping, and component tells (`recog/`, `components/`).
+    pub recog: crate::recog::Recog,
 }
 
 /// A list membership that reaches a company (see [`Kb::membership_details`]).
@@ -474,6 +476,7 @@ impl Kb {
                 kb.brand_names.entry(normalise_name(n)).or_insert(i);
             }
         }
+        kb.recog = crate::recog::load(files, &kb, &mut errors);
         errors.into_result(kb)
     }
 

@@ -107,6 +107,28 @@ pub struct Evidence {
     pub weight: Option<f64>,
 }
 
+/// A part inside the device made by another company than the device's maker (e.g. a HiSilicon
+/// SoC in a camera of another brand), with the evidence that shows it. A component claim never
+/// names the maker: a regime may still treat equipment with a component from a listed company
+/// differently (NDAA s. 889 speaks of covered equipment "as a substantial or essential component
+/// of any system").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    /// What the part is (`SoC`).
+    pub role: String,
+    /// The company that made the part (knowledge-base company id and name).
+    pub company: NamedRef,
+    /// The part maker's parent chain, nearest first (e.g. Huawei for HiSilicon).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<NamedRef>,
+    /// One line for people: `SoC by HiSilicon, a subsidiary of Huawei`.
+    pub summary: String,
+    /// Confidence in the claim, 0..1.
+    pub confidence: f64,
+    /// The evidence for this claim (also listed in the identification's `evidence`).
+    pub evidence: Vec<Evidence>,
+}
+
 /// The identification of one target (output format of `camtrace identify`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identification {
@@ -127,6 +149,10 @@ pub struct Identification {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<String>,
     pub evidence: Vec<Evidence>,
+    /// Parts made by other companies than the maker (e.g. a HiSilicon SoC), each with evidence.
+    /// Absent in older output (defaults to empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Component>,
 }
 
 impl Identification {
@@ -143,6 +169,7 @@ impl Identification {
             call_home: Vec::new(),
             conflicts: Vec::new(),
             evidence: Vec::new(),
+            components: Vec::new(),
         }
     }
 }
@@ -159,5 +186,17 @@ mod tests {
             assert_eq!(j, format!("\"{}\"", c.as_str()));
         }
         assert!("toaster".parse::<DeviceClass>().is_err());
+    }
+
+    #[test]
+    fn identification_without_components_still_parses() {
+        // Output written before `components` existed.
+        let old = r#"{"target":"t","brand":null,"maker":null,"model":null,"firmware":null,
+            "device_class":"unknown","confidence":0.0,"evidence":[]}"#;
+        let id: Identification = serde_json::from_str(old).unwrap();
+        assert!(id.components.is_empty());
+        // And an identification without components writes no `components` key.
+        let j = serde_json::to_string(&Identification::unknown("t")).unwrap();
+        assert!(!j.contains("components"));
     }
 }

@@ -13,7 +13,7 @@ pub mod mac;
 pub mod observation;
 pub mod register;
 
-pub use identification::{DeviceClass, Evidence, Identification, NamedRef};
+pub use identification::{Component, DeviceClass, Evidence, Identification, NamedRef};
 pub use mac::{mac_from_bytes, normalise_mac};
 pub use observation::{Observation, ObservationError, ObservationKind, MAX_OBSERVATION_LINE};
 pub use register::*;

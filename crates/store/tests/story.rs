@@ -80,6 +80,7 @@ fn ident(target: &str, maker: &str, mac: Option<&str>) -> Identification {
             proves: vec!["maker".into()],
             weight: Some(0.9),
         }],
+        components: vec![],
     }
 }
 

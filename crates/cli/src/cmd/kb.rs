@@ -139,8 +139,35 @@ impl CheckReport {
 pub type Checker = fn(&KbFiles, Option<&Kb>, &mut CheckReport);
 
 /// The checks `kb check` runs, in order (after the vendor base itself).
-pub const CHECKERS: &[(&str, Checker)] =
-    &[("policies", check_policies), ("catalogue", check_catalogue)];
+pub const CHECKERS: &[(&str, Checker)] = &[
+    ("policies", check_policies),
+    ("catalogue", check_catalogue),
+    ("recog", check_recog),
+];
+
+/// The vendored recog databases as the signature engine compiles them: counts, and every
+/// pattern that no regex engine compiles, listed (an error: it must be handled, never dropped).
+fn check_recog(_files: &KbFiles, kb: Option<&Kb>, r: &mut CheckReport) {
+    let Some(kb) = kb else { return };
+    r.count("recog fingerprints (kb/recog)", kb.recog.fingerprint_count());
+    r.count("component tells (kb/components)", kb.recog.components.len());
+    match camtrace_identify::Engine::new(kb) {
+        Ok(e) => {
+            let rep = e.recog_report();
+            r.count("recog fingerprints compiled", rep.used);
+            r.count("recog fingerprints compiled with fancy-regex", rep.fancy);
+            r.count("recog fingerprints without a camtrace claim", rep.no_claim);
+            r.count("recog patterns no engine compiles", rep.unsupported.len());
+            for u in &rep.unsupported {
+                r.errors.push(format!(
+                    "{}: recog pattern `{}` is not compiled: {}",
+                    u.location, u.pattern, u.reason
+                ));
+            }
+        }
+        Err(e) => r.errors.push(format!("signature engine: {e}")),
+    }
+}
 
 fn check_vendor(kb: &Kb, r: &mut CheckReport) {
     r.count("companies", kb.companies.len());
