@@ -18,11 +18,20 @@
 //! record the choice for reconstruction. When that table would exceed [`MAX_TABLE_BYTES`], costs are
 //! rounded **up** to a coarser unit (so the budget can never be exceeded) and the result says so
 //! ([`Solution::unit`], [`Solution::exact`] = false): it is then optimal for the rounded costs.
+//! The same happens when the work (table cells x actions) would exceed [`MAX_WORK`], so a huge
+//! budget (up to `u64::MAX`) costs bounded time; a coarse answer is then compared with the
+//! greedy one and the better kept, and the method says which.
+//!
+//! A budget that covers the dearest useful action of every device plus every site's overhead
+//! does not bind: the most risk-removing action of each device is then the optimum, found
+//! without a table.
 
 use serde::{Deserialize, Serialize};
 
 /// Largest choice table the exact method builds (bytes).
 pub const MAX_TABLE_BYTES: usize = 96 << 20;
+/// Most elementary steps (budget cells x actions considered) the exact method takes.
+pub const MAX_WORK: u128 = 400_000_000;
 // (bytes: choices are packed, 1 to 8 bits per device and budget cell)
 
 /// One possible action on a device: its cost (without site overhead) and the risk it removes.
@@ -165,6 +174,11 @@ pub fn solve_exact(p: &Problem) -> Solution {
 
 /// [`solve_exact`] with an explicit table limit (tests).
 pub fn solve_exact_with_limit(p: &Problem, max_cells: usize) -> Solution {
+    solve_exact_with_limits(p, max_cells, MAX_WORK)
+}
+
+/// [`solve_exact`] with explicit table (bytes) and work limits (tests).
+pub fn solve_exact_with_limits(p: &Problem, max_cells: usize, max_work: u128) -> Solution {
     let empty = vec![None; p.groups.len()];
     if !p.validate() {
         return p.solution(empty, 1, false, "invalid problem");
@@ -173,6 +187,9 @@ pub fn solve_exact_with_limit(p: &Problem, max_cells: usize) -> Solution {
     let fits = |c: &Choice, s: usize| {
         c.value > 0.0 && c.cost.saturating_add(p.site_overhead[s]) <= p.budget
     };
+    if let Some(s) = unconstrained(p) {
+        return s;
+    }
     let mut g = 0u64;
     for grp in &p.groups {
         for c in grp.choices.iter().filter(|c| fits(c, grp.site)) {
@@ -195,15 +212,29 @@ pub fn solve_exact_with_limit(p: &Problem, max_cells: usize) -> Solution {
             .saturating_mul(bits_per_cell)
             .div_ceil(8)
     };
+    // Steps per budget cell: each useful action of each device, a copy per device, two per site.
+    let ops_per_cell: u128 = p
+        .groups
+        .iter()
+        .map(|grp| grp.choices.iter().filter(|c| fits(c, grp.site)).count() as u128 + 1)
+        .sum::<u128>()
+        + 2 * p.site_overhead.len() as u128;
+    let work_for = |u: u64| (p.budget / u) as u128 + 1;
+    let too_big =
+        |u: u64| bytes_for(u) > max_cells || work_for(u).saturating_mul(ops_per_cell) > max_work;
     let mut unit = g;
-    if bytes_for(unit) > max_cells {
-        // Coarsen to a multiple of g so that the tables fit.
-        let need =
+    let mut over_work = false;
+    if too_big(unit) {
+        over_work = work_for(unit).saturating_mul(ops_per_cell) > max_work;
+        // Coarsen to a multiple of g so that the tables and the work fit.
+        let by_bytes =
             (bits_per_cell as u128 * (p.budget as u128 + 1)) / (8 * max_cells.max(1) as u128) + 1;
-        let k = (need as u64).div_ceil(g).max(1);
-        unit = g * k;
-        while bytes_for(unit) > max_cells {
-            unit += g;
+        let by_work = (p.budget as u128 + 1) / (max_work / ops_per_cell.max(1)).max(1) + 1;
+        let need = by_bytes.max(by_work).min(u64::MAX as u128) as u64;
+        let k = need.div_ceil(g).max(1);
+        unit = g.saturating_mul(k);
+        while too_big(unit) && unit < u64::MAX {
+            unit = unit.saturating_add(g);
         }
     }
     let exact = unit == g;
@@ -289,12 +320,72 @@ pub fn solve_exact_with_limit(p: &Problem, max_cells: usize) -> Solution {
         }
         c = c.saturating_sub(up(p.site_overhead[s]));
     }
-    let method = if exact {
-        format!("exact: dynamic programme over costs in units of {unit} (0/1 multiple-choice knapsack with per-site overhead)")
+    if exact {
+        let method = format!("exact: dynamic programme over costs in units of {unit} (0/1 multiple-choice knapsack with per-site overhead)");
+        return p.solution(chosen, unit, exact, &method);
+    }
+    let why = if over_work {
+        format!("to bound the work at {max_work} steps")
     } else {
-        format!("dynamic programme with costs rounded up to units of {unit} to fit memory: optimal for the rounded costs, budget never exceeded")
+        "to fit memory".to_string()
     };
-    p.solution(chosen, unit, exact, &method)
+    let coarse = p.solution(
+        chosen,
+        unit,
+        false,
+        &format!("dynamic programme with costs rounded up to units of {unit} {why}: optimal for the rounded costs, budget never exceeded (not proven optimal)"),
+    );
+    let greedy = solve_greedy(p);
+    if greedy.value > coarse.value {
+        Solution {
+            method: format!(
+                "{} (the exact programme would exceed its bound; greedy beat costs rounded to units of {unit})",
+                greedy.method
+            ),
+            ..greedy
+        }
+    } else {
+        coarse
+    }
+}
+
+/// When the budget covers, for every site with something worth doing, its overhead plus the
+/// dearest useful action of each of its devices, it does not bind: the optimum is each device's
+/// most risk-removing action (the cheaper one on a tie). `None` when the budget binds.
+fn unconstrained(p: &Problem) -> Option<Solution> {
+    let mut total = 0u64;
+    let mut chosen = vec![None; p.groups.len()];
+    let mut visited = vec![false; p.site_overhead.len()];
+    for (i, grp) in p.groups.iter().enumerate() {
+        let useful = grp
+            .choices
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.value > 0.0);
+        let Some(dearest) = useful.clone().map(|(_, c)| c.cost).max() else {
+            continue;
+        };
+        total = total.checked_add(dearest)?;
+        if !visited[grp.site] {
+            visited[grp.site] = true;
+            total = total.checked_add(p.site_overhead[grp.site])?;
+        }
+        chosen[i] = useful
+            .max_by(|(_, a), (_, b)| {
+                a.value
+                    .total_cmp(&b.value)
+                    .then_with(|| b.cost.cmp(&a.cost))
+            })
+            .map(|(k, _)| k);
+    }
+    (total <= p.budget).then(|| {
+        p.solution(
+            chosen,
+            1,
+            true,
+            "exact: the budget covers every device's most risk-removing action, so each device gets it (no trade-off to optimise)",
+        )
+    })
 }
 
 /// Greedy baseline: actions by value per cost (site overhead charged to the first action on a
@@ -487,6 +578,67 @@ mod tests {
         let full = solve_exact(&p);
         assert!(full.exact);
         assert!(full.value >= s.value);
+    }
+
+    #[test]
+    fn plan_budget_of_u64_max_is_exact_and_needs_no_table() {
+        let p = Problem {
+            groups: vec![
+                Group {
+                    site: 0,
+                    choices: vec![ch(100, 1.0), ch(5_000, 9.0), ch(7_000, 9.0)],
+                },
+                Group {
+                    site: 1,
+                    choices: vec![ch(3, 2.0)],
+                },
+                Group {
+                    site: 1,
+                    choices: vec![ch(0, 0.0)],
+                },
+            ],
+            site_overhead: vec![250, 17],
+            budget: u64::MAX,
+        };
+        let t = std::time::Instant::now();
+        let s = solve_exact(&p);
+        assert!(
+            t.elapsed() < std::time::Duration::from_millis(200),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(s.exact, "{}", s.method);
+        assert_eq!(s.chosen, vec![Some(1), Some(0), None]);
+        assert_eq!(s.cost, 5_000 + 250 + 3 + 17);
+        assert_eq!(s.value, 11.0);
+    }
+
+    #[test]
+    fn plan_with_a_huge_binding_budget_bounds_its_work_and_says_so() {
+        // Costs with gcd 1 and a budget that binds: the full table would be ~10^12 cells.
+        let groups: Vec<Group> = (0..40)
+            .map(|i| Group {
+                site: i % 3,
+                choices: vec![ch(100_000_000_000 + i as u64 * 7 + 1, 1.0 + i as f64)],
+            })
+            .collect();
+        let p = Problem {
+            groups,
+            site_overhead: vec![1, 2, 3],
+            budget: 1_000_000_000_000,
+        };
+        let t = std::time::Instant::now();
+        let s = solve_exact_with_limits(&p, MAX_TABLE_BYTES, 5_000_000);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(!s.exact);
+        assert!(s.cost <= p.budget);
+        assert!(s.method.contains("bound"), "{}", s.method);
+        let greedy = solve_greedy(&p);
+        assert!(s.value >= greedy.value);
     }
 
     fn arb_problem() -> impl Strategy<Value = Problem> {
