@@ -838,6 +838,16 @@ async fn audit_page_pages_from_newest_and_verifies_incrementally(app: camtrace_s
     let page2 = get_with_cookie(&f.app, &older, &cookie).await.text();
     assert!(page2.contains(&format!("<td>{}</td>", newest - 200)));
     assert!(!page2.contains(&format!("<td>{newest}</td>")));
+    // A viewer of A sees A's device entries (looked up per page, not by loading every
+    // device), and nothing of B's.
+    let (cookie, _) = session(&f.app, "victor").await;
+    let page = get_with_cookie(&f.app, "/audit", &cookie).await.text();
+    assert!(page.contains("device dev-secret-a"), "{page}");
+    assert!(!page.contains("dev-b"), "{page}");
+    assert!(
+        !page.contains("test n1"),
+        "entries of no organisation are central only"
+    );
 }
 
 #[tokio::test]
@@ -891,9 +901,7 @@ async fn busy_store_is_a_503_with_retry_after(url: &str, postgres: bool) {
     assert!(camtrace_server::error::is_busy(&err), "{err:?}");
     for api in [
         camtrace_server::ApiError::from(err),
-        camtrace_server::ApiError::from(camtrace_store::StoreError::Db(
-            sqlx::Error::PoolTimedOut,
-        )),
+        camtrace_server::ApiError::from(camtrace_store::StoreError::Db(sqlx::Error::PoolTimedOut)),
     ] {
         let resp = api.into_response();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -915,4 +923,32 @@ async fn busy_store_is_a_503_with_retry_after_on_both_backends() {
     if let Some(url) = fresh_postgres("f10").await {
         busy_store_is_a_503_with_retry_after(&url, true).await;
     }
+}
+
+/// The current password of `POST /me/password` is a guess like a sign-in: a stolen session or
+/// token cannot test passwords faster than the sign-in form allows.
+async fn password_change_guesses_are_throttled_like_sign_ins(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let change = |current: &'static str| {
+        post(
+            &f.app,
+            "/api/v1/me/password",
+            f.token("alice"),
+            json!({"current": current, "new": "alice-new-password-1"}),
+        )
+    };
+    for _ in 0..throttle::PER_USER_AND_ADDRESS.free {
+        assert_eq!(
+            change("wrong-guess-123").await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+    let r = change("wrong-guess-123").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    assert!(retry_after(&r) >= 1);
+}
+
+#[tokio::test]
+async fn password_change_guesses_are_throttled_like_sign_ins_on_both_backends() {
+    on_both("f5c", password_change_guesses_are_throttled_like_sign_ins).await;
 }

@@ -165,15 +165,30 @@ pub struct PasswordChange {
 #[utoipa::path(post, path = "/api/v1/me/password", request_body = PasswordChange, responses((status = 204), (status = 401)))]
 pub async fn change_password(
     State(app): State<App>,
+    extract::ClientAddr(addr): extract::ClientAddr,
     caller: Caller,
     Json(b): Json<PasswordChange>,
 ) -> ApiResult<axum::http::StatusCode> {
+    // The current password is a guess like any sign-in (a stolen session or token must not
+    // test passwords faster than the sign-in form allows).
+    let permit = app
+        .login_throttle
+        .begin(caller.name(), addr, std::time::Instant::now())
+        .map_err(|wait| {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            ApiError::TooManyRequests(
+                format!("too many wrong passwords; try again in {secs} s"),
+                secs,
+            )
+        })?;
     if auth::check_login(app.pool(), caller.name(), &b.current, app.password_cost)
         .await?
         .is_none()
     {
         return Err(ApiError::forbidden("current password is wrong"));
     }
+    app.login_throttle
+        .succeeded(permit, std::time::Instant::now());
     auth::set_password(
         app.pool(),
         &caller.principal.user.id,

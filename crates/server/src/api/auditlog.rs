@@ -56,6 +56,48 @@ impl Resolver {
         })
     }
 
+    /// A resolver that never loads every device: the devices of each batch are looked up with
+    /// [`Resolver::prefetch_devices`] (bounded work per request on a large register).
+    async fn bounded(app: &App) -> ApiResult<Self> {
+        let mut r = Self::new(app).await?;
+        r.devices = Some(HashMap::new());
+        Ok(r)
+    }
+
+    /// Look up the organisations of the devices `entries` name (in chunks of 500 ids).
+    async fn prefetch_devices(&mut self, app: &App, entries: &[HistoryEntry]) -> ApiResult<()> {
+        let known = self.devices.get_or_insert_with(HashMap::new);
+        let mut ids: Vec<String> = Vec::new();
+        for e in entries {
+            if e.entity_kind == "device" {
+                ids.push(e.entity_id.clone());
+            }
+            for v in [&e.after, &e.before].into_iter().flatten() {
+                if let Some(d) = v.get("device_id").and_then(|x| x.as_str()) {
+                    ids.push(d.to_string());
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        ids.retain(|d| !known.contains_key(d));
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT d.id AS id, s.organisation AS org FROM devices d JOIN sites s ON s.id = d.site WHERE d.id IN ({})",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            for r in q.fetch_all(app.pool()).await? {
+                known.insert(r.try_get("id")?, r.try_get("org")?);
+            }
+        }
+        Ok(())
+    }
+
     async fn device_org(&mut self, app: &App, id: &str) -> ApiResult<Option<String>> {
         if self.devices.is_none() {
             self.devices = Some(super::decisions::device_orgs(app).await?);
@@ -334,14 +376,19 @@ pub async fn scoped_newest(
             .await?;
         let n = batch.len();
         scanned += n;
+        if !access.is_central() {
+            if resolver.is_none() {
+                resolver = Some(Resolver::bounded(app).await?);
+            }
+            if let Some(r) = resolver.as_mut() {
+                r.prefetch_devices(app, &batch).await?;
+            }
+        }
         for e in batch {
             cursor = Some(e.seq);
             let readable = if access.is_central() {
                 true
             } else {
-                if resolver.is_none() {
-                    resolver = Some(Resolver::new(app).await?);
-                }
                 match resolver.as_mut() {
                     Some(r) => r
                         .org_of(app, &e)
