@@ -4,8 +4,10 @@
 //! The rule, at one date:
 //! - the candidates are the OEM links of the brand active on that date (those naming the model
 //!   first, then brand-wide links) and the brand's owner on that date;
-//! - a link naming the model wins; otherwise the most confident candidate; on equal confidence an
-//!   OEM link before the owner (the owner sells, the OEM link says who makes).
+//! - who makes before who sells: an OEM link naming the model, then a brand-wide OEM link of at
+//!   least medium confidence, then the brand's owner; a weak brand-wide link decides only when
+//!   nothing else is known. Within a tier the most confident first. (This is the rule
+//!   identification used; policy, procurement and reconcile each had their own before.)
 //!
 //! The date is the device's own ([`DateBasis`]): its install date, else the first time it was
 //! seen, else the evaluation date (and the reason says so). Where periods that disagree could
@@ -71,6 +73,13 @@ impl DateBasis {
     /// Whether the date is the device's own (not the evaluation date standing in).
     pub fn is_own(self) -> bool {
         !matches!(self, Self::Evaluation(_))
+    }
+
+    /// Whether a change of maker near the date leaves it open. Not for a purchase: what is
+    /// bought is judged by who the brand belongs to on the purchase date (the procurement gate
+    /// still asks the supplier to confirm the manufacturer).
+    fn near_change_matters(self) -> bool {
+        !matches!(self, Self::Purchase(_))
     }
 }
 
@@ -201,17 +210,16 @@ impl Kb {
                 source: o.source.clone(),
             });
         }
-        let rank = |k: FactKind| match k {
-            FactKind::OemModel => 3,
-            FactKind::OemBrand => 2,
-            FactKind::Owner => 1,
+        // Who makes, before who sells: an OEM link naming the model, then a brand-wide OEM link
+        // of at least medium confidence, then the owner; a weak brand-wide link decides nothing
+        // while anything else is known. Within a tier, the most confident first.
+        let tier = |f: &MakerFact| match f.kind {
+            FactKind::OemModel => 0,
+            FactKind::OemBrand if f.confidence >= Confidence::Medium => 1,
+            FactKind::Owner => 2,
+            FactKind::OemBrand => 3,
         };
-        out.sort_by(|a, b| {
-            (b.kind == FactKind::OemModel)
-                .cmp(&(a.kind == FactKind::OemModel))
-                .then(b.confidence.cmp(&a.confidence))
-                .then(rank(b.kind).cmp(&rank(a.kind)))
-        });
+        out.sort_by(|a, b| tier(a).cmp(&tier(b)).then(b.confidence.cmp(&a.confidence)));
         out
     }
 
@@ -251,7 +259,9 @@ impl Kb {
         // Dates whose maker could also apply: every period (no device date), or the other side
         // of a change near the device's date.
         let changes = self.change_dates(b);
-        let probe: Vec<NaiveDate> = if basis.is_own() {
+        let probe: Vec<NaiveDate> = if !basis.near_change_matters() {
+            Vec::new()
+        } else if basis.is_own() {
             changes
                 .iter()
                 .filter(|c| (**c - date).num_days().abs() <= NEAR_CHANGE_DAYS)

@@ -253,7 +253,12 @@ pub fn evaluate(
 ) -> Vec<Finding> {
     let regimes = prepare(ctx);
     let mut resolved: Vec<Resolved> = Vec::new();
-    type ResolveKey<'d> = (Option<&'d str>, Option<&'d str>, Option<&'d str>, NaiveDate);
+    type ResolveKey<'d> = (
+        Option<&'d str>,
+        Option<&'d str>,
+        Option<&'d str>,
+        (NaiveDate, bool),
+    );
     let mut resolve_cache: FxHashMap<ResolveKey<'_>, u32> = FxHashMap::default();
     let mut maker_vars: HashMap<Option<String>, Arc<MakerFacts>> = HashMap::new();
     // Per site pointer: index into `site_info` (facts index, site id, org id).
@@ -343,8 +348,15 @@ pub fn evaluate(
             },
             None => NetworkVars::default(),
         };
-        // Maker resolution on the device's date (install date, else the evaluation date).
-        let date = d.install_date.unwrap_or(ctx.as_of);
+        // Maker resolution on the device's date (install date, else the evaluation date, which
+        // leaves a maker that changed over time unsettled).
+        // A planned device is a purchase: judged by who the brand belongs to on that date.
+        let basis = if d.status == DeviceStatus::Planned && d.install_date.is_none() {
+            camtrace_kb::DateBasis::Purchase(ctx.as_of)
+        } else {
+            camtrace_kb::DateBasis::of(d.install_date, None, ctx.as_of)
+        };
+        let date = basis.date();
         let ident = &df.ident;
         let rkey = (
             ident.maker.as_deref(),
@@ -355,15 +367,15 @@ pub fn evaluate(
                 None
             },
             if ident.maker.is_none() {
-                date
+                (date, basis.is_own())
             } else {
-                NaiveDate::MIN
+                (NaiveDate::MIN, true)
             },
         );
         let ridx = match resolve_cache.get(&rkey) {
             Some(&i) => i,
             None => {
-                let r = resolve(ctx.kb, ident, date);
+                let r = resolve(ctx.kb, ident, basis);
                 maker_arcs.push(r.maker_id.as_deref().map(Arc::from));
                 resolved.push(r);
                 let i = (resolved.len() - 1) as u32;
@@ -595,8 +607,9 @@ fn site_to_vars(s: &Site) -> SiteVars {
     }
 }
 
-/// Resolve the maker: the identified maker, else the brand's OEM link or owner on `date`.
-fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
+/// Resolve the maker: the identified maker, else the brand's maker at the device's own date
+/// (`Kb::attribute_brand`, the one attribution rule).
+fn resolve(kb: &Kb, ident: &IdentSummary, basis: camtrace_kb::DateBasis) -> Resolved {
     let brand = ident
         .brand
         .as_deref()
@@ -629,82 +642,35 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
         };
     }
     if let Some(b) = brand {
-        // Candidates: OEM links for this model (most specific, they win), then brand-wide OEM
-        // links and the brand's owner on the date, the most confident first (an OEM link before
-        // the owner on a tie: the owner sells, the OEM link says who makes). Weaker claims naming
-        // another maker are kept as a note in the reasons.
+        // The one attribution rule of the knowledge base (camtrace_kb::attribution): the brand's
+        // maker at the device's own date, and every maker that date does not rule out.
+        let Some(att) = kb.attribute_brand(&b.id, ident.model.as_deref(), basis) else {
+            return Resolved {
+                maker_id: None,
+                maker_name: String::new(),
+                brand: brand_vars,
+                via: Vec::new(),
+                conf_cap: 0.0,
+                unverified: Vec::new(),
+            };
+        };
         let name_of = |id: &str| {
             kb.company(id)
                 .map(|c| c.short.clone())
                 .unwrap_or_else(|| id.to_string())
         };
-        // (specificity, confidence, maker, reason, verified)
-        let mut cands: Vec<(u8, camtrace_kb::Confidence, String, Reason, bool)> = Vec::new();
-        for o in kb.oem_for(&b.id, ident.model.as_deref(), date) {
-            let specific = !o.models.is_empty();
-            let models = if specific {
-                format!("models {}", o.models.join(", "))
-            } else {
-                "all models".to_string()
-            };
-            let note = o
-                .note
-                .as_deref()
-                .map(|n| format!(": {n}"))
-                .unwrap_or_default();
-            cands.push((
-                if specific { 3 } else { 2 },
-                o.confidence,
-                o.maker.clone(),
-                Reason::new(
-                    Step::Identification,
-                    format!(
-                        "brand {} ({models}) is made by {} on {date} (OEM link, {} confidence){note}",
-                        b.name,
-                        name_of(&o.maker),
-                        o.confidence.as_str()
-                    ),
-                    Some(o.source.clone()),
-                ),
-                !o.unverified,
-            ));
-        }
-        if let Some(o) = kb.brand_owner_on(&b.id, date) {
-            let period = match (o.from, o.to) {
-                (Some(f), Some(t)) => format!(" (from {f} until {t})"),
-                (Some(f), None) => format!(" (since {f})"),
-                (None, Some(t)) => format!(" (until {t})"),
-                (None, None) => String::new(),
-            };
-            cands.push((
-                1,
-                o.confidence,
-                o.company.clone(),
-                Reason::new(
-                    Step::Identification,
-                    format!(
-                        "brand {} belonged to {} on {date}{period}, relationship {}, {} confidence",
-                        b.name,
-                        name_of(&o.company),
-                        o.relationship,
-                        o.confidence.as_str()
-                    ),
-                    Some(o.source.clone()),
-                ),
-                !o.unverified,
-            ));
-        }
-        // Model-specific (3) first; then by confidence; a brand-wide link (2) before the owner (1).
-        cands.sort_by(|a, b| {
-            (b.0 == 3)
-                .cmp(&(a.0 == 3))
-                .then(b.1.cmp(&a.1))
-                .then(b.0.cmp(&a.0))
-        });
-        if let Some((_, conf, maker, reason, verified)) = cands.first().cloned() {
+        if let Some(m) = &att.maker {
+            let maker = m.company.clone();
+            let reason = Reason::new(
+                Step::Identification,
+                format!("{} (the device's date: {})", m.text, basis.describe()),
+                Some(m.source.clone()),
+            );
             // An unverified fact never decides the maker alone: unless a verified fact names the
-            // same maker, the resolution is marked unverified (the device needs inspection).
-            let unverified = if verified || cands.iter().any(|c| c.4 && c.2 == maker) {
+            // same maker, the resolution is marked uncertain (the device needs inspection).
+            let mut uncertain = if m.verified
+                || att.others.iter().any(|c| c.verified && c.company == maker)
+            {
                 Vec::new()
             } else {
                 vec![Reason::new(
@@ -712,32 +678,47 @@ fn resolve(kb: &Kb, ident: &IdentSummary, date: NaiveDate) -> Resolved {
                     format!(
                         "the maker {} rests on an unverified fact alone (no public source confirms it): {}",
                         name_of(&maker),
-                        reason.text
+                        m.text
                     ),
-                    reason.source.clone(),
+                    Some(m.source.clone()),
                 )]
             };
+            // The device's date does not settle who made it: name every candidate.
+            if att.ambiguous() {
+                let list: Vec<String> = att
+                    .could_be
+                    .iter()
+                    .map(|c| format!("{} ({})", name_of(&c.company), c.text))
+                    .collect();
+                uncertain.push(Reason::new(
+                    Step::Inspection,
+                    format!(
+                        "the device's date does not settle who made it ({}): it could be {}; check its install date or label",
+                        basis.describe(),
+                        list.join(", or ")
+                    ),
+                    None,
+                ));
+            }
             let mut via = vec![reason];
-            for (_, c, m, r, _) in cands.iter().skip(1) {
-                if *m != maker {
-                    via.push(Reason::new(
-                        Step::Identification,
-                        format!(
-                            "not relied on ({} confidence, weaker or less specific): {}",
-                            c.as_str(),
-                            r.text
-                        ),
-                        r.source.clone(),
-                    ));
-                }
+            for c in &att.others {
+                via.push(Reason::new(
+                    Step::Identification,
+                    format!(
+                        "not relied on ({} confidence, weaker or less specific): {}",
+                        c.confidence.as_str(),
+                        c.text
+                    ),
+                    Some(c.source.clone()),
+                ));
             }
             return Resolved {
                 maker_name: name_of(&maker),
                 maker_id: Some(maker),
                 brand: brand_vars,
                 via,
-                conf_cap: conf.weight(),
-                unverified,
+                conf_cap: m.confidence.weight(),
+                unverified: uncertain,
             };
         }
     }

@@ -146,20 +146,23 @@ fn rebrands_resolve_to_the_true_maker() {
     let uk = set.get("uk-2022-sensitive-sites").unwrap();
     let o = org("g", "central_government", "GB");
     let s = site("m", "g", ministerial(), &[]);
-    // An LTS camera (brand only): Hikvision OEM, so no new deployment on a sensitive site.
-    let d = facts(
-        "lts-1",
-        None,
-        Some("LTS"),
-        0.9,
-        DeviceStatus::Planned,
-        &s,
-        &o,
-        None,
-    );
+    let planned = |id: &str, brand: &str| {
+        facts(
+            id,
+            None,
+            Some(brand),
+            0.9,
+            DeviceStatus::Planned,
+            &s,
+            &o,
+            None,
+        )
+    };
+    // A HiLook camera (brand only): a Hikvision sub-brand (sourced), so no new deployment on a
+    // sensitive site.
     let out = evaluate(
         &EvalContext::new(&kb, vec![uk], date("2026-11-28")),
-        &[d],
+        &[planned("hilook-1", "HiLook")],
         &[],
     );
     assert_eq!(out.len(), 1, "{out:#?}");
@@ -167,9 +170,29 @@ fn rebrands_resolve_to_the_true_maker() {
     assert_eq!(&*out[0].rule_id, "no-new-deployment");
     let text: Vec<String> = out[0].reasons.iter().map(|r| r.to_string()).collect();
     let text = text.join("\n");
-    assert!(text.contains("OEM link"), "{text}");
+    assert!(
+        text.contains("brand HiLook") && text.contains("made by Hikvision"),
+        "{text}"
+    );
     assert!(
         text.contains("subject to the PRC National Intelligence Law"),
+        "{text}"
+    );
+    // An LTS camera (brand only): the LTS -> Hikvision OEM link is unverified (its citation
+    // cannot be followed), so it points at Hikvision but cannot decide alone: needs inspection,
+    // and the reason names the OEM link and says it is unverified.
+    let out = evaluate(
+        &EvalContext::new(&kb, vec![uk], date("2026-11-28")),
+        &[planned("lts-1", "LTS")],
+        &[],
+    );
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].maker.as_deref(), Some("hikvision"));
+    assert_eq!(out[0].status, FindingStatus::NeedsInspection);
+    let text: Vec<String> = out[0].reasons.iter().map(|r| r.to_string()).collect();
+    let text = text.join("\n");
+    assert!(
+        text.contains("OEM link") && text.contains("unverified"),
         "{text}"
     );
 }
