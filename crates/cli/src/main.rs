@@ -70,7 +70,37 @@ fn nmap_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::f
     .collect()
 }
 
+/// Whether an error is a write to a closed pipe (`camtrace devices | head`): the reader has all
+/// it wanted, so camtrace stops quietly, as other command-line tools do.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `print!`/`println!` panic when stdout is a closed pipe: leave quietly instead.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse_from(nmap_style_args(std::env::args_os()));
     common::init_tracing(&cli.global);
     let result = match cli.command {
@@ -94,6 +124,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("camtrace: error: {e:#}");
             ExitCode::from(2)

@@ -248,21 +248,74 @@ pub fn reconcile(
     }
     for (mac, (targets, devs)) in macs {
         if targets.len() > 1 || devs.len() > 1 {
+            let mut targets: Vec<String> = targets.into_iter().collect();
+            targets.sort_by(|a, b| address_order(a, b));
             out.duplicates.push(Duplicate {
                 mac,
-                targets: targets.into_iter().collect(),
+                targets,
                 devices: devs.into_iter().collect(),
             });
         }
     }
-    out.unregistered.sort_by(|a, b| a.target.cmp(&b.target));
+    out.unregistered
+        .sort_by(|a, b| address_order(&a.target, &b.target));
     out
+}
+
+/// Addresses in numeric order (`127.0.0.9` before `127.0.0.10`; IPv4 before IPv6, an optional
+/// `:port` or `/prefix` ignored), then anything that is not an address, as text.
+pub fn address_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn key(s: &str) -> Option<std::net::IpAddr> {
+        let s = s.trim();
+        if let Ok(ip) = s.parse() {
+            return Some(ip);
+        }
+        if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
+            return Some(sa.ip());
+        }
+        s.split(['/', ':'])
+            .next()
+            .and_then(|h| h.parse().ok())
+            .filter(|_| s.matches(':').count() <= 1)
+    }
+    match (key(a), key(b)) {
+        (Some(x), Some(y)) => x.cmp(&y).then_with(|| a.cmp(b)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use camtrace_model::{Identification, NamedRef};
+
+    #[test]
+    fn reconcile_sorts_addresses_numerically() {
+        let mut v = vec![
+            "127.0.0.10",
+            "printer.local",
+            "::1",
+            "127.0.0.9",
+            "127.0.0.100:8080",
+            "10.0.0.2",
+            "127.0.0.2/32",
+        ];
+        v.sort_by(|a, b| address_order(a, b));
+        assert_eq!(
+            v,
+            vec![
+                "10.0.0.2",
+                "127.0.0.2/32",
+                "127.0.0.9",
+                "127.0.0.10",
+                "127.0.0.100:8080",
+                "::1",
+                "printer.local"
+            ]
+        );
+    }
 
     fn dev(id: &str, brand: &str, mac: &str, addr: &str) -> Device {
         Device {
