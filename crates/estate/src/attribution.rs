@@ -6,7 +6,9 @@ use camtrace_kb::Kb;
 use camtrace_model::Device;
 use chrono::NaiveDate;
 
-/// The knowledge-base company id the register's maker or brand names, on `date`.
+/// The knowledge-base company id the register's maker or brand names: the declared maker, else
+/// the brand's maker by the knowledge base's one rule ([`Kb::attribute_brand`]) at the device's
+/// install date (else `date`).
 pub fn register_maker(kb: &Kb, d: &Device, date: NaiveDate) -> Option<String> {
     if let Some(m) = &d.maker {
         return Some(
@@ -15,10 +17,8 @@ pub fn register_maker(kb: &Kb, d: &Device, date: NaiveDate) -> Option<String> {
                 .unwrap_or_else(|| m.to_ascii_lowercase()),
         );
     }
-    let brand = kb.brand_by_name(d.brand.as_deref()?)?;
-    if let Some(o) = kb.oem_for(&brand.id, d.model.as_deref(), date).first() {
-        return Some(o.maker.clone());
-    }
-    kb.brand_owner_on(&brand.id, date)
-        .map(|o| o.company.clone())
+    let basis = camtrace_kb::DateBasis::of(d.install_date, None, date);
+    kb.attribute_brand(d.brand.as_deref()?, d.model.as_deref(), basis)?
+        .maker
+        .map(|m| m.company)
 }

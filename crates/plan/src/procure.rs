@@ -476,8 +476,10 @@ fn line_from_fields(line: usize, fields: &[(String, String)]) -> Result<QuoteLin
     Ok(l)
 }
 
-/// Establish who makes what a line sells: brand → OEM link for the model → brand owner →
-/// company. Returns (brand, maker, chain).
+/// Establish who makes what a line sells, with the knowledge base's one attribution rule
+/// ([`Kb::attribute_brand`], as a purchase on `date`), else the company the brand text names.
+/// Returns (brand, maker, chain). A maker that rests on an unverified fact alone is returned
+/// (the line is then judged by it), and the chain says the fact is unverified.
 pub fn resolve_maker<'a>(
     kb: &'a Kb,
     brand_text: &str,
@@ -492,32 +494,12 @@ pub fn resolve_maker<'a>(
             "brand `{brand_text}` is {} (kb brand `{}`)",
             b.name, b.id
         ));
-        if let Some(o) = kb.oem_for(&b.id, model_opt, date).into_iter().next() {
-            if let Some(c) = kb.company(&o.maker) {
-                let what = if o.models.is_empty() {
-                    format!("{} products", b.name)
-                } else {
-                    format!("{} models {}", b.name, o.models.join(", "))
-                };
-                chain.push(format!(
-                    "OEM link: {what} are made by {} ({} confidence) [{}]",
-                    c.short,
-                    o.confidence.as_str(),
-                    o.source
-                ));
-                return (Some(bref), Some(c), chain);
-            }
-        }
-        if let Some(o) = kb.brand_owner_on(&b.id, date) {
-            if let Some(c) = kb.company(&o.company) {
-                if o.company != b.id || o.relationship != "own" {
-                    chain.push(format!(
-                        "{} is a {} of {} on {date} [{}]",
-                        b.name,
-                        o.relationship.replace('_', "-"),
-                        c.short,
-                        o.source
-                    ));
+        let att = kb.attribute_brand(&b.id, model_opt, camtrace_kb::DateBasis::Purchase(date));
+        if let Some(m) = att.as_ref().and_then(|a| a.maker.as_ref()) {
+            if let Some(c) = kb.company(&m.company) {
+                let own = m.kind == camtrace_kb::FactKind::Owner && m.company == b.id;
+                if !own {
+                    chain.push(format!("{} [{}]", m.text, m.source));
                 }
                 return (Some(bref), Some(c), chain);
             }

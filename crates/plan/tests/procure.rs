@@ -71,6 +71,7 @@ authority = "FCC"
 jurisdiction = "US"
 source = "https://www.fcc.gov/supplychain/coveredlist"
 as_of = 2026-01-01
+affiliates = { text = "the named companies and their subsidiaries and affiliates", source = "t", as_of = 2026-01-01 }
 "#;
 
 const BRANDS: &str = r#"
@@ -272,7 +273,7 @@ fn rebrands_sub_brands_and_unknowns_on_a_sensitive_site() {
         q.lines[1]
             .chain
             .iter()
-            .any(|c| c.contains("sub-brand of Hikvision")),
+            .any(|c| c.contains("HiLook belongs to Hikvision (sub brand")),
         "{:?}",
         q.lines[1].chain
     );
