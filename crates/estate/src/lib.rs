@@ -2,8 +2,8 @@
 //! server's handlers parse their input, check access and serialise; what happens in between
 //! (judge an estate, plan, build a report, reconcile, record progress) is here, once.
 //!
-//! * [`judge`]: an estate judged against the regimes ([`judge::judge`]), and the policies.
-//! * [`plan`]: the remediation plan of a judged estate.
+//! * [`mod@judge`]: an estate judged against the regimes ([`judge::judge`]), and the policies.
+//! * [`mod@plan`]: the remediation plan of a judged estate.
 //! * [`attribution`]: who made a registered device, read from the register's maker and brand.
 //! * [`report`]: the report input for a scope (the CLI's whole view and the server's
 //!   per-organisation view are one function) and the progress series.

@@ -101,7 +101,7 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// The kind, from the first bytes and the name's extension ([`crate::detect`]).
+    /// The kind, from the first bytes and the name's extension ([`crate::detect()`]).
     pub fn detect(&self) -> Result<FileKind> {
         let head = match *self {
             Input::File(p) => {

@@ -267,7 +267,7 @@ pub async fn deliveries(app: &App, webhook: &str) -> ApiResult<Vec<Delivery>> {
         .collect()
 }
 
-/// `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>").
+/// `sha256=<hex>` of `HMAC-SHA256(secret, "<timestamp>.<body>")`.
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
         Ok(m) => m,

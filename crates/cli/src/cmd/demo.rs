@@ -1,5 +1,5 @@
 //! `camtrace demo`: the whole job on a built-in estate, with nothing installed beyond the
-//! project. Starts the lab (one loopback range per site, 127.21.<n>.0/24), scans it, stores the
+//! project. Starts the lab (one loopback range per site, `127.21.<n>.0/24`), scans it, stores the
 //! results in a fresh SQLite file, imports the bundled register (with deliberate gaps),
 //! reconciles, checks the UK regime, plans within a budget, checks a sample quote, writes the
 //! report and prints a short summary (also written as `summary.json`).
@@ -9,9 +9,9 @@
 
 use crate::cmd::plan::{judge, load_policies, make_plan, today, PlanSettings};
 use crate::cmd::procure::check_bytes;
-use camtrace_estate::report::{build_input, history};
 use crate::common::Global;
 use anyhow::Context;
+use camtrace_estate::report::{build_input, history};
 use camtrace_kb::Kb;
 use camtrace_lab::{Ipv4Net, Lab, LabConfig, LabHandle, Manifest};
 use camtrace_model::{
@@ -882,8 +882,12 @@ mod next_tests {
     #[test]
     fn demo_ends_with_next_commands_on_its_own_db() {
         let c = next_commands("camtrace-demo/camtrace.db");
-        assert!(c.iter().any(|x| x == "camtrace check --db camtrace-demo/camtrace.db"));
-        assert!(c.iter().all(|x| x.ends_with("--db camtrace-demo/camtrace.db")));
+        assert!(c
+            .iter()
+            .any(|x| x == "camtrace check --db camtrace-demo/camtrace.db"));
+        assert!(c
+            .iter()
+            .all(|x| x.ends_with("--db camtrace-demo/camtrace.db")));
         let c = next_commands("/tmp/my demo/it's.db");
         assert!(
             c[0].ends_with("--db '/tmp/my demo/it'\\''s.db'"),

@@ -42,7 +42,7 @@ pub struct AddArgs {
     #[arg(long)]
     pub device: String,
     /// The rule waived: `<regime>/<rule>` (e.g. uk-2022-sensitive-sites/consider-removal, or
-    /// <regime>/needs-inspection).
+    /// `<regime>/needs-inspection`).
     #[arg(long)]
     pub rule: String,
     /// Why (e.g. "kept on for safety until the replacement is fitted").

@@ -1,4 +1,4 @@
-//! REST API under `/api/v1/` (JSON). Every handler authenticates the caller ([`Caller`]) and
+//! REST API under `/api/v1/` (JSON). Every handler authenticates the caller ([`Caller`](crate::extract::Caller)) and
 //! checks its role on the organisation that owns what it touches; lists only ever contain what
 //! the caller can read.
 
