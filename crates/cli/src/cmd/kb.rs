@@ -149,7 +149,10 @@ pub const CHECKERS: &[(&str, Checker)] = &[
 /// pattern that no regex engine compiles, listed (an error: it must be handled, never dropped).
 fn check_recog(_files: &KbFiles, kb: Option<&Kb>, r: &mut CheckReport) {
     let Some(kb) = kb else { return };
-    r.count("recog fingerprints (kb/recog)", kb.recog.fingerprint_count());
+    r.count(
+        "recog fingerprints (kb/recog)",
+        kb.recog.fingerprint_count(),
+    );
     r.count("component tells (kb/components)", kb.recog.components.len());
     match camtrace_identify::Engine::new(kb) {
         Ok(e) => {
@@ -188,6 +191,15 @@ fn check_vendor(kb: &Kb, r: &mut CheckReport) {
     r.count("OUI blocks", kb.oui_blocks.len());
     r.count("OUI prefixes", kb.oui_prefix_count());
     r.count("signatures", kb.signatures.len());
+    // Verification state (the loader has refused every entry whose words say "unverified"
+    // without the flag): verdicts never rest on an unverified entry alone.
+    let v = kb.verification_summary();
+    r.count("entries (incl. memberships, owner periods)", v.entries);
+    r.count("unverified entries (unverified = true)", v.unverified.len());
+    r.count(
+        "partly verified entries (unverified_fields)",
+        v.partial.len(),
+    );
 }
 
 fn check_policies(files: &KbFiles, _kb: Option<&Kb>, r: &mut CheckReport) {
@@ -394,6 +406,9 @@ fn list_text(out: &mut String, l: &ListStatus) {
     );
     if let Some(s) = &l.scope {
         let _ = writeln!(out, "      scope: {s}");
+    }
+    if let Some(t) = &l.inherited_by {
+        let _ = writeln!(out, "      covers subsidiaries and affiliates: {t}");
     }
     if let Some(n) = &l.note {
         let _ = writeln!(out, "      note: {n}");
