@@ -138,7 +138,8 @@ fn piped_identifications_gate_a_planned_deployment() {
     );
     assert!(reasons.contains("Server: zz-cn"), "{reasons}");
     assert!(reasons.contains("routinely used by Ministers"), "{reasons}");
-    assert!(reasons.contains("npsa.gov.uk"), "{reasons}");
+    // The rule cites the written answer restating the WMS (HL9193), not an NPSA page (issue 13).
+    assert!(reasons.contains("eldaddp.azurewebsites.net"), "{reasons}");
 
     // The day before the WMS: nothing, exit 0.
     let mut before = args.to_vec();
