@@ -113,3 +113,24 @@ fn kb_list_regimes_names_every_regime_and_its_default() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn import_of_a_missing_file_says_so_once_and_creates_nothing() {
+    let dir = tmpdir("nope");
+    let o = Command::new(env!("CARGO_BIN_EXE_camtrace"))
+        .args(["import", "nope.csv"])
+        .current_dir(&dir)
+        .env_remove("CAMTRACE_DB")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.matches("nope.csv").count(), 1, "{err}");
+    assert_eq!(
+        err.to_lowercase().matches("no such file").count(),
+        1,
+        "{err}"
+    );
+    assert!(!dir.join("camtrace.db").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

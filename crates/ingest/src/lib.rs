@@ -49,14 +49,22 @@ impl RowError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// The I/O error is part of the message and deliberately not also the `source`, so an
+    /// error chain printed in full (`{:#}`) says it once.
     #[error("reading the file: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The file as a whole cannot be read (not the format, truncated beyond use, too large).
     #[error("{0}")]
     Format(String),
     /// One row is bad; with skip-bad off the whole file is rejected.
     #[error(transparent)]
     Row(#[from] RowError),
+}
+
+impl From<std::io::Error> for IngestError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
 }
 
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;
@@ -93,4 +101,24 @@ pub fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
     let mut h = sha2::Sha256::new();
     std::io::copy(&mut f, &mut h)?;
     Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn io_error_is_said_once_in_the_full_chain() {
+        let e = IngestError::from(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "No such file or directory",
+        ));
+        let mut chain = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            chain.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
+    }
 }

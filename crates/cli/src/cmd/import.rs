@@ -93,6 +93,12 @@ fn actor(a: &Args) -> String {
 }
 
 async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    // Every named file must be there before anything is opened or created.
+    for file in &a.files {
+        if file.as_os_str() != "-" && !file.exists() {
+            anyhow::bail!("importing {}: no such file", file.display());
+        }
+    }
     let store = camtrace_store::open(&g.db)
         .await
         .with_context(|| format!("opening the register database `{}`", g.db))?;
