@@ -134,3 +134,38 @@ fn import_of_a_missing_file_says_so_once_and_creates_nothing() {
     assert!(!dir.join("camtrace.db").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16 point 9: `plan` showed its least useful reason (the device line) first and hid the
+/// rule behind "(+12 more reasons)".
+#[test]
+fn plan_table_shows_the_rule_first() {
+    let dir = tmpdir("plan");
+    let db = format!("sqlite://{}", dir.join("t.db").display());
+    let reg = dir.join("reg.csv");
+    std::fs::write(
+        &reg,
+        "organisation,organisation_kind,country,site,ministerial_use,government_building,device,brand,model,class\n\
+         dept,central_government,GB,hq,yes,yes,cam-1,Hikvision,DS-2CD2143G0-I,camera\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_camtrace"))
+            .args(args)
+            .args(["--db", &db])
+            .env_remove("CAMTRACE_KB")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["import", reg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["plan", "--format", "table"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let first = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("because"))
+        .unwrap_or_else(|| panic!("no reasons: {out}"));
+    assert!(first.contains("[rule]"), "{out}");
+    assert!(!out.contains("more reasons)"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -207,14 +207,23 @@ pub(crate) fn plan_table(p: &Plan) -> String {
             r.cost.total,
             tail
         ));
-        if let Some(first) = r.reasons.first() {
+        // The rules come first: they say what must be done and under which regime; the rest of
+        // the chain (device, identification, site) is in the JSON output.
+        let is_rule = |x: &str| {
+            let t = x.split_once("] ").map_or(x, |(_, t)| t);
+            t.starts_with("[rule]") || t.starts_with("rule ")
+        };
+        let mut shown: Vec<&String> = r.reasons.iter().filter(|x| is_rule(x)).collect();
+        if shown.is_empty() {
+            shown.extend(r.reasons.first());
+        }
+        for x in &shown {
+            s.push_str(&format!("    because {x}\n"));
+        }
+        if r.reasons.len() > shown.len() {
             s.push_str(&format!(
-                "    because {first}{}\n",
-                if r.reasons.len() > 1 {
-                    format!(" (+{} more reasons)", r.reasons.len() - 1)
-                } else {
-                    String::new()
-                }
+                "    (and {} more reasons: device, identification, site; --format json lists them)\n",
+                r.reasons.len() - shown.len()
             ));
         }
     }
