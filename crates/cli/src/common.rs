@@ -10,22 +10,29 @@ use std::path::PathBuf;
 pub struct Global {
     /// Knowledge-base directory overlaid on the built-in one (same relative path replaces a file,
     /// new files are added).
-    #[arg(long, global = true, env = "CAMTRACE_KB", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "CAMTRACE_KB",
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     pub kb: Option<PathBuf>,
     /// Register database: a SQLite file path or `sqlite://...`, or `postgres://...`.
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "CAMTRACE_DB",
         value_name = "URL",
         default_value = DEFAULT_DB
     )]
     pub db: String,
     /// More log output (-v, -vv).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
 }
 

@@ -65,6 +65,7 @@ pub struct IdentifyBench {
     /// Devices in the small lab the observations come from.
     #[arg(long, default_value_t = 60)]
     pub lab_devices: usize,
+    /// Lab address range (a /16 inside 127.0.0.0/8).
     #[arg(long, default_value = "127.61.0.0/16", value_name = "CIDR")]
     pub range: String,
 }

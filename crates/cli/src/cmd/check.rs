@@ -40,6 +40,7 @@ pub struct Args {
     /// With the register database, the estate is also rebuilt as it was then. Default: today.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Output format (default: a table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Exit with status 1 when an open or needs-inspection finding is at or above this severity

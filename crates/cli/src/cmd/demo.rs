@@ -37,6 +37,7 @@ pub struct Args {
     /// Remediation budget for the period, in whole currency units.
     #[arg(long, default_value_t = 25_000)]
     pub budget: u64,
+    /// Name of the budget period shown in the plan (e.g. 2026-27).
     #[arg(long, default_value = "2026-27")]
     pub period: String,
     /// Regimes to check (repeatable).

@@ -15,6 +15,7 @@ pub struct Args {
     /// Only this organisation and the organisations below it.
     #[arg(long, value_name = "ORG")]
     pub org: Option<String>,
+    /// Only this site.
     #[arg(long, value_name = "SITE")]
     pub site: Option<String>,
     /// Maker (knowledge-base company id, e.g. hikvision).
@@ -23,8 +24,10 @@ pub struct Args {
     /// Brand as registered (e.g. LTS).
     #[arg(long)]
     pub brand: Option<String>,
+    /// Only devices of this class (camera, recorder, vms, intercom, access_control, other, unknown).
     #[arg(long, value_parser = parse_class)]
     pub class: Option<DeviceClass>,
+    /// Only devices with this status (planned, installed, disconnected, removed).
     #[arg(long, value_parser = parse_status)]
     pub status: Option<DeviceStatus>,
     /// Only devices on sites meeting a UK sensitive-site criterion.
@@ -36,6 +39,7 @@ pub struct Args {
     /// The register as it was at the end of this date (rebuilt from the audit history).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<NaiveDate>,
+    /// Output format (default: a table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }

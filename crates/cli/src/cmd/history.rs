@@ -51,6 +51,7 @@ pub struct ListArgs {
     /// At most this many entries.
     #[arg(long, default_value_t = 1000)]
     pub limit: i64,
+    /// Output format (default: a table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }

@@ -49,14 +49,17 @@ pub enum Cmd {
     },
     /// List companies, brands, lists, OEM links or policy regimes.
     List {
+        /// What to list.
         #[arg(value_enum)]
         what: ListWhat,
         /// Companies only: those subject to the PRC National Intelligence Law or on a list on
         /// the date.
         #[arg(long)]
         restricted: bool,
+        /// Owners, OEM links and list memberships as on this date (default: today).
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<NaiveDate>,
+        /// Output format (default: a table on a terminal, JSON otherwise).
         #[arg(long, value_enum)]
         format: Option<Format>,
     },

@@ -35,6 +35,7 @@ pub struct Args {
     /// Selection method: exact (dynamic programme, optimal) or greedy (fast baseline).
     #[arg(long, value_enum, default_value = "exact")]
     pub method: MethodArg,
+    /// Output format (default: a table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Write the output to this file instead of stdout.

@@ -47,6 +47,7 @@ pub struct CheckArgs {
     /// Exit non-zero (3) also when a line needs an inquiry.
     #[arg(long)]
     pub strict: bool,
+    /// Output format (default: a table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }

@@ -25,6 +25,7 @@ pub struct Args {
     /// Register the discovered devices that are not in the register (status installed).
     #[arg(long)]
     pub adopt: bool,
+    /// Output format (default: a table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }

@@ -13,6 +13,7 @@ pub struct Args {
     /// Only this organisation and the organisations below it.
     #[arg(long, value_name = "ORG")]
     pub org: Option<String>,
+    /// Only this site.
     #[arg(long, value_name = "SITE")]
     pub site: Option<String>,
     /// Only sites meeting a UK sensitive-site criterion.
@@ -24,6 +25,7 @@ pub struct Args {
     /// Only sites with this tag.
     #[arg(long)]
     pub tag: Option<String>,
+    /// Output format (default: a table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }

@@ -32,6 +32,7 @@ pub enum Command {
 pub struct HistoryArgs {
     /// Only this waiver.
     pub id: Option<String>,
+    /// Output format (default: a table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
@@ -64,6 +65,7 @@ pub struct AddArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
+    /// Only waivers on this device.
     #[arg(long)]
     pub device: Option<String>,
     /// `<regime>/<rule>`.
@@ -72,11 +74,13 @@ pub struct ListArgs {
     /// Only waivers in force today (or on --as-of).
     #[arg(long)]
     pub active: bool,
+    /// The date --active refers to (YYYY-MM-DD; default: today).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
     /// Include revoked waivers.
     #[arg(long)]
     pub all: bool,
+    /// Output format (default: a table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
