@@ -76,6 +76,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || matches!(
+                c.downcast_ref::<camtrace_ingest::IngestError>(),
+                Some(camtrace_ingest::IngestError::Io(io))
+                    if io.kind() == std::io::ErrorKind::BrokenPipe
+            )
             || c.downcast_ref::<serde_json::Error>()
                 .and_then(|j| j.io_error_kind())
                 .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
