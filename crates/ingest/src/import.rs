@@ -15,7 +15,7 @@ use crate::register::{self, ReadOptions};
 use crate::{FileKind, IngestError, RowError};
 use camtrace_kb::Kb;
 use camtrace_model::{Evidence, Identification, NamedRef, Observation, ObservationKind, Register};
-use camtrace_store::{RegisterSummary, ScanImport, ScanRecord, Store, StoreError};
+use camtrace_store::{RegisterImport, RegisterSummary, ScanImport, ScanRecord, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufReader, Read};
@@ -180,7 +180,8 @@ pub async fn import(
         None => input.detect()?,
     };
     match kind {
-        FileKind::Csv | FileKind::Json => {
+        FileKind::Csv => import_csv_streamed(store, kb, input, opts).await,
+        FileKind::Json => {
             let reg = read_register(store, kb, input, kind, opts).await?;
             apply_register(store, reg, opts).await
         }
@@ -295,8 +296,6 @@ async fn resolve(
             register::keep_absent_organisation(o, &old, columns);
         }
     }
-    // Site → organisation of the stored sites looked at so far.
-    let mut site_org: HashMap<String, Option<String>> = HashMap::new();
     for s in &mut reg.sites {
         let old = store
             .get_site(&s.id)
@@ -313,12 +312,56 @@ async fn resolve(
             None => {}
         }
     }
-    for d in &mut reg.devices {
-        let mut old = store.get_device(&d.id).await?;
+    resolve_devices(
+        &mut Lookup::Store(store),
+        kb,
+        &mut reg.devices,
+        columns,
+        opts,
+    )
+    .await
+}
+
+/// Where a register's stored rows are read from: the store, or an open import (which sees its
+/// own writes, and holds the only connection of an in-memory database).
+enum Lookup<'a> {
+    Store(&'a dyn Store),
+    Tx(&'a mut RegisterImport),
+}
+
+impl Lookup<'_> {
+    async fn device(&mut self, id: &str) -> Result<Option<camtrace_model::Device>> {
+        Ok(match self {
+            Lookup::Store(s) => s.get_device(id).await?,
+            Lookup::Tx(t) => t.get_device(id).await?,
+        })
+    }
+    async fn site(&mut self, id: &str) -> Result<Option<camtrace_model::Site>> {
+        Ok(match self {
+            Lookup::Store(s) => s.get_site(id).await?,
+            Lookup::Tx(t) => t.get_site(id).await?,
+        })
+    }
+}
+
+/// Fill what the file left out of each device from the stored register (only rows the
+/// importer may read), and normalise maker names to knowledge-base company ids.
+async fn resolve_devices(
+    look: &mut Lookup<'_>,
+    kb: Option<&Kb>,
+    devices: &mut [camtrace_model::Device],
+    columns: &HashSet<String>,
+    opts: &ImportOptions,
+) -> Result<()> {
+    let readable = |org: &str| opts.readable.as_ref().is_none_or(|r| r.contains(org));
+    // Site → organisation of the stored sites looked at so far.
+    let mut site_org: HashMap<String, Option<String>> = HashMap::new();
+    for d in devices.iter_mut() {
+        let mut old = look.device(&d.id).await?;
         if opts.readable.is_some() {
             if let Some(o) = &old {
                 if !site_org.contains_key(&o.site) {
-                    let org = store.get_site(&o.site).await?.map(|s| s.organisation);
+                    let org = look.site(&o.site).await?.map(|s| s.organisation);
                     site_org.insert(o.site.clone(), org);
                 }
                 let visible = site_org
@@ -347,6 +390,60 @@ async fn resolve(
         }
     }
     Ok(())
+}
+
+/// Devices written per batch by a streamed CSV import.
+pub const REGISTER_CHUNK: usize = 5_000;
+
+/// Import a CSV register in two passes over the file, in one transaction: first its
+/// organisations, sites, zones and networks (few), then its devices a chunk at a time, so that
+/// memory grows with the chunk and not with the file. All or nothing, like [`apply_register`].
+pub async fn import_csv_streamed(
+    store: &dyn Store,
+    kb: Option<&Kb>,
+    input: Input<'_>,
+    opts: &ImportOptions,
+) -> Result<FileSummary> {
+    let ropts = ReadOptions {
+        default_org: opts.org.clone(),
+        default_site: opts.site.clone(),
+        skip_bad: opts.skip_bad,
+    };
+    let head = register::read_csv_head(BufReader::new(input.open()?), &ropts)?;
+    let mut reg = head.outcome.register.clone();
+    let columns = head.outcome.columns.clone();
+    resolve(store, kb, &mut reg, &columns, opts).await?;
+    let empty = reg.is_empty() && head.device_rows == 0;
+    let mut w = store.begin_register(&opts.actor).await?;
+    w.apply(&reg).await?;
+    drop(reg);
+    let mut devices =
+        register::CsvDevices::open(BufReader::new(input.open()?), &ropts, &head, REGISTER_CHUNK)?;
+    while let Some(mut chunk) = devices.next_chunk()? {
+        resolve_devices(&mut Lookup::Tx(&mut w), kb, &mut chunk, &columns, opts).await?;
+        w.apply(&Register {
+            devices: chunk,
+            ..Default::default()
+        })
+        .await?;
+    }
+    let sum = w.commit().await?;
+    Ok(FileSummary {
+        file: input.display(),
+        kind: FileKind::Csv.as_str().into(),
+        outcome: if empty {
+            "empty".into()
+        } else if sum.changed() == 0 {
+            "unchanged".into()
+        } else {
+            "imported".into()
+        },
+        scan_id: None,
+        observations: 0,
+        identifications: 0,
+        register: Some(sum),
+        skipped: head.outcome.skipped,
+    })
 }
 
 // ------------------------------------------------------------------ evidence

@@ -506,94 +506,136 @@ fn merge_net(t: &mut NetP, n: &NetP) -> Result<(), String> {
 
 // ------------------------------------------------------------------ CSV
 
-/// Read a CSV register. A bad row rejects the file (its line and reason) unless
-/// `opts.skip_bad`, when each skipped row is reported in [`ReadOutcome::skipped`].
-pub fn read_csv<R: Read>(input: R, opts: &ReadOptions) -> Result<ReadOutcome> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .trim(csv::Trim::None)
-        .from_reader(input.take(MAX_REGISTER_BYTES));
-    let headers = rdr
-        .headers()
-        .map_err(|e| IngestError::Format(format!("CSV header: {e}")))?
-        .clone();
-    let known = column_index();
-    let mut map: Vec<usize> = Vec::new();
-    let mut columns = HashSet::new();
-    for h in headers.iter() {
-        let n = norm_header(h);
-        match known.get(n.as_str()) {
-            Some(&i) => {
-                if !columns.insert(n.clone()) {
-                    return Err(IngestError::Format(format!("column `{n}` appears twice")));
+/// The rows of a CSV register, read one at a time.
+struct Rows<R: Read> {
+    rdr: csv::Reader<std::io::Take<R>>,
+    /// Column of the file → index in [`COLUMNS`].
+    map: Vec<usize>,
+    record: csv::StringRecord,
+    opts: ReadOptions,
+}
+
+/// One row: parsed, or a row to skip (with `skip_bad`) or reject.
+enum RowItem {
+    Row { line: u64, row: RowP },
+    Bad(RowError),
+}
+
+impl<R: Read> Rows<R> {
+    /// Open a CSV register: check its header. The set of columns present comes back too.
+    fn open(input: R, opts: &ReadOptions) -> Result<(Rows<R>, HashSet<String>)> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(false)
+            .trim(csv::Trim::None)
+            .from_reader(input.take(MAX_REGISTER_BYTES));
+        let headers = rdr
+            .headers()
+            .map_err(|e| IngestError::Format(format!("CSV header: {e}")))?
+            .clone();
+        let known = column_index();
+        let mut map: Vec<usize> = Vec::new();
+        let mut columns = HashSet::new();
+        for h in headers.iter() {
+            let n = norm_header(h);
+            match known.get(n.as_str()) {
+                Some(&i) => {
+                    if !columns.insert(n.clone()) {
+                        return Err(IngestError::Format(format!("column `{n}` appears twice")));
+                    }
+                    map.push(i);
                 }
-                map.push(i);
-            }
-            None => {
-                return Err(IngestError::Format(format!(
+                None => return Err(IngestError::Format(format!(
                     "unknown column `{}` (known columns: {}; see `camtrace import --template csv`)",
                     h.trim(),
                     COLUMNS.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
-                )))
+                ))),
             }
         }
+        if !columns.contains("device")
+            && !columns.contains("site")
+            && !columns.contains("organisation")
+        {
+            return Err(IngestError::Format(
+                "the header names none of `organisation`, `site`, `device`".into(),
+            ));
+        }
+        Ok((
+            Rows {
+                rdr,
+                map,
+                record: csv::StringRecord::new(),
+                opts: opts.clone(),
+            },
+            columns,
+        ))
     }
-    if !columns.contains("device") && !columns.contains("site") && !columns.contains("organisation")
-    {
-        return Err(IngestError::Format(
-            "the header names none of `organisation`, `site`, `device`".into(),
-        ));
-    }
-    let mut acc = Acc::default();
-    let mut skipped = Vec::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line() + 1;
-        let more = match rdr.read_record(&mut record) {
-            Ok(m) => m,
-            Err(e) => {
-                let loc = e
-                    .position()
-                    .map(|p| format!("line {}", p.line()))
-                    .unwrap_or_else(|| format!("line {line}"));
-                let err = RowError::new(loc, format!("unreadable CSV row: {e}"));
-                // A malformed row (e.g. wrong number of fields) can be skipped; an I/O error
-                // cannot.
-                if opts.skip_bad
-                    && matches!(
+
+    /// The next non-empty row; `Err` only for what no `skip_bad` can pass (I/O).
+    fn next(&mut self) -> Result<Option<RowItem>> {
+        loop {
+            let line = self.rdr.position().line() + 1;
+            let more = match self.rdr.read_record(&mut self.record) {
+                Ok(m) => m,
+                Err(e) => {
+                    let loc = e
+                        .position()
+                        .map(|p| format!("line {}", p.line()))
+                        .unwrap_or_else(|| format!("line {line}"));
+                    let err = RowError::new(loc, format!("unreadable CSV row: {e}"));
+                    // A malformed row (e.g. wrong number of fields) can be skipped; an I/O
+                    // error cannot.
+                    if matches!(
                         e.kind(),
                         csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
-                    )
-                {
-                    skipped.push(err);
-                    continue;
+                    ) {
+                        return Ok(Some(RowItem::Bad(err)));
+                    }
+                    return Err(err.into());
                 }
-                return Err(err.into());
+            };
+            if !more {
+                return Ok(None);
+            }
+            let line = self.record.position().map(|p| p.line()).unwrap_or(line);
+            let mut cells: Vec<&str> = vec![""; COLUMNS.len()];
+            for (j, v) in self.record.iter().enumerate() {
+                if let Some(&i) = self.map.get(j) {
+                    // Undo the formula neutralisation of camtrace's own CSV writer.
+                    cells[i] = camtrace_model::csv_out::restore(v);
+                }
+            }
+            if cells.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            return Ok(Some(match parse_row(&cells, &self.opts) {
+                Ok(row) => RowItem::Row { line, row },
+                Err(reason) => RowItem::Bad(RowError::new(format!("line {line}"), reason)),
+            }));
+        }
+    }
+}
+
+/// Read a CSV register. A bad row rejects the file (its line and reason) unless
+/// `opts.skip_bad`, when each skipped row is reported in [`ReadOutcome::skipped`].
+pub fn read_csv<R: Read>(input: R, opts: &ReadOptions) -> Result<ReadOutcome> {
+    let (mut rows, columns) = Rows::open(input, opts)?;
+    let mut acc = Acc::default();
+    let mut skipped = Vec::new();
+    while let Some(item) = rows.next()? {
+        let err = match item {
+            RowItem::Bad(e) => e,
+            RowItem::Row { line, row } => {
+                let loc = format!("line {line}");
+                match acc.add(row, &loc) {
+                    Ok(()) => continue,
+                    Err(reason) => RowError::new(loc, reason),
+                }
             }
         };
-        if !more {
-            break;
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
-        let loc = format!("line {line}");
-        let mut cells: Vec<&str> = vec![""; COLUMNS.len()];
-        for (j, v) in record.iter().enumerate() {
-            if let Some(&i) = map.get(j) {
-                // Undo the formula neutralisation of camtrace's own CSV writer.
-                cells[i] = camtrace_model::csv_out::restore(v);
-            }
-        }
-        if cells.iter().all(|c| c.trim().is_empty()) {
-            continue;
-        }
-        let res = parse_row(&cells, opts).and_then(|row| acc.add(row, &loc));
-        if let Err(reason) = res {
-            let err = RowError::new(loc, reason);
-            if opts.skip_bad {
-                skipped.push(err);
-            } else {
-                return Err(err.into());
-            }
+        if opts.skip_bad {
+            skipped.push(err);
+        } else {
+            return Err(err.into());
         }
     }
     Ok(ReadOutcome {
@@ -601,6 +643,118 @@ pub fn read_csv<R: Read>(input: R, opts: &ReadOptions) -> Result<ReadOutcome> {
         skipped,
         columns,
     })
+}
+
+/// The first pass of a streamed CSV import: everything but the devices (organisations, sites,
+/// zones, networks: few, merged across rows), with the rows to skip in the second pass.
+#[derive(Debug, Clone, Default)]
+pub struct CsvHead {
+    /// The register without its devices, the rows skipped and the columns present.
+    pub outcome: ReadOutcome,
+    /// Lines skipped (with `skip_bad`): the second pass skips them too.
+    pub skip_lines: HashSet<u64>,
+    /// Device rows that will be read in the second pass.
+    pub device_rows: u64,
+}
+
+/// Read a CSV register's organisations, sites, zones and networks, and check that no device is
+/// defined twice, without holding its devices: memory grows with those entities and with one
+/// 16-byte entry per device, not with the file. [`CsvDevices`] reads the devices after.
+pub fn read_csv_head<R: Read>(input: R, opts: &ReadOptions) -> Result<CsvHead> {
+    use std::hash::{Hash, Hasher};
+    let (mut rows, columns) = Rows::open(input, opts)?;
+    let mut acc = Acc::default();
+    let mut head = CsvHead::default();
+    // Device id (hashed: 64 bits, collisions negligible below billions of rows) → first line.
+    let mut seen: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    while let Some(item) = rows.next()? {
+        let (line, err) = match item {
+            RowItem::Bad(e) => (line_of(&e), e),
+            RowItem::Row { line, mut row } => {
+                let loc = format!("line {line}");
+                let device = row.device.take();
+                let key = device.as_ref().map(|d| {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    d.id.hash(&mut h);
+                    h.finish()
+                });
+                let dup = key.and_then(|k| seen.get(&k).copied());
+                let res = match (dup, &device) {
+                    (Some(at), Some(d)) => {
+                        Err(format!("device `{}` is already defined (line {at})", d.id))
+                    }
+                    _ => acc.add(row, &loc),
+                };
+                match res {
+                    Ok(()) => {
+                        if let Some(k) = key {
+                            seen.insert(k, line);
+                            head.device_rows += 1;
+                        }
+                        continue;
+                    }
+                    Err(reason) => (Some(line), RowError::new(loc, reason)),
+                }
+            }
+        };
+        if opts.skip_bad {
+            if let Some(l) = line {
+                head.skip_lines.insert(l);
+            }
+            head.outcome.skipped.push(err);
+        } else {
+            return Err(err.into());
+        }
+    }
+    head.outcome.register = acc.finish();
+    head.outcome.columns = columns;
+    Ok(head)
+}
+
+/// The line number a row error names (`line N`).
+fn line_of(e: &RowError) -> Option<u64> {
+    e.location.strip_prefix("line ")?.parse().ok()
+}
+
+/// The second pass of a streamed CSV import: the devices, a chunk at a time, skipping the rows
+/// the first pass ([`read_csv_head`]) skipped.
+pub struct CsvDevices<R: Read> {
+    rows: Rows<R>,
+    skip: HashSet<u64>,
+    chunk: usize,
+}
+
+impl<R: Read> CsvDevices<R> {
+    /// Read the devices of the same file again, `chunk` at a time (at least 1).
+    pub fn open(input: R, opts: &ReadOptions, head: &CsvHead, chunk: usize) -> Result<Self> {
+        let (rows, _) = Rows::open(input, opts)?;
+        Ok(CsvDevices {
+            rows,
+            skip: head.skip_lines.clone(),
+            chunk: chunk.max(1),
+        })
+    }
+
+    /// The next devices (up to the chunk size); `None` at the end of the file.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<Device>>> {
+        let mut out = Vec::new();
+        while out.len() < self.chunk {
+            match self.rows.next()? {
+                None => break,
+                // Reported by the first pass.
+                Some(RowItem::Bad(_)) => {}
+                Some(RowItem::Row { line, row }) => {
+                    if self.skip.contains(&line) {
+                        continue;
+                    }
+                    if let Some(d) = row.device {
+                        out.push(d);
+                    }
+                }
+            }
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
 }
 
 fn parse_row(c: &[&str], opts: &ReadOptions) -> Result<RowP, String> {

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use history::{HistoryAnchor, HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
 pub use migrate::Migration;
-pub use sql::{append_history_in, link_identifications, ScanImport, SqlStore};
+pub use sql::{append_history_in, link_identifications, RegisterImport, ScanImport, SqlStore};
 /// The sqlx pool type under the store, for crates that add their own tables (see
 /// [`Store::pool`]).
 pub use sqlx::AnyPool;
@@ -261,6 +261,9 @@ pub trait Store: Send + Sync {
     async fn upsert_device(&self, device: &Device, actor: &str) -> Result<Change>;
     /// Apply a whole register batch in one transaction; any error rolls everything back.
     async fn apply_register(&self, batch: &RegisterBatch, actor: &str) -> Result<RegisterSummary>;
+    /// Start a register import written in batches ([`RegisterImport::apply`]) in one
+    /// transaction, visible at [`RegisterImport::commit`]: a large file is streamed, not held.
+    async fn begin_register(&self, actor: &str) -> Result<RegisterImport>;
     /// Change a device's status (history action `status`), with an optional reason.
     async fn set_device_status(
         &self,

@@ -987,30 +987,19 @@ impl Store for SqlStore {
     }
 
     async fn apply_register(&self, batch: &RegisterBatch, actor: &str) -> Result<RegisterSummary> {
-        let mut tx = self.begin().await?;
-        let mut sum = RegisterSummary::default();
-        let be = &mut Chain::new(self.backend);
-        for o in parents_first(&batch.organisations) {
-            sum.organisations
-                .add(upsert_org_in(&mut tx, be, o, actor).await?);
-        }
-        for s in &batch.sites {
-            sum.sites.add(upsert_site_in(&mut tx, be, s, actor).await?);
-        }
-        for z in &batch.zones {
-            sum.zones.add(upsert_zone_in(&mut tx, be, z, actor).await?);
-        }
-        for n in &batch.networks {
-            sum.networks
-                .add(upsert_net_in(&mut tx, be, n, actor).await?);
-        }
-        let mut sites = HashSet::new();
-        for d in &batch.devices {
-            sum.devices
-                .add(upsert_device_in(&mut tx, be, d, actor, Some(&mut sites)).await?);
-        }
-        tx.commit().await?;
-        Ok(sum)
+        let mut r = self.begin_register(actor).await?;
+        r.apply(batch).await?;
+        r.commit().await
+    }
+
+    async fn begin_register(&self, actor: &str) -> Result<RegisterImport> {
+        Ok(RegisterImport {
+            tx: self.begin().await?,
+            chain: Chain::new(self.backend),
+            actor: actor.to_string(),
+            sites: HashSet::new(),
+            summary: RegisterSummary::default(),
+        })
     }
 
     async fn set_device_status(
@@ -1787,6 +1776,70 @@ fn scope_orgs(all: Vec<Organisation>, f: &EstateFilter, sites: &[Site]) -> Vec<O
     }
     keep.extend(ancestors);
     all.into_iter().filter(|o| keep.contains(&o.id)).collect()
+}
+
+/// An open register import: batches of register entities go into one transaction, visible only
+/// after [`commit`](Self::commit), so a file too large to hold in memory is written in chunks
+/// and still all or nothing. Dropping it (or a crash) leaves the database as before.
+pub struct RegisterImport {
+    tx: Tx,
+    chain: Chain,
+    actor: String,
+    /// Sites known to exist (checked once per import).
+    sites: HashSet<String>,
+    summary: RegisterSummary,
+}
+
+impl RegisterImport {
+    /// Write a batch: organisations (parents first), sites, zones, networks, then devices. A
+    /// device's site must be in the register or written by an earlier batch of this import.
+    pub async fn apply(&mut self, batch: &RegisterBatch) -> Result<()> {
+        let (tx, be, actor, sum) = (
+            &mut self.tx,
+            &mut self.chain,
+            self.actor.as_str(),
+            &mut self.summary,
+        );
+        for o in parents_first(&batch.organisations) {
+            sum.organisations
+                .add(upsert_org_in(tx, be, o, actor).await?);
+        }
+        for s in &batch.sites {
+            sum.sites.add(upsert_site_in(tx, be, s, actor).await?);
+        }
+        for z in &batch.zones {
+            sum.zones.add(upsert_zone_in(tx, be, z, actor).await?);
+        }
+        for n in &batch.networks {
+            sum.networks.add(upsert_net_in(tx, be, n, actor).await?);
+        }
+        for d in &batch.devices {
+            sum.devices
+                .add(upsert_device_in(tx, be, d, actor, Some(&mut self.sites)).await?);
+        }
+        Ok(())
+    }
+
+    /// A device as this import sees it (its own writes included).
+    pub async fn get_device(&mut self, id: &str) -> Result<Option<Device>> {
+        fetch_device(&mut self.tx, id).await
+    }
+
+    /// A site as this import sees it (its own writes included).
+    pub async fn get_site(&mut self, id: &str) -> Result<Option<Site>> {
+        fetch_site(&mut self.tx, id).await
+    }
+
+    /// What the batches so far changed.
+    pub fn summary(&self) -> &RegisterSummary {
+        &self.summary
+    }
+
+    /// Make every batch visible at once.
+    pub async fn commit(self) -> Result<RegisterSummary> {
+        self.tx.commit().await?;
+        Ok(self.summary)
+    }
 }
 
 /// An open scan import: observations and identifications go into one transaction, visible only
