@@ -8,11 +8,7 @@ use camtrace_model::Observation;
 use std::path::PathBuf;
 
 fn read(name: &str) -> Option<String> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data"
-    ))
-    .join(name);
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data")).join(name);
     match std::fs::read_to_string(&p) {
         Ok(t) => Some(t),
         // Part of the repository (tests/data/README.md): missing is a broken checkout.

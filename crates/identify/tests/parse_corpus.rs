@@ -4,11 +4,7 @@ use camtrace_identify::parse::{self, ParseError};
 use std::path::PathBuf;
 
 fn corpus(rel: &str) -> Option<Vec<u8>> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data"
-    ))
-    .join(rel);
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data")).join(rel);
     match std::fs::read(&p) {
         Ok(b) => Some(b),
         // Part of the repository (tests/data/README.md): missing is a broken checkout.

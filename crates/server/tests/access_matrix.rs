@@ -68,11 +68,11 @@ async fn matrix(app: camtrace_server::App) {
         app,
         "/api/v1/waiver-requests",
         f.token("alice"),
-        json!({"device_id": "dev-secret-a", "rule_id": "uk/x", "reason": "r", "expires_on": exp}),
+        json!({"device_id": "dev-secret-a", "rule_id": "uk-2022-sensitive-sites/consider-removal", "reason": "r", "expires_on": exp}),
     )
     .await;
     let req_pending = r1.json()["id"].as_str().unwrap().to_string();
-    let r2 = post(app, "/api/v1/waiver-requests", f.token("alice"), json!({"device_id": "dev-sub-secret-a", "rule_id": "uk/y", "reason": "r", "expires_on": exp})).await;
+    let r2 = post(app, "/api/v1/waiver-requests", f.token("alice"), json!({"device_id": "dev-sub-secret-a", "rule_id": "uk-2022-sensitive-sites/remove-by-2025-04", "reason": "r", "expires_on": exp})).await;
     let req2 = r2.json()["id"].as_str().unwrap().to_string();
     assert_eq!(
         post_status(
@@ -476,9 +476,7 @@ async fn matrix(app: camtrace_server::App) {
             "/api/v1/import",
             Method::POST,
             "/api/v1/import",
-            Some(
-                json!({"zones": [{"id": "zone-secret-a", "site": "site-b", "name": "stolen"}]}),
-            ),
+            Some(json!({"zones": [{"id": "zone-secret-a", "site": "site-b", "name": "stolen"}]})),
         ),
         case(
             "/api/v1/import",
@@ -509,7 +507,7 @@ async fn matrix(app: camtrace_server::App) {
             Method::POST,
             "/api/v1/waiver-requests",
             Some(
-                json!({"device_id": "dev-secret-a", "rule_id": "uk/x", "reason": "r", "expires_on": exp}),
+                json!({"device_id": "dev-secret-a", "rule_id": "uk-2022-sensitive-sites/consider-removal", "reason": "r", "expires_on": exp}),
             ),
         ),
         case(
@@ -580,6 +578,36 @@ async fn matrix(app: camtrace_server::App) {
             "/api/v1/tokens/{id}",
             Method::DELETE,
             format!("/api/v1/tokens/{token_a}"),
+            None,
+        ),
+        case(
+            "/api/v1/webhooks/{id}/active",
+            Method::POST,
+            format!("/api/v1/webhooks/{hook_a}/active"),
+            Some(json!({"active": false})),
+        ),
+        case(
+            "/api/v1/webhooks/{id}",
+            Method::DELETE,
+            format!("/api/v1/webhooks/{hook_a}"),
+            None,
+        ),
+        case(
+            "/api/v1/users/{id}/disabled",
+            Method::POST,
+            format!("/api/v1/users/{alice}/disabled"),
+            Some(json!({"disabled": true})),
+        ),
+        case(
+            "/api/v1/users/{id}/central-role",
+            Method::POST,
+            format!("/api/v1/users/{bob}/central-role"),
+            Some(json!({"central_role": "admin"})),
+        ),
+        case(
+            "/api/v1/users/{id}",
+            Method::DELETE,
+            format!("/api/v1/users/{alice}"),
             None,
         ),
     ];

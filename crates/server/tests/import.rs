@@ -335,9 +335,23 @@ site-b,dev-carol-b,Axis,camera,127.0.1.40\n";
     let r = upload(app, &carol, "format=register-csv", mixed).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
     assert!(r.text().contains("orgb"), "{}", r.text());
-    // For alice, who cannot see B, the other site does not exist.
+    // For alice, who cannot see B, the other site does not exist: the answer is the one a
+    // site nobody has would get (issue 11, finding 3).
     let r = upload(app, f.token("alice"), "format=register-csv", mixed).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    let nowhere = String::from_utf8_lossy(mixed).replace("site-b,", "site-nowhere,");
+    let n = upload(
+        app,
+        f.token("alice"),
+        "format=register-csv",
+        nowhere.as_bytes(),
+    )
+    .await;
+    assert!(r.status.is_client_error(), "{}", r.text());
+    assert_eq!(r.status, n.status);
+    assert_eq!(
+        r.text().replace("site-b", "X"),
+        n.text().replace("site-nowhere", "X")
+    );
     // A viewer may not write the register of its own organisation.
     let own = b"site,device,brand,class\nsite-secret-a,dev-victor,Axis,camera\n";
     let r = upload(app, f.token("victor"), "format=register-csv", own).await;
