@@ -544,11 +544,13 @@ impl<R: Read> Rows<R> {
                     }
                     map.push(i);
                 }
-                None => return Err(IngestError::Format(format!(
+                None => {
+                    return Err(IngestError::Format(format!(
                     "unknown column `{}` (known columns: {}; see `camtrace import --template csv`)",
                     h.trim(),
                     COLUMNS.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
-                ))),
+                )))
+                }
             }
         }
         if !columns.contains("device")
