@@ -517,7 +517,7 @@ struct Rows<R: Read> {
 
 /// One row: parsed, or a row to skip (with `skip_bad`) or reject.
 enum RowItem {
-    Row { line: u64, row: RowP },
+    Row { line: u64, row: Box<RowP> },
     Bad(RowError),
 }
 
@@ -610,7 +610,10 @@ impl<R: Read> Rows<R> {
                 continue;
             }
             return Ok(Some(match parse_row(&cells, &self.opts) {
-                Ok(row) => RowItem::Row { line, row },
+                Ok(row) => RowItem::Row {
+                    line,
+                    row: Box::new(row),
+                },
                 Err(reason) => RowItem::Bad(RowError::new(format!("line {line}"), reason)),
             }));
         }
@@ -628,7 +631,7 @@ pub fn read_csv<R: Read>(input: R, opts: &ReadOptions) -> Result<ReadOutcome> {
             RowItem::Bad(e) => e,
             RowItem::Row { line, row } => {
                 let loc = format!("line {line}");
-                match acc.add(row, &loc) {
+                match acc.add(*row, &loc) {
                     Ok(()) => continue,
                     Err(reason) => RowError::new(loc, reason),
                 }
@@ -685,7 +688,7 @@ pub fn read_csv_head<R: Read>(input: R, opts: &ReadOptions) -> Result<CsvHead> {
                     (Some(at), Some(d)) => {
                         Err(format!("device `{}` is already defined (line {at})", d.id))
                     }
-                    _ => acc.add(row, &loc),
+                    _ => acc.add(*row, &loc),
                 };
                 match res {
                     Ok(()) => {
