@@ -246,16 +246,15 @@ fn test_event() -> camtrace_server::alerts::Event {
 
 async fn webhook_ssrf_refuses_non_public_addresses(url: String) {
     let f = fixture(app_without_allow_list(&url).await).await;
+    // Loopback only: the private, link-local, CGNAT, unique-local and metadata ranges are
+    // classified by the pure unit test in `src/webhook_guard.rs`, so no test names a URL
+    // outside this machine (nothing would be sent to one, but a test never targets one).
     for target in [
         "http://127.0.0.1:9/hook",
         "http://[::1]:9/hook",
         "http://localhost:9/hook",
-        "http://169.254.169.254/latest/meta-data/",
-        "http://10.0.0.1/hook",
-        "http://192.168.0.1/hook",
-        "http://100.64.0.1/hook",
-        "http://[fd00::1]/hook",
         "http://0x7f000001/hook",
+        "http://127.8.9.10/hook",
     ] {
         let r = post(
             &f.app,
