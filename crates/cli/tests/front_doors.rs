@@ -41,6 +41,41 @@ fn camtrace(db: &str, args: &[&str]) -> std::process::Output {
     o
 }
 
+/// The server over the database at `db`, in process, and a bearer token of a new user with
+/// a central `role` (`scope`: read or write).
+async fn server_on(
+    db: &str,
+    role: camtrace_server::auth::Role,
+    scope: camtrace_server::auth::TokenScope,
+) -> (camtrace_server::App, String) {
+    let store = camtrace_store::open(db).await.unwrap();
+    let app = camtrace_server::App::new(
+        std::sync::Arc::from(store),
+        &camtrace_kb::KbFiles::embedded(),
+        camtrace_server::ServerConfig::default(),
+    )
+    .unwrap();
+    let user = camtrace_server::auth::create_user(
+        app.pool(),
+        "tester",
+        "tester-password-123",
+        Some(role),
+        camtrace_server::auth::PasswordCost::Low,
+    )
+    .await
+    .unwrap();
+    let (token, _) = camtrace_server::auth::create_token(
+        app.pool(),
+        &user.id,
+        "test",
+        scope,
+        chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    (app, token)
+}
+
 /// What may differ between two renderings of the same report: when it was generated.
 fn comparable(mut v: Value) -> Value {
     v["generated"] = Value::Null;
@@ -84,31 +119,12 @@ async fn same_scope_gives_the_same_report_from_the_cli_and_the_server() {
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     let cli = comparable(cli["report"].clone());
 
-    let store = camtrace_store::open(&db).await.unwrap();
-    let app = camtrace_server::App::new(
-        std::sync::Arc::from(store),
-        &camtrace_kb::KbFiles::embedded(),
-        camtrace_server::ServerConfig::default(),
-    )
-    .unwrap();
-    let user = camtrace_server::auth::create_user(
-        app.pool(),
-        "reader",
-        "reader-password-123",
-        Some(camtrace_server::auth::Role::Viewer),
-        camtrace_server::auth::PasswordCost::Low,
-    )
-    .await
-    .unwrap();
-    let (token, _) = camtrace_server::auth::create_token(
-        app.pool(),
-        &user.id,
-        "test",
+    let (app, token) = server_on(
+        &db,
+        camtrace_server::auth::Role::Viewer,
         camtrace_server::auth::TokenScope::Read,
-        chrono::Duration::days(1),
     )
-    .await
-    .unwrap();
+    .await;
     let resp = camtrace_server::router(app.clone())
         .oneshot(
             Request::get("/api/v1/reports/estate?organisation=example-dept&format=json")
@@ -153,31 +169,12 @@ async fn same_waiver_is_accepted_or_refused_alike_by_the_cli_and_the_server() {
             fixtures.join("site-register.csv").to_str().unwrap(),
         ],
     );
-    let store = camtrace_store::open(&db).await.unwrap();
-    let app = camtrace_server::App::new(
-        std::sync::Arc::from(store),
-        &camtrace_kb::KbFiles::embedded(),
-        camtrace_server::ServerConfig::default(),
-    )
-    .unwrap();
-    let user = camtrace_server::auth::create_user(
-        app.pool(),
-        "editor",
-        "editor-password-123",
-        Some(camtrace_server::auth::Role::Editor),
-        camtrace_server::auth::PasswordCost::Low,
-    )
-    .await
-    .unwrap();
-    let (token, _) = camtrace_server::auth::create_token(
-        app.pool(),
-        &user.id,
-        "test",
+    let (app, token) = server_on(
+        &db,
+        camtrace_server::auth::Role::Editor,
         camtrace_server::auth::TokenScope::Write,
-        chrono::Duration::days(1),
     )
-    .await
-    .unwrap();
+    .await;
     let today = chrono::Utc::now().date_naive();
     let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
     let cases: Vec<(&str, &str, String, bool)> = vec![

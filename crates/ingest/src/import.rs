@@ -409,9 +409,9 @@ pub async fn import_csv_streamed(
         default_site: opts.site.clone(),
         skip_bad: opts.skip_bad,
     };
-    let head = register::read_csv_head(BufReader::new(input.open()?), &ropts)?;
-    let mut reg = head.outcome.register.clone();
-    let columns = head.outcome.columns.clone();
+    let mut head = register::read_csv_head(BufReader::new(input.open()?), &ropts)?;
+    let mut reg = std::mem::take(&mut head.outcome.register);
+    let columns = std::mem::take(&mut head.outcome.columns);
     resolve(store, kb, &mut reg, &columns, opts).await?;
     let empty = reg.is_empty() && head.device_rows == 0;
     let mut w = store.begin_register(&opts.actor).await?;

@@ -32,8 +32,6 @@ pub struct FindingView {
     pub state: String,
     /// `regime/rule`.
     pub rule: String,
-    /// The rule's citation, shortened for print (in full in the CSV, JSON and XLSX).
-    pub citation: String,
 }
 
 /// A row of the evidence appendix: one distinct piece of evidence and the devices it was seen on.
@@ -74,7 +72,6 @@ pub struct PlanRowView {
     pub risk_parts: String,
     pub cost: String,
     pub alternatives: String,
-    pub reasons: Vec<String>,
     pub wait: String,
 }
 
@@ -236,7 +233,6 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
                 class,
                 state,
                 rule: format!("{}/{}", f.regime, f.rule),
-                citation: f.citation.as_deref().map(shorten).unwrap_or_default(),
             }
         })
         .collect();
@@ -326,7 +322,6 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
             .map(|a| format!("{} {}", a.maker, a.model))
             .collect::<Vec<_>>()
             .join("; "),
-        reasons: row.reasons.clone(),
         wait: row.wait_reason.clone().unwrap_or_default(),
     };
     let (has_plan, plan_header, plan_method, plan_costs_source, plan_rows, waiting_rows, visits) = match &r.plan {
