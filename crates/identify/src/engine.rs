@@ -2,7 +2,7 @@
 
 use crate::error::IdentifyError;
 use crate::features::{features, Field, Structured};
-use camtrace_kb::{Company, Confidence, Kb, Signature, Tristate};
+use camtrace_kb::{Company, DateBasis, FactKind, Kb, MakerFact, Signature, Tristate};
 use camtrace_model::{
     Component, DeviceClass, Evidence, Identification, NamedRef, Observation, ObservationKind,
 };
@@ -319,6 +319,22 @@ fn noisy_or(ws: impl IntoIterator<Item = f64>) -> f64 {
         .fold(1.0, |acc, w| acc * (1.0 - w.clamp(0.0, 1.0)))
 }
 
+/// The first time the device was seen: the earliest observation `time` (RFC 3339, or a bare
+/// `YYYY-MM-DD`). Times that do not parse are ignored (the observation still counts as
+/// evidence; it just dates nothing).
+fn first_seen(obs: &[Observation]) -> Option<NaiveDate> {
+    obs.iter()
+        .filter_map(|o| o.time.as_deref())
+        .filter_map(|t| {
+            let t = t.trim();
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|d| d.with_timezone(&chrono::Utc).date_naive())
+                .ok()
+                .or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
+        })
+        .min()
+}
+
 fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -588,7 +604,8 @@ impl Engine {
             }
             self.add_structured(&mut acc, kind, st);
         }
-        self.resolve(target, acc)
+        let basis = DateBasis::of(None, first_seen(obs), self.date);
+        self.resolve(target, acc, basis)
     }
 
     /// Identify every target of a stream of observations, grouped by target in first-seen order.
@@ -898,7 +915,7 @@ impl Engine {
         out
     }
 
-    fn resolve(&self, target: &str, mut acc: Acc) -> Identification {
+    fn resolve(&self, target: &str, mut acc: Acc, basis: DateBasis) -> Identification {
         let mut id = Identification::unknown(target);
         id.mac = acc.macs.first().cloned();
 
@@ -922,109 +939,52 @@ impl Engine {
         id.model = best(&acc.models);
         id.firmware = best(&acc.firmwares);
 
-        // Brand-derived maker claims: an OEM link (model-specific, or at least medium) names
-        // the maker; otherwise the owner of the brand on the date.
+        // Brand-derived maker claim: the knowledge base's one attribution rule
+        // (`Kb::attribute_brand`: an OEM link naming the model, a brand-wide OEM link of at least
+        // medium confidence, the owner, then a weak OEM link), read at the device's own date
+        // (first seen), else the evaluation date. The fact that decides is the claim; the others
+        // are kept as evidence that decides nothing.
         let mut oem_explains: Vec<String> = Vec::new();
+        let mut could_be: Vec<MakerFact> = Vec::new();
         if let Some((b, bw)) = &brand {
-            let links = self.kb.oem_for(b, id.model.as_deref(), self.date);
-            let usable = links
-                .iter()
-                .find(|l| !l.models.is_empty() || l.confidence >= Confidence::Medium);
-            let owner = self.kb.brand_owner_on(b, self.date);
-            for l in &links {
-                oem_explains.push(l.maker.clone());
-            }
-            let brand_name = self
-                .kb
-                .brand(b)
-                .map(|x| x.name.clone())
-                .unwrap_or_else(|| b.clone());
-            if let Some(l) = usable {
-                let w = bw * l.confidence.weight();
-                let loc = self
-                    .kb
-                    .oem_links
-                    .iter()
-                    .position(|x| std::ptr::eq(x, *l))
-                    .and_then(|i| self.kb.oem_locations.get(i))
-                    .map(|x| x.to_string())
-                    .unwrap_or_else(|| "kb/brands".into());
-                let ev = acc.push(Evidence {
-                    kind: "kb".into(),
-                    detail: format!(
-                        "OEM link: {brand_name}{} products are made by {} ({} confidence)",
-                        if l.models.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" {}", l.models.join("/"))
-                        },
-                        self.company_ref(&l.maker).name,
-                        l.confidence.as_str()
-                    ),
-                    signature: String::new(),
-                    source: format!("{loc}; {}", l.source),
-                    proves: vec!["maker".into()],
-                    weight: Some(round(w)),
-                });
-                acc.makers.push(Claim {
-                    company: l.maker.clone(),
-                    weight: w,
-                    direct: false,
-                    ev,
-                });
-            } else if let Some(o) = owner {
-                let w = bw * o.confidence.weight();
-                let ev = acc.push(Evidence {
-                    kind: "kb".into(),
-                    detail: format!(
-                        "brand {brand_name} belongs to {} on {} ({})",
-                        self.company_ref(&o.company).name,
-                        self.date,
-                        o.relationship
-                    ),
-                    signature: String::new(),
-                    source: format!("{}; {}", self.brand_location(b), o.source),
-                    proves: vec!["maker".into()],
-                    weight: Some(round(w)),
-                });
-                acc.makers.push(Claim {
-                    company: o.company.clone(),
-                    weight: w,
-                    direct: false,
-                    ev,
-                });
-                for l in links.iter().filter(|l| l.maker != o.company) {
+            if let Some(att) = self.kb.attribute_brand(b, id.model.as_deref(), basis) {
+                for f in att.maker.iter().chain(&att.others).chain(&att.could_be) {
+                    if f.kind != FactKind::Owner && !oem_explains.contains(&f.company) {
+                        oem_explains.push(f.company.clone());
+                    }
+                }
+                if let Some(m) = &att.maker {
+                    let w = bw * m.confidence.weight();
+                    let ev = acc.push(Evidence {
+                        kind: "kb".into(),
+                        detail: format!("{} (the device's date: {})", m.text, basis.describe()),
+                        signature: String::new(),
+                        source: format!("{}; {}", m.location, m.source),
+                        proves: vec!["maker".into()],
+                        weight: Some(round(w)),
+                    });
+                    acc.makers.push(Claim {
+                        company: m.company.clone(),
+                        weight: w,
+                        direct: false,
+                        ev,
+                    });
+                }
+                for o in &att.others {
                     acc.push(Evidence {
                         kind: "kb".into(),
                         detail: format!(
-                            "possible OEM: some {brand_name} products are reported to be made by {} (weak, brand-wide)",
-                            self.company_ref(&l.maker).name
+                            "not relied on ({} confidence, weaker or less specific): {}",
+                            o.confidence.as_str(),
+                            o.text
                         ),
                         signature: String::new(),
-                        source: format!("kb/brands; {}", l.source),
+                        source: format!("{}; {}", o.location, o.source),
                         proves: Vec::new(),
-                        weight: Some(round(bw * l.confidence.weight() * 0.5)),
+                        weight: Some(round(bw * o.confidence.weight() * 0.5)),
                     });
                 }
-            } else if let Some(l) = links.first() {
-                let w = bw * l.confidence.weight();
-                let ev = acc.push(Evidence {
-                    kind: "kb".into(),
-                    detail: format!(
-                        "OEM link (weak): {brand_name} products are made by {}",
-                        self.company_ref(&l.maker).name
-                    ),
-                    signature: String::new(),
-                    source: format!("kb/brands; {}", l.source),
-                    proves: vec!["maker".into()],
-                    weight: Some(round(w)),
-                });
-                acc.makers.push(Claim {
-                    company: l.maker.clone(),
-                    weight: w,
-                    direct: false,
-                    ev,
-                });
+                could_be = att.could_be;
             }
         }
 
@@ -1149,6 +1109,54 @@ impl Engine {
             }
             id.confidence = round(conf.min(MAX_CONFIDENCE));
             id.maker = Some(self.company_ref(&maker));
+            // The device's own evidence (a firmware or hardware tell) settles a maker the date
+            // leaves open; the brand alone does not.
+            let settled_by_device = fam
+                .claims
+                .iter()
+                .any(|c| c.direct && c.weight >= ASSERT_RESTRICTED);
+            if !could_be.is_empty() && settled_by_device {
+                acc.push(Evidence {
+                    kind: "kb".into(),
+                    detail: format!(
+                        "the device's date does not settle who made the brand ({}), but the device's own evidence names {}",
+                        basis.describe(),
+                        self.company_ref(&maker).name
+                    ),
+                    signature: String::new(),
+                    source: self.company_location(&maker),
+                    proves: vec!["maker".into()],
+                    weight: None,
+                });
+                could_be.clear();
+            }
+        }
+        if !could_be.is_empty() {
+            let list: Vec<String> = could_be
+                .iter()
+                .map(|c| format!("{} ({})", self.company_ref(&c.company).name, c.text))
+                .collect();
+            let text = format!(
+                "the device's date does not settle who made it ({}): it could be {}; check its install date or label",
+                basis.describe(),
+                list.join(", or ")
+            );
+            acc.push(Evidence {
+                kind: "kb".into(),
+                detail: text,
+                signature: String::new(),
+                source: could_be
+                    .iter()
+                    .map(|c| format!("{}; {}", c.location, c.source))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                proves: vec!["maker".into()],
+                weight: None,
+            });
+            id.could_be = could_be
+                .iter()
+                .map(|c| self.company_ref(&c.company))
+                .collect();
         }
 
         if let Some((b, _)) = &brand {

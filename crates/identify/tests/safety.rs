@@ -221,3 +221,92 @@ fn lorex_maker_follows_the_date_of_the_sale() {
     let m = after.maker.as_ref().unwrap();
     assert!(!restricted(&kb, &m.id), "{m:?}");
 }
+
+/// The brand's maker is read at the device's own date: the first time it was seen (the
+/// earliest observation `time`), not the evaluation date. Without a time of its own the
+/// evaluation date does not settle a brand whose maker changed: the identification names every
+/// candidate (`could_be`) instead of picking one silently.
+#[test]
+fn lorex_maker_is_read_at_the_first_sighting_and_left_open_without_one() {
+    let kb = Kb::embedded().expect("embedded kb loads");
+    let e = Engine::new(&kb)
+        .unwrap()
+        .with_date(chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
+    let obs = |time: Option<&str>| {
+        let mut o = Observation::new(
+            "l",
+            ObservationKind::Http {
+                port: Some(80),
+                tls: None,
+                path: None,
+                status: Some(401),
+                headers: [(
+                    "WWW-Authenticate".to_string(),
+                    "Digest realm=\"Login to ND0123\"".to_string(),
+                )]
+                .into(),
+                title: None,
+                body: None,
+                favicon_md5: None,
+            },
+        );
+        o.time = time.map(str::to_string);
+        o
+    };
+    // Seen in 2020 (Dahua owned Lorex 2018 – 24 Nov 2022), evaluated in 2026: Dahua, settled.
+    let y2020 = e.identify(
+        "l",
+        &[
+            obs(Some("2021-03-01T10:00:00Z")),
+            obs(Some("2020-06-01T08:00:00+02:00")),
+        ],
+    );
+    assert_eq!(y2020.maker.as_ref().unwrap().id, "dahua", "{y2020:#?}");
+    assert!(y2020.could_be.is_empty(), "{:?}", y2020.could_be);
+    let decided = y2020
+        .evidence
+        .iter()
+        .find(|e| e.kind == "kb" && e.proves.iter().any(|p| p == "maker"))
+        .expect("the deciding fact is evidence");
+    assert!(
+        decided.detail.contains("first seen on 2020-06-01"),
+        "{}",
+        decided.detail
+    );
+    assert!(
+        decided.source.starts_with("kb/brands/") && decided.source.contains("Texas AG"),
+        "{}",
+        decided.source
+    );
+    // Seen in 2024: after the sale, not a restricted maker, settled.
+    let y2024 = e.identify("l", &[obs(Some("2024-06-01"))]);
+    let m = y2024.maker.as_ref().unwrap();
+    assert!(!restricted(&kb, &m.id), "{m:?}");
+    assert!(y2024.could_be.is_empty(), "{:?}", y2024.could_be);
+    // Seen in 2017: before Dahua bought it.
+    let y2017 = e.identify("l", &[obs(Some("2017-03-01T00:00:00Z"))]);
+    assert_eq!(y2017.maker.as_ref().unwrap().id, "lorex", "{y2017:#?}");
+    // Seen three weeks before the sale: both sides of the change could apply.
+    let near = e.identify("l", &[obs(Some("2022-11-01T00:00:00Z"))]);
+    let ids: Vec<&str> = near.could_be.iter().map(|c| c.id.as_str()).collect();
+    assert!(ids.contains(&"dahua") && ids.len() >= 2, "{ids:?}");
+    // No time of its own: open between every maker the periods name, and the reason says why.
+    let undated = e.identify("l", &[obs(None)]);
+    let ids: Vec<&str> = undated.could_be.iter().map(|c| c.id.as_str()).collect();
+    assert!(
+        ids.contains(&"dahua") && ids.contains(&"lorex") && ids.contains(&"skywatch"),
+        "{ids:?}"
+    );
+    assert!(
+        undated
+            .evidence
+            .iter()
+            .any(|e| e.detail.contains("does not settle who made it")
+                && e.detail.contains("evaluation date 2026-11-28")),
+        "{:#?}",
+        undated.evidence
+    );
+    // An unparseable time dates nothing (still evidence; no panic).
+    let bad = e.identify("l", &[obs(Some("yesterday"))]);
+    assert!(!bad.could_be.is_empty());
+}

@@ -109,6 +109,9 @@ pub struct MakerFact {
     /// until 2022-11-24 (OEM link, strong confidence)".
     pub text: String,
     pub source: String,
+    /// Where the fact is written: `kb/brands/oem.toml:116` (an OEM link) or the brand's entry
+    /// (an owner period).
+    pub location: String,
 }
 
 /// Who made a device of a brand, with the facts used.
@@ -159,7 +162,18 @@ impl Kb {
     /// module.
     fn maker_candidates(&self, b: &Brand, model: Option<&str>, date: NaiveDate) -> Vec<MakerFact> {
         let mut out: Vec<MakerFact> = Vec::new();
+        let brand_location = self
+            .location("brand", &b.id)
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "kb/brands".into());
         for o in self.oem_for(&b.id, model, date) {
+            let location = self
+                .oem_links
+                .iter()
+                .position(|x| std::ptr::eq(x, o))
+                .and_then(|i| self.oem_locations.get(i))
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "kb/brands".into());
             let specific = !o.models.is_empty();
             let (from, to) = (o.from.map(|d| d.0), o.to.map(|d| d.0));
             out.push(MakerFact {
@@ -187,6 +201,7 @@ impl Kb {
                     if o.unverified { ", unverified" } else { "" }
                 ),
                 source: o.source.clone(),
+                location,
             });
         }
         for o in b.owners.iter().filter(|o| o.active_on(date)) {
@@ -208,6 +223,7 @@ impl Kb {
                     if o.unverified { ", unverified" } else { "" }
                 ),
                 source: o.source.clone(),
+                location: brand_location.clone(),
             });
         }
         // Who makes, before who sells: an OEM link naming the model, then a brand-wide OEM link

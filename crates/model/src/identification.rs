@@ -153,6 +153,13 @@ pub struct Identification {
     /// Absent in older output (defaults to empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<Component>,
+    /// Makers that could have made the device because its date does not settle who made a
+    /// brand whose maker changed over time (no date of its own, or a date near a change of
+    /// owner or OEM): `maker` is then only the maker on the date used, and the device needs
+    /// inspection (its install date or label). Empty when the maker is settled. Absent in older
+    /// output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub could_be: Vec<NamedRef>,
 }
 
 impl Identification {
@@ -170,7 +177,13 @@ impl Identification {
             conflicts: Vec::new(),
             evidence: Vec::new(),
             components: Vec::new(),
+            could_be: Vec::new(),
         }
+    }
+
+    /// Whether the maker is left open between several candidates ([`Self::could_be`]).
+    pub fn maker_ambiguous(&self) -> bool {
+        !self.could_be.is_empty()
     }
 }
 

@@ -55,10 +55,17 @@ pub struct IdentSummary {
 }
 
 impl IdentSummary {
-    /// From an identification (`camtrace identify` / `scan` output).
+    /// From an identification (`camtrace identify` / `scan` output). An identification whose
+    /// maker the device's date left open (`could_be`) names no maker here: the brand is
+    /// resolved again by the one attribution rule at the device's own date (its install date,
+    /// when the register has one), which names the candidates when that date does not settle it.
     pub fn from_identification(id: &Identification) -> Self {
         IdentSummary {
-            maker: id.maker.as_ref().map(|m| m.id.clone()),
+            maker: if id.maker_ambiguous() {
+                None
+            } else {
+                id.maker.as_ref().map(|m| m.id.clone())
+            },
             brand: id.brand.as_ref().map(|b| b.id.clone()),
             model: id.model.clone(),
             confidence: id.confidence,
@@ -152,8 +159,13 @@ impl DeviceFacts {
                 let org = orgs.get(site.organisation.as_str()).cloned();
                 let network = d.network.as_deref().and_then(|n| nets.get(n).cloned());
                 let declared = IdentSummary::declared(d);
+                // A maker the identification left open (`could_be`) does not displace one the
+                // register declares.
                 let ident = match idents.get(d.id.as_str()) {
-                    Some(i) if i.maker.is_some() || declared.maker.is_none() => {
+                    Some(i)
+                        if (i.maker.is_some() && !i.maker_ambiguous())
+                            || declared.maker.is_none() =>
+                    {
                         let mut seen = IdentSummary::from_identification(i);
                         // The wire wins over the register; a disagreement is part of the evidence.
                         if let (Some(reg), Some(wire)) = (&declared.maker, &seen.maker) {

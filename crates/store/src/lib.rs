@@ -385,7 +385,10 @@ pub fn discovered_device_id(site: &str, ident: &Identification) -> String {
     }
 }
 
-/// A register device built from a discovered identification (status `installed`).
+/// A register device built from a discovered identification (status `installed`). A maker the
+/// identification left open between candidates (`could_be`: the device's date does not settle
+/// who made its brand) is not recorded: the register keeps the brand, and the one attribution
+/// rule names the candidates again at the device's date.
 pub fn device_from_identification(site: &str, ident: &Identification) -> Device {
     Device {
         id: discovered_device_id(site, ident),
@@ -393,7 +396,11 @@ pub fn device_from_identification(site: &str, ident: &Identification) -> Device 
         zone: None,
         network: None,
         brand: ident.brand.as_ref().map(|b| b.id.clone()),
-        maker: ident.maker.as_ref().map(|m| m.id.clone()),
+        maker: if ident.maker_ambiguous() {
+            None
+        } else {
+            ident.maker.as_ref().map(|m| m.id.clone())
+        },
         model: ident.model.clone(),
         firmware: ident.firmware.clone(),
         class: ident.device_class,

@@ -81,6 +81,7 @@ fn ident(target: &str, maker: &str, mac: Option<&str>) -> Identification {
             weight: Some(0.9),
         }],
         components: vec![],
+        could_be: vec![],
     }
 }
 
