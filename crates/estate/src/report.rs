@@ -194,8 +194,10 @@ pub fn build_input(
         .iter()
         .filter_map(|s| s.device_id.as_deref().map(|d| (d, &s.identification)))
         .collect();
-    let from_discovery =
-        |d: &camtrace_model::Device| d.notes.as_deref() == Some("registered from discovery");
+    // Counted as `camtrace_store::reconcile::device_counts` counts: a device adopted from
+    // discovery is in the register; a discovery is "found, not in register" when it is linked to
+    // no register device and identified (unidentified hosts are not devices).
+    let from_discovery = camtrace_store::reconcile::is_adopted;
     let mut devices: Vec<ReportDevice> = e
         .devices
         .iter()
@@ -214,11 +216,15 @@ pub fn build_input(
             addresses: d.addresses.clone(),
             network: d.network.clone(),
             confidence: d.confidence,
-            registered: !from_discovery(d),
+            registered: true,
             discovered: ident_of.contains_key(d.id.as_str()),
         })
         .collect();
-    for s in e.identifications.iter().filter(|s| s.device_id.is_none()) {
+    for s in e
+        .identifications
+        .iter()
+        .filter(|s| camtrace_store::reconcile::is_unregistered(s))
+    {
         let i = &s.identification;
         devices.push(ReportDevice {
             id: format!("{}/{}", s.site.clone().unwrap_or_default(), i.target),

@@ -170,7 +170,11 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
                             c.join("; ")
                         }
                     },
-                    devices: r.devices.iter().filter(|d| d.site == site.id).count(),
+                    devices: r
+                        .devices
+                        .iter()
+                        .filter(|d| d.site == site.id && d.registered)
+                        .count(),
                     restricted: restricted.len(),
                 }
             })
@@ -241,7 +245,12 @@ pub fn render(r: &ReportInput, with_site_links: bool) -> Result<String, askama::
         .sites
         .iter()
         .map(|site| {
-            let devs: Vec<&ReportDevice> = r.devices.iter().filter(|d| d.site == site.id).collect();
+            // The register's devices, as `camtrace sites` counts them.
+            let devs: Vec<&ReportDevice> = r
+                .devices
+                .iter()
+                .filter(|d| d.site == site.id && d.registered)
+                .collect();
             let count = |v: crate::Verdict| {
                 devs.iter()
                     .filter(|d| {

@@ -126,7 +126,11 @@ pub struct Summary {
     pub organisations: usize,
     pub sites: usize,
     pub sensitive_sites: usize,
+    /// Devices in the register (as `camtrace devices` lists them).
     pub devices: usize,
+    /// Devices found on the network, identified, and not in the register.
+    #[serde(default)]
+    pub unregistered: usize,
     /// Devices with at least one open finding.
     pub restricted_devices: usize,
     pub restricted_on_sensitive_sites: usize,
@@ -330,11 +334,13 @@ impl ReportInput {
             *by_ob.entry(f.obligation.clone()).or_insert(0) += 1;
         }
         let verdicts = self.verdicts();
+        let registered = self.devices.iter().filter(|d| d.registered).count();
         Summary {
             organisations: self.organisations.len(),
             sites: self.sites.len(),
             sensitive_sites: sensitive.len(),
-            devices: self.devices.len(),
+            devices: registered,
+            unregistered: self.devices.len() - registered,
             restricted_devices: restricted.len(),
             restricted_on_sensitive_sites: restricted
                 .iter()
@@ -364,7 +370,7 @@ impl ReportInput {
                     .values()
                     .filter(|v| **v == Verdict::NeedsInspection)
                     .count(),
-                not_restricted: self.devices.len().saturating_sub(verdicts.len()),
+                not_restricted: registered.saturating_sub(verdicts.len()),
             },
             overdue_findings: self
                 .findings

@@ -295,6 +295,7 @@ struct Overview {
     l: Layout,
     as_of: String,
     devices: usize,
+    unregistered: usize,
     sites: usize,
     restricted_sensitive: usize,
     restricted_other: usize,
@@ -348,6 +349,10 @@ async fn overview(State(app): State<App>, b: Browser, Query(fq): Query<FlashQuer
         .iter()
         .filter_map(|o| sm.devices_by_org.get(o))
         .sum();
+    let unregistered: usize = readable
+        .iter()
+        .filter_map(|o| sm.unregistered_by_org.get(o))
+        .sum();
     let by_org: Vec<OrgRow> = sm
         .by_org
         .iter()
@@ -392,6 +397,7 @@ async fn overview(State(app): State<App>, b: Browser, Query(fq): Query<FlashQuer
         l: layout(&b, flash_text(fq.msg.as_deref())),
         as_of: today.to_string(),
         devices,
+        unregistered,
         sites: sites.len(),
         restricted_sensitive: rs,
         restricted_other: ro,

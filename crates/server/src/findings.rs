@@ -37,8 +37,11 @@ pub struct Summary {
     pub by_org: std::collections::BTreeMap<String, OrgCounts>,
     /// Sensitive site → devices with open findings there.
     pub sensitive_sites: std::collections::BTreeMap<String, usize>,
-    /// Site id → organisation, device count per organisation.
+    /// Register devices per organisation (counted by `camtrace_store::reconcile::device_counts`,
+    /// as `camtrace devices`, `sites` and the report count them).
     pub devices_by_org: std::collections::HashMap<String, usize>,
+    /// Devices found on the network, identified and not in the register, per organisation.
+    pub unregistered_by_org: std::collections::HashMap<String, usize>,
 }
 
 fn summarise(estate: &Estate, findings: &[Finding]) -> Summary {
@@ -54,9 +57,11 @@ fn summarise(estate: &Estate, findings: &[Finding]) -> Summary {
         .map(|s| (s.id.as_str(), s.organisation.as_str()))
         .collect();
     let mut out = Summary::default();
-    for d in &estate.devices {
-        if let Some(o) = site_org.get(d.site.as_str()) {
-            *out.devices_by_org.entry(o.to_string()).or_default() += 1;
+    let (_, by_site) = camtrace_store::reconcile::device_counts(estate);
+    for (site, c) in &by_site {
+        if let Some(o) = site_org.get(site.as_str()) {
+            *out.devices_by_org.entry(o.to_string()).or_default() += c.registered;
+            *out.unregistered_by_org.entry(o.to_string()).or_default() += c.unregistered;
         }
     }
     let mut seen: HashSet<(&str, &str)> = HashSet::new();

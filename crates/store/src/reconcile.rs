@@ -89,6 +89,96 @@ impl Reconciliation {
     }
 }
 
+/// The note a device registered from discovery carries ([`crate::device_from_identification`]).
+pub const ADOPTED_NOTE: &str = "registered from discovery";
+
+/// A register device that was adopted from discovery (it is in the register all the same).
+pub fn is_adopted(d: &Device) -> bool {
+    d.notes.as_deref() == Some(ADOPTED_NOTE)
+}
+
+/// A discovered host with neither a maker nor a device class: counted as an unidentified host,
+/// never as a device "found, not in register".
+pub fn is_unidentified(s: &SeenIdentification) -> bool {
+    s.identification.maker.is_none() && s.identification.device_class == DeviceClass::Unknown
+}
+
+/// A discovery that counts as a device "found, not in register": not linked to a register
+/// device, and identified (a maker or a class).
+pub fn is_unregistered(s: &SeenIdentification) -> bool {
+    s.device_id.is_none() && !is_unidentified(s)
+}
+
+/// The device numbers of one scope, counted one way for every front door (`camtrace devices`
+/// and `sites`, `reconcile`, the report, the dashboard and the demo).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCounts {
+    /// Devices in the register (what `camtrace devices` lists), adopted ones included.
+    pub registered: usize,
+    /// Of `registered`, those adopted from discovery.
+    pub adopted: usize,
+    /// Of `registered`, those matched to discovery evidence.
+    pub matched: usize,
+    /// Discovered and identified, not in the register ("found, not in register").
+    pub unregistered: usize,
+    /// Discovered hosts with neither a maker nor a class (not devices).
+    pub unidentified_hosts: usize,
+}
+
+impl DeviceCounts {
+    /// Devices known in the scope: in the register, or found and not (yet) in it.
+    pub fn total(&self) -> usize {
+        self.registered + self.unregistered
+    }
+
+    fn add(&mut self, o: &DeviceCounts) {
+        self.registered += o.registered;
+        self.adopted += o.adopted;
+        self.matched += o.matched;
+        self.unregistered += o.unregistered;
+        self.unidentified_hosts += o.unidentified_hosts;
+    }
+}
+
+/// The device numbers of an estate (as loaded for a scope), per site and in total. Discoveries
+/// without a site are counted under the empty site id.
+pub fn device_counts(estate: &Estate) -> (DeviceCounts, BTreeMap<String, DeviceCounts>) {
+    let mut by_site: BTreeMap<String, DeviceCounts> = BTreeMap::new();
+    let matched: BTreeSet<&str> = estate
+        .identifications
+        .iter()
+        .filter_map(|s| s.device_id.as_deref())
+        .collect();
+    for d in &estate.devices {
+        let c = by_site.entry(d.site.clone()).or_default();
+        c.registered += 1;
+        if is_adopted(d) {
+            c.adopted += 1;
+        }
+        if matched.contains(d.id.as_str()) {
+            c.matched += 1;
+        }
+    }
+    for s in &estate.identifications {
+        if s.device_id.is_some() {
+            continue;
+        }
+        let c = by_site
+            .entry(s.site.clone().unwrap_or_default())
+            .or_default();
+        if is_unidentified(s) {
+            c.unidentified_hosts += 1;
+        } else {
+            c.unregistered += 1;
+        }
+    }
+    let mut total = DeviceCounts::default();
+    for c in by_site.values() {
+        total.add(c);
+    }
+    (total, by_site)
+}
+
 fn evidence_summary(s: &SeenIdentification) -> Vec<String> {
     s.identification
         .evidence
@@ -133,11 +223,7 @@ pub fn reconcile(
     for s in &seen {
         match s.device_id.as_deref() {
             Some(id) => by_device.entry(id).or_default().push(s),
-            None if s.identification.maker.is_none()
-                && s.identification.device_class == DeviceClass::Unknown =>
-            {
-                out.unidentified_hosts += 1
-            }
+            None if is_unidentified(s) => out.unidentified_hosts += 1,
             None => out.unregistered.push(Unregistered {
                 target: s.identification.target.clone(),
                 mac: s.identification.mac.as_deref().and_then(normalise_mac),

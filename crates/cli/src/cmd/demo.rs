@@ -162,8 +162,16 @@ pub struct Summary {
     pub lab_devices: usize,
     pub devices_found: usize,
     pub devices_identified: usize,
+    /// Devices in the register file the demo imported.
     pub registered: usize,
+    /// Devices found by the scan but not in the register file, adopted into the register.
     pub found_not_registered: usize,
+    /// The device numbers of the whole estate after adoption, counted as `devices`, `sites`,
+    /// `reconcile`, the report and the dashboard count them
+    /// ([`camtrace_store::reconcile::device_counts`]).
+    pub counts: camtrace_store::reconcile::DeviceCounts,
+    /// The same, per site.
+    pub counts_by_site: BTreeMap<String, camtrace_store::reconcile::DeviceCounts>,
     pub registered_not_found: usize,
     pub mismatched: usize,
     pub restricted_devices: usize,
@@ -646,6 +654,7 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .await?;
     }
     let estate = store.load_estate(&EstateFilter::default()).await?;
+    let (counts, counts_by_site) = camtrace_store::reconcile::device_counts(&estate);
     lap("reconcile", &mut t, &mut timings);
 
     // 5. Check, plan, quote, report.
@@ -718,6 +727,8 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         devices_identified: identified,
         registered,
         found_not_registered,
+        counts,
+        counts_by_site,
         registered_not_found: rec.missing.len(),
         mismatched: rec.mismatched.len(),
         restricted_devices: rs.restricted_devices,
@@ -803,8 +814,13 @@ fn print_summary(s: &Summary, out: &Path) -> anyhow::Result<()> {
         s.organisations, s.sites, s.sensitive_sites, s.lab_devices
     );
     let _ = writeln!(o,
-        "  found:     {} hosts answered, {} identified; register {} devices: {} found but not registered, {} registered but not found, {} mismatched",
+        "  found:     {} hosts answered, {} identified; the register file had {} devices: {} found but not registered (adopted), {} registered but not found, {} mismatched",
         s.devices_found, s.devices_identified, s.registered, s.found_not_registered, s.registered_not_found, s.mismatched
+    );
+    let c = &s.counts;
+    let _ = writeln!(o,
+        "  register:  {} devices ({} adopted from discovery, {} seen on the network); {} more found, not in the register; {} hosts unidentified",
+        c.registered, c.adopted, c.matched, c.unregistered, c.unidentified_hosts
     );
     let _ = writeln!(
         o,

@@ -2,7 +2,8 @@
 
 use crate::common::{default_format, Format, Global};
 use camtrace_model::Site;
-use camtrace_store::{DeviceFilter, SiteFilter};
+use camtrace_store::reconcile::{device_counts, DeviceCounts};
+use camtrace_store::{EstateFilter, SiteFilter};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -36,7 +37,10 @@ struct SiteRow {
     site: Site,
     sensitive: bool,
     reasons: Vec<&'static str>,
+    /// Devices in the register.
     devices: usize,
+    /// Devices found on the network, identified, not in the register.
+    unregistered: usize,
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
@@ -63,24 +67,25 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             tag: a.tag.clone(),
         })
         .await?;
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for d in store
-        .list_devices(&DeviceFilter {
+    // Counted as `devices`, `reconcile`, the report and the dashboard count them.
+    let estate = store
+        .load_estate(&EstateFilter {
             organisation: a.org.clone(),
             site: a.site.clone(),
-            ..Default::default()
         })
-        .await?
-    {
-        *counts.entry(d.site).or_default() += 1;
-    }
+        .await?;
+    let (_, counts): (_, BTreeMap<String, DeviceCounts>) = device_counts(&estate);
     let rows: Vec<SiteRow> = sites
         .into_iter()
-        .map(|s| SiteRow {
-            sensitive: s.criteria.is_sensitive(),
-            reasons: s.criteria.reasons(),
-            devices: counts.get(&s.id).copied().unwrap_or(0),
-            site: s,
+        .map(|s| {
+            let c = counts.get(&s.id).copied().unwrap_or_default();
+            SiteRow {
+                sensitive: s.criteria.is_sensitive(),
+                reasons: s.criteria.reasons(),
+                devices: c.registered,
+                unregistered: c.unregistered,
+                site: s,
+            }
         })
         .collect();
     let mut out = std::io::stdout().lock();
@@ -105,6 +110,7 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 "government_building",
                 "tags",
                 "devices",
+                "unregistered",
             ])?;
             let yn = |b: bool| if b { "yes" } else { "no" };
             for r in &rows {
@@ -123,6 +129,7 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                     yn(s.government_building),
                     &s.tags.join(";"),
                     &r.devices.to_string(),
+                    &r.unregistered.to_string(),
                 ])?;
             }
             w.flush()?;
@@ -142,6 +149,7 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                         },
                         r.reasons.join("; "),
                         r.devices.to_string(),
+                        r.unregistered.to_string(),
                     ]
                 })
                 .collect();
@@ -154,6 +162,7 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                     "SENSITIVE",
                     "CRITERIA",
                     "DEVICES",
+                    "NOT IN REGISTER",
                 ],
                 t,
             )?;
