@@ -22,3 +22,20 @@ pub fn register_maker(kb: &Kb, d: &Device, date: NaiveDate) -> Option<String> {
         .maker
         .map(|m| m.company)
 }
+
+/// Does a register device's maker match `want` (a knowledge-base company id or name, any
+/// case)? Its declared maker, else the maker attributed from its brand ([`register_maker`] on
+/// `date`): `camtrace devices --maker` and the dashboard's maker filter ask this.
+pub fn maker_matches(kb: &Kb, d: &Device, date: NaiveDate, want: &str) -> bool {
+    if d.maker
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case(want))
+    {
+        return true;
+    }
+    let want_id = kb
+        .company_by_name(want)
+        .map(|c| c.id.clone())
+        .unwrap_or_else(|| want.to_ascii_lowercase());
+    register_maker(kb, d, date).is_some_and(|m| m.eq_ignore_ascii_case(&want_id))
+}

@@ -69,8 +69,30 @@ fn sensitive(a: &Args) -> Option<bool> {
     }
 }
 
+/// A register device with the maker the register means: its declared maker, else the maker its
+/// brand (and model) resolves to through the knowledge base at its install date
+/// ([`camtrace_estate::attribution::register_maker`], the one attribution rule).
+#[derive(serde::Serialize)]
+struct Row {
+    #[serde(flatten)]
+    device: Device,
+    /// The knowledge-base company id the declared maker or the brand names (empty: unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributed_maker: Option<String>,
+}
+
 async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let store = crate::common::open_register(&g.db).await?;
+    // The knowledge base attributes a maker to devices registered with a brand only; without
+    // it the declared makers are still shown.
+    let kb = match g.load_kb() {
+        Ok(k) => Some(k),
+        Err(e) => {
+            tracing::warn!("knowledge base unavailable, showing declared makers only: {e:#}");
+            None
+        }
+    };
+    let date = a.as_of.unwrap_or_else(crate::cmd::plan::today);
     let scope = EstateFilter {
         organisation: a.org.clone(),
         site: a.site.clone(),
@@ -81,8 +103,9 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 .list_devices(&DeviceFilter {
                     organisation: a.org.clone(),
                     site: a.site.clone(),
-                    maker: a.maker.clone(),
                     brand: a.brand.clone(),
+                    // Filtered below, on the attributed maker too.
+                    maker: None,
                     class: a.class,
                     status: a.status,
                     sensitive: sensitive(&a),
@@ -112,11 +135,7 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 .devices
                 .into_iter()
                 .filter(|d| {
-                    a.maker.as_ref().is_none_or(|m| {
-                        d.maker
-                            .as_deref()
-                            .is_some_and(|x| x.eq_ignore_ascii_case(m))
-                    }) && a.brand.as_ref().is_none_or(|b| {
+                    a.brand.as_ref().is_none_or(|b| {
                         d.brand
                             .as_deref()
                             .is_some_and(|x| x.eq_ignore_ascii_case(b))
@@ -133,13 +152,34 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             (devices, e.sites, e.organisations, e.zones, e.networks)
         }
     };
+    let rows: Vec<Row> = devices
+        .into_iter()
+        .map(|d| Row {
+            attributed_maker: kb
+                .as_ref()
+                .and_then(|k| camtrace_estate::attribution::register_maker(k, &d, date)),
+            device: d,
+        })
+        .filter(|r| {
+            a.maker.as_deref().is_none_or(|m| match &kb {
+                Some(k) => camtrace_estate::attribution::maker_matches(k, &r.device, date, m),
+                None => r
+                    .device
+                    .maker
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(m)),
+            })
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
     match default_format(a.format) {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &devices)?;
+            serde_json::to_writer_pretty(&mut out, &rows)?;
             writeln!(out)?;
         }
         Format::Csv => {
+            // The register as it is (a blank maker stays blank, so an export imports back).
+            let devices: Vec<Device> = rows.into_iter().map(|r| r.device).collect();
             // The register format: the devices with their sites, zones, networks, organisations.
             let site_ids: HashSet<&str> = devices.iter().map(|d| d.site.as_str()).collect();
             let sites: Vec<_> = sites
@@ -187,7 +227,10 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             write_csv(&reg, &mut out)?;
         }
         Format::Table => {
-            let rows = devices.iter().map(row).collect();
+            let attributed = rows
+                .iter()
+                .any(|r| r.device.maker.is_none() && r.attributed_maker.is_some());
+            let rows = rows.iter().map(row).collect();
             table(
                 &mut out,
                 &[
@@ -204,17 +247,28 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 ],
                 rows,
             )?;
+            if attributed {
+                writeln!(
+                    out,
+                    "* maker attributed from the brand and model by the knowledge base (the register names none)"
+                )?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn row(d: &Device) -> Vec<String> {
+fn row(r: &Row) -> Vec<String> {
+    let d = &r.device;
     vec![
         d.id.clone(),
         d.site.clone(),
         d.brand.clone().unwrap_or_default(),
-        d.maker.clone().unwrap_or_default(),
+        match (&d.maker, &r.attributed_maker) {
+            (Some(m), _) => m.clone(),
+            (None, Some(m)) => format!("{m}*"),
+            (None, None) => String::new(),
+        },
         d.model.clone().unwrap_or_default(),
         d.class.as_str().into(),
         d.status.as_str().into(),
