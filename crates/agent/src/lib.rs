@@ -479,6 +479,16 @@ impl Agent {
             }
         }
         out.remaining = self.outbox.depth().await?.batches;
+        if out.delivered + out.duplicates > 0 && out.last_error.is_none() {
+            // The last push reported the outbox before its batch left: say how it is now.
+            if let Err(e) = self
+                .client
+                .heartbeat(&self.credential, &self.health().await?)
+                .await
+            {
+                tracing::warn!("heartbeat: {e}");
+            }
+        }
         Ok(out)
     }
 

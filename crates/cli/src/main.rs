@@ -52,6 +52,8 @@ pub enum Command {
     Report(cmd::report::Args),
     /// Serve the HTTP API and the web dashboard.
     Serve(cmd::serve::Args),
+    /// Run a site agent: scan one site on a schedule, push the results to the central server.
+    Agent(cmd::agent::Args),
     /// Run built-in benchmarks.
     Bench(cmd::bench::Args),
 }
@@ -125,6 +127,7 @@ fn main() -> ExitCode {
         Command::Procure(a) => cmd::procure::run(&cli.global, a),
         Command::Report(a) => cmd::report::run(&cli.global, a),
         Command::Serve(a) => cmd::serve::run(&cli.global, a),
+        Command::Agent(a) => cmd::agent::run(&cli.global, a),
         Command::Bench(a) => cmd::bench::run(&cli.global, a),
     };
     match result {
