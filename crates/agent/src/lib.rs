@@ -390,8 +390,7 @@ impl Agent {
     pub async fn health(&self) -> Result<Health, AgentError> {
         let depth = self.outbox.depth().await?;
         Ok(Health {
-            outbox_full: depth.bytes as u64 + MAX_BATCH_BYTES as u64 > self.outbox.cap()
-                && depth.batches > 0,
+            outbox_full: self.outbox.is_full().await?,
             depth,
             last_scan: self.last_scan.clone(),
             schedule_secs: self.config.schedule_secs,
@@ -401,7 +400,7 @@ impl Agent {
     /// Scan the site once and put the result in the outbox. When the outbox is (nearly) full
     /// the scan is not run: it says so and keeps what is waiting.
     pub async fn scan_once(&mut self) -> Result<ScanOutcome, AgentError> {
-        if !self.outbox.has_room(MAX_BATCH_BYTES as u64).await? {
+        if self.outbox.is_full().await? {
             let d = self.outbox.depth().await?;
             tracing::error!(
                 batches = d.batches,
@@ -556,6 +555,53 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_outbox_stops_scanning_and_keeps_what_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg_text = r#"
+servers = ["http://127.0.0.1:9"]
+credential_file = "agent.credential"
+site = "hq"
+targets = ["127.0.0.1"]
+ports = "9"
+no_udp = true
+outbox = "outbox.db"
+outbox_max_bytes = 65536
+"#;
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, cfg_text).unwrap();
+        let cfg = AgentConfig::load(&path).unwrap();
+        Credential {
+            agent_id: "a1".into(),
+            name: "hq-agent".into(),
+            organisation: "dept".into(),
+            site: "hq".into(),
+            credential: "cta_test".into(),
+        }
+        .save(&cfg.credential_file)
+        .unwrap();
+        let mut agent = Agent::open(cfg).await.unwrap();
+        // 50 KiB waiting of 64 KiB: less than a quarter free.
+        let body = vec![b'x'; 50 << 10];
+        assert_eq!(agent.outbox.put("hq", &body).await.unwrap(), Put::Added);
+        let s = agent.scan_once().await.unwrap();
+        assert!(s.outbox_full);
+        assert_eq!(s.observations, 0, "no scan was run");
+        assert!(agent.health().await.unwrap().outbox_full);
+        assert_eq!(
+            agent.outbox.depth().await.unwrap(),
+            Depth {
+                batches: 1,
+                bytes: 50 << 10
+            }
+        );
+        // The server (port 9 on loopback: nothing listens) cannot take it: it stays.
+        let r = agent.push_pending().await.unwrap();
+        assert_eq!(r.remaining, 1);
+        assert!(r.last_error.is_some());
+        assert_eq!(agent.outbox.oldest().await.unwrap().unwrap().attempts, 1);
+    }
 
     #[test]
     fn batches_are_cut_at_line_boundaries_under_the_cap() {

@@ -112,6 +112,16 @@ impl Outbox {
         Ok(self.depth().await?.bytes as u64 + extra <= self.cap)
     }
 
+    /// Room kept free for a scan's batches: a quarter of the cap, at most 4 MiB.
+    pub fn reserve(&self) -> u64 {
+        (self.cap / 4).min(crate::MAX_BATCH_BYTES as u64)
+    }
+
+    /// Full: less than [`reserve`](Self::reserve) is free, so no scan is started.
+    pub async fn is_full(&self) -> Result<bool, AgentError> {
+        Ok(!self.has_room(self.reserve()).await?)
+    }
+
     /// The oldest waiting batch.
     pub async fn oldest(&self) -> Result<Option<Batch>, AgentError> {
         let row = sqlx::query(
