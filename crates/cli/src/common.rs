@@ -149,6 +149,23 @@ pub fn no_register_message(db: &str, file: &std::path::Path) -> String {
     )
 }
 
+/// What to say when a site is not in the register: how to create it.
+pub fn site_missing_message(db: &str, site: &str) -> String {
+    format!(
+        "site `{site}` is not in the register {db}. Create it first with a register file, \
+         for example:\n  printf 'organisation,organisation_name,site,site_name\\nmy-dept,My Department,{site},{site}\\n' > sites.csv\n  \
+         camtrace --db {db} import sites.csv\n(`camtrace import --template csv` shows every column, \
+         including the sensitive-site criteria), or list the sites there are with \
+         `camtrace --db {db} sites`"
+    )
+}
+
+/// Whether an error says that `site` is not in the register.
+pub fn is_site_missing(e: &anyhow::Error, site: &str) -> bool {
+    let needle = format!("site `{site}` is not in the register");
+    e.chain().any(|c| c.to_string().contains(&needle))
+}
+
 /// The `--db` default.
 pub const DEFAULT_DB: &str = "camtrace.db";
 

@@ -482,6 +482,9 @@ pub async fn import_evidence(
     let sha = input.sha256()?;
     let id = scan_id(kind, &sha, opts.site.as_deref());
     let name = input.file_name();
+    if let Some(s) = already_imported(store, kind, &sha, &id, &input, opts).await? {
+        return Ok(s);
+    }
     let rec = ScanRecord {
         id: id.clone(),
         started: camtrace_store::now_rfc3339(),
@@ -605,6 +608,66 @@ pub async fn import_evidence(
     summary.observations = rec.observation_count;
     summary.identifications = rec.identification_count;
     Ok(summary)
+}
+
+/// The same content imported before, with or without a site: never stored twice.
+///
+/// * Without `--site`: a scan of the same content (for any site the importer may read) is the
+///   same evidence: `unchanged`.
+/// * With `--site S`: a scan of the same content for S is `unchanged`; one stored without a site
+///   is moved to S (outcome `assigned`, recorded in the history), so its devices are counted
+///   once, on S. The same content for another site is another scan (the same file gathered on
+///   another site).
+async fn already_imported(
+    store: &dyn Store,
+    kind: FileKind,
+    sha: &str,
+    id: &str,
+    input: &Input<'_>,
+    opts: &ImportOptions,
+) -> Result<Option<FileSummary>> {
+    let prefix = format!("{}-{}-", kind.as_str(), &sha[..24]);
+    let same: Vec<ScanRecord> = store
+        .list_scans(None)
+        .await?
+        .into_iter()
+        .filter(|s| s.id.starts_with(&prefix) && s.id != id)
+        .collect();
+    let summary = |scan: &ScanRecord, outcome: &str| FileSummary {
+        file: input.display(),
+        kind: kind.as_str().into(),
+        outcome: outcome.into(),
+        scan_id: Some(scan.id.clone()),
+        observations: scan.observation_count,
+        identifications: scan.identification_count,
+        register: None,
+        skipped: Vec::new(),
+    };
+    match &opts.site {
+        None => {
+            // Only the CLI (which reads everything) hears of a copy on some site.
+            let found = same
+                .iter()
+                .find(|s| s.site.is_none() || opts.readable.is_none());
+            Ok(found.map(|s| summary(s, "unchanged")))
+        }
+        Some(site) => {
+            // Stored for this site already (possibly moved here from no site).
+            if let Some(here) = same
+                .iter()
+                .find(|s| s.site.as_deref() == Some(site.as_str()))
+            {
+                return Ok(Some(summary(here, "unchanged")));
+            }
+            let Some(unsited) = same.iter().find(|s| s.site.is_none()) else {
+                return Ok(None);
+            };
+            Ok(store
+                .assign_scan_site(&unsited.id, site, &opts.actor)
+                .await?
+                .map(|after| summary(&after, "assigned")))
+        }
+    }
 }
 
 /// Store a chunk of observations, logging progress every 100,000.

@@ -288,6 +288,14 @@ pub trait Store: Send + Sync {
     /// import). Nothing is visible until [`ScanImport::commit`].
     async fn begin_scan(&self, scan: &ScanRecord) -> Result<Option<ScanImport>>;
     async fn list_scans(&self, site: Option<&str>) -> Result<Vec<ScanRecord>>;
+    /// Attribute a scan stored without a site to `site` (its evidence then counts on that site
+    /// only), recorded in the history. `None` when the scan is not there or already has a site.
+    async fn assign_scan_site(
+        &self,
+        scan_id: &str,
+        site: &str,
+        actor: &str,
+    ) -> Result<Option<ScanRecord>>;
     async fn observations(&self, filter: &ObservationFilter) -> Result<Vec<StoredObservation>>;
     /// The latest identification per (site, target), linked to register devices by MAC or address.
     async fn latest_identifications(

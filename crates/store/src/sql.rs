@@ -1218,6 +1218,51 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn assign_scan_site(
+        &self,
+        scan_id: &str,
+        site: &str,
+        actor: &str,
+    ) -> Result<Option<ScanRecord>> {
+        let mut tx = self.begin().await?;
+        require_site(&mut tx, format!("scan `{scan_id}`"), site).await?;
+        let before = sqlx::query("SELECT * FROM scans WHERE id = $1 AND site IS NULL")
+            .bind(scan_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(row_scan)
+            .transpose()?;
+        let Some(before) = before else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        sqlx::query("UPDATE scans SET site = $1 WHERE id = $2 AND site IS NULL")
+            .bind(site.to_string())
+            .bind(scan_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let after = ScanRecord {
+            site: Some(site.to_string()),
+            ..before.clone()
+        };
+        append_history_in(
+            &mut tx,
+            self.backend,
+            &NewHistory {
+                actor: actor.into(),
+                action: "assign-site".into(),
+                entity_kind: "scan".into(),
+                entity_id: scan_id.into(),
+                before: Some(serde_json::to_value(&before)?),
+                after: Some(serde_json::to_value(&after)?),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(after))
+    }
+
     async fn observations(&self, f: &ObservationFilter) -> Result<Vec<StoredObservation>> {
         let mut q = Q::new("SELECT o.scan_id, o.seq, o.data FROM observations o JOIN scans s ON s.id = o.scan_id WHERE 1 = 1");
         if let Some(v) = &f.scan_id {

@@ -113,9 +113,19 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     };
     let mut summaries = Vec::new();
     for file in &a.files {
-        let s = import_file(store.as_ref(), kb.as_ref(), &a, file)
-            .await
-            .with_context(|| format!("importing {}", file.display()))?;
+        let s = match import_file(store.as_ref(), kb.as_ref(), &a, file).await {
+            Ok(s) => s,
+            Err(e) => match &a.site {
+                Some(site) if crate::common::is_site_missing(&e, site) => {
+                    bail!(
+                        "importing {}: {}",
+                        file.display(),
+                        crate::common::site_missing_message(&g.db, site)
+                    )
+                }
+                _ => return Err(e.context(format!("importing {}", file.display()))),
+            },
+        };
         summaries.push(s);
     }
     let fmt = default_format(a.format);

@@ -40,7 +40,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let store = crate::common::open_register(&g.db).await?;
     if store.get_site(&a.site).await?.is_none() {
-        anyhow::bail!("site `{}` is not in the register", a.site);
+        anyhow::bail!("{}", crate::common::site_missing_message(&g.db, &a.site));
     }
     let kb = g.load_kb()?;
     let today = chrono::Utc::now().date_naive();

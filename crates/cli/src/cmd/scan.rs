@@ -133,6 +133,15 @@ pub struct Args {
     /// Also write every raw observation (JSON Lines) to this file.
     #[arg(long, value_name = "FILE")]
     pub save_observations: Option<PathBuf>,
+    /// Store the scan's evidence (observations and the devices identified from them) in the
+    /// register database (--db) in one step, as `camtrace import` of the saved observations
+    /// would: the same evidence is never stored twice.
+    #[arg(long)]
+    pub save: bool,
+    /// The register site the scanned network belongs to (with --save): the devices found are
+    /// reconciled against that site's register. The site must exist.
+    #[arg(long, value_name = "SITE", requires = "save")]
+    pub site: Option<String>,
     /// Progress as JSON lines on stderr (for machines).
     #[arg(long)]
     pub json_progress: bool,
@@ -491,7 +500,21 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     } else {
         Some(Identifier::new(g)?)
     };
-    let save = match &a.save_observations {
+    // With --save, the register (and the site) must be there before the network is touched.
+    if a.save {
+        check_register(g, a.site.as_deref())?;
+    }
+    // --save stores the observations through the import path: from this file.
+    let save_path: Option<PathBuf> = match (&a.save_observations, a.save) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => Some(std::env::temp_dir().join(format!(
+            "camtrace-scan-{}-{}.jsonl",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ))),
+        (None, false) => None,
+    };
+    let save = match &save_path {
         Some(p) => Some(std::io::BufWriter::new(
             std::fs::File::create(p)
                 .with_context(|| format!("creating --save-observations {}", p.display()))?,
@@ -543,6 +566,28 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if let Some(e) = sink.error {
         return Err(e);
     }
+    if a.save {
+        if let Some(path) = &save_path {
+            let stored = store_scan(g, &rt, path, a.site.as_deref());
+            if a.save_observations.is_none() {
+                let _ = std::fs::remove_file(path);
+            }
+            let s = stored?;
+            eprintln!(
+                "camtrace scan: saved to {} as scan {} ({}): {} observations, {} identifications{}",
+                g.db,
+                s.scan_id.as_deref().unwrap_or("-"),
+                s.outcome,
+                s.observations,
+                s.identifications,
+                match a.site.as_deref() {
+                    Some(site) => format!(", site {site}"),
+                    None =>
+                        ", no site (give --site SITE to reconcile it with a site's register)".into(),
+                }
+            );
+        }
+    }
     if !g.quiet {
         eprintln!(
             "camtrace scan: {} hosts, {} up, {} identified ({} surveillance) in {:.2}s; {} TCP connects, {} UDP replies",
@@ -556,6 +601,55 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Before a `--save` scan: the register must be there when a site is named (a new database
+/// cannot hold the site), and the site in it.
+fn check_register(g: &Global, site: Option<&str>) -> anyhow::Result<()> {
+    let Some(site) = site else { return Ok(()) };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let store = crate::common::open_register(&g.db).await?;
+        if store.get_site(site).await?.is_none() {
+            anyhow::bail!("{}", crate::common::site_missing_message(&g.db, site));
+        }
+        Ok(())
+    })
+}
+
+/// Store the saved observations in the register through the import path shared with `camtrace
+/// import` and the server (idempotent by content, identification included).
+fn store_scan(
+    g: &Global,
+    rt: &tokio::runtime::Runtime,
+    path: &std::path::Path,
+    site: Option<&str>,
+) -> anyhow::Result<camtrace_ingest::import::FileSummary> {
+    let kb = g.load_kb()?;
+    rt.block_on(async {
+        let store = camtrace_store::open(&g.db)
+            .await
+            .with_context(|| format!("opening the register database `{}`", g.db))?;
+        let opts = camtrace_ingest::import::ImportOptions {
+            site: site.map(str::to_string),
+            actor: format!(
+                "{} (scan --save)",
+                std::env::var("USER").unwrap_or_else(|_| "cli".into())
+            ),
+            ..Default::default()
+        };
+        camtrace_ingest::import::import(
+            store.as_ref(),
+            Some(&kb),
+            camtrace_ingest::import::Input::File(path),
+            Some(camtrace_ingest::FileKind::Scan),
+            &opts,
+        )
+        .await
+        .context("saving the scan to the register")
+    })
 }
 
 #[cfg(test)]
