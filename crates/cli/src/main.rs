@@ -56,6 +56,12 @@ pub enum Command {
     Agent(cmd::agent::Args),
     /// Run built-in benchmarks.
     Bench(cmd::bench::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell), for packagers.
+    #[command(hide = true)]
+    Completions(cmd::docs::CompletionsArgs),
+    /// Write the manual pages generated from these definitions, for packagers.
+    #[command(hide = true)]
+    Man(cmd::docs::ManArgs),
 }
 
 /// nmap's `-iL FILE` and `-Pn` are one dash and two letters, which clap cannot declare as short
@@ -129,6 +135,8 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(&cli.global, a),
         Command::Agent(a) => cmd::agent::run(&cli.global, a),
         Command::Bench(a) => cmd::bench::run(&cli.global, a),
+        Command::Completions(a) => cmd::docs::completions(a),
+        Command::Man(a) => cmd::docs::man(a),
     };
     match result {
         Ok(code) => code,

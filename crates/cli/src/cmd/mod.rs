@@ -3,6 +3,7 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod devices;
+pub mod docs;
 pub mod history;
 pub mod identify;
 pub mod import;
