@@ -157,6 +157,35 @@ async fn run(
         secs: t.elapsed().as_secs_f64(),
     });
 
+    // The same register again: every device is read and found unchanged, nothing is written.
+    let t = Instant::now();
+    let s = store.apply_register(&b, "bench").await.unwrap();
+    assert_eq!(s.devices.unchanged as usize, devices);
+    out.push(Row {
+        backend,
+        what: "register re-import: devices unchanged (read, compare, no write)".into(),
+        rows: devices,
+        secs: t.elapsed().as_secs_f64(),
+    });
+
+    // The register into an empty database, one device per statement (the naive way) and the
+    // default set-based write, side by side.
+    for rows in [1usize, 20, 200] {
+        let s = open(&fresh.url(1000 + rows).await).await.unwrap();
+        let t = Instant::now();
+        let mut r = s.begin_register("bench").await.unwrap();
+        r.set_rows_per_statement(rows);
+        r.apply(&b).await.unwrap();
+        let sum = r.commit().await.unwrap();
+        assert_eq!(sum.devices.created as usize, devices);
+        out.push(Row {
+            backend,
+            what: format!("register import into an empty database, {rows} devices per statement"),
+            rows: devices,
+            secs: t.elapsed().as_secs_f64(),
+        });
+    }
+
     let secs = import_observations(store.as_ref(), "bench-default", observations, None).await;
     out.push(Row {
         backend,

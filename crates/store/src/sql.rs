@@ -269,72 +269,112 @@ impl Chain {
     }
 }
 
-async fn append_history_at(
+pub(crate) async fn append_history_at(
     conn: &mut AnyConnection,
     chain: &mut Chain,
     e: &NewHistory,
     time: &str,
 ) -> Result<HistoryEntry> {
-    let (seq, prev_hash): (i64, String) = match &chain.last {
-        Some((seq, hash)) => (seq + 1, hash.clone()),
-        None => {
-            if chain.backend == Backend::Postgres {
-                // Serialise appenders: the chain needs the previous entry's hash.
-                sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            let last = sqlx::query("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?;
-            match last {
-                Some(r) => (
-                    r.try_get::<i64, _>("seq")? + 1,
-                    r.try_get::<String, _>("hash")?,
-                ),
-                None => (1, GENESIS_HASH.to_string()),
-            }
-        }
-    };
-    let before = e.before.as_ref().map(|v| v.to_string());
-    let after = e.after.as_ref().map(|v| v.to_string());
-    let hash = entry_hash(
-        seq,
-        time,
-        &e.actor,
-        &e.action,
-        &e.entity_kind,
-        &e.entity_id,
-        before.as_deref(),
-        after.as_deref(),
-        &prev_hash,
-    );
-    sqlx::query("INSERT INTO history (seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-        .bind(seq)
-        .bind(time.to_string())
-        .bind(e.actor.clone())
-        .bind(e.action.clone())
-        .bind(e.entity_kind.clone())
-        .bind(e.entity_id.clone())
-        .bind(before)
-        .bind(after)
-        .bind(prev_hash.clone())
-        .bind(hash.clone())
-        .execute(&mut *conn)
+    let mut written = append_history_many(conn, chain, std::slice::from_ref(e), time, 1).await?;
+    Ok(written.remove(0))
+}
+
+/// The last entry of the chain (seq and hash), read once per transaction. On PostgreSQL this
+/// takes the lock that serialises appenders: the chain needs the previous entry's hash.
+async fn chain_tail(conn: &mut AnyConnection, chain: &mut Chain) -> Result<(i64, String)> {
+    if let Some(last) = &chain.last {
+        return Ok(last.clone());
+    }
+    if chain.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7261002)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let last = sqlx::query("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
         .await?;
-    chain.last = Some((seq, hash.clone()));
-    Ok(HistoryEntry {
-        seq,
-        time: time.to_string(),
-        actor: e.actor.clone(),
-        action: e.action.clone(),
-        entity_kind: e.entity_kind.clone(),
-        entity_id: e.entity_id.clone(),
-        before: e.before.clone(),
-        after: e.after.clone(),
-        prev_hash,
-        hash,
-    })
+    let tail = match last {
+        Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+        None => (0, GENESIS_HASH.to_string()),
+    };
+    chain.last = Some(tail.clone());
+    Ok(tail)
+}
+
+/// Append entries to the chain in order, all dated `time`: hashes are computed here, rows
+/// inserted `rows` per statement.
+async fn append_history_many(
+    conn: &mut AnyConnection,
+    chain: &mut Chain,
+    entries: &[NewHistory],
+    time: &str,
+    rows: usize,
+) -> Result<Vec<HistoryEntry>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (mut seq, mut prev_hash) = chain_tail(conn, chain).await?;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        seq += 1;
+        let before = e.before.as_ref().map(|v| v.to_string());
+        let after = e.after.as_ref().map(|v| v.to_string());
+        let hash = entry_hash(
+            seq,
+            time,
+            &e.actor,
+            &e.action,
+            &e.entity_kind,
+            &e.entity_id,
+            before.as_deref(),
+            after.as_deref(),
+            &prev_hash,
+        );
+        out.push((
+            HistoryEntry {
+                seq,
+                time: time.to_string(),
+                actor: e.actor.clone(),
+                action: e.action.clone(),
+                entity_kind: e.entity_kind.clone(),
+                entity_id: e.entity_id.clone(),
+                before: e.before.clone(),
+                after: e.after.clone(),
+                prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+                hash,
+            },
+            before,
+            after,
+        ));
+    }
+    for chunk in out.chunks(rows.clamp(1, 1000)) {
+        let mut sql = String::from("INSERT INTO history (seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash) VALUES ");
+        for i in 0..chunk.len() {
+            let n = i * 10;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let marks: Vec<String> = (1..=10).map(|k| format!("${}", n + k)).collect();
+            sql.push_str(&format!("({})", marks.join(", ")));
+        }
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (h, before, after) in chunk {
+            q = q
+                .bind(h.seq)
+                .bind(h.time.clone())
+                .bind(h.actor.clone())
+                .bind(h.action.clone())
+                .bind(h.entity_kind.clone())
+                .bind(h.entity_id.clone())
+                .bind(before.clone())
+                .bind(after.clone())
+                .bind(h.prev_hash.clone())
+                .bind(h.hash.clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    chain.last = Some((seq, prev_hash));
+    Ok(out.into_iter().map(|(h, _, _)| h).collect())
 }
 
 /// Record a create or update of `kind`/`id` and say which it was.
@@ -562,13 +602,8 @@ async fn upsert_net_in(
     record(c, be, actor, "network", &n.id, before.as_ref(), n, None).await
 }
 
-async fn upsert_device_in(
-    c: &mut AnyConnection,
-    be: &mut Chain,
-    d: &Device,
-    actor: &str,
-    known_sites: Option<&mut HashSet<String>>,
-) -> Result<Change> {
+/// The checks a device passes before it is written (the same for one device and a batch).
+fn check_device(d: &Device) -> Result<()> {
     validate_id("device", &d.id)?;
     for (what, v) in [
         ("cost_device", d.cost_device),
@@ -587,50 +622,174 @@ async fn upsert_device_in(
             "must be between 0 and 1",
         ));
     }
-    let before = fetch_device(c, &d.id).await?;
-    if before.as_ref() == Some(d) {
-        return Ok(Change::Unchanged);
+    Ok(())
+}
+
+async fn upsert_device_in(
+    c: &mut AnyConnection,
+    be: &mut Chain,
+    d: &Device,
+    actor: &str,
+) -> Result<Change> {
+    let changes = upsert_devices_in(
+        c,
+        be,
+        std::slice::from_ref(d),
+        actor,
+        &mut HashSet::new(),
+        DEVICE_ROWS_PER_STATEMENT,
+    )
+    .await?;
+    Ok(changes[0])
+}
+
+/// Devices (and history entries) per multi-row statement, by backend: measured with the store
+/// benchmark (`docs/bench/store.md`). SQLite through sqlx slows down with many bound values per
+/// statement, as for observations; PostgreSQL gains from fewer round trips.
+pub(crate) fn device_rows(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 20,
+        Backend::Postgres => 200,
     }
-    match known_sites {
-        Some(set) if set.contains(&d.site) => {}
-        Some(set) => {
-            require_site(c, format!("device `{}`", d.id), &d.site).await?;
-            set.insert(d.site.clone());
+}
+
+/// For one device at a time.
+const DEVICE_ROWS_PER_STATEMENT: usize = 1;
+
+/// Ids per `IN (...)` look-up.
+const IDS_PER_LOOKUP: usize = 500;
+
+/// The stored devices among `ids`, looked up `IDS_PER_LOOKUP` at a time.
+async fn fetch_devices(c: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, Device>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_LOOKUP) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT * FROM devices WHERE id IN ({})", marks.join(", "));
+        // Not a cached prepared statement: a plan cached while the table was small (a first
+        // import) would scan the whole table for every look-up once it is large.
+        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for id in chunk {
+            q = q.bind(id.to_string());
         }
-        None => require_site(c, format!("device `{}`", d.id), &d.site).await?,
+        for r in q.fetch_all(&mut *c).await? {
+            let d = row_device(&r)?;
+            out.insert(d.id.clone(), d);
+        }
     }
+    Ok(out)
+}
+
+/// Write devices in order, as one would one at a time, but with set-based statements: stored
+/// rows are read `IDS_PER_LOOKUP` at a time, changed rows written `rows` per statement and
+/// their history entries chained in memory and inserted together. This keeps the write
+/// transaction of a large import short (it holds the database's write lock). A device listed
+/// twice is written once, in its last state, with a history entry for each change. `sites`
+/// holds sites known to exist; a device on another site is refused unless the site exists.
+async fn upsert_devices_in(
+    c: &mut AnyConnection,
+    chain: &mut Chain,
+    devices: &[Device],
+    actor: &str,
+    sites: &mut HashSet<String>,
+    rows: usize,
+) -> Result<Vec<Change>> {
+    for d in devices {
+        check_device(d)?;
+    }
+    let ids: Vec<&str> = {
+        let mut seen = HashSet::new();
+        devices
+            .iter()
+            .map(|d| d.id.as_str())
+            .filter(|id| seen.insert(*id))
+            .collect()
+    };
+    let mut state = fetch_devices(c, &ids).await?;
     let now = now_rfc3339();
-    sqlx::query("INSERT INTO devices (id, site, zone, network, brand, maker, model, firmware, class, mac, addresses, status, install_date, scheduled_upgrade, cost_device, cost_labour, confidence, notes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) ON CONFLICT (id) DO UPDATE SET site = excluded.site, zone = excluded.zone, network = excluded.network, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, addresses = excluded.addresses, status = excluded.status, install_date = excluded.install_date, scheduled_upgrade = excluded.scheduled_upgrade, cost_device = excluded.cost_device, cost_labour = excluded.cost_labour, confidence = excluded.confidence, notes = excluded.notes, updated_at = excluded.updated_at")
-        .bind(d.id.clone())
-        .bind(d.site.clone())
-        .bind(d.zone.clone())
-        .bind(d.network.clone())
-        .bind(d.brand.clone())
-        .bind(d.maker.clone())
-        .bind(d.model.clone())
-        .bind(d.firmware.clone())
-        .bind(d.class.as_str().to_string())
-        .bind(d.mac.clone())
-        .bind(serde_json::to_string(&d.addresses)?)
-        .bind(d.status.as_str().to_string())
-        .bind(date_str(d.install_date))
-        .bind(date_str(d.scheduled_upgrade))
-        .bind(d.cost_device)
-        .bind(d.cost_labour)
-        .bind(d.confidence)
-        .bind(d.notes.clone())
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
-    let only_status = before.as_ref().is_some_and(|bf| {
-        bf.status != d.status
-            && Device {
-                status: d.status,
-                ..bf.clone()
-            } == *d
-    });
-    let action = only_status.then_some("status");
-    record(c, be, actor, "device", &d.id, before.as_ref(), d, action).await
+    let mut changes = Vec::with_capacity(devices.len());
+    let mut entries: Vec<NewHistory> = Vec::new();
+    let mut dirty: Vec<&str> = Vec::new();
+    let mut dirty_set: HashSet<&str> = HashSet::new();
+    for d in devices {
+        let before = state.get(&d.id);
+        if before == Some(d) {
+            changes.push(Change::Unchanged);
+            continue;
+        }
+        if !sites.contains(&d.site) {
+            require_site(c, format!("device `{}`", d.id), &d.site).await?;
+            sites.insert(d.site.clone());
+        }
+        let (change, action) = match before {
+            None => (Change::Created, "create"),
+            Some(bf)
+                if bf.status != d.status
+                    && Device {
+                        status: d.status,
+                        ..bf.clone()
+                    } == *d =>
+            {
+                (Change::Updated, "status")
+            }
+            Some(_) => (Change::Updated, "update"),
+        };
+        entries.push(NewHistory {
+            actor: actor.to_string(),
+            action: action.to_string(),
+            entity_kind: "device".into(),
+            entity_id: d.id.clone(),
+            before: before.map(serde_json::to_value).transpose()?,
+            after: Some(serde_json::to_value(d)?),
+        });
+        changes.push(change);
+        if dirty_set.insert(d.id.as_str()) {
+            dirty.push(d.id.as_str());
+        }
+        state.insert(d.id.clone(), d.clone());
+    }
+    let finals: Vec<&Device> = dirty.iter().map(|id| &state[*id]).collect();
+    for chunk in finals.chunks(rows.clamp(1, 1000)) {
+        let mut sql = String::from("INSERT INTO devices (id, site, zone, network, brand, maker, model, firmware, class, mac, addresses, status, install_date, scheduled_upgrade, cost_device, cost_labour, confidence, notes, created_at, updated_at) VALUES ");
+        for i in 0..chunk.len() {
+            let n = i * 19;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for k in 1..=19 {
+                sql.push_str(&format!("${}, ", n + k));
+            }
+            // created_at and updated_at are both `now` for a new row.
+            sql.push_str(&format!("${})", n + 19));
+        }
+        sql.push_str(" ON CONFLICT (id) DO UPDATE SET site = excluded.site, zone = excluded.zone, network = excluded.network, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, addresses = excluded.addresses, status = excluded.status, install_date = excluded.install_date, scheduled_upgrade = excluded.scheduled_upgrade, cost_device = excluded.cost_device, cost_labour = excluded.cost_labour, confidence = excluded.confidence, notes = excluded.notes, updated_at = excluded.updated_at");
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for d in chunk {
+            q = q
+                .bind(d.id.clone())
+                .bind(d.site.clone())
+                .bind(d.zone.clone())
+                .bind(d.network.clone())
+                .bind(d.brand.clone())
+                .bind(d.maker.clone())
+                .bind(d.model.clone())
+                .bind(d.firmware.clone())
+                .bind(d.class.as_str().to_string())
+                .bind(d.mac.clone())
+                .bind(serde_json::to_string(&d.addresses)?)
+                .bind(d.status.as_str().to_string())
+                .bind(date_str(d.install_date))
+                .bind(date_str(d.scheduled_upgrade))
+                .bind(d.cost_device)
+                .bind(d.cost_labour)
+                .bind(d.confidence)
+                .bind(d.notes.clone())
+                .bind(now.clone());
+        }
+        q.execute(&mut *c).await?;
+    }
+    append_history_many(c, chain, &entries, &now, rows).await?;
+    Ok(changes)
 }
 
 /// Parents before children, so a batch may list organisations in any order.
@@ -980,8 +1139,7 @@ impl Store for SqlStore {
 
     async fn upsert_device(&self, device: &Device, actor: &str) -> Result<Change> {
         let mut tx = self.begin().await?;
-        let c =
-            upsert_device_in(&mut tx, &mut Chain::new(self.backend), device, actor, None).await?;
+        let c = upsert_device_in(&mut tx, &mut Chain::new(self.backend), device, actor).await?;
         tx.commit().await?;
         Ok(c)
     }
@@ -999,6 +1157,7 @@ impl Store for SqlStore {
             actor: actor.to_string(),
             sites: HashSet::new(),
             summary: RegisterSummary::default(),
+            rows: device_rows(self.backend),
         })
     }
 
@@ -1833,6 +1992,8 @@ pub struct RegisterImport {
     /// Sites known to exist (checked once per import).
     sites: HashSet<String>,
     summary: RegisterSummary,
+    /// Devices per multi-row statement.
+    rows: usize,
 }
 
 impl RegisterImport {
@@ -1858,11 +2019,17 @@ impl RegisterImport {
         for n in &batch.networks {
             sum.networks.add(upsert_net_in(tx, be, n, actor).await?);
         }
-        for d in &batch.devices {
-            sum.devices
-                .add(upsert_device_in(tx, be, d, actor, Some(&mut self.sites)).await?);
+        let rows = self.rows;
+        for c in upsert_devices_in(tx, be, &batch.devices, actor, &mut self.sites, rows).await? {
+            sum.devices.add(c);
         }
         Ok(())
+    }
+
+    /// Devices written per statement (1 to 1,000; default 20 on SQLite, 200 on PostgreSQL).
+    /// For benchmarks: 1 is the naive one-statement-per-row way.
+    pub fn set_rows_per_statement(&mut self, rows: usize) {
+        self.rows = rows.clamp(1, 1000);
     }
 
     /// A device as this import sees it (its own writes included).
