@@ -123,7 +123,7 @@ fn scan_saves_to_a_registered_site_and_the_same_evidence_counts_once() {
     let reg = dir.join("register.csv");
     std::fs::write(
         &reg,
-        "organisation,organisation_name,site,site_name\nlab-dept,Lab Department,lab,Lab\n",
+        "organisation,organisation_name,site,site_name,ministerial_use\nlab-dept,Lab Department,lab,Lab,yes\n",
     )
     .unwrap();
     let (ok, _, err) = run(&db, &["import", reg.to_str().unwrap()]);
@@ -185,9 +185,47 @@ fn scan_saves_to_a_registered_site_and_the_same_evidence_counts_once() {
         "a second scan of the same devices"
     );
 
+    // `check` judges the register, and says what it did not judge and how to adopt it.
+    let (ok, _, err) = run(&db, &["check", "--format", "json"]);
+    assert!(ok, "{err}");
+    let note = format!(
+        "{} device(s) found on the network are not in the register",
+        once.1
+    );
+    assert!(err.contains(&note), "{err}");
+    assert!(
+        err.contains("camtrace reconcile --site lab --adopt"),
+        "{err}"
+    );
+    let restricted: usize = err
+        .split("were not judged (")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the restricted count");
+    assert!(
+        restricted >= 1 && restricted <= once.1,
+        "Hikvision and Dahua devices on a ministerial site: {err}"
+    );
+
     // Adopted, they move from "found" to the register, still counted once.
     let (ok, _, err) = run(&db, &["reconcile", "--site", "lab", "--adopt"]);
     assert!(ok, "{err}");
     assert_eq!(counts(&db, &dir, "lab"), (once.1, 0));
+    let (ok, out, err) = run(&db, &["check", "--format", "json"]);
+    assert!(ok, "{err}");
+    assert!(!err.contains("not in the register"), "{err}");
+    let findings: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let judged: std::collections::HashSet<&str> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["device"].as_str().or(f["device_id"].as_str()))
+        .collect();
+    assert_eq!(
+        judged.len(),
+        restricted,
+        "the note foretold the adopted devices' verdicts"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

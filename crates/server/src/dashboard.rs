@@ -42,6 +42,7 @@ pub fn routes() -> Router<App> {
         .route("/quote", get(quote_page).post(quote_upload))
         .route("/import", get(import_page).post(import_upload))
         .route("/audit", get(audit_page))
+        .route("/agents", get(fleet::page))
         .route(
             "/assets/htmx.min.js",
             get(|| asset(HTMX, "text/javascript; charset=utf-8")),
@@ -137,6 +138,9 @@ macro_rules! try_page {
         }
     };
 }
+
+// The fleet page (site agents), in its own file.
+mod fleet;
 
 // ------------------------------------------------------------------ login
 

@@ -51,6 +51,7 @@ async fn snapshot_a(f: &Fixture) -> Value {
         "/api/v1/users",
         "/api/v1/tokens",
         "/api/v1/webhooks",
+        "/api/v1/agents?revoked=true",
     ] {
         let r = get(&f.app, p, root).await;
         assert_eq!(r.status, StatusCode::OK, "{p}: {}", r.text());
@@ -117,6 +118,26 @@ async fn matrix(app: camtrace_server::App) {
         StatusCode::OK
     );
 
+    // A site agent of A (issue 15), enrolled by A's administrator.
+    let enrolment = post(
+        app,
+        "/api/v1/agents/enrolments",
+        f.token("root"),
+        json!({"site": "site-secret-a", "name": "agent-secret-a"}),
+    )
+    .await;
+    assert_eq!(enrolment.status, StatusCode::CREATED, "{}", enrolment.text());
+    let enrolled = call(
+        app,
+        Method::POST,
+        "/api/v1/agents/enrol",
+        None,
+        Some(json!({"token": enrolment.json()["token"]})),
+    )
+    .await
+    .json();
+    let agent_a = enrolled["agent_id"].as_str().unwrap().to_string();
+
     let before = snapshot_a(&f).await;
     let dev_a = serde_json::to_value(device("dev-secret-a", "site-b", "axis", "axis")).unwrap();
     let new_dev_a =
@@ -125,6 +146,12 @@ async fn matrix(app: camtrace_server::App) {
     // Reads of A's things: refused (404, nothing disclosed). The metrics span every
     // organisation: an organisation admin's token (without the metrics:read scope) gets 403.
     let denied_reads = vec![
+        case(
+            "/api/v1/agents",
+            Method::GET,
+            "/api/v1/agents?organisation=orga-secret-a",
+            None,
+        ),
         case("/metrics", Method::GET, "/metrics", None),
         case(
             "/api/v1/organisations/{id}",
@@ -255,6 +282,13 @@ async fn matrix(app: camtrace_server::App) {
     ];
     // Lists, search, exports: allowed, but nothing of A in them.
     let clean_lists = vec![
+        case("/api/v1/agents", Method::GET, "/api/v1/agents", None),
+        case(
+            "/api/v1/agents",
+            Method::GET,
+            "/api/v1/agents?site=site-secret-a&revoked=true",
+            None,
+        ),
         case(
             "/api/v1/organisations",
             Method::GET,
@@ -370,6 +404,18 @@ async fn matrix(app: camtrace_server::App) {
     ];
     // Changes to A: refused (403 or 404), and nothing changes.
     let denied_writes = vec![
+        case(
+            "/api/v1/agents/enrolments",
+            Method::POST,
+            "/api/v1/agents/enrolments",
+            Some(json!({"site": "site-secret-a", "name": "mole"})),
+        ),
+        case(
+            "/api/v1/agents/{id}/revoke",
+            Method::POST,
+            format!("/api/v1/agents/{agent_a}/revoke"),
+            None,
+        ),
         case(
             "/api/v1/organisations",
             Method::POST,

@@ -10,6 +10,7 @@
 //! * Migrations are numbered files `migrations/{sqlite,postgres}/NNNN_name.sql`, embedded at build
 //!   time by `build.rs`: adding a file (one per backend) is all it takes.
 
+pub mod agents;
 mod history;
 mod migrate;
 pub mod reconcile;
@@ -25,6 +26,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use history::{HistoryAnchor, HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
+pub use agents::{
+    AgentBatchRecord, AgentHealth, AgentRecord, Agents, EnrolmentRecord, RedeemRefusal,
+};
 pub use migrate::Migration;
 pub use sql::{append_history_in, link_identifications, RegisterImport, ScanImport, SqlStore};
 /// The sqlx pool type under the store, for crates that add their own tables (see
@@ -245,7 +249,7 @@ pub struct SnapshotFilter {
 ///
 /// `actor` is who made a change (a user name, `import:<file>`, `cli`); it is written to history.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Agents + Send + Sync {
     fn backend(&self) -> Backend;
     /// The underlying pool, for crates that keep their own tables in the same database (their
     /// migrations go into `crates/store/migrations/`). Use `$1` parameters, text/i64/f64 values.

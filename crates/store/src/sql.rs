@@ -8,7 +8,7 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-type Tx = Transaction<'static, Any>;
+pub(crate) type Tx = Transaction<'static, Any>;
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 /// Longest id accepted for register entities.
@@ -20,8 +20,8 @@ const OBS_CHUNK_POSTGRES: usize = 200;
 /// The SQL store (SQLite or PostgreSQL).
 #[derive(Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
-    backend: Backend,
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
 }
 
 /// A dynamic query argument.
@@ -947,7 +947,7 @@ impl SqlStore {
         Ok(Self { pool, backend })
     }
 
-    async fn begin(&self) -> Result<Tx> {
+    pub(crate) async fn begin(&self) -> Result<Tx> {
         Ok(match self.backend {
             // Take the write lock at once: a read-then-write transaction in WAL mode would
             // otherwise fail instead of waiting for another writer.

@@ -391,6 +391,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
+    if a.input.is_none() && a.devices.is_none() && !a.planned && !g.quiet {
+        if let Some(note) = unregistered_note(&ctx, &estate) {
+            eprintln!("{note}");
+        }
+    }
     if let Some(sev) = a.fail_on {
         let n = count_failing(&findings, sev);
         if n > 0 {
@@ -399,6 +404,57 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the register does not judge: devices found on the network, identified, and not in the
+/// register (counted as `camtrace_store::reconcile` counts them), how many of them the same rules
+/// would restrict if they were registered where they were found, and how to adopt them.
+fn unregistered_note(ctx: &EvalContext, estate: &Estate) -> Option<String> {
+    use std::collections::BTreeMap;
+    let found: Vec<&SeenIdentification> = estate
+        .identifications
+        .iter()
+        .filter(|s| camtrace_store::reconcile::is_unregistered(s) && s.site.is_some())
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    // Judged as if adopted: each one a device of its site, seen as identified.
+    let mut shadow = Estate {
+        organisations: estate.organisations.clone(),
+        sites: estate.sites.clone(),
+        zones: estate.zones.clone(),
+        networks: estate.networks.clone(),
+        ..Default::default()
+    };
+    let mut per_site: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &found {
+        let site = s.site.as_deref().unwrap_or_default();
+        *per_site.entry(site).or_default() += 1;
+        let mut d = camtrace_store::device_from_identification(site, &s.identification);
+        d.id = format!("found:{site}/{}", s.identification.target);
+        let mut seen = (*s).clone();
+        seen.device_id = Some(d.id.clone());
+        shadow.devices.push(d);
+        shadow.identifications.push(seen);
+    }
+    let facts = DeviceFacts::from_estate(&shadow);
+    let restricted: HashSet<String> = evaluate(ctx, &facts, &[])
+        .iter()
+        .filter(|f| f.status.is_actionable())
+        .map(|f| f.device_id.to_string())
+        .collect();
+    let sites: Vec<String> = per_site.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    let first = per_site.keys().next().copied().unwrap_or_default();
+    Some(format!(
+        "camtrace check: {} device(s) found on the network are not in the register and were not judged \
+         ({} of them would be restricted or need inspection if registered where they were found; by site: {}). \
+         List them with `camtrace reconcile --site {first}` and register them with \
+         `camtrace reconcile --site {first} --adopt` (one site at a time).",
+        found.len(),
+        restricted.len(),
+        sites.join(", ")
+    ))
 }
 
 #[cfg(test)]

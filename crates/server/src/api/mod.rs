@@ -3,6 +3,7 @@
 //! the caller can read.
 
 pub mod admin;
+pub mod agents;
 pub mod auditlog;
 pub mod decisions;
 pub mod import;
@@ -85,6 +86,12 @@ pub fn routes() -> Router<App> {
         .route("/quotes/check", post(decisions::check_quote))
         .route("/audit", get(auditlog::export))
         .route("/audit/verify", get(auditlog::verify))
+        .route("/agents", get(agents::list_agents))
+        .route("/agents/enrolments", post(agents::create_enrolment))
+        .route("/agents/enrol", post(agents::enrol))
+        .route("/agents/heartbeat", post(agents::heartbeat))
+        .route("/agents/batches/{batch_id}", post(agents::push_batch))
+        .route("/agents/{id}/revoke", post(agents::revoke_agent))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
 }
 
