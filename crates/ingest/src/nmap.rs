@@ -48,6 +48,8 @@ pub struct Reader<R: BufRead> {
     queue: VecDeque<Observation>,
     done: bool,
     saw_nmaprun: bool,
+    /// Inside a port's `<cpe>` element (its text joins the port's banner).
+    in_cpe: bool,
     pub hosts: u64,
 }
 
@@ -65,6 +67,7 @@ pub fn read<R: BufRead>(input: R, source: &str) -> Reader<R> {
         queue: VecDeque::new(),
         done: false,
         saw_nmaprun: false,
+        in_cpe: false,
         hosts: 0,
     }
 }
@@ -163,13 +166,14 @@ impl<R: BufRead> Reader<R> {
                 let a = attrs(e)?;
                 if let Some(p) = self.port.as_mut() {
                     p.service = get(&a, "name").map(str::to_string);
-                    for k in ["product", "version", "extrainfo"] {
+                    for k in ["product", "version", "extrainfo", "devicetype", "ostype"] {
                         if let Some(v) = get(&a, k).filter(|v| !v.is_empty()) {
                             p.banner.push(v.to_string());
                         }
                     }
                 }
             }
+            b"cpe" => self.in_cpe = !empty && self.port.is_some(),
             b"script" => {
                 let a = attrs(e)?;
                 if let (Some(p), Some(id), Some(out)) =
@@ -323,8 +327,19 @@ impl<R: BufRead> Iterator for Reader<R> {
                     let e = e.into_owned();
                     self.element(&e, true)
                 }
+                Ok(Event::Text(t)) if self.in_cpe => {
+                    // A CPE name such as `cpe:/h:hikvision:ds-2cd2032-i`: the words a
+                    // fingerprint matches on, kept with the service's banner.
+                    if let (Some(p), Ok(text)) = (self.port.as_mut(), t.decode()) {
+                        if p.banner.len() < 16 && !text.trim().is_empty() {
+                            p.banner.push(cap(text.trim()));
+                        }
+                    }
+                    Ok(())
+                }
                 Ok(Event::End(e)) => {
                     match e.local_name().as_ref() {
+                        b"cpe" => self.in_cpe = false,
                         b"port" => self.finish_port(),
                         b"host" => self.finish_host(),
                         _ => {}
@@ -401,6 +416,30 @@ mod tests {
             }
         );
         assert!(obs[1].source.as_deref().unwrap().contains("PTR"));
+    }
+
+    /// The device type and CPE names nmap's service detection gives are evidence too: they join
+    /// the port's banner (the scanner benchmark reads nmap's answers through this reader).
+    #[test]
+    fn device_type_and_cpe_join_the_banner() {
+        let xml = r#"<?xml version="1.0"?><nmaprun><host><address addr="127.60.0.5" addrtype="ipv4"/><ports><port protocol="tcp" portid="8000"><state state="open"/><service name="ipcam" product="Hikvision IPCam control port" devicetype="webcam"><cpe>cpe:/h:hikvision:ipcam</cpe></service></port><port protocol="tcp" portid="81"><state state="open"/><service name="http"><cpe/></service></port></ports></host></nmaprun>"#;
+        let obs: Vec<Observation> = read(xml.as_bytes(), "t.xml").map(Result::unwrap).collect();
+        assert_eq!(
+            obs[0].kind,
+            ObservationKind::Port {
+                port: 8000,
+                protocol: Some("ipcam".into()),
+                banner: Some("Hikvision IPCam control port webcam cpe:/h:hikvision:ipcam".into())
+            }
+        );
+        assert_eq!(
+            obs[1].kind,
+            ObservationKind::Port {
+                port: 81,
+                protocol: Some("http".into()),
+                banner: None
+            }
+        );
     }
 
     #[test]

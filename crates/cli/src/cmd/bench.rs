@@ -154,44 +154,28 @@ impl NameMatcher {
     }
 }
 
-/// Per host: the strings nmap produced (service product/vendor/extrainfo/devicetype/cpe).
+/// Per host: the strings nmap produced (service name, product, version, extra info, device
+/// type, CPE names, script output), read by the importer's nmap reader.
 pub(crate) fn parse_nmap_xml(xml: &str) -> anyhow::Result<HashMap<String, Vec<String>>> {
-    let doc = roxmltree::Document::parse_with_options(
-        xml,
-        roxmltree::ParsingOptions {
-            allow_dtd: true,
-            ..Default::default()
-        },
-    )
-    .context("parsing nmap XML")?;
+    use camtrace_model::ObservationKind;
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for host in doc.descendants().filter(|n| n.has_tag_name("host")) {
-        let Some(addr) = host
-            .children()
-            .find(|n| n.has_tag_name("address") && n.attribute("addrtype") != Some("mac"))
-            .and_then(|n| n.attribute("addr"))
-        else {
-            continue;
-        };
-        let e = out.entry(addr.to_string()).or_default();
-        for svc in host.descendants().filter(|n| n.has_tag_name("service")) {
-            for at in [
-                "product",
-                "extrainfo",
-                "devicetype",
-                "ostype",
-                "name",
-                "version",
-            ] {
-                if let Some(v) = svc.attribute(at) {
-                    e.push(v.to_string());
-                }
+    for o in camtrace_ingest::nmap::read(xml.as_bytes(), "nmap") {
+        let o = o.context("reading nmap's XML")?;
+        let e = out.entry(o.target).or_default();
+        match o.kind {
+            ObservationKind::Port {
+                protocol, banner, ..
+            } => {
+                e.extend(protocol);
+                // CPE names (`cpe:/h:hikvision:ipcam`) as words.
+                e.extend(banner.map(|b| b.replace([':', '/', '_'], " ")));
             }
-            for cpe in svc.children().filter(|n| n.has_tag_name("cpe")) {
-                if let Some(t) = cpe.text() {
-                    e.push(t.replace([':', '/', '_'], " "));
-                }
+            ObservationKind::Http { headers, title, .. } => {
+                e.extend(title);
+                e.extend(headers.into_values());
             }
+            ObservationKind::Tls { subject, .. } => e.push(subject),
+            _ => {}
         }
     }
     Ok(out)
@@ -661,7 +645,9 @@ mod tests {
         assert!(h["127.60.0.5"]
             .iter()
             .any(|s| s.contains("Hikvision IPCam")));
-        assert!(h["127.60.0.6"].is_empty());
+        assert!(h["127.60.0.5"].iter().any(|s| s.contains("hikvision ipcam")));
+        // A host with nothing open says nothing.
+        assert!(!h.contains_key("127.60.0.6"));
         assert!(parse_nmap_xml("<not xml").is_err());
     }
 
