@@ -65,9 +65,16 @@ fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
     assert!(n("quote_blocked") >= 1);
     let blocked = s["quote_blocked_lines"].to_string();
+    // HiLook is a Hikvision sub-brand (a verified OEM link): blocked for a sensitive site. The
+    // LTS line rests on an unverified OEM link alone: an inquiry, never blocked by it.
     assert!(
-        blocked.contains("LTS"),
-        "the rebranded LTS camera must be blocked: {blocked}"
+        blocked.contains("HiLook"),
+        "the rebranded HiLook camera must be blocked: {blocked}"
+    );
+    assert!(!blocked.contains("LTS"), "{blocked}");
+    assert!(
+        n("quote_inquiry") >= 2,
+        "the LTS line and the unknown maker"
     );
     assert!(s["findings_by_obligation"]
         .as_object()

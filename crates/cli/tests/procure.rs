@@ -31,10 +31,19 @@ fn blocked_line_gives_non_zero_exit_and_json_names_the_oem_chain() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verdict"], "blocked");
     let lines = v["lines"].as_array().unwrap();
+    let hilook = lines
+        .iter()
+        .find(|l| l["line"]["brand"] == "HiLook")
+        .unwrap();
+    assert_eq!(hilook["verdict"], "blocked");
+    assert_eq!(hilook["maker"]["id"], "hikvision");
+    assert!(hilook["chain"].to_string().contains("OEM link"));
+    // LTS -> Hikvision is an unverified OEM link (kb/brands/oem.toml): an inquiry naming the
+    // fact, never blocked (nor allowed) by it alone.
     let lts = lines.iter().find(|l| l["line"]["brand"] == "LTS").unwrap();
-    assert_eq!(lts["verdict"], "blocked");
+    assert_eq!(lts["verdict"], "inquiry");
     assert_eq!(lts["maker"]["id"], "hikvision");
-    assert!(lts["chain"].to_string().contains("OEM link"));
+    assert!(lts["chain"].to_string().contains("unverified fact alone"));
     let axis = lines.iter().find(|l| l["line"]["brand"] == "Axis").unwrap();
     assert_eq!(axis["verdict"], "allowed");
     let unknown = lines.iter().find(|l| l["maker"].is_null()).unwrap();

@@ -918,6 +918,9 @@ impl Engine {
     fn resolve(&self, target: &str, mut acc: Acc, basis: DateBasis) -> Identification {
         let mut id = Identification::unknown(target);
         id.mac = acc.macs.first().cloned();
+        if let DateBasis::FirstSeen(d) = basis {
+            id.first_seen = Some(d);
+        }
 
         // Brand: the best-supported brand id.
         let mut brand_scores: Vec<(String, f64)> = Vec::new();
@@ -1115,6 +1118,8 @@ impl Engine {
                 .claims
                 .iter()
                 .any(|c| c.direct && c.weight >= ASSERT_RESTRICTED);
+            id.maker_from_brand =
+                !settled_by_device && fam.claims.iter().any(|c| !c.direct && c.company == maker);
             if !could_be.is_empty() && settled_by_device {
                 acc.push(Evidence {
                     kind: "kb".into(),

@@ -160,6 +160,16 @@ pub struct Identification {
     /// output.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub could_be: Vec<NamedRef>,
+    /// The maker rests on the brand alone (an OEM link or the brand's owner, read by the
+    /// knowledge base's one attribution rule), not on the device's own evidence (a firmware or
+    /// hardware tell). Users of the identification (the register, `check`) read the brand again
+    /// at the device's own date (its install date when known), with the same rule.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub maker_from_brand: bool,
+    /// The first time the device was seen: the earliest observation `time`, when the
+    /// observations carry one. Absent in older output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<chrono::NaiveDate>,
 }
 
 impl Identification {
@@ -178,6 +188,20 @@ impl Identification {
             evidence: Vec::new(),
             components: Vec::new(),
             could_be: Vec::new(),
+            maker_from_brand: false,
+            first_seen: None,
+        }
+    }
+
+    /// The maker, when the identification settles it from the device's own evidence: `None`
+    /// when no maker is named, when the date leaves it open ([`Self::could_be`]) or when it
+    /// rests on the brand alone ([`Self::maker_from_brand`], to be read again at the device's
+    /// own date).
+    pub fn settled_maker(&self) -> Option<&NamedRef> {
+        if self.maker_ambiguous() || self.maker_from_brand {
+            None
+        } else {
+            self.maker.as_ref()
         }
     }
 

@@ -106,6 +106,7 @@ impl MakerRule for RegimeRule<'_> {
                 model: None,
                 confidence: 1.0,
                 evidence: vec!["maker established from the quote line (see chain)".into()],
+                first_seen: None,
             },
             device,
             site: Arc::new(site),

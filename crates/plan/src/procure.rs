@@ -478,8 +478,8 @@ fn line_from_fields(line: usize, fields: &[(String, String)]) -> Result<QuoteLin
 
 /// Establish who makes what a line sells, with the knowledge base's one attribution rule
 /// ([`Kb::attribute_brand`], as a purchase on `date`), else the company the brand text names.
-/// Returns (brand, maker, chain). A maker that rests on an unverified fact alone is returned
-/// (the line is then judged by it), and the chain says the fact is unverified.
+/// Returns (brand, maker, chain). A maker that rests on an unverified fact alone is returned,
+/// and the chain says the fact is unverified; [`check_quote`] makes such a line an inquiry.
 pub fn resolve_maker<'a>(
     kb: &'a Kb,
     brand_text: &str,
@@ -521,6 +521,21 @@ pub fn resolve_maker<'a>(
         "brand `{brand_text}` is not in the knowledge base: maker unknown, ask the supplier for the manufacturer and country of origin"
     ));
     (None, None, chain)
+}
+
+/// The fact naming the maker of `brand_text` bought on `date`, when it is unverified and no
+/// verified fact names the same maker.
+fn unverified_alone(kb: &Kb, brand_text: &str, model: &str, date: NaiveDate) -> Option<String> {
+    let b = kb.brand_by_name(brand_text)?;
+    let model = (!model.is_empty()).then_some(model);
+    let att = kb.attribute_brand(&b.id, model, camtrace_kb::DateBasis::Purchase(date))?;
+    let m = att.maker.as_ref()?;
+    let verified = m.verified
+        || att
+            .others
+            .iter()
+            .any(|c| c.verified && c.company == m.company);
+    (!verified).then(|| m.text.clone())
 }
 
 /// How a line with no (or an unregistered) destination is judged: the conservative reading,
@@ -589,6 +604,23 @@ pub fn check_quote(
                 }
                 worst
             }
+        };
+        // An unverified fact alone neither blocks nor allows a purchase: it is an inquiry
+        // (the same rule as the policy engine's "needs inspection").
+        let verdict = match unverified_alone(
+            kb,
+            &l.brand,
+            if l.model.is_empty() { &l.sku } else { &l.model },
+            date,
+        ) {
+            Some(fact) if maker.is_some() && verdict != Verdict::Inquiry => {
+                chain.push(format!(
+                    "the maker rests on an unverified fact alone (no public source confirms it): {fact}; ask the supplier for the manufacturer before buying (an inquiry, not a {} verdict)",
+                    if verdict == Verdict::Blocked { "blocked" } else { "allowed" }
+                ));
+                Verdict::Inquiry
+            }
+            _ => verdict,
         };
         out.push(LineCheck {
             line: l.clone(),

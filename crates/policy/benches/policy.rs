@@ -221,6 +221,7 @@ fn estate(n_devices: usize, n_sites: usize) -> Vec<DeviceFacts> {
                     model: None,
                     confidence: [0.95, 0.9, 0.4][(i / 5) % 3],
                     evidence: vec!["http: Server: bench [kb/signatures/bench.toml:1]".into()],
+                    first_seen: None,
                 },
             }
         })

@@ -52,20 +52,21 @@ pub struct IdentSummary {
     pub confidence: f64,
     /// The evidence, one short line each (`http: Server: App-webs/ [kb/signatures/x.toml:3]`).
     pub evidence: Vec<String>,
+    /// The first time the device was seen (earliest observation), when known: the device's
+    /// date when the register has no install date.
+    pub first_seen: Option<NaiveDate>,
 }
 
 impl IdentSummary {
-    /// From an identification (`camtrace identify` / `scan` output). An identification whose
-    /// maker the device's date left open (`could_be`) names no maker here: the brand is
-    /// resolved again by the one attribution rule at the device's own date (its install date,
-    /// when the register has one), which names the candidates when that date does not settle it.
+    /// From an identification (`camtrace identify` / `scan` output). Only a maker the device's
+    /// own evidence settles is taken: one the identification read from the brand alone, or left
+    /// open between candidates (`could_be`), is read again from the brand by the one attribution
+    /// rule at the device's own date (install date, else first sighting), which keeps its
+    /// unverified facts and its candidates visible to the rules.
     pub fn from_identification(id: &Identification) -> Self {
         IdentSummary {
-            maker: if id.maker_ambiguous() {
-                None
-            } else {
-                id.maker.as_ref().map(|m| m.id.clone())
-            },
+            first_seen: id.first_seen,
+            maker: id.settled_maker().map(|m| m.id.clone()),
             brand: id.brand.as_ref().map(|b| b.id.clone()),
             model: id.model.clone(),
             confidence: id.confidence,
@@ -100,6 +101,7 @@ impl IdentSummary {
             } else {
                 Vec::new()
             },
+            first_seen: None,
         }
     }
 }
@@ -159,12 +161,10 @@ impl DeviceFacts {
                 let org = orgs.get(site.organisation.as_str()).cloned();
                 let network = d.network.as_deref().and_then(|n| nets.get(n).cloned());
                 let declared = IdentSummary::declared(d);
-                // A maker the identification left open (`could_be`) does not displace one the
-                // register declares.
+                // A maker the identification does not settle from the device's own evidence
+                // does not displace one the register declares.
                 let ident = match idents.get(d.id.as_str()) {
-                    Some(i)
-                        if (i.maker.is_some() && !i.maker_ambiguous())
-                            || declared.maker.is_none() =>
+                    Some(i) if i.settled_maker().is_some() || declared.maker.is_none() =>
                     {
                         let mut seen = IdentSummary::from_identification(i);
                         // The wire wins over the register; a disagreement is part of the evidence.
@@ -285,7 +285,7 @@ pub fn evaluate(
     // Indexes into vectors: the loop below borrows instead of cloning reference counts.
     let mut cache: FxHashMap<Key, u32> = FxHashMap::default();
     let mut hit_sets: Vec<Vec<Hit>> = Vec::new();
-    type IdentKey<'d> = (u32, u64, &'d [String], bool, NaiveDate);
+    type IdentKey<'d> = (u32, u64, &'d [String], bool, (NaiveDate, &'static str));
     let mut ident_cache: FxHashMap<IdentKey<'_>, u32> = FxHashMap::default();
     let mut heads: Vec<Arc<Vec<Reason>>> = Vec::new();
     let mut net_ids: FxHashMap<*const NetworkSegment, Arc<str>> = FxHashMap::default();
@@ -360,13 +360,13 @@ pub fn evaluate(
             },
             None => NetworkVars::default(),
         };
-        // Maker resolution on the device's date (install date, else the evaluation date, which
-        // leaves a maker that changed over time unsettled).
+        // Maker resolution on the device's date (install date, else its first sighting, else the
+        // evaluation date, which leaves a maker that changed over time unsettled).
         // A planned device is a purchase: judged by who the brand belongs to on that date.
         let basis = if d.status == DeviceStatus::Planned && d.install_date.is_none() {
             camtrace_kb::DateBasis::Purchase(ctx.as_of)
         } else {
-            camtrace_kb::DateBasis::of(d.install_date, None, ctx.as_of)
+            camtrace_kb::DateBasis::of(d.install_date, df.ident.first_seen, ctx.as_of)
         };
         let date = basis.date();
         let ident = &df.ident;
@@ -455,16 +455,20 @@ pub fn evaluate(
             ident.evidence.as_slice(),
             ident.maker.is_some(),
             if ident.maker.is_none() {
-                date
+                (date, basis_label(basis))
             } else {
-                NaiveDate::MIN
+                (NaiveDate::MIN, "")
             },
         );
         let head_idx = match ident_cache.get(&ikey) {
             Some(&h) => h,
             None => {
                 heads.push(Arc::new(ident_reasons(
-                    ident, res, confidence, date, ctx.as_of,
+                    ident,
+                    res,
+                    confidence,
+                    date,
+                    basis_label(basis),
                 )));
                 let h = (heads.len() - 1) as u32;
                 ident_cache.insert(ikey, h);
@@ -1267,12 +1271,21 @@ fn rule_tail(
     tail
 }
 
+/// Which of the device's dates a maker read from the brand was read at, for the reason.
+fn basis_label(basis: camtrace_kb::DateBasis) -> &'static str {
+    match basis {
+        camtrace_kb::DateBasis::Installed(_) => " (install date)",
+        camtrace_kb::DateBasis::FirstSeen(_) => " (first seen)",
+        _ => "",
+    }
+}
+
 fn ident_reasons(
     ident: &IdentSummary,
     res: &Resolved,
     confidence: f64,
     date: NaiveDate,
-    as_of: NaiveDate,
+    date_label: &str,
 ) -> Vec<Reason> {
     let mut v = Vec::with_capacity(2);
     let evidence = if ident.evidence.is_empty() {
@@ -1291,8 +1304,7 @@ fn ident_reasons(
             "identified as made by {m} [{id}]{brand} (confidence {confidence:.2}) because of: {evidence}"
         ),
         (Some(id), None) => format!(
-            "maker {m} [{id}] resolved from the brand{brand} on {date}{} (confidence {confidence:.2}); brand evidence: {evidence}",
-            if date != as_of { " (install date)" } else { "" }
+            "maker {m} [{id}] resolved from the brand{brand} on {date}{date_label} (confidence {confidence:.2}); brand evidence: {evidence}"
         ),
         (None, _) => format!("maker not identified{brand}; evidence: {evidence}"),
     };

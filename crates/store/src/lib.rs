@@ -408,11 +408,7 @@ pub fn device_from_identification(site: &str, ident: &Identification) -> Device 
         zone: None,
         network: None,
         brand: ident.brand.as_ref().map(|b| b.id.clone()),
-        maker: if ident.maker_ambiguous() {
-            None
-        } else {
-            ident.maker.as_ref().map(|m| m.id.clone())
-        },
+        maker: ident.settled_maker().map(|m| m.id.clone()),
         model: ident.model.clone(),
         firmware: ident.firmware.clone(),
         class: ident.device_class,

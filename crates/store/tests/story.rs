@@ -82,6 +82,8 @@ fn ident(target: &str, maker: &str, mac: Option<&str>) -> Identification {
         }],
         components: vec![],
         could_be: vec![],
+        maker_from_brand: false,
+        first_seen: None,
     }
 }
 

@@ -293,6 +293,7 @@ pub fn facts(
             evidence: vec![format!(
                 "http: Server: test-{id} [kb/signatures/test.toml:1]"
             )],
+            first_seen: None,
         },
     }
 }
