@@ -88,7 +88,10 @@ async fn story(store: Arc<dyn Store>) {
             }
             Ok(Err(why)) => assert_eq!(why, RedeemRefusal::Used),
             // SQLite may answer a writer that lost the race "busy": also a refusal.
-            Err(e) => assert!(e.is_busy(), "{e}"),
+            Err(e) => {
+                let m = e.to_string();
+                assert!(m.contains("lock") || m.contains("busy"), "{m}");
+            }
         }
     }
     assert_eq!(won, 1);
