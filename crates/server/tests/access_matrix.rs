@@ -126,7 +126,12 @@ async fn matrix(app: camtrace_server::App) {
         json!({"site": "site-secret-a", "name": "agent-secret-a"}),
     )
     .await;
-    assert_eq!(enrolment.status, StatusCode::CREATED, "{}", enrolment.text());
+    assert_eq!(
+        enrolment.status,
+        StatusCode::CREATED,
+        "{}",
+        enrolment.text()
+    );
     let enrolled = call(
         app,
         Method::POST,
