@@ -486,6 +486,25 @@ async fn every_door_gives_the_same_maker_and_verdict() {
         }
     }
 
+    // The table a person reads says so too, for every row the date leaves open.
+    let out = camtrace(
+        &db,
+        &["identify", "--format", "table", "-i", obs.to_str().unwrap()],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out);
+    for (i, r) in rows.iter().enumerate() {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(address(i).as_str()))
+            .unwrap_or_default();
+        let says_open = line.contains("could be:");
+        let is_open = !r.could_be.is_empty();
+        if says_open != is_open {
+            errs.push(format!("identify --format table: {}: {line:?}", r.id));
+        }
+    }
+
     // check --input: the identifications piped in, placed like the register's site.
     let out = camtrace(
         &db,

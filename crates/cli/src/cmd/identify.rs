@@ -113,7 +113,7 @@ fn table(ids: &[Identification], out: &mut dyn Write) -> std::io::Result<()> {
             .unwrap_or_else(|| "-".into());
         writeln!(
             out,
-            "{} {} {} {} {} {} {:>5.2}  {}{}",
+            "{} {} {} {} {} {} {:>5.2}  {}{}{}",
             cell(&i.target, 18),
             cell(i.brand.as_ref().map(|b| b.name.as_str()).unwrap_or("-"), 14),
             cell(&maker, 14),
@@ -126,6 +126,19 @@ fn table(ids: &[Identification], out: &mut dyn Write) -> std::io::Result<()> {
                 ""
             } else {
                 "  (conflict)"
+            },
+            // The device's date does not settle the maker: name every candidate.
+            if i.could_be.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "  (could be: {}; needs inspection)",
+                    i.could_be
+                        .iter()
+                        .map(|m| camtrace_kb_short(&m.id, &m.name))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )
             }
         )?;
     }
