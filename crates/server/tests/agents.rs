@@ -202,6 +202,17 @@ async fn batches_store_once_and_refuse_bad_input(url: &str) {
         "a replayed batch writes nothing"
     );
 
+    // The same bytes gathered on another site are that site's evidence: stored for it.
+    let (_, cred_a) = enrol_agent(app, f.token("root"), "site-secret-a", "a-agent").await;
+    let r = push(app, &cred_a, &id, "", BATCH.as_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["outcome"], "stored", "{}", r.text());
+    let on_a = app.store.list_scans(Some("site-secret-a")).await.unwrap();
+    assert_eq!(on_a.len(), 1);
+    let r = push(app, &cred_a, &id, "", BATCH.as_bytes()).await;
+    assert_eq!(r.json()["outcome"], "duplicate", "{}", r.text());
+    let after = evidence(app).await;
+
     // Health reported with the request is recorded; the batch is counted once.
     let a = app.store.get_agent(&agent_id).await.unwrap().unwrap();
     assert_eq!(a.agent_version.as_deref(), Some("9.9.9-test"));

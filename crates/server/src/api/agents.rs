@@ -343,7 +343,14 @@ pub async fn push_batch(
             "batch corrupted: its content hashes to {actual}, not to its id {batch_id}; nothing stored"
         )));
     }
-    if let Some(prev) = app.store.agent_batch(&batch_id).await? {
+    // Received before for this site: nothing to do. (The same bytes from another site are
+    // that site's evidence: the importer stores them as a scan of their own.)
+    if let Some(prev) = app
+        .store
+        .agent_batch(&batch_id)
+        .await?
+        .filter(|p| p.site == agent.site)
+    {
         return Ok(Json(BatchReceipt {
             batch_id,
             outcome: "duplicate".into(),
@@ -380,8 +387,7 @@ pub async fn push_batch(
         ImportError::Store(e) => e.into(),
     })?;
     let scan_id = summary.scan_id.clone().unwrap_or_default();
-    let new = app
-        .store
+    app.store
         .record_agent_batch(&AgentBatchRecord {
             batch_id: batch_id.clone(),
             agent_id: agent.id.clone(),
@@ -393,7 +399,7 @@ pub async fn push_batch(
         .await?;
     // `unchanged`: the same evidence was stored before (a batch acknowledged but whose receipt
     // was lost, or the same content from another agent of the site).
-    let stored = new && summary.outcome != "unchanged";
+    let stored = summary.outcome != "unchanged";
     if stored {
         app.alerts.kick.notify_one();
     }
