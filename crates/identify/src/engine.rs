@@ -322,17 +322,73 @@ fn noisy_or(ws: impl IntoIterator<Item = f64>) -> f64 {
 /// The first time the device was seen: the earliest observation `time` (RFC 3339, or a bare
 /// `YYYY-MM-DD`). Times that do not parse are ignored (the observation still counts as
 /// evidence; it just dates nothing).
-fn first_seen(obs: &[Observation]) -> Option<NaiveDate> {
-    obs.iter()
-        .filter_map(|o| o.time.as_deref())
-        .filter_map(|t| {
-            let t = t.trim();
-            chrono::DateTime::parse_from_rfc3339(t)
-                .map(|d| d.with_timezone(&chrono::Utc).date_naive())
-                .ok()
-                .or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
-        })
-        .min()
+/// The day an observation was made, when it says (RFC 3339 or a date).
+fn observed_on(o: &Observation) -> Option<NaiveDate> {
+    let t = o.time.as_deref()?.trim();
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&chrono::Utc).date_naive())
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
+}
+
+/// What is known of one target while its observations are read.
+#[derive(Default)]
+struct TargetState {
+    acc: Acc,
+    /// The earliest day it was seen (the device's date for attribution).
+    first_seen: Option<NaiveDate>,
+}
+
+/// See [`Engine::stream`].
+pub struct Streaming<'e> {
+    engine: &'e Engine,
+    index: HashMap<String, usize>,
+    targets: Vec<(String, TargetState)>,
+    hits: Vec<SignatureMatch>,
+}
+
+impl Streaming<'_> {
+    /// Add one observation.
+    pub fn push(&mut self, o: &Observation) {
+        let i = match self.index.get(&o.target) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(o.target.clone(), self.targets.len());
+                self.targets
+                    .push((o.target.clone(), TargetState::default()));
+                self.targets.len() - 1
+            }
+        };
+        self.engine
+            .add_observation(&mut self.targets[i].1, o, &mut self.hits);
+    }
+
+    /// Whether `target` has been seen.
+    pub fn knows(&self, target: &str) -> bool {
+        self.index.contains_key(target)
+    }
+
+    /// Targets seen so far.
+    pub fn targets(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// One identification per target, in first-seen order.
+    pub fn finish(self) -> Vec<Identification> {
+        let mut out = Vec::with_capacity(self.targets.len());
+        self.finish_each(|i| out.push(i));
+        out
+    }
+
+    /// Hand each target's identification to `each`, in first-seen order, freeing what was
+    /// kept of the target as it goes: the caller can write them out without holding them all.
+    pub fn finish_each(self, mut each: impl FnMut(Identification)) {
+        let engine = self.engine;
+        drop(self.index);
+        for (t, st) in self.targets {
+            each(engine.finish_target(&t, st));
+        }
+    }
 }
 
 fn round(x: f64) -> f64 {
@@ -592,36 +648,59 @@ impl Engine {
     /// Identify one target from its observations (observations of other targets are used too:
     /// the caller decides what belongs together).
     pub fn identify(&self, target: &str, obs: &[Observation]) -> Identification {
-        let mut acc = Acc::default();
+        let mut t = TargetState::default();
         let mut hits = Vec::new();
         for o in obs {
-            let mut st = Structured::default();
-            hits.clear();
-            self.scan(&o.kind, &mut st, &mut hits);
-            let kind = o.kind.name();
-            for h in &hits {
-                self.add_hit(&mut acc, kind, h);
-            }
-            self.add_structured(&mut acc, kind, st);
+            self.add_observation(&mut t, o, &mut hits);
         }
-        let basis = DateBasis::of(None, first_seen(obs), self.date);
-        self.resolve(target, acc, basis)
+        self.finish_target(target, t)
+    }
+
+    /// Fold one observation into a target's state: its signature hits and structured facts,
+    /// and the earliest date it was seen. Nothing of the observation itself is kept.
+    fn add_observation(
+        &self,
+        t: &mut TargetState,
+        o: &Observation,
+        hits: &mut Vec<SignatureMatch>,
+    ) {
+        let mut st = Structured::default();
+        hits.clear();
+        self.scan(&o.kind, &mut st, hits);
+        let kind = o.kind.name();
+        for h in hits.iter() {
+            self.add_hit(&mut t.acc, kind, h);
+        }
+        self.add_structured(&mut t.acc, kind, st);
+        if let Some(d) = observed_on(o) {
+            t.first_seen = Some(t.first_seen.map_or(d, |f| f.min(d)));
+        }
+    }
+
+    fn finish_target(&self, target: &str, t: TargetState) -> Identification {
+        let basis = DateBasis::of(None, t.first_seen, self.date);
+        self.resolve(target, t.acc, basis)
     }
 
     /// Identify every target of a stream of observations, grouped by target in first-seen order.
     pub fn identify_all(&self, obs: impl IntoIterator<Item = Observation>) -> Vec<Identification> {
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut groups: Vec<(String, Vec<Observation>)> = Vec::new();
+        let mut s = self.stream();
         for o in obs {
-            match index.get(&o.target) {
-                Some(&i) => groups[i].1.push(o),
-                None => {
-                    index.insert(o.target.clone(), groups.len());
-                    groups.push((o.target.clone(), vec![o]));
-                }
-            }
+            s.push(&o);
         }
-        groups.iter().map(|(t, v)| self.identify(t, v)).collect()
+        s.finish()
+    }
+
+    /// An identification of a stream of observations that keeps, per target, only what the
+    /// observations proved (hits and evidence), not the observations: memory grows with the
+    /// number of targets, not with the input.
+    pub fn stream(&self) -> Streaming<'_> {
+        Streaming {
+            engine: self,
+            index: HashMap::new(),
+            targets: Vec::new(),
+            hits: Vec::new(),
+        }
     }
 
     fn add_hit(&self, acc: &mut Acc, kind: &str, h: &SignatureMatch) {

@@ -88,5 +88,5 @@ mod features;
 pub mod parse;
 pub mod recog;
 
-pub use engine::{Engine, RecogReport, SignatureMatch, UnsupportedPattern};
+pub use engine::{Engine, RecogReport, SignatureMatch, Streaming, UnsupportedPattern};
 pub use error::{IdentifyError, ParseError};

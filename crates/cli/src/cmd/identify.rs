@@ -11,7 +11,9 @@ use std::process::ExitCode;
 /// Largest input accepted (bytes).
 const MAX_INPUT: u64 = 1 << 30;
 /// Most observations accepted in one run.
-const MAX_OBSERVATIONS: usize = 5_000_000;
+const MAX_OBSERVATIONS: usize = 20_000_000;
+/// Most distinct targets in one run (what the memory of a run grows with).
+const MAX_TARGETS: usize = 2_000_000;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -26,18 +28,24 @@ pub struct Args {
     pub as_of: Option<chrono::NaiveDate>,
 }
 
-fn read_observations(input: &str, quiet: bool) -> anyhow::Result<Vec<Observation>> {
+/// Read observations (JSON Lines) and hand each to `each` as it is read: nothing but the line
+/// being parsed is held, so memory does not grow with the input.
+fn read_observations(
+    input: &str,
+    quiet: bool,
+    mut each: impl FnMut(Observation) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin())
     } else {
         let p = PathBuf::from(input);
         Box::new(std::fs::File::open(&p).with_context(|| format!("opening {}", p.display()))?)
     };
-    let mut r = BufReader::new(reader.take(MAX_INPUT + 1));
-    let mut out = Vec::new();
+    let mut r = BufReader::with_capacity(1 << 16, reader.take(MAX_INPUT + 1));
     let mut line = Vec::new();
     let mut n = 0usize;
     let mut total = 0u64;
+    let mut count = 0usize;
     loop {
         line.clear();
         // Read at most one line more than the limit so a huge line cannot exhaust memory.
@@ -69,12 +77,13 @@ fn read_observations(input: &str, quiet: bool) -> anyhow::Result<Vec<Observation
             }
             continue;
         }
-        if out.len() >= MAX_OBSERVATIONS {
+        count += 1;
+        if count > MAX_OBSERVATIONS {
             anyhow::bail!("{input}: more than {MAX_OBSERVATIONS} observations");
         }
-        out.push(o);
+        each(o).with_context(|| format!("{input}:{n}"))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn cell(s: &str, w: usize) -> String {
@@ -159,35 +168,61 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if let Some(d) = a.as_of {
         engine = engine.with_date(d);
     }
-    let obs = read_observations(&a.input, g.quiet)?;
-    let ids = engine.identify_all(obs);
+    // Observations are folded into their target's evidence as they are read (streaming):
+    // memory grows with the number of devices, not with the input's bytes.
+    let mut stream = engine.stream();
+    read_observations(&a.input, g.quiet, |o| {
+        if stream.targets() >= MAX_TARGETS && !stream.knows(&o.target) {
+            anyhow::bail!("more than {MAX_TARGETS} distinct targets");
+        }
+        stream.push(&o);
+        Ok(())
+    })?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    // JSON Lines and CSV are written as each target is resolved; only the table (which sizes
+    // its columns) holds every answer.
+    let mut failed: Option<std::io::Error> = None;
     match default_format(a.format) {
-        Format::Table => table(&ids, &mut out)?,
-        Format::Json => {
-            for i in &ids {
-                serde_json::to_writer(&mut out, i)?;
-                out.write_all(b"\n")?;
+        Format::Table => table(&stream.finish(), &mut out)?,
+        Format::Json => stream.finish_each(|i| {
+            if failed.is_none() {
+                let r = serde_json::to_writer(&mut out, &i)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"));
+                failed = r.err();
             }
-        }
+        }),
         Format::Csv => {
-            writeln!(out, "target,brand,maker,model,firmware,class,confidence")?;
-            for i in &ids {
-                let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-                writeln!(
-                    out,
-                    "{},{},{},{},{},{},{}",
-                    q(&i.target),
-                    q(i.brand.as_ref().map(|b| b.id.as_str()).unwrap_or("")),
-                    q(i.maker.as_ref().map(|b| b.id.as_str()).unwrap_or("")),
-                    q(i.model.as_deref().unwrap_or("")),
-                    q(i.firmware.as_deref().unwrap_or("")),
-                    i.device_class,
-                    i.confidence
-                )?;
-            }
+            // The one CSV writer: quoted, and spreadsheet formulas neutralised.
+            let header = camtrace_model::csv_out::record([
+                "target",
+                "brand",
+                "maker",
+                "model",
+                "firmware",
+                "class",
+                "confidence",
+            ]);
+            out.write_all(header.as_bytes())?;
+            stream.finish_each(|i| {
+                if failed.is_none() {
+                    let row = camtrace_model::csv_out::record([
+                        i.target.clone(),
+                        i.brand.as_ref().map(|b| b.id.clone()).unwrap_or_default(),
+                        i.maker.as_ref().map(|b| b.id.clone()).unwrap_or_default(),
+                        i.model.clone().unwrap_or_default(),
+                        i.firmware.clone().unwrap_or_default(),
+                        i.device_class.to_string(),
+                        i.confidence.to_string(),
+                    ]);
+                    failed = out.write_all(row.as_bytes()).err();
+                }
+            });
         }
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
