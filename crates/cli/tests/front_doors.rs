@@ -56,7 +56,7 @@ async fn server_on(
     )
     .unwrap();
     let user = camtrace_server::auth::create_user(
-        app.pool(),
+        &*app.store,
         "tester",
         "tester-password-123",
         Some(role),
@@ -65,7 +65,7 @@ async fn server_on(
     .await
     .unwrap();
     let (token, _) = camtrace_server::auth::create_token(
-        app.pool(),
+        &*app.store,
         &user.id,
         "test",
         scope,

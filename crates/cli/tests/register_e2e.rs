@@ -353,9 +353,7 @@ fn history_anchor_catches_a_truncated_tail() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = camtrace_store::open(db).await.unwrap();
-        sqlx::query("DELETE FROM history WHERE seq = $1")
-            .bind(entries as i64)
-            .execute(store.pool())
+        camtrace_store::testing::delete_history_entry(&*store, entries as i64)
             .await
             .unwrap();
     });

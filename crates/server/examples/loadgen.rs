@@ -189,7 +189,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let user = auth::create_user(
-        app.pool(),
+        &*app.store,
         "loadgen",
         "loadgen-password",
         Some(Role::Viewer),
@@ -198,14 +198,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await;
     let user = match user {
         Ok(u) => u,
-        Err(_) => auth::list_users(app.pool())
+        Err(_) => auth::list_users(&*app.store)
             .await?
             .into_iter()
             .find(|u| u.username == "loadgen")
             .ok_or("no loadgen user")?,
     };
     let (token, _) = auth::create_token(
-        app.pool(),
+        &*app.store,
         &user.id,
         "loadgen",
         TokenScope::Read,
@@ -213,7 +213,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let (session, _) =
-        auth::create_session(app.pool(), &user.id, chrono::Duration::hours(1)).await?;
+        auth::create_session(&*app.store, &user.id, chrono::Duration::hours(1)).await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

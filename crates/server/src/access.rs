@@ -38,9 +38,10 @@ impl OrgTree {
 }
 
 /// The organisation tree kept in memory between requests, so that authorising a request costs
-/// no query for it. Every request reads the history head in the same round trip as its
-/// credential ([`crate::auth::Resolved::head`]); the cached tree is used only when it was read
-/// at that same head, and reloaded otherwise. Organisations are written only through the
+/// no query for it. Every request reads the register's revision (the history head; access
+/// events never move it) in the same round trip as its credential
+/// ([`crate::auth::Resolved::head`]); the cached tree is used only when it was read at that
+/// same head, and reloaded otherwise. Organisations are written only through the
 /// store, which appends to the history in the same transaction (whichever process writes:
 /// this server, another server on the same database, the CLI importing), so a new or moved
 /// organisation is seen by the very next request, with no time-to-live to wait out.

@@ -9,10 +9,10 @@
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::App;
+use camtrace_store::{AlertEventRecord, DeliveryRecord, NewHistory, WebhookRecord};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -152,15 +152,27 @@ pub async fn create_webhook(
         created_by: by.to_string(),
         created_at: camtrace_store::now_rfc3339(),
     };
-    sqlx::query("INSERT INTO webhooks (id, url, secret, events, organisation, active, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)")
-        .bind(hook.id.clone())
-        .bind(hook.url.clone())
-        .bind(secret.clone())
-        .bind(serde_json::to_string(&hook.events).unwrap_or_else(|_| "[]".into()))
-        .bind(hook.organisation.clone())
-        .bind(hook.created_by.clone())
-        .bind(hook.created_at.clone())
-        .execute(app.pool())
+    app.store
+        .create_webhook(
+            &WebhookRecord {
+                id: hook.id.clone(),
+                url: hook.url.clone(),
+                secret: secret.clone(),
+                events: hook.events.clone(),
+                organisation: hook.organisation.clone(),
+                active: true,
+                created_by: hook.created_by.clone(),
+                created_at: hook.created_at.clone(),
+            },
+            Some(&crate::auth::entry(
+                by,
+                "webhook_create",
+                "webhook",
+                &hook.id,
+                None,
+                Some(serde_json::json!({"url": hook.url, "events": hook.events, "organisation": hook.organisation})),
+            )),
+        )
         .await?;
     Ok(CreatedWebhook {
         webhook: hook,
@@ -168,27 +180,27 @@ pub async fn create_webhook(
     })
 }
 
-fn row_hook(r: &sqlx::any::AnyRow) -> ApiResult<(Webhook, String)> {
-    let events: String = r.try_get("events")?;
-    Ok((
-        Webhook {
-            id: r.try_get("id")?,
-            url: r.try_get("url")?,
-            events: serde_json::from_str(&events).unwrap_or_default(),
-            organisation: r.try_get("organisation")?,
-            active: r.try_get::<i64, _>("active")? != 0,
-            created_by: r.try_get("created_by")?,
-            created_at: r.try_get("created_at")?,
-        },
-        r.try_get("secret")?,
-    ))
-}
-
 async fn hooks_with_secrets(app: &App) -> ApiResult<Vec<(Webhook, String)>> {
-    let rows = sqlx::query("SELECT * FROM webhooks ORDER BY created_at")
-        .fetch_all(app.pool())
-        .await?;
-    rows.iter().map(row_hook).collect()
+    Ok(app
+        .store
+        .list_webhooks()
+        .await?
+        .into_iter()
+        .map(|h| {
+            (
+                Webhook {
+                    id: h.id,
+                    url: h.url,
+                    events: h.events,
+                    organisation: h.organisation,
+                    active: h.active,
+                    created_by: h.created_by,
+                    created_at: h.created_at,
+                },
+                h.secret,
+            )
+        })
+        .collect())
 }
 
 pub async fn list_webhooks(app: &App) -> ApiResult<Vec<Webhook>> {
@@ -201,7 +213,12 @@ pub async fn list_webhooks(app: &App) -> ApiResult<Vec<Webhook>> {
 
 /// Turn a webhook on or off (an inactive webhook is sent nothing). Turning one on checks its
 /// address against the current policy again.
-pub async fn set_webhook_active(app: &App, id: &str, active: bool) -> ApiResult<()> {
+pub async fn set_webhook_active(
+    app: &App,
+    id: &str,
+    active: bool,
+    history: Option<&NewHistory>,
+) -> ApiResult<()> {
     if active {
         if let Some(h) = list_webhooks(app).await?.into_iter().find(|h| h.id == id) {
             let u = reqwest::Url::parse(&h.url).map_err(|e| ApiError::bad(format!("url: {e}")))?;
@@ -211,26 +228,13 @@ pub async fn set_webhook_active(app: &App, id: &str, active: bool) -> ApiResult<
                 .map_err(ApiError::BadRequest)?;
         }
     }
-    sqlx::query("UPDATE webhooks SET active = $1 WHERE id = $2")
-        .bind(if active { 1i64 } else { 0 })
-        .bind(id.to_string())
-        .execute(app.pool())
-        .await?;
+    app.store.set_webhook_active(id, active, history).await?;
     Ok(())
 }
 
-/// Delete a webhook, its secret and its delivery log.
-pub async fn delete_webhook(app: &App, id: &str) -> ApiResult<()> {
-    let mut tx = app.pool().begin().await?;
-    sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM webhooks WHERE id = $1")
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+/// Delete a webhook, its secret and its delivery log, with `history` in the same transaction.
+pub async fn delete_webhook(app: &App, id: &str, history: Option<&NewHistory>) -> ApiResult<()> {
+    app.store.delete_webhook(id, history).await?;
     Ok(())
 }
 
@@ -246,25 +250,23 @@ impl Delivery {
 }
 
 pub async fn deliveries(app: &App, webhook: &str) -> ApiResult<Vec<Delivery>> {
-    let rows = sqlx::query("SELECT * FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY time")
-        .bind(webhook.to_string())
-        .fetch_all(app.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Delivery {
-                id: r.try_get("id")?,
-                webhook_id: r.try_get("webhook_id")?,
-                event_id: r.try_get("event_id")?,
-                event: r.try_get("event")?,
-                attempt: r.try_get("attempt")?,
-                time: r.try_get("time")?,
-                status_code: r.try_get("status_code")?,
-                error: r.try_get("error")?,
-                success: r.try_get::<i64, _>("success")? != 0,
-            })
+    Ok(app
+        .store
+        .deliveries(webhook)
+        .await?
+        .into_iter()
+        .map(|d| Delivery {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            event_id: d.event_id,
+            event: d.event,
+            attempt: d.attempt,
+            time: d.time,
+            status_code: d.status_code,
+            error: d.error,
+            success: d.success,
         })
-        .collect()
+        .collect())
 }
 
 /// `sha256=<hex>` of `HMAC-SHA256(secret, "<timestamp>.<body>")`.
@@ -304,17 +306,19 @@ async fn record_delivery(
     error: Option<String>,
     ok: bool,
 ) {
-    let r = sqlx::query("INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, attempt, time, status_code, error, success) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind(auth::new_id())
-        .bind(hook.to_string())
-        .bind(ev.id.clone())
-        .bind(ev.event.clone())
-        .bind(attempt as i64)
-        .bind(camtrace_store::now_rfc3339())
-        .bind(status.map(|s| s as i64))
-        .bind(error)
-        .bind(if ok { 1i64 } else { 0 })
-        .execute(app.pool())
+    let r = app
+        .store
+        .record_delivery(&DeliveryRecord {
+            id: auth::new_id(),
+            webhook_id: hook.to_string(),
+            event_id: ev.id.clone(),
+            event: ev.event.clone(),
+            attempt: attempt as i64,
+            time: camtrace_store::now_rfc3339(),
+            status_code: status.map(|s| s as i64),
+            error,
+            success: ok,
+        })
         .await;
     if let Err(e) = r {
         tracing::error!(error = %e, "recording a webhook delivery");
@@ -396,16 +400,17 @@ pub async fn deliver(app: &App, hook: &Webhook, secret: &str, ev: &Event) -> boo
 /// Raise `ev` unless raised before: log it, record it, send it to matching webhooks (in the
 /// background). Returns whether it was new.
 pub async fn raise(app: &App, ev: Event) -> ApiResult<bool> {
-    let inserted = sqlx::query("INSERT INTO alert_events (key, event, organisation, payload, time) SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM alert_events WHERE key = $6)")
-        .bind(ev.id.clone())
-        .bind(ev.event.clone())
-        .bind(ev.organisation.clone())
-        .bind(ev.data.to_string())
-        .bind(ev.time.clone())
-        .bind(ev.id.clone())
-        .execute(app.pool())
+    let new = app
+        .store
+        .record_alert_event(&AlertEventRecord {
+            key: ev.id.clone(),
+            event: ev.event.clone(),
+            organisation: ev.organisation.clone(),
+            payload: ev.data.clone(),
+            time: ev.time.clone(),
+        })
         .await?;
-    if inserted.rows_affected() == 0 {
+    if !new {
         return Ok(false);
     }
     tracing::warn!(event = %ev.event, key = %ev.id, organisation = ?ev.organisation, data = %ev.data, "alert");

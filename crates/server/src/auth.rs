@@ -7,11 +7,10 @@ use crate::error::{ApiError, ApiResult};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
-use camtrace_store::AnyPool;
+use camtrace_store::{CallerCredential, NewHistory, Store, TokenRecord, UserRecord};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use utoipa::ToSchema;
 
 /// A role on an organisation (and, inherited, every organisation below it). Ordered: each role
@@ -222,78 +221,75 @@ impl Principal {
     }
 }
 
-// ---------------------------------------------------------------- database access
+// ---------------------------------------------------------------- through the store
 
-fn row_user(r: &sqlx::any::AnyRow) -> ApiResult<User> {
-    let central: Option<String> = r.try_get("central_role")?;
-    Ok(User {
-        id: r.try_get("id")?,
-        username: r.try_get("username")?,
-        central_role: central.as_deref().and_then(Role::parse),
-        disabled: r.try_get::<i64, _>("disabled")? != 0,
-        created_at: r.try_get("created_at")?,
-        grants: Vec::new(),
-    })
-}
-
-pub async fn user_count(pool: &AnyPool) -> ApiResult<i64> {
-    let r = sqlx::query("SELECT COUNT(*) AS n FROM users")
-        .fetch_one(pool)
-        .await?;
-    Ok(r.try_get::<i64, _>("n")?)
-}
-
-async fn load_grants(pool: &AnyPool, user: &mut User) -> ApiResult<()> {
-    let rows = sqlx::query(
-        "SELECT organisation, role FROM role_grants WHERE user_id = $1 ORDER BY organisation",
-    )
-    .bind(user.id.clone())
-    .fetch_all(pool)
-    .await?;
-    user.grants = rows
-        .iter()
-        .filter_map(|r| {
-            let org: String = r.try_get("organisation").ok()?;
-            let role: String = r.try_get("role").ok()?;
-            Some(Grant {
-                organisation: org,
-                role: Role::parse(&role)?,
+fn user_from_record(r: UserRecord) -> User {
+    User {
+        id: r.id,
+        username: r.username,
+        central_role: r.central_role.as_deref().and_then(Role::parse),
+        disabled: r.disabled,
+        created_at: r.created_at,
+        grants: r
+            .grants
+            .into_iter()
+            .filter_map(|g| {
+                Some(Grant {
+                    role: Role::parse(&g.role)?,
+                    organisation: g.organisation,
+                })
             })
-        })
-        .collect();
-    Ok(())
-}
-
-pub async fn get_user(pool: &AnyPool, id: &str) -> ApiResult<Option<User>> {
-    let row = sqlx::query(
-        "SELECT id, username, central_role, disabled, created_at FROM users WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .fetch_optional(pool)
-    .await?;
-    match row {
-        Some(r) => {
-            let mut u = row_user(&r)?;
-            load_grants(pool, &mut u).await?;
-            Ok(Some(u))
-        }
-        None => Ok(None),
+            .collect(),
     }
 }
 
-pub async fn list_users(pool: &AnyPool) -> ApiResult<Vec<User>> {
-    let rows = sqlx::query(
-        "SELECT id, username, central_role, disabled, created_at FROM users ORDER BY username",
-    )
-    .fetch_all(pool)
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let mut u = row_user(r)?;
-        load_grants(pool, &mut u).await?;
-        out.push(u);
+fn token_from_record(r: TokenRecord) -> ApiToken {
+    ApiToken {
+        scope: TokenScope::parse(&r.scope),
+        id: r.id,
+        user_id: r.user_id,
+        name: r.name,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        revoked_at: r.revoked_at,
     }
-    Ok(out)
+}
+
+/// A history entry about a user or a credential (written by the store in the transaction of
+/// the change it records).
+pub fn entry(
+    actor: &str,
+    action: &str,
+    kind: &str,
+    id: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> NewHistory {
+    NewHistory {
+        actor: actor.to_string(),
+        action: action.to_string(),
+        entity_kind: kind.to_string(),
+        entity_id: id.to_string(),
+        before,
+        after,
+    }
+}
+
+pub async fn user_count(store: &dyn Store) -> ApiResult<i64> {
+    Ok(store.user_count().await?)
+}
+
+pub async fn get_user(store: &dyn Store, id: &str) -> ApiResult<Option<User>> {
+    Ok(store.get_user(id).await?.map(user_from_record))
+}
+
+pub async fn list_users(store: &dyn Store) -> ApiResult<Vec<User>> {
+    Ok(store
+        .list_users()
+        .await?
+        .into_iter()
+        .map(user_from_record)
+        .collect())
 }
 
 pub fn valid_username(name: &str) -> bool {
@@ -304,26 +300,31 @@ pub fn valid_username(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
+/// Create a user (without a history entry: see [`create_user_recorded`]).
 pub async fn create_user(
-    pool: &AnyPool,
+    store: &dyn Store,
     username: &str,
     password: &str,
     central_role: Option<Role>,
     cost: PasswordCost,
 ) -> ApiResult<User> {
+    create_user_recorded(store, username, password, central_role, cost, None).await
+}
+
+/// Create a user; `actor` (who creates it) gets a `user_create` history entry in the same
+/// transaction.
+pub async fn create_user_recorded(
+    store: &dyn Store,
+    username: &str,
+    password: &str,
+    central_role: Option<Role>,
+    cost: PasswordCost,
+    actor: Option<(&str, serde_json::Value)>,
+) -> ApiResult<User> {
     if !valid_username(username) {
         return Err(ApiError::bad(
             "username: 1-64 characters of letters, digits, `.`, `_`, `-`, `@`",
         ));
-    }
-    let exists = sqlx::query("SELECT id FROM users WHERE username = $1")
-        .bind(username.to_string())
-        .fetch_optional(pool)
-        .await?;
-    if exists.is_some() {
-        return Err(ApiError::Conflict(format!(
-            "user `{username}` already exists"
-        )));
     }
     let hash = hash_password(password, cost)?;
     let user = User {
@@ -334,143 +335,105 @@ pub async fn create_user(
         created_at: camtrace_store::now_rfc3339(),
         grants: Vec::new(),
     };
-    sqlx::query("INSERT INTO users (id, username, password_hash, central_role, disabled, created_at) VALUES ($1, $2, $3, $4, 0, $5)")
-        .bind(user.id.clone())
-        .bind(user.username.clone())
-        .bind(hash)
-        .bind(central_role.map(|r| r.as_str().to_string()))
-        .bind(user.created_at.clone())
-        .execute(pool)
+    let history =
+        actor.map(|(by, after)| entry(by, "user_create", "user", username, None, Some(after)));
+    store
+        .create_user(
+            &camtrace_store::NewUser {
+                id: user.id.clone(),
+                username: user.username.clone(),
+                password_hash: hash,
+                central_role: central_role.map(|r| r.as_str().to_string()),
+                created_at: user.created_at.clone(),
+            },
+            history.as_ref(),
+        )
         .await?;
     Ok(user)
 }
 
+/// Change a password: every session and every API token of the user ends with it (a stolen
+/// credential does not outlive the password it came with), in one transaction with `history`.
 pub async fn set_password(
-    pool: &AnyPool,
+    store: &dyn Store,
     user_id: &str,
     password: &str,
     cost: PasswordCost,
+    history: Option<&NewHistory>,
 ) -> ApiResult<()> {
     let hash = hash_password(password, cost)?;
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(hash)
-        .bind(user_id.to_string())
-        .execute(pool)
-        .await?;
-    // Every session and every API token of the user ends with a password change: a stolen
-    // credential does not outlive the password it came with.
-    end_credentials(pool, user_id).await
-}
-
-/// End every session and revoke every API token of a user.
-pub async fn end_credentials(pool: &AnyPool, user_id: &str) -> ApiResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id.to_string())
-        .execute(pool)
-        .await?;
-    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(camtrace_store::now_rfc3339())
-        .bind(user_id.to_string())
-        .execute(pool)
-        .await?;
-    Ok(())
+    Ok(store.set_password_hash(user_id, &hash, history).await?)
 }
 
 /// Disable (or enable again) a user. Disabling ends the user's sessions and revokes the
 /// user's API tokens.
-pub async fn set_disabled(pool: &AnyPool, user_id: &str, disabled: bool) -> ApiResult<()> {
-    sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
-        .bind(if disabled { 1i64 } else { 0 })
-        .bind(user_id.to_string())
-        .execute(pool)
-        .await?;
-    if disabled {
-        end_credentials(pool, user_id).await?;
-    }
-    Ok(())
+pub async fn set_disabled(
+    store: &dyn Store,
+    user_id: &str,
+    disabled: bool,
+    history: Option<&NewHistory>,
+) -> ApiResult<()> {
+    Ok(store.set_user_disabled(user_id, disabled, history).await?)
 }
 
 /// Set or remove a user's central role.
-pub async fn set_central_role(pool: &AnyPool, user_id: &str, role: Option<Role>) -> ApiResult<()> {
-    sqlx::query("UPDATE users SET central_role = $1 WHERE id = $2")
-        .bind(role.map(|r| r.as_str().to_string()))
-        .bind(user_id.to_string())
-        .execute(pool)
-        .await?;
-    Ok(())
+pub async fn set_central_role(
+    store: &dyn Store,
+    user_id: &str,
+    role: Option<Role>,
+    history: Option<&NewHistory>,
+) -> ApiResult<()> {
+    Ok(store
+        .set_central_role(user_id, role.map(Role::as_str), history)
+        .await?)
 }
 
 /// Delete a user with its grants, sessions and API tokens (the history keeps its name).
-pub async fn delete_user(pool: &AnyPool, user_id: &str) -> ApiResult<()> {
-    let mut tx = pool.begin().await?;
-    for table in ["role_grants", "sessions", "api_tokens"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE user_id = $1"
-        )))
-        .bind(user_id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(user_id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+pub async fn delete_user(
+    store: &dyn Store,
+    user_id: &str,
+    history: Option<&NewHistory>,
+) -> ApiResult<()> {
+    Ok(store.delete_user(user_id, history).await?)
 }
 
 /// Enabled users holding the central admin role.
-pub async fn central_admins(pool: &AnyPool) -> ApiResult<Vec<String>> {
-    let rows = sqlx::query(
-        "SELECT id FROM users WHERE central_role = 'admin' AND disabled = 0 ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| r.try_get::<String, _>("id").map_err(Into::into))
-        .collect()
+pub async fn central_admins(store: &dyn Store) -> ApiResult<Vec<String>> {
+    Ok(store.central_admins().await?)
 }
 
 pub async fn set_grant(
-    pool: &AnyPool,
+    store: &dyn Store,
     user_id: &str,
     org: &str,
     role: Option<Role>,
     by: &str,
 ) -> ApiResult<()> {
-    sqlx::query("DELETE FROM role_grants WHERE user_id = $1 AND organisation = $2")
-        .bind(user_id.to_string())
-        .bind(org.to_string())
-        .execute(pool)
-        .await?;
-    if let Some(role) = role {
-        sqlx::query("INSERT INTO role_grants (user_id, organisation, role, granted_by, granted_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(user_id.to_string())
-            .bind(org.to_string())
-            .bind(role.as_str().to_string())
-            .bind(by.to_string())
-            .bind(camtrace_store::now_rfc3339())
-            .execute(pool)
-            .await?;
-    }
-    Ok(())
+    set_grant_recorded(store, user_id, org, role, by, None).await
+}
+
+pub async fn set_grant_recorded(
+    store: &dyn Store,
+    user_id: &str,
+    org: &str,
+    role: Option<Role>,
+    by: &str,
+    history: Option<&NewHistory>,
+) -> ApiResult<()> {
+    Ok(store
+        .set_grant(user_id, org, role.map(Role::as_str), by, history)
+        .await?)
 }
 
 /// Check a user name and password. `None` for an unknown user, a disabled user or a wrong
 /// password (indistinguishable to the caller; an unknown user still costs one verification).
 pub async fn check_login(
-    pool: &AnyPool,
+    store: &dyn Store,
     username: &str,
     password: &str,
     cost: PasswordCost,
 ) -> ApiResult<Option<User>> {
-    let row = sqlx::query(
-        "SELECT id, username, central_role, disabled, created_at, password_hash FROM users WHERE username = $1",
-    )
-    .bind(username.to_string())
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else {
+    let Some((user, phc)) = store.user_for_login(username).await? else {
         // Same work as a real check, against a hash that cannot match.
         let pw = password.to_string();
         tokio::task::spawn_blocking(move || verify_password(&pw, dummy_hash(cost)))
@@ -478,16 +441,14 @@ pub async fn check_login(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         return Ok(None);
     };
-    let phc: String = row.try_get("password_hash")?;
     let pw = password.to_string();
     let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &phc))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut user = row_user(&row)?;
+    let user = user_from_record(user);
     if !ok || user.disabled {
         return Ok(None);
     }
-    load_grants(pool, &mut user).await?;
     Ok(Some(user))
 }
 
@@ -509,20 +470,21 @@ fn dummy_hash(cost: PasswordCost) -> &'static str {
 
 /// A new browser session: returns (cookie token, CSRF token).
 pub async fn create_session(
-    pool: &AnyPool,
+    store: &dyn Store,
     user_id: &str,
     ttl: chrono::Duration,
 ) -> ApiResult<(String, String)> {
     let token = random_token(32);
     let csrf = random_token(24);
     let now = chrono::Utc::now();
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(token_hash(&token))
-        .bind(user_id.to_string())
-        .bind(csrf.clone())
-        .bind(rfc3339(now))
-        .bind(rfc3339(now + ttl))
-        .execute(pool)
+    store
+        .create_session(
+            &token_hash(&token),
+            user_id,
+            &csrf,
+            &rfc3339(now),
+            &rfc3339(now + ttl),
+        )
         .await?;
     Ok((token, csrf))
 }
@@ -531,21 +493,18 @@ pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-pub async fn delete_session(pool: &AnyPool, hash: &str) -> ApiResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(hash.to_string())
-        .execute(pool)
-        .await?;
-    Ok(())
+pub async fn delete_session(store: &dyn Store, hash: &str) -> ApiResult<()> {
+    Ok(store.delete_session(hash).await?)
 }
 
-/// An authenticated caller as read from the database in one round trip: the principal (user,
-/// grants, credential) and `head`, the hash of the newest history entry (empty for an empty
-/// history). Every register change (organisations included) appends to the hash-chained
-/// history in the same transaction, by whichever process makes it, so `head` names the state
-/// of the register and tells whether a cached organisation tree is still current
-/// ([`crate::access::OrgTreeCache`]). The hash rather than the sequence number: it also
-/// changes when entries were removed and others appended up to the same number.
+/// An authenticated caller as read from the store in one round trip: the principal (user,
+/// grants, credential) and `head`, the register's revision
+/// ([`camtrace_store::Lookups::register_revision`]: the hash of the newest register-history
+/// entry). Every register change (organisations included) appends to the hash-chained history
+/// in the same transaction, by whichever process makes it, so `head` names the state of the
+/// register and tells whether a cached organisation tree is still current
+/// ([`crate::access::OrgTreeCache`]). Access events (sign-ins, exports) go to the separate
+/// access log and do not change it.
 ///
 /// Nothing about the credential itself is cached: a revoked token, a deleted session, a
 /// disabled user or a removed grant fails or changes on the very next request.
@@ -555,73 +514,46 @@ pub struct Resolved {
     pub head: String,
 }
 
-/// The user and role columns shared by the session and token lookups, plus the history head.
-macro_rules! caller_columns {
-    () => {
-        "u.id AS id, u.username AS username, u.central_role AS central_role, u.disabled AS disabled, u.created_at AS created_at, g.organisation AS grant_org, g.role AS grant_role, COALESCE((SELECT hash FROM history ORDER BY seq DESC LIMIT 1), '') AS head"
-    };
-}
-
-/// The user (with every grant) from the rows of a caller lookup: one row per grant, or one
-/// row with null grant columns for a user without grants.
-fn user_from_rows(rows: &[sqlx::any::AnyRow]) -> ApiResult<Option<(User, String)>> {
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let mut user = row_user(first)?;
-    let head: String = first.try_get("head")?;
-    for r in rows {
-        let org: Option<String> = r.try_get("grant_org")?;
-        let role: Option<String> = r.try_get("grant_role")?;
-        if let (Some(organisation), Some(role)) = (org, role.as_deref().and_then(Role::parse)) {
-            user.grants.push(Grant { organisation, role });
-        }
-    }
-    Ok(Some((user, head)))
-}
-
 /// The caller behind a session cookie, if the session exists and has not expired and its user
 /// is enabled.
-pub async fn resolve_session(pool: &AnyPool, token: &str) -> ApiResult<Option<Resolved>> {
+pub async fn resolve_session(store: &dyn Store, token: &str) -> ApiResult<Option<Resolved>> {
     if token.len() > 256 {
         return Ok(None);
     }
     let hash = token_hash(token);
-    let rows = sqlx::query(concat!(
-        "SELECT s.csrf_token AS csrf_token, s.expires_at AS expires_at, ",
-        caller_columns!(),
-        " FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN role_grants g ON g.user_id = u.id WHERE s.token_hash = $1 ORDER BY g.organisation"
-    ))
-    .bind(hash.clone())
-    .fetch_all(pool)
-    .await?;
-    let Some((user, head)) = user_from_rows(&rows)? else {
+    let Some(rec) = store.session_caller(&hash).await? else {
         return Ok(None);
     };
-    let expires: String = rows[0].try_get("expires_at")?;
-    if expires < rfc3339(chrono::Utc::now()) {
-        delete_session(pool, &hash).await?;
+    let CallerCredential::Session {
+        csrf_token,
+        expires_at,
+    } = rec.credential
+    else {
+        return Ok(None);
+    };
+    if expires_at < rfc3339(chrono::Utc::now()) {
+        delete_session(store, &hash).await?;
         return Ok(None);
     }
+    let user = user_from_record(rec.user);
     if user.disabled {
         return Ok(None);
     }
-    let csrf: String = rows[0].try_get("csrf_token")?;
     Ok(Some(Resolved {
         principal: Principal {
             user,
             via: Via::Session {
-                csrf,
+                csrf: csrf_token,
                 token_hash: hash,
             },
         },
-        head,
+        head: rec.register_revision,
     }))
 }
 
 /// The principal behind a session cookie ([`resolve_session`] without the history head).
-pub async fn session_principal(pool: &AnyPool, token: &str) -> ApiResult<Option<Principal>> {
-    Ok(resolve_session(pool, token).await?.map(|r| r.principal))
+pub async fn session_principal(store: &dyn Store, token: &str) -> ApiResult<Option<Principal>> {
+    Ok(resolve_session(store, token).await?.map(|r| r.principal))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -639,11 +571,23 @@ pub const TOKEN_PREFIX: &str = "ct_";
 
 /// A new API token: returns the token (shown once) and its record.
 pub async fn create_token(
-    pool: &AnyPool,
+    store: &dyn Store,
     user_id: &str,
     name: &str,
     scope: TokenScope,
     ttl: chrono::Duration,
+) -> ApiResult<(String, ApiToken)> {
+    create_token_recorded(store, user_id, name, scope, ttl, None).await
+}
+
+/// [`create_token`], with a `token_create` history entry by `actor` in the same transaction.
+pub async fn create_token_recorded(
+    store: &dyn Store,
+    user_id: &str,
+    name: &str,
+    scope: TokenScope,
+    ttl: chrono::Duration,
+    actor: Option<&str>,
 ) -> ApiResult<(String, ApiToken)> {
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::bad("token name: 1-100 characters"));
@@ -659,101 +603,92 @@ pub async fn create_token(
         expires_at: rfc3339(now + ttl),
         revoked_at: None,
     };
-    sqlx::query("INSERT INTO api_tokens (id, token_hash, user_id, name, scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(rec.id.clone())
-        .bind(token_hash(&token))
-        .bind(rec.user_id.clone())
-        .bind(rec.name.clone())
-        .bind(scope.as_str().to_string())
-        .bind(rec.created_at.clone())
-        .bind(rec.expires_at.clone())
-        .execute(pool)
+    let history = actor.map(|by| {
+        entry(
+            by,
+            "token_create",
+            "api_token",
+            &rec.id,
+            None,
+            Some(serde_json::json!({"name": rec.name, "scope": rec.scope, "expires_at": rec.expires_at})),
+        )
+    });
+    store
+        .create_token(
+            &TokenRecord {
+                id: rec.id.clone(),
+                user_id: rec.user_id.clone(),
+                name: rec.name.clone(),
+                scope: scope.as_str().to_string(),
+                created_at: rec.created_at.clone(),
+                expires_at: rec.expires_at.clone(),
+                revoked_at: None,
+            },
+            &token_hash(&token),
+            history.as_ref(),
+        )
         .await?;
     Ok((token, rec))
 }
 
-fn row_token(r: &sqlx::any::AnyRow) -> ApiResult<ApiToken> {
-    let scope: String = r.try_get("scope")?;
-    Ok(ApiToken {
-        id: r.try_get("id")?,
-        user_id: r.try_get("user_id")?,
-        name: r.try_get("name")?,
-        scope: TokenScope::parse(&scope),
-        created_at: r.try_get("created_at")?,
-        expires_at: r.try_get("expires_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-    })
+pub async fn list_tokens(store: &dyn Store, user_id: Option<&str>) -> ApiResult<Vec<ApiToken>> {
+    Ok(store
+        .list_tokens(user_id)
+        .await?
+        .into_iter()
+        .map(token_from_record)
+        .collect())
 }
 
-pub async fn list_tokens(pool: &AnyPool, user_id: Option<&str>) -> ApiResult<Vec<ApiToken>> {
-    let rows = match user_id {
-        Some(u) => sqlx::query("SELECT id, user_id, name, scope, created_at, expires_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at")
-            .bind(u.to_string())
-            .fetch_all(pool)
-            .await?,
-        None => sqlx::query("SELECT id, user_id, name, scope, created_at, expires_at, revoked_at FROM api_tokens ORDER BY created_at")
-            .fetch_all(pool)
-            .await?,
-    };
-    rows.iter().map(row_token).collect()
+pub async fn get_token(store: &dyn Store, id: &str) -> ApiResult<Option<ApiToken>> {
+    Ok(store.get_token(id).await?.map(token_from_record))
 }
 
-pub async fn get_token(pool: &AnyPool, id: &str) -> ApiResult<Option<ApiToken>> {
-    let row = sqlx::query("SELECT id, user_id, name, scope, created_at, expires_at, revoked_at FROM api_tokens WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(row_token).transpose()
-}
-
-pub async fn revoke_token(pool: &AnyPool, id: &str) -> ApiResult<()> {
-    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(camtrace_store::now_rfc3339())
-        .bind(id.to_string())
-        .execute(pool)
-        .await?;
-    Ok(())
+pub async fn revoke_token(
+    store: &dyn Store,
+    id: &str,
+    history: Option<&NewHistory>,
+) -> ApiResult<()> {
+    Ok(store.revoke_token(id, history).await?)
 }
 
 /// The caller behind a bearer token, if the token is valid, unexpired and not revoked and its
 /// user is enabled.
-pub async fn resolve_token(pool: &AnyPool, token: &str) -> ApiResult<Option<Resolved>> {
+pub async fn resolve_token(store: &dyn Store, token: &str) -> ApiResult<Option<Resolved>> {
     if token.len() > 256 || !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let rows = sqlx::query(concat!(
-        "SELECT t.id AS token_id, t.scope AS scope, t.expires_at AS expires_at, t.revoked_at AS revoked_at, ",
-        caller_columns!(),
-        " FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN role_grants g ON g.user_id = u.id WHERE t.token_hash = $1 ORDER BY g.organisation"
-    ))
-    .bind(token_hash(token))
-    .fetch_all(pool)
-    .await?;
-    let Some((user, head)) = user_from_rows(&rows)? else {
+    let Some(rec) = store.token_caller(&token_hash(token)).await? else {
         return Ok(None);
     };
-    let r = &rows[0];
-    let revoked: Option<String> = r.try_get("revoked_at")?;
-    let expires: String = r.try_get("expires_at")?;
-    if revoked.is_some() || expires < rfc3339(chrono::Utc::now()) || user.disabled {
+    let CallerCredential::Token {
+        id,
+        scope,
+        expires_at,
+        revoked_at,
+    } = rec.credential
+    else {
+        return Ok(None);
+    };
+    let user = user_from_record(rec.user);
+    if revoked_at.is_some() || expires_at < rfc3339(chrono::Utc::now()) || user.disabled {
         return Ok(None);
     }
-    let scope: String = r.try_get("scope")?;
     Ok(Some(Resolved {
         principal: Principal {
             user,
             via: Via::Token {
-                id: r.try_get("token_id")?,
+                id,
                 scope: TokenScope::parse(&scope),
             },
         },
-        head,
+        head: rec.register_revision,
     }))
 }
 
 /// The principal behind a bearer token ([`resolve_token`] without the history head).
-pub async fn token_principal(pool: &AnyPool, token: &str) -> ApiResult<Option<Principal>> {
-    Ok(resolve_token(pool, token).await?.map(|r| r.principal))
+pub async fn token_principal(store: &dyn Store, token: &str) -> ApiResult<Option<Principal>> {
+    Ok(resolve_token(store, token).await?.map(|r| r.principal))
 }
 
 #[cfg(test)]

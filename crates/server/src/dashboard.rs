@@ -260,7 +260,7 @@ async fn logout(
     try_page!(b, b.check_csrf(f.csrf_token.as_deref()));
     if let Some(c) = &b.0 {
         if let auth::Via::Session { token_hash, .. } = &c.principal.via {
-            let _ = auth::delete_session(app.pool(), token_hash).await;
+            let _ = auth::delete_session(&*app.store, token_hash).await;
         }
         let _ = app
             .access_event(crate::AccessAction::Logout, c.name(), addr)

@@ -76,24 +76,6 @@ impl ApiError {
 /// Seconds a client is asked to wait when the store is busy.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
-/// Whether a database error means "busy, try again" rather than a fault: no pooled connection
-/// came free in time, SQLite's lock wait ran out (`SQLITE_BUSY`/`SQLITE_LOCKED`, extended codes
-/// included), or PostgreSQL gave up on a lock or the statement timeout, or picked this
-/// transaction as a deadlock or serialization victim.
-pub fn is_busy(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::PoolTimedOut => true,
-        sqlx::Error::Database(d) => {
-            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
-            let sqlite_busy = code.parse::<i64>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
-            sqlite_busy
-                || matches!(code.as_str(), "55P03" | "57014" | "40001" | "40P01")
-                || d.message().contains("database is locked")
-        }
-        _ => false,
-    }
-}
-
 fn busy() -> ApiError {
     ApiError::Unavailable(
         "the database is busy with another large change; try again shortly".into(),
@@ -106,7 +88,8 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound { kind, id } => Self::NotFound(format!("{kind} `{id}` not found")),
             StoreError::Invalid { .. } => Self::BadRequest(e.to_string()),
-            StoreError::Db(ref d) if is_busy(d) => {
+            StoreError::Conflict(m) => Self::Conflict(m),
+            ref busy_error if busy_error.is_busy() => {
                 tracing::warn!(error = %e, "store busy");
                 busy()
             }
@@ -125,17 +108,6 @@ impl From<camtrace_estate::EstateError> for ApiError {
             camtrace_estate::EstateError::Invalid(m) => Self::BadRequest(m),
             camtrace_estate::EstateError::Kb(m) => Self::Internal(m),
         }
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if is_busy(&e) {
-            tracing::warn!(error = %e, "database busy");
-            return busy();
-        }
-        tracing::error!(error = %e, "database error");
-        Self::Internal("storage error".into())
     }
 }
 

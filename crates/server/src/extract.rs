@@ -36,13 +36,13 @@ async fn resolve(parts: &Parts, app: &App) -> Result<Option<auth::Resolved>, Api
             .strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
             .ok_or(ApiError::Unauthenticated)?;
-        return match auth::resolve_token(app.pool(), token.trim()).await? {
+        return match auth::resolve_token(&*app.store, token.trim()).await? {
             Some(r) => Ok(Some(r)),
             None => Err(ApiError::Unauthenticated),
         };
     }
     match cookie(parts, SESSION_COOKIE) {
-        Some(c) => auth::resolve_session(app.pool(), c).await,
+        Some(c) => auth::resolve_session(&*app.store, c).await,
         None => Ok(None),
     }
 }
@@ -188,7 +188,7 @@ impl FromRequestParts<App> for Browser {
             .map(str::to_string);
         // Browsers authenticate only by cookie.
         let r = match cookie(parts, SESSION_COOKIE) {
-            Some(c) => auth::resolve_session(app.pool(), c).await?,
+            Some(c) => auth::resolve_session(&*app.store, c).await?,
             None => None,
         };
         Ok(match r {

@@ -1,8 +1,10 @@
-//! Findings over the stored estate, evaluated once per change of the store and shared by every
-//! request (the cache key is the newest history entry's hash, plus the date and regimes).
-//! Every register, scan and waiver change appends to the history in its transaction, so the
-//! hash names the state of the store; requests pass the one they read with their credential
-//! ([`crate::access::Access::head`]) and cost no query here when nothing changed.
+//! Findings over the stored estate, evaluated once per change of the register and shared by
+//! every request (the cache key is the register's revision, the newest register-history
+//! entry's hash, plus the date and regimes). Every register, scan and waiver change appends to
+//! the history in its transaction, so the revision names the state of the register; access
+//! events (sign-ins, exports) go to the separate access log and never change it. Requests pass
+//! the revision they read with their credential ([`crate::access::Access::head`]) and cost no
+//! query here when nothing changed.
 
 use crate::error::{ApiError, ApiResult};
 use crate::App;
@@ -10,12 +12,11 @@ use camtrace_model::Estate;
 use camtrace_policy::{evaluate, DeviceFacts, EvalContext, Finding};
 use camtrace_store::EstateFilter;
 use chrono::NaiveDate;
-use sqlx::Row;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct Evaluated {
-    /// (history head, date, regimes).
+    /// (register revision, date, regimes).
     pub key: (String, NaiveDate, Vec<String>),
     pub estate: Arc<Estate>,
     pub findings: Arc<Vec<Finding>>,
@@ -98,19 +99,15 @@ pub struct FindingsCache {
     current: std::sync::RwLock<Option<Evaluated>>,
 }
 
-async fn history_head(app: &App) -> ApiResult<String> {
-    let r = sqlx::query(
-        "SELECT COALESCE((SELECT hash FROM history ORDER BY seq DESC LIMIT 1), '') AS h",
-    )
-    .fetch_one(app.pool())
-    .await?;
-    Ok(r.try_get::<String, _>("h")?)
+/// The register's revision: the caches' key (access events never change it).
+async fn register_revision(app: &App) -> ApiResult<String> {
+    Ok(app.store.register_revision().await?)
 }
 
 /// The whole estate and its findings on `date` under `regimes` (empty: the default regimes).
 /// Callers scope the result to what the principal may read.
 pub async fn evaluated(app: &App, date: NaiveDate, regimes: &[String]) -> ApiResult<Evaluated> {
-    let head = history_head(app).await?;
+    let head = register_revision(app).await?;
     evaluated_at(app, head, date, regimes).await
 }
 

@@ -35,6 +35,9 @@ use camtrace_policy::PolicySet;
 use camtrace_store::{NewHistory, Store};
 use std::sync::Arc;
 
+/// How long the access log keeps an entry (documented in docs/security.md).
+pub const ACCESS_LOG_RETENTION_DAYS: i64 = 400;
+
 /// Shared application state.
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -50,7 +53,7 @@ pub struct AppState {
     pub config: ServerConfig,
     pub metrics: metrics::Metrics,
     pub findings: findings::FindingsCache,
-    /// The organisation tree, checked against the history head on every request.
+    /// The organisation tree, checked against the register's revision on every request.
     pub org_tree: access::OrgTreeCache,
     pub alerts: alerts::Alerts,
     pub password_cost: PasswordCost,
@@ -162,11 +165,15 @@ impl App {
         }))
     }
 
-    /// Record an access event: the one place sign-ins and sign-outs are recorded, so that they
-    /// can move to a separate access log without touching their callers. Today a sign-in or
-    /// sign-out (made by an authenticated user) is appended to the history; a failed or
-    /// throttled attempt (which anyone can cause) goes only to the server log (target
-    /// `camtrace::access`) and the `camtrace_signins_total` counters, never to the database.
+    /// Record an access event: the one place sign-ins and sign-outs are recorded. A sign-in
+    /// (succeeded or failed) or a sign-out goes to the access log
+    /// ([`camtrace_store::AccessLog`], hash-chained apart from the register history), to the
+    /// server log (target `camtrace::access`) and the `camtrace_signins_total` counters. A
+    /// throttled attempt (refused before any check) goes only to the server log and the
+    /// counters: per client address, the throttle ([`throttle::PER_ADDRESS`]) bounds how fast
+    /// anyone can add failures to the access log, and retention
+    /// ([`ACCESS_LOG_RETENTION_DAYS`]) bounds how long they are kept. None of these touch the
+    /// register history, so none of them changes the register's revision (the caches' key).
     pub async fn access_event(
         &self,
         action: AccessAction,
@@ -175,19 +182,23 @@ impl App {
     ) -> ApiResult<()> {
         let addr_text = addr.map(|a| a.to_string()).unwrap_or_default();
         match action {
-            AccessAction::Login | AccessAction::Logout => {
-                if action == AccessAction::Login {
-                    self.metrics.signin(metrics::SignIn::Success);
+            AccessAction::Login | AccessAction::Logout | AccessAction::LoginFailed => {
+                match action {
+                    AccessAction::Login => {
+                        self.metrics.signin(metrics::SignIn::Success);
+                        tracing::info!(target: "camtrace::access", action = action.as_str(), user = ?user, addr = %addr_text);
+                    }
+                    AccessAction::LoginFailed => {
+                        self.metrics.signin(metrics::SignIn::Failure);
+                        // `?` (Debug) escapes control characters in the name the caller typed.
+                        tracing::warn!(target: "camtrace::access", action = action.as_str(), user = ?user, addr = %addr_text);
+                    }
+                    _ => {
+                        tracing::info!(target: "camtrace::access", action = action.as_str(), user = ?user, addr = %addr_text);
+                    }
                 }
-                tracing::info!(target: "camtrace::access", action = action.as_str(), user = ?user, addr = %addr_text);
-                self.audit(user, action.as_str(), "user", user, None, None)
+                self.access_record(action.as_str(), user, addr, "", None)
                     .await
-            }
-            AccessAction::LoginFailed => {
-                self.metrics.signin(metrics::SignIn::Failure);
-                // `?` (Debug) escapes control characters in the name the caller typed.
-                tracing::warn!(target: "camtrace::access", action = action.as_str(), user = ?user, addr = %addr_text);
-                Ok(())
             }
             AccessAction::LoginThrottled => {
                 self.metrics.signin(metrics::SignIn::Throttled);
@@ -197,8 +208,34 @@ impl App {
         }
     }
 
-    pub fn pool(&self) -> &camtrace_store::AnyPool {
-        self.store.pool()
+    /// Append to the access log (sign-ins, exports, audited reads): never to the register
+    /// history. Every 1,000th entry prunes entries older than [`ACCESS_LOG_RETENTION_DAYS`].
+    pub async fn access_record(
+        &self,
+        action: &str,
+        actor: &str,
+        addr: Option<std::net::IpAddr>,
+        subject: &str,
+        detail: Option<serde_json::Value>,
+    ) -> ApiResult<()> {
+        let e = self
+            .store
+            .append_access(&camtrace_store::AccessEvent {
+                action: action.to_string(),
+                actor: actor.to_string(),
+                addr: addr.map(|a| a.to_string()).unwrap_or_default(),
+                subject: subject.to_string(),
+                detail,
+            })
+            .await?;
+        if e.seq % 1000 == 0 {
+            let cut = chrono::Utc::now() - chrono::Duration::days(ACCESS_LOG_RETENTION_DAYS);
+            let n = self.store.prune_access_log(&auth::rfc3339(cut)).await?;
+            if n > 0 {
+                tracing::info!(target: "camtrace::access", pruned = n, "access log retention");
+            }
+        }
+        Ok(())
     }
 
     /// Append to the audit log (the store's hash-chained history).
@@ -277,28 +314,23 @@ pub enum Bootstrap {
 /// `CAMTRACE_ADMIN_PASSWORD` or a random one, and say which happened: the caller reports a
 /// creation only when there was one.
 pub async fn bootstrap_admin(app: &App, env_password: Option<String>) -> ApiResult<Bootstrap> {
-    if auth::user_count(app.pool()).await? > 0 {
+    if auth::user_count(&*app.store).await? > 0 {
         return Ok(Bootstrap::Existing);
     }
     let (password, generated) = match env_password.filter(|p| !p.is_empty()) {
         Some(p) => (p, false),
         None => (auth::random_token(18), true),
     };
-    let user = auth::create_user(
-        app.pool(),
+    auth::create_user_recorded(
+        &*app.store,
         "admin",
         &password,
         Some(auth::Role::Admin),
         app.password_cost,
-    )
-    .await?;
-    app.audit(
-        "system",
-        "user_create",
-        "user",
-        &user.username,
-        None,
-        Some(serde_json::json!({"username": user.username, "central_role": "admin", "first_run": true})),
+        Some((
+            "system",
+            serde_json::json!({"username": "admin", "central_role": "admin", "first_run": true}),
+        )),
     )
     .await?;
     Ok(if generated {

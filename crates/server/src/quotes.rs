@@ -38,12 +38,15 @@ pub async fn check(app: &App, caller: &Caller, body: &[u8]) -> ApiResult<serde_j
         crate::findings::today(),
     );
     let json = crate::api::to_json(&result)?;
-    app.audit(
-        caller.name(),
+    // An audited read: to the access log, never to the register history.
+    app.access_record(
         "quote_check",
-        "quote",
-        &crate::auth::token_hash(&String::from_utf8_lossy(body))[..16],
+        caller.name(),
         None,
+        &format!(
+            "quote/{}",
+            &crate::auth::token_hash(&String::from_utf8_lossy(body))[..16]
+        ),
         Some(serde_json::json!({"lines": result.lines.len(), "blocked": result.blocked, "inquiry": result.inquiry, "verdict": result.verdict.as_str()})),
     )
     .await?;

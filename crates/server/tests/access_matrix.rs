@@ -158,6 +158,13 @@ async fn matrix(app: camtrace_server::App) {
             None,
         ),
         case("/metrics", Method::GET, "/metrics", None),
+        // The access log (every organisation's sign-ins): central administrators only.
+        case(
+            "/api/v1/access-log",
+            Method::GET,
+            "/api/v1/access-log",
+            None,
+        ),
         case(
             "/api/v1/organisations/{id}",
             Method::GET,

@@ -18,8 +18,7 @@ async fn tamper(app: camtrace_server::App) {
     assert!(n >= 5);
 
     // Rewrite who did entry 3.
-    sqlx::query("UPDATE history SET actor = 'mallory' WHERE seq = 3")
-        .execute(f.app.pool())
+    camtrace_store::testing::set_history_actor(&*f.app.store, 3, "mallory")
         .await
         .unwrap();
     let v = get(&f.app, "/api/v1/audit/verify", f.token("root"))
@@ -41,8 +40,7 @@ async fn tamper(app: camtrace_server::App) {
 
 async fn deletion(app: camtrace_server::App) {
     let f = fixture(app).await;
-    sqlx::query("DELETE FROM history WHERE seq = 4")
-        .execute(f.app.pool())
+    camtrace_store::testing::delete_history_entry(&*f.app.store, 4)
         .await
         .unwrap();
     let v = get(&f.app, "/api/v1/audit/verify", f.token("root"))

@@ -145,10 +145,9 @@ async fn freshness(url: &str) {
 
     // Changes made behind the server's back, straight in the database, count at once too: a
     // removed grant, a revoked token, a disabled user.
-    let pool = other.pool();
-    sqlx::query("DELETE FROM role_grants WHERE user_id = $1")
-        .bind(f.user_ids["bob"].clone())
-        .execute(pool)
+    let store = &*other;
+    store
+        .set_grant(&f.user_ids["bob"], "orgb", None, "test", None)
         .await
         .unwrap();
     assert_eq!(
@@ -157,21 +156,16 @@ async fn freshness(url: &str) {
     );
     let anne = f.token("anne");
     assert_eq!(get_status(app, "/api/v1/me", anne).await, StatusCode::OK);
-    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2")
-        .bind(camtrace_store::now_rfc3339())
-        .bind(f.user_ids["anne"].clone())
-        .execute(pool)
-        .await
-        .unwrap();
+    for t in store.list_tokens(Some(&f.user_ids["anne"])).await.unwrap() {
+        store.revoke_token(&t.id, None).await.unwrap();
+    }
     assert_eq!(
         get_status(app, "/api/v1/me", anne).await,
         StatusCode::UNAUTHORIZED
     );
     let victor = f.token("victor");
     assert_eq!(get_status(app, "/api/v1/me", victor).await, StatusCode::OK);
-    sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1")
-        .bind(f.user_ids["victor"].clone())
-        .execute(pool)
+    camtrace_store::testing::mark_user_disabled(store, &f.user_ids["victor"])
         .await
         .unwrap();
     assert_eq!(

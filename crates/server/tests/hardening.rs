@@ -268,9 +268,21 @@ async fn webhook_ssrf_refuses_non_public_addresses(url: String) {
     }
     // A webhook stored before the policy (or edited in the database) is refused at delivery.
     let (addr, hits) = receiver(StatusCode::OK, "").await;
-    sqlx::query("INSERT INTO webhooks (id, url, secret, events, organisation, active, created_by, created_at) VALUES ('old', $1, 's', '[]', 'orgb', 1, 'bob', '2026-01-01T00:00:00Z')")
-        .bind(format!("http://{addr}/hook"))
-        .execute(f.app.pool())
+    f.app
+        .store
+        .create_webhook(
+            &camtrace_store::WebhookRecord {
+                id: "old".into(),
+                url: format!("http://{addr}/hook"),
+                secret: "s".into(),
+                events: Vec::new(),
+                organisation: Some("orgb".into()),
+                active: true,
+                created_by: "bob".into(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+            },
+            None,
+        )
         .await
         .unwrap();
     let hook = camtrace_server::alerts::list_webhooks(&f.app)
@@ -795,8 +807,7 @@ async fn audit_page_pages_from_newest_and_verifies_incrementally(app: camtrace_s
     assert!(s.rounds > rounds_before, "{s:?}");
     rounds_before = s.rounds;
     // An old entry rewritten in place is found by the re-check.
-    sqlx::query("UPDATE history SET actor = 'mallory' WHERE seq = 3")
-        .execute(f.app.pool())
+    camtrace_store::testing::set_history_actor(&*f.app.store, 3, "mallory")
         .await
         .unwrap();
     let mut found = None;
@@ -813,8 +824,7 @@ async fn audit_page_pages_from_newest_and_verifies_incrementally(app: camtrace_s
         );
     }
     assert_eq!(found.map(|t| t.0), Some(3));
-    sqlx::query("UPDATE history SET actor = 'alice' WHERE seq = 3")
-        .execute(f.app.pool())
+    camtrace_store::testing::set_history_actor(&*f.app.store, 3, "alice")
         .await
         .unwrap();
 
@@ -861,67 +871,23 @@ async fn audit_page_pages_from_newest_and_verifies_incrementally_on_both_backend
 // ------------------------------------------------------------------ finding 10
 
 /// Finding 10: a sign-in during a large import got 500 "storage error" once the database
-/// stayed locked. A database that is busy (SQLite's lock wait ran out; PostgreSQL's lock
-/// timeout) is now a 503 with `Retry-After`, telling the client to come back.
-async fn busy_store_is_a_503_with_retry_after(url: &str, postgres: bool) {
-    use axum::response::IntoResponse;
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut holder = sqlx::AnyConnection::connect(url).await.expect("connect");
-    let mut waiter = sqlx::AnyConnection::connect(url).await.expect("connect");
-    sqlx::query("CREATE TABLE IF NOT EXISTS busy_probe (x INTEGER)")
-        .execute(&mut holder)
-        .await
-        .unwrap();
-    if postgres {
-        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
-        sqlx::query("LOCK TABLE busy_probe IN ACCESS EXCLUSIVE MODE")
-            .execute(&mut holder)
-            .await
-            .unwrap();
-        sqlx::query("SET lock_timeout = '50ms'")
-            .execute(&mut waiter)
-            .await
-            .unwrap();
-    } else {
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut holder)
-            .await
-            .unwrap();
-        sqlx::query("PRAGMA busy_timeout = 50")
-            .execute(&mut waiter)
-            .await
-            .unwrap();
-    }
-    let err = sqlx::query("INSERT INTO busy_probe (x) VALUES (1)")
-        .execute(&mut waiter)
-        .await
-        .expect_err("the table is locked");
-    assert!(camtrace_server::error::is_busy(&err), "{err:?}");
-    for api in [
-        camtrace_server::ApiError::from(err),
-        camtrace_server::ApiError::from(camtrace_store::StoreError::Db(sqlx::Error::PoolTimedOut)),
-    ] {
-        let resp = api.into_response();
-        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let secs: u64 = resp.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(secs >= 1);
-    }
-    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
-}
-
+/// stayed locked. A store error that is busy (SQLite's lock wait ran out; PostgreSQL's lock
+/// timeout; no pooled connection in time: `StoreError::is_busy`, checked against real lock
+/// waits on both backends in the store's `tests/busy.rs`) is now a 503 with `Retry-After`,
+/// telling the client to come back.
 #[tokio::test]
-async fn busy_store_is_a_503_with_retry_after_on_both_backends() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("busy.db").display());
-    busy_store_is_a_503_with_retry_after(&url, false).await;
-    if let Some(url) = fresh_postgres("f10").await {
-        busy_store_is_a_503_with_retry_after(&url, true).await;
-    }
+async fn busy_store_is_a_503_with_retry_after() {
+    use axum::response::IntoResponse;
+    let err = camtrace_store::testing::busy_error();
+    assert!(err.is_busy());
+    let resp = camtrace_server::ApiError::from(err).into_response();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let secs: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(secs >= 1);
 }
 
 /// The current password of `POST /me/password` is a guess like a sign-in: a stolen session or

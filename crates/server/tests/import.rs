@@ -89,11 +89,11 @@ fn sha(data: &[u8]) -> String {
 
 /// A user with the given grants and a write token.
 async fn user_with(app: &App, name: &str, grants: &[(&str, Role)]) -> String {
-    let u = auth::create_user(app.pool(), name, &password(name), None, PasswordCost::Low)
+    let u = auth::create_user(&*app.store, name, &password(name), None, PasswordCost::Low)
         .await
         .unwrap();
     for (org, role) in grants {
-        auth::set_grant(app.pool(), &u.id, org, Some(*role), "test")
+        auth::set_grant(&*app.store, &u.id, org, Some(*role), "test")
             .await
             .unwrap();
     }

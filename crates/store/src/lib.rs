@@ -10,12 +10,17 @@
 //! * Migrations are numbered files `migrations/{sqlite,postgres}/NNNN_name.sql`, embedded at build
 //!   time by `build.rs`: adding a file (one per backend) is all it takes.
 
+pub mod access_log;
+pub mod accounts;
 pub mod agents;
 mod history;
+pub mod lookups;
 mod migrate;
 pub mod reconcile;
+pub mod requests;
 mod sql;
 pub mod testing;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use camtrace_model::{
@@ -25,15 +30,19 @@ use camtrace_model::{
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub use history::{HistoryAnchor, HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
+pub use access_log::{AccessEntry, AccessEvent, AccessFilter, AccessLog};
+pub use accounts::{
+    Accounts, CallerCredential, CallerRecord, GrantRecord, NewUser, TokenRecord, UserRecord,
+};
 pub use agents::{
     AgentBatchRecord, AgentHealth, AgentRecord, Agents, EnrolmentRecord, RedeemRefusal,
 };
+pub use history::{HistoryAnchor, HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
+pub use lookups::{DevicePageQuery, Lookups};
 pub use migrate::Migration;
-pub use sql::{append_history_in, link_identifications, RegisterImport, ScanImport, SqlStore};
-/// The sqlx pool type under the store, for crates that add their own tables (see
-/// [`Store::pool`]).
-pub use sqlx::AnyPool;
+pub use requests::{PlanRow, RequestDecision, Requests, WaiverRequestRecord};
+pub use sql::{link_identifications, RegisterImport, ScanImport, SqlStore};
+pub use webhooks::{AlertEventRecord, DeliveryRecord, WebhookRecord, Webhooks};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -65,14 +74,42 @@ pub enum StoreError {
     Tamper(#[from] TamperError),
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The change conflicts with the stored state (a name taken, a request decided meanwhile).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl StoreError {
+    /// Whether the error means "busy, try again" rather than a fault: no pooled connection came
+    /// free in time, SQLite's lock wait ran out (`SQLITE_BUSY`/`SQLITE_LOCKED`, extended codes
+    /// included), or PostgreSQL gave up on a lock or the statement timeout, or picked this
+    /// transaction as a deadlock or serialization victim.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            Self::Db(e) => db_busy(e),
+            _ => false,
+        }
+    }
+
     pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Invalid {
             what: what.into(),
             reason: reason.into(),
         }
+    }
+}
+
+fn db_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            let sqlite_busy = code.parse::<i64>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            sqlite_busy
+                || matches!(code.as_str(), "55P03" | "57014" | "40001" | "40P01")
+                || d.message().contains("database is locked")
+        }
+        _ => false,
     }
 }
 
@@ -248,12 +285,19 @@ pub struct SnapshotFilter {
 /// The register store. Object-safe: use it as `Box<dyn Store>` from [`open`].
 ///
 /// `actor` is who made a change (a user name, `import:<file>`, `cli`); it is written to history.
+///
+/// The store owns every query: the server's tables (users, sessions, tokens, webhooks, waiver
+/// requests, plans, the access log) are reached through the supertraits [`Accounts`],
+/// [`Webhooks`], [`Requests`], [`AccessLog`] and [`Lookups`]; no other crate writes SQL.
 #[async_trait]
-pub trait Store: Agents + Send + Sync {
+pub trait Store:
+    Accounts + Agents + Webhooks + Requests + AccessLog + Lookups + Send + Sync
+{
     fn backend(&self) -> Backend;
-    /// The underlying pool, for crates that keep their own tables in the same database (their
-    /// migrations go into `crates/store/migrations/`). Use `$1` parameters, text/i64/f64 values.
-    fn pool(&self) -> &AnyPool;
+    /// For tests that tamper with the database or inject faults
+    /// ([`testing`](crate::testing)); production code never calls it.
+    #[doc(hidden)]
+    async fn execute_for_tests(&self, sql: &str) -> Result<u64>;
     /// Highest applied migration version.
     async fn schema_version(&self) -> Result<i64>;
 
@@ -397,10 +441,10 @@ pub fn discovered_device_id(site: &str, ident: &Identification) -> String {
     }
 }
 
-/// A register device built from a discovered identification (status `installed`). A maker the
-/// identification left open between candidates (`could_be`: the device's date does not settle
-/// who made its brand) is not recorded: the register keeps the brand, and the one attribution
-/// rule names the candidates again at the device's date.
+/// A register device built from a discovered identification (status `installed`). Only a maker
+/// the device's own evidence settles is recorded: one the identification left open between
+/// candidates (`could_be`) or read from the brand alone is not, and the register keeps the brand
+/// for the one attribution rule to read at the device's own date.
 pub fn device_from_identification(site: &str, ident: &Identification) -> Device {
     Device {
         id: discovered_device_id(site, ident),

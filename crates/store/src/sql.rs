@@ -3,8 +3,8 @@
 use crate::history::{entry_hash, HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
 use crate::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::AnyConnection;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{AnyConnection, AnyPool};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -74,7 +74,7 @@ fn b(v: bool) -> i64 {
     v as i64
 }
 
-fn date_str(d: Option<NaiveDate>) -> Option<String> {
+pub(crate) fn date_str(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
 }
 
@@ -164,7 +164,7 @@ fn row_net(r: &AnyRow) -> Result<NetworkSegment> {
     })
 }
 
-fn row_device(r: &AnyRow) -> Result<Device> {
+pub(crate) fn row_device(r: &AnyRow) -> Result<Device> {
     let addresses: String = r.try_get("addresses")?;
     let class: String = r.try_get("class")?;
     let status: String = r.try_get("status")?;
@@ -243,9 +243,8 @@ fn row_history(r: &AnyRow) -> Result<HistoryEntry> {
 // ---------------------------------------------------------------- history in a transaction
 
 /// Append one history entry inside the caller's transaction (the change and its record commit
-/// or roll back together). Public so that other crates keeping their own tables in the same
-/// database (the server) can audit their changes in the same chain.
-pub async fn append_history_in(
+/// or roll back together).
+pub(crate) async fn append_history_in(
     conn: &mut AnyConnection,
     backend: Backend,
     e: &NewHistory,
@@ -457,7 +456,7 @@ async fn fetch_waiver(c: &mut AnyConnection, id: &str) -> Result<Option<Waiver>>
     fetch_by_id(c, "waivers", id, row_waiver).await
 }
 
-async fn exists(c: &mut AnyConnection, table: &'static str, id: &str) -> Result<bool> {
+pub(crate) async fn exists(c: &mut AnyConnection, table: &'static str, id: &str) -> Result<bool> {
     let sql = format!("SELECT 1 AS one FROM {table} WHERE id = $1");
     Ok(sqlx::query(AssertSqlSafe(sql))
         .bind(id.to_string())
@@ -886,6 +885,69 @@ fn link(idents: &mut [SeenIdentification], devices: &[Device]) {
     }
 }
 
+/// Add a waiver inside the caller's transaction, with its history entry. `false` when the same
+/// waiver was already stored (nothing written).
+pub(crate) async fn add_waiver_in(
+    tx: &mut AnyConnection,
+    chain: &mut Chain,
+    w: &Waiver,
+    actor: &str,
+) -> Result<bool> {
+    validate_id("waiver", &w.id)?;
+    for (what, v) in [
+        ("reason", &w.reason),
+        ("approver", &w.approver),
+        ("rule_id", &w.rule_id),
+    ] {
+        if v.trim().is_empty() {
+            return Err(StoreError::invalid(
+                format!("waiver `{}`", w.id),
+                format!("{what} is empty"),
+            ));
+        }
+    }
+    if let Some(existing) = fetch_waiver(&mut *tx, &w.id).await? {
+        if existing == *w {
+            return Ok(false);
+        }
+        return Err(StoreError::invalid(
+            format!("waiver `{}`", w.id),
+            "already exists with other content (waivers are not edited: revoke and add a new one)",
+        ));
+    }
+    if !exists(&mut *tx, "devices", &w.device_id).await? {
+        return Err(StoreError::invalid(
+            format!("waiver `{}`", w.id),
+            format!("device `{}` is not in the register", w.device_id),
+        ));
+    }
+    sqlx::query("INSERT INTO waivers (id, device_id, rule_id, reason, approver, created_at, expires_on, revoked_at, revoked_by, revoke_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(w.id.clone())
+        .bind(w.device_id.clone())
+        .bind(w.rule_id.clone())
+        .bind(w.reason.clone())
+        .bind(w.approver.clone())
+        .bind(w.created_at.clone())
+        .bind(date_str(Some(w.expires_on)))
+        .bind(w.revoked_at.clone())
+        .bind(w.revoked_by.clone())
+        .bind(w.revoke_reason.clone())
+        .execute(&mut *tx)
+        .await?;
+    record(
+        &mut *tx,
+        chain,
+        actor,
+        "waiver",
+        &w.id,
+        None,
+        w,
+        Some("waiver_add"),
+    )
+    .await?;
+    Ok(true)
+}
+
 // ---------------------------------------------------------------- the store
 
 impl SqlStore {
@@ -1098,8 +1160,11 @@ impl Store for SqlStore {
         self.backend
     }
 
-    fn pool(&self) -> &AnyPool {
-        &self.pool
+    async fn execute_for_tests(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     async fn schema_version(&self) -> Result<i64> {
@@ -1627,60 +1692,10 @@ impl Store for SqlStore {
     }
 
     async fn add_waiver(&self, w: &Waiver, actor: &str) -> Result<()> {
-        validate_id("waiver", &w.id)?;
-        for (what, v) in [
-            ("reason", &w.reason),
-            ("approver", &w.approver),
-            ("rule_id", &w.rule_id),
-        ] {
-            if v.trim().is_empty() {
-                return Err(StoreError::invalid(
-                    format!("waiver `{}`", w.id),
-                    format!("{what} is empty"),
-                ));
-            }
-        }
         let mut tx = self.begin().await?;
-        if let Some(existing) = fetch_waiver(&mut tx, &w.id).await? {
-            if existing == *w {
-                return Ok(());
-            }
-            return Err(StoreError::invalid(
-                format!("waiver `{}`", w.id),
-                "already exists with other content (waivers are not edited: revoke and add a new one)",
-            ));
+        if add_waiver_in(&mut tx, &mut Chain::new(self.backend), w, actor).await? {
+            tx.commit().await?;
         }
-        if !exists(&mut tx, "devices", &w.device_id).await? {
-            return Err(StoreError::invalid(
-                format!("waiver `{}`", w.id),
-                format!("device `{}` is not in the register", w.device_id),
-            ));
-        }
-        sqlx::query("INSERT INTO waivers (id, device_id, rule_id, reason, approver, created_at, expires_on, revoked_at, revoked_by, revoke_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-            .bind(w.id.clone())
-            .bind(w.device_id.clone())
-            .bind(w.rule_id.clone())
-            .bind(w.reason.clone())
-            .bind(w.approver.clone())
-            .bind(w.created_at.clone())
-            .bind(date_str(Some(w.expires_on)))
-            .bind(w.revoked_at.clone())
-            .bind(w.revoked_by.clone())
-            .bind(w.revoke_reason.clone())
-            .execute(&mut *tx)
-            .await?;
-        record(
-            &mut tx,
-            &mut Chain::new(self.backend),
-            actor,
-            "waiver",
-            &w.id,
-            None,
-            w,
-            Some("waiver_add"),
-        )
-        .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! the server named by `CAMTRACE_TEST_POSTGRES`, or a printed skip (a failure when
 //! `CAMTRACE_TEST_REQUIRE_ALL=1`).
 
+use crate::Store;
 use sqlx::Executor;
 
 /// True when `CAMTRACE_TEST_REQUIRE_ALL=1`: tests needing an external program must not skip.
@@ -62,4 +63,86 @@ pub async fn fresh_postgres(tag: &str) -> Option<String> {
         url.push_str(&q);
     }
     Some(url)
+}
+
+fn plain(what: &str, v: &str) -> crate::Result<()> {
+    if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(crate::StoreError::invalid(
+            what,
+            format!("`{v}`: letters, digits and `_` only"),
+        ));
+    }
+    Ok(())
+}
+
+/// Tamper test: rewrite the actor of history entry `seq` behind the store's back.
+pub async fn set_history_actor(store: &dyn Store, seq: i64, actor: &str) -> crate::Result<u64> {
+    plain("actor", actor)?;
+    store
+        .execute_for_tests(&format!(
+            "UPDATE history SET actor = '{actor}' WHERE seq = {seq}"
+        ))
+        .await
+}
+
+/// Tamper test: delete history entry `seq` behind the store's back.
+pub async fn delete_history_entry(store: &dyn Store, seq: i64) -> crate::Result<u64> {
+    store
+        .execute_for_tests(&format!("DELETE FROM history WHERE seq = {seq}"))
+        .await
+}
+
+/// Tamper test: rewrite the actor of access-log entry `seq` behind the store's back.
+pub async fn set_access_actor(store: &dyn Store, seq: i64, actor: &str) -> crate::Result<u64> {
+    plain("actor", actor)?;
+    store
+        .execute_for_tests(&format!(
+            "UPDATE access_log SET actor = '{actor}' WHERE seq = {seq}"
+        ))
+        .await
+}
+
+/// Fault injection: from now on every INSERT into `table` fails with an error naming
+/// `camtrace fault injection` (a trigger, on SQLite and PostgreSQL alike). Undo with
+/// [`heal_inserts_into`].
+pub async fn fail_inserts_into(store: &dyn Store, table: &str) -> crate::Result<()> {
+    plain("table", table)?;
+    let sql = match store.backend() {
+        crate::Backend::Sqlite => format!(
+            "CREATE TRIGGER fault_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'camtrace fault injection'); END"
+        ),
+        crate::Backend::Postgres => format!(
+            "CREATE OR REPLACE FUNCTION fault_{table}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'camtrace fault injection'; END $$ LANGUAGE plpgsql; CREATE TRIGGER fault_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION fault_{table}()"
+        ),
+    };
+    store.execute_for_tests(&sql).await.map(|_| ())
+}
+
+/// Remove the trigger of [`fail_inserts_into`].
+pub async fn heal_inserts_into(store: &dyn Store, table: &str) -> crate::Result<()> {
+    plain("table", table)?;
+    let sql = match store.backend() {
+        crate::Backend::Sqlite => format!("DROP TRIGGER fault_{table}"),
+        crate::Backend::Postgres => format!("DROP TRIGGER fault_{table} ON {table}"),
+    };
+    store.execute_for_tests(&sql).await.map(|_| ())
+}
+
+/// Freshness test: flip a user's `disabled` flag behind the server's back, leaving its
+/// sessions and tokens in place (as another process editing the database would).
+pub async fn mark_user_disabled(store: &dyn Store, user_id: &str) -> crate::Result<u64> {
+    if !user_id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(crate::StoreError::invalid("user id", "hex digits only"));
+    }
+    store
+        .execute_for_tests(&format!(
+            "UPDATE users SET disabled = 1 WHERE id = '{user_id}'"
+        ))
+        .await
+}
+
+/// A busy error as the store reports it when no pooled connection came free in time (for
+/// tests of how callers answer one; `tests/busy.rs` checks real lock waits are busy too).
+pub fn busy_error() -> crate::StoreError {
+    crate::StoreError::Db(sqlx::Error::PoolTimedOut)
 }

@@ -507,11 +507,11 @@ async fn story(store: Box<dyn Store>) {
     .parse()
     .unwrap();
     assert_eq!(store.verify_history_against(&earlier).await.unwrap(), n + 1);
-    sqlx::query("DELETE FROM history WHERE seq > $1")
-        .bind(n as i64 - 1)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    for seq in (n as i64)..=(n as i64 + 1) {
+        camtrace_store::testing::delete_history_entry(&*store, seq)
+            .await
+            .unwrap();
+    }
     assert_eq!(
         store.verify_history().await.unwrap(),
         n - 1,
@@ -538,8 +538,7 @@ async fn story(store: Box<dyn Store>) {
     }
 
     // Tampering with any stored entry is detected, naming it.
-    sqlx::query("UPDATE history SET actor = 'mallory' WHERE seq = 3")
-        .execute(store.pool())
+    camtrace_store::testing::set_history_actor(&*store, 3, "mallory")
         .await
         .unwrap();
     match store.verify_history().await {
@@ -566,8 +565,12 @@ async fn story_on_sqlite() {
             .len(),
         3
     );
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(again.pool())
+        .fetch_one(&pool)
         .await
         .unwrap();
     assert_eq!(mode.to_lowercase(), "wal");

@@ -56,12 +56,12 @@ pub async fn do_login(
             .await?;
         return Err(ApiError::Unauthenticated);
     }
-    match auth::check_login(app.pool(), username, password, app.password_cost).await? {
+    match auth::check_login(&*app.store, username, password, app.password_cost).await? {
         Some(user) => {
             app.login_throttle
                 .succeeded(permit, std::time::Instant::now());
             let (token, csrf) =
-                auth::create_session(app.pool(), &user.id, app.config.session_ttl).await?;
+                auth::create_session(&*app.store, &user.id, app.config.session_ttl).await?;
             app.access_event(AccessAction::Login, &user.username, addr)
                 .await?;
             Ok((user, token, csrf))
@@ -111,7 +111,7 @@ pub async fn logout(
     caller: Caller,
 ) -> ApiResult<Response> {
     if let Via::Session { token_hash, .. } = &caller.principal.via {
-        auth::delete_session(app.pool(), token_hash).await?;
+        auth::delete_session(&*app.store, token_hash).await?;
     }
     app.access_event(AccessAction::Logout, caller.name(), addr)
         .await?;
@@ -181,7 +181,7 @@ pub async fn change_password(
                 secs,
             )
         })?;
-    if auth::check_login(app.pool(), caller.name(), &b.current, app.password_cost)
+    if auth::check_login(&*app.store, caller.name(), &b.current, app.password_cost)
         .await?
         .is_none()
     {
@@ -190,19 +190,18 @@ pub async fn change_password(
     app.login_throttle
         .succeeded(permit, std::time::Instant::now());
     auth::set_password(
-        app.pool(),
+        &*app.store,
         &caller.principal.user.id,
         &b.new,
         app.password_cost,
-    )
-    .await?;
-    app.audit(
-        caller.name(),
-        "password_change",
-        "user",
-        caller.name(),
-        None,
-        None,
+        Some(&auth::entry(
+            caller.name(),
+            "password_change",
+            "user",
+            caller.name(),
+            None,
+            None,
+        )),
     )
     .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -228,7 +227,7 @@ pub async fn list_users(
     if admin_of.is_empty() {
         return Err(ApiError::forbidden("admin role required"));
     }
-    let users = auth::list_users(app.pool()).await?;
+    let users = auth::list_users(&*app.store).await?;
     let users: Vec<User> = if caller.access.central_role() == Some(Role::Admin) {
         users
     } else {
@@ -260,21 +259,16 @@ pub async fn create_user(
     Json(b): Json<NewUser>,
 ) -> ApiResult<Json<User>> {
     require_central_admin(&caller)?;
-    let u = auth::create_user(
-        app.pool(),
+    let u = auth::create_user_recorded(
+        &*app.store,
         &b.username,
         &b.password,
         b.central_role,
         app.password_cost,
-    )
-    .await?;
-    app.audit(
-        caller.name(),
-        "user_create",
-        "user",
-        &u.username,
-        None,
-        Some(serde_json::json!({"username": u.username, "central_role": u.central_role})),
+        Some((
+            caller.name(),
+            serde_json::json!({"username": b.username, "central_role": b.central_role}),
+        )),
     )
     .await?;
     Ok(Json(u))
@@ -283,7 +277,7 @@ pub async fn create_user(
 /// The user `id`, for a central admin (404 otherwise).
 async fn user_for_central_admin(app: &App, caller: &Caller, id: &str) -> ApiResult<User> {
     require_central_admin(caller)?;
-    auth::get_user(app.pool(), id)
+    auth::get_user(&*app.store, id)
         .await?
         .ok_or_else(|| ApiError::not_found("user", id))
 }
@@ -296,7 +290,7 @@ async fn keep_an_admin(app: &App, caller: &Caller, target: &User, what: &str) ->
             "you cannot {what} your own account; ask another central admin"
         )));
     }
-    let admins = auth::central_admins(app.pool()).await?;
+    let admins = auth::central_admins(&*app.store).await?;
     if admins.len() <= 1 && admins.contains(&target.id) {
         return Err(ApiError::Conflict(format!(
             "cannot {what} the last enabled central admin"
@@ -324,22 +318,26 @@ pub async fn set_user_disabled(
     if b.disabled {
         keep_an_admin(&app, &caller, &before, "disable").await?;
     }
-    auth::set_disabled(app.pool(), &before.id, b.disabled).await?;
-    app.audit(
-        caller.name(),
-        if b.disabled {
-            "user_disable"
-        } else {
-            "user_enable"
-        },
-        "user",
-        &before.username,
-        Some(serde_json::json!({"disabled": before.disabled})),
-        Some(serde_json::json!({"disabled": b.disabled})),
+    auth::set_disabled(
+        &*app.store,
+        &before.id,
+        b.disabled,
+        Some(&auth::entry(
+            caller.name(),
+            if b.disabled {
+                "user_disable"
+            } else {
+                "user_enable"
+            },
+            "user",
+            &before.username,
+            Some(serde_json::json!({"disabled": before.disabled})),
+            Some(serde_json::json!({"disabled": b.disabled})),
+        )),
     )
     .await?;
     Ok(Json(
-        auth::get_user(app.pool(), &id)
+        auth::get_user(&*app.store, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("user", &id))?,
     ))
@@ -355,14 +353,17 @@ pub async fn delete_user(
 ) -> ApiResult<axum::http::StatusCode> {
     let before = user_for_central_admin(&app, &caller, &id).await?;
     keep_an_admin(&app, &caller, &before, "delete").await?;
-    auth::delete_user(app.pool(), &before.id).await?;
-    app.audit(
-        caller.name(),
-        "user_delete",
-        "user",
-        &before.username,
-        Some(serde_json::json!({"username": before.username, "central_role": before.central_role, "grants": before.grants})),
-        None,
+    auth::delete_user(
+        &*app.store,
+        &before.id,
+        Some(&auth::entry(
+            caller.name(),
+            "user_delete",
+            "user",
+            &before.username,
+            Some(serde_json::json!({"username": before.username, "central_role": before.central_role, "grants": before.grants})),
+            None,
+        )),
     )
     .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -386,18 +387,22 @@ pub async fn set_central_role(
     if before.central_role == Some(Role::Admin) && b.central_role != Some(Role::Admin) {
         keep_an_admin(&app, &caller, &before, "remove the central admin role of").await?;
     }
-    auth::set_central_role(app.pool(), &before.id, b.central_role).await?;
-    app.audit(
-        caller.name(),
-        "central_role",
-        "user",
-        &before.username,
-        Some(serde_json::json!({"central_role": before.central_role})),
-        Some(serde_json::json!({"central_role": b.central_role})),
+    auth::set_central_role(
+        &*app.store,
+        &before.id,
+        b.central_role,
+        Some(&auth::entry(
+            caller.name(),
+            "central_role",
+            "user",
+            &before.username,
+            Some(serde_json::json!({"central_role": before.central_role})),
+            Some(serde_json::json!({"central_role": b.central_role})),
+        )),
     )
     .await?;
     Ok(Json(
-        auth::get_user(app.pool(), &id)
+        auth::get_user(&*app.store, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("user", &id))?,
     ))
@@ -423,22 +428,42 @@ pub async fn set_grant(
         Role::Admin,
         &format!("organisation `{}`", b.organisation),
     )?;
-    let before = auth::get_user(app.pool(), &id)
+    let before = auth::get_user(&*app.store, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("user", &id))?;
-    auth::set_grant(app.pool(), &id, &b.organisation, b.role, caller.name()).await?;
-    let after = auth::get_user(app.pool(), &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user", &id))?;
-    app.audit(
+    // The grants after the change, as the store will list them (ordered by organisation).
+    let mut grants: Vec<auth::Grant> = before
+        .grants
+        .iter()
+        .filter(|g| g.organisation != b.organisation)
+        .cloned()
+        .collect();
+    if let Some(role) = b.role {
+        grants.push(auth::Grant {
+            organisation: b.organisation.clone(),
+            role,
+        });
+    }
+    grants.sort_by(|x, y| x.organisation.cmp(&y.organisation));
+    auth::set_grant_recorded(
+        &*app.store,
+        &id,
+        &b.organisation,
+        b.role,
         caller.name(),
-        "grant",
-        "user",
-        &after.username,
-        Some(serde_json::json!({"organisation": b.organisation, "grants": before.grants})),
-        Some(serde_json::json!({"organisation": b.organisation, "grants": after.grants})),
+        Some(&auth::entry(
+            caller.name(),
+            "grant",
+            "user",
+            &before.username,
+            Some(serde_json::json!({"organisation": b.organisation, "grants": before.grants})),
+            Some(serde_json::json!({"organisation": b.organisation, "grants": grants})),
+        )),
     )
     .await?;
+    let after = auth::get_user(&*app.store, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user", &id))?;
     Ok(Json(after))
 }
 
@@ -448,7 +473,7 @@ pub async fn list_tokens(State(app): State<App>, caller: Caller) -> ApiResult<Js
     let all = caller.access.central_role() == Some(Role::Admin);
     Ok(Json(
         auth::list_tokens(
-            app.pool(),
+            &*app.store,
             if all {
                 None
             } else {
@@ -502,15 +527,13 @@ pub async fn create_token(
         }
         None => max,
     };
-    let (token, record) =
-        auth::create_token(app.pool(), &caller.principal.user.id, &b.name, b.scope, ttl).await?;
-    app.audit(
-        caller.name(),
-        "token_create",
-        "api_token",
-        &record.id,
-        None,
-        Some(serde_json::json!({"name": record.name, "scope": record.scope, "expires_at": record.expires_at})),
+    let (token, record) = auth::create_token_recorded(
+        &*app.store,
+        &caller.principal.user.id,
+        &b.name,
+        b.scope,
+        ttl,
+        Some(caller.name()),
     )
     .await?;
     Ok(Json(CreatedToken { token, record }))
@@ -522,21 +545,24 @@ pub async fn revoke_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::http::StatusCode> {
-    let t = auth::get_token(app.pool(), &id)
+    let t = auth::get_token(&*app.store, &id)
         .await?
         .filter(|t| {
             t.user_id == caller.principal.user.id
                 || caller.access.central_role() == Some(Role::Admin)
         })
         .ok_or_else(|| ApiError::not_found("token", &id))?;
-    auth::revoke_token(app.pool(), &t.id).await?;
-    app.audit(
-        caller.name(),
-        "token_revoke",
-        "api_token",
+    auth::revoke_token(
+        &*app.store,
         &t.id,
-        None,
-        None,
+        Some(&auth::entry(
+            caller.name(),
+            "token_revoke",
+            "api_token",
+            &t.id,
+            None,
+            None,
+        )),
     )
     .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -594,15 +620,6 @@ pub async fn create_webhook(
         caller.name(),
     )
     .await?;
-    app.audit(
-        caller.name(),
-        "webhook_create",
-        "webhook",
-        &created.webhook.id,
-        None,
-        Some(serde_json::json!({"url": created.webhook.url, "events": created.webhook.events, "organisation": created.webhook.organisation})),
-    )
-    .await?;
     Ok(Json(created))
 }
 
@@ -655,18 +672,22 @@ pub async fn set_webhook_active(
     Json(b): Json<WebhookState>,
 ) -> ApiResult<Json<crate::alerts::Webhook>> {
     let hook = webhook_in_scope(&app, &caller, &id).await?;
-    crate::alerts::set_webhook_active(&app, &hook.id, b.active).await?;
-    app.audit(
-        caller.name(),
-        if b.active {
-            "webhook_enable"
-        } else {
-            "webhook_disable"
-        },
-        "webhook",
+    crate::alerts::set_webhook_active(
+        &app,
         &hook.id,
-        Some(serde_json::json!({"active": hook.active, "organisation": hook.organisation})),
-        Some(serde_json::json!({"active": b.active, "organisation": hook.organisation})),
+        b.active,
+        Some(&auth::entry(
+            caller.name(),
+            if b.active {
+                "webhook_enable"
+            } else {
+                "webhook_disable"
+            },
+            "webhook",
+            &hook.id,
+            Some(serde_json::json!({"active": hook.active, "organisation": hook.organisation})),
+            Some(serde_json::json!({"active": b.active, "organisation": hook.organisation})),
+        )),
     )
     .await?;
     Ok(Json(webhook_in_scope(&app, &caller, &id).await?))
@@ -680,14 +701,17 @@ pub async fn delete_webhook(
     Path(id): Path<String>,
 ) -> ApiResult<axum::http::StatusCode> {
     let hook = webhook_in_scope(&app, &caller, &id).await?;
-    crate::alerts::delete_webhook(&app, &hook.id).await?;
-    app.audit(
-        caller.name(),
-        "webhook_delete",
-        "webhook",
+    crate::alerts::delete_webhook(
+        &app,
         &hook.id,
-        Some(serde_json::json!({"url": hook.url, "events": hook.events, "organisation": hook.organisation})),
-        None,
+        Some(&auth::entry(
+            caller.name(),
+            "webhook_delete",
+            "webhook",
+            &hook.id,
+            Some(serde_json::json!({"url": hook.url, "events": hook.events, "organisation": hook.organisation})),
+            None,
+        )),
     )
     .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use camtrace_store::{HistoryEntry, HistoryFilter, StoreError};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 
@@ -43,13 +42,7 @@ struct Resolver {
 
 impl Resolver {
     async fn new(app: &App) -> ApiResult<Self> {
-        let rows = sqlx::query("SELECT id, organisation FROM sites")
-            .fetch_all(app.pool())
-            .await?;
-        let sites = rows
-            .iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("organisation")?)))
-            .collect::<ApiResult<_>>()?;
+        let sites = app.store.site_organisations().await?;
         Ok(Resolver {
             sites,
             devices: None,
@@ -81,19 +74,8 @@ impl Resolver {
         ids.sort();
         ids.dedup();
         ids.retain(|d| !known.contains_key(d));
-        for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT d.id AS id, s.organisation AS org FROM devices d JOIN sites s ON s.id = d.site WHERE d.id IN ({})",
-                marks.join(", ")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id.clone());
-            }
-            for r in q.fetch_all(app.pool()).await? {
-                known.insert(r.try_get("id")?, r.try_get("org")?);
-            }
+        if !ids.is_empty() {
+            known.extend(app.store.device_organisations(Some(&ids)).await?);
         }
         Ok(())
     }
@@ -442,4 +424,69 @@ pub async fn verify_chain(app: &App) -> ApiResult<Verification> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+// ------------------------------------------------------------------ the access log
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccessQuery {
+    /// `login`, `login_failed`, `logout`, `export`, `quote_check`.
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    /// Entries after this sequence number (paging, oldest first).
+    pub after_seq: Option<i64>,
+    /// At most this many entries (default 1000, at most 100000).
+    pub limit: Option<i64>,
+}
+
+/// The access log with the result of checking its chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessLogPage {
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<camtrace_store::AccessEntry>,
+    /// Whether the whole access log (from the oldest entry retention kept) verifies.
+    pub ok: bool,
+    /// Entries checked, when `ok`.
+    pub verified: Option<u64>,
+    /// The first entry that does not verify, when not `ok`.
+    pub tampered_seq: Option<i64>,
+}
+
+/// The access log (sign-ins and failures, sign-outs, exports, quote checks), apart from the
+/// register history: central administrators only. Entries are kept for
+/// [`crate::ACCESS_LOG_RETENTION_DAYS`] days.
+#[utoipa::path(get, path = "/api/v1/access-log", params(AccessQuery),
+    responses((status = 200, body = AccessLogPage), (status = 403)))]
+pub async fn access_log(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<AccessQuery>,
+) -> ApiResult<Json<AccessLogPage>> {
+    if caller.access.central_role() != Some(Role::Admin) {
+        return Err(ApiError::forbidden(
+            "the access log is for central administrators",
+        ));
+    }
+    let entries = app
+        .store
+        .access_log(&camtrace_store::AccessFilter {
+            action: q.action,
+            actor: q.actor,
+            after_seq: q.after_seq,
+            newest_first: false,
+            limit: Some(q.limit.unwrap_or(1000).clamp(1, 100_000)),
+        })
+        .await?;
+    let (ok, verified, tampered_seq) = match app.store.verify_access_log().await {
+        Ok(n) => (true, Some(n), None),
+        Err(StoreError::Tamper(t)) => (false, None, Some(t.seq)),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(AccessLogPage {
+        entries,
+        ok,
+        verified,
+        tampered_seq,
+    }))
 }

@@ -15,10 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use camtrace_model::Waiver;
 use camtrace_policy::{Finding, Severity};
-use camtrace_store::WaiverFilter;
+use camtrace_store::{PlanRow, RequestDecision, WaiverFilter, WaiverRequestRecord};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 
@@ -129,17 +128,17 @@ pub async fn list_findings(
 #[utoipa::path(get, path = "/api/v1/reports/findings", params(FindingQuery, ("format" = Option<String>, Query, description = "csv (default) or json")), responses((status = 200, content_type = "text/csv")))]
 pub async fn findings_report(
     State(app): State<App>,
+    crate::extract::ClientAddr(addr): crate::extract::ClientAddr,
     caller: Caller,
     Query(q): Query<FindingQuery>,
     Query(fmt): Query<FormatQuery>,
 ) -> ApiResult<Response> {
     let f = scoped_findings(&app, &caller.access, &q).await?;
-    app.audit(
-        caller.name(),
+    app.access_record(
         "export",
-        "report",
-        "findings",
-        None,
+        caller.name(),
+        addr,
+        "report/findings",
         Some(serde_json::json!({"organisation": q.organisation, "site": q.site, "rows": f.len()})),
     )
     .await?;
@@ -182,6 +181,7 @@ pub struct EstateReportQuery {
 #[utoipa::path(get, path = "/api/v1/reports/estate", params(EstateReportQuery), responses((status = 200, content_type = "text/html")))]
 pub async fn estate_report(
     State(app): State<App>,
+    crate::extract::ClientAddr(addr): crate::extract::ClientAddr,
     caller: Caller,
     Query(q): Query<EstateReportQuery>,
 ) -> ApiResult<Response> {
@@ -220,12 +220,11 @@ pub async fn estate_report(
             )))
         }
     };
-    app.audit(
-        caller.name(),
+    app.access_record(
         "export",
-        "report",
-        "estate",
-        None,
+        caller.name(),
+        addr,
+        "report/estate",
         Some(serde_json::json!({"organisation": q.organisation, "format": format, "devices": input.devices.len(), "findings": input.findings.len()})),
     )
     .await?;
@@ -290,27 +289,15 @@ pub struct WaiverQuery {
 
 /// Device id → organisation id for every device (one query).
 pub async fn device_orgs(app: &App) -> ApiResult<HashMap<String, String>> {
-    let rows = sqlx::query(
-        "SELECT d.id AS id, s.organisation AS org FROM devices d JOIN sites s ON s.id = d.site",
-    )
-    .fetch_all(app.pool())
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("org")?)))
-        .collect()
+    Ok(app.store.device_organisations(None).await?)
 }
 
 async fn device_org(app: &App, device: &str) -> ApiResult<Option<String>> {
-    let r = sqlx::query(
-        "SELECT s.organisation AS org FROM devices d JOIN sites s ON s.id = d.site WHERE d.id = $1",
-    )
-    .bind(device.to_string())
-    .fetch_optional(app.pool())
-    .await?;
-    Ok(match r {
-        Some(r) => Some(r.try_get("org")?),
-        None => None,
-    })
+    Ok(app
+        .store
+        .device_organisations(Some(&[device.to_string()]))
+        .await?
+        .remove(device))
 }
 
 pub async fn scoped_waivers(app: &App, access: &Access, q: &WaiverQuery) -> ApiResult<Vec<Waiver>> {
@@ -419,32 +406,25 @@ pub struct WaiverRequest {
     pub organisation: Option<String>,
 }
 
-fn row_request(r: &sqlx::any::AnyRow) -> ApiResult<WaiverRequest> {
-    let exp: String = r.try_get("expires_on")?;
-    Ok(WaiverRequest {
-        id: r.try_get("id")?,
-        device_id: r.try_get("device_id")?,
-        rule_id: r.try_get("rule_id")?,
-        reason: r.try_get("reason")?,
-        expires_on: exp
-            .parse()
-            .map_err(|_| ApiError::Internal(format!("stored date `{exp}`")))?,
-        requested_by: r.try_get("requested_by")?,
-        requested_at: r.try_get("requested_at")?,
-        status: r.try_get("status")?,
-        decided_by: r.try_get("decided_by")?,
-        decided_at: r.try_get("decided_at")?,
-        decision_note: r.try_get("decision_note")?,
+fn from_record(r: WaiverRequestRecord) -> WaiverRequest {
+    WaiverRequest {
+        id: r.id,
+        device_id: r.device_id,
+        rule_id: r.rule_id,
+        reason: r.reason,
+        expires_on: r.expires_on,
+        requested_by: r.requested_by,
+        requested_at: r.requested_at,
+        status: r.status,
+        decided_by: r.decided_by,
+        decided_at: r.decided_at,
+        decision_note: r.decision_note,
         organisation: None,
-    })
+    }
 }
 
 pub async fn get_request(app: &App, id: &str) -> ApiResult<Option<WaiverRequest>> {
-    let r = sqlx::query("SELECT * FROM waiver_requests WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(app.pool())
-        .await?;
-    r.as_ref().map(row_request).transpose()
+    Ok(app.store.get_waiver_request(id).await?.map(from_record))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -461,13 +441,11 @@ pub async fn scoped_requests(
     access: &Access,
     status: Option<&str>,
 ) -> ApiResult<Vec<WaiverRequest>> {
-    let rows = sqlx::query("SELECT * FROM waiver_requests ORDER BY requested_at DESC")
-        .fetch_all(app.pool())
-        .await?;
+    let rows = app.store.list_waiver_requests().await?;
     let orgs = device_orgs(app).await?;
     let mut out = Vec::new();
-    for r in &rows {
-        let mut w = row_request(r)?;
+    for r in rows {
+        let mut w = from_record(r);
         if status.is_some_and(|s| s != w.status) {
             continue;
         }
@@ -538,25 +516,31 @@ pub async fn create_request(
         decision_note: None,
         organisation: Some(site.organisation.clone()),
     };
-    sqlx::query("INSERT INTO waiver_requests (id, device_id, rule_id, reason, expires_on, requested_by, requested_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')")
-        .bind(w.id.clone())
-        .bind(w.device_id.clone())
-        .bind(w.rule_id.clone())
-        .bind(w.reason.clone())
-        .bind(w.expires_on.to_string())
-        .bind(w.requested_by.clone())
-        .bind(w.requested_at.clone())
-        .execute(app.pool())
+    app.store
+        .create_waiver_request(
+            &WaiverRequestRecord {
+                id: w.id.clone(),
+                device_id: w.device_id.clone(),
+                rule_id: w.rule_id.clone(),
+                reason: w.reason.clone(),
+                expires_on: w.expires_on,
+                requested_by: w.requested_by.clone(),
+                requested_at: w.requested_at.clone(),
+                status: w.status.clone(),
+                decided_by: None,
+                decided_at: None,
+                decision_note: None,
+            },
+            &auth::entry(
+                caller.name(),
+                "waiver_request",
+                "waiver_request",
+                &w.id,
+                None,
+                Some(super::to_json(&w)?),
+            ),
+        )
         .await?;
-    app.audit(
-        caller.name(),
-        "waiver_request",
-        "waiver_request",
-        &w.id,
-        None,
-        Some(super::to_json(&w)?),
-    )
-    .await?;
     Ok(w)
 }
 
@@ -616,52 +600,47 @@ pub async fn decide(
     let before = super::to_json(&req)?;
     let now = camtrace_store::now_rfc3339();
     let status = if d.approve { "approved" } else { "rejected" };
-    let updated = sqlx::query("UPDATE waiver_requests SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4 WHERE id = $5 AND status = 'pending'")
-        .bind(status.to_string())
-        .bind(caller.name().to_string())
-        .bind(now.clone())
-        .bind(note.clone())
-        .bind(id.to_string())
-        .execute(app.pool())
-        .await?;
-    if updated.rows_affected() != 1 {
-        return Err(ApiError::Conflict(format!(
-            "waiver request `{id}` was decided meanwhile"
-        )));
-    }
-    if d.approve {
-        let waiver = Waiver {
-            id: format!("w-{id}"),
-            device_id: req.device_id.clone(),
-            rule_id: req.rule_id.clone(),
-            reason: req.reason.clone(),
-            approver: caller.name().to_string(),
-            created_at: now.clone(),
-            expires_on: req.expires_on,
-            revoked_at: None,
-            revoked_by: None,
-            revoke_reason: None,
-        };
-        app.store.add_waiver(&waiver, caller.name()).await?;
-    }
+    let waiver = d.approve.then(|| Waiver {
+        id: format!("w-{id}"),
+        device_id: req.device_id.clone(),
+        rule_id: req.rule_id.clone(),
+        reason: req.reason.clone(),
+        approver: caller.name().to_string(),
+        created_at: now.clone(),
+        expires_on: req.expires_on,
+        revoked_at: None,
+        revoked_by: None,
+        revoke_reason: None,
+    });
     req.status = status.into();
     req.decided_by = Some(caller.name().to_string());
-    req.decided_at = Some(now);
-    req.decision_note = note;
+    req.decided_at = Some(now.clone());
+    req.decision_note = note.clone();
     req.organisation = Some(org);
-    app.audit(
-        caller.name(),
-        if d.approve {
-            "waiver_approve"
-        } else {
-            "waiver_reject"
-        },
-        "waiver_request",
-        id,
-        Some(before),
-        Some(super::to_json(&req)?),
-    )
-    .await?;
+    // The request's update, the waiver (with its own entry) and the decision's entry: one
+    // transaction in the store, so a failure leaves the request pending and nothing else.
+    app.store
+        .decide_waiver_request(&RequestDecision {
+            request_id: id.to_string(),
+            status: status.to_string(),
+            decided_by: caller.name().to_string(),
+            decided_at: now,
+            note,
+            waiver,
+            history: auth::entry(
+                caller.name(),
+                if d.approve {
+                    "waiver_approve"
+                } else {
+                    "waiver_reject"
+                },
+                "waiver_request",
+                id,
+                Some(before),
+                Some(super::to_json(&req)?),
+            ),
+        })
+        .await?;
     Ok(req)
 }
 
@@ -773,31 +752,31 @@ fn parse_body(body: &str) -> ApiResult<PlanBody> {
     }
 }
 
-fn row_plan(r: &sqlx::any::AnyRow) -> ApiResult<PlanRecord> {
-    let body: String = r.try_get("body")?;
-    let body = parse_body(&body)?;
-    let due: Option<String> = r.try_get("due_on")?;
+fn plan_from_row(r: PlanRow) -> ApiResult<PlanRecord> {
+    let body = parse_body(&r.body)?;
     Ok(PlanRecord {
-        id: r.try_get("id")?,
-        organisation: r.try_get("organisation")?,
-        title: r.try_get("title")?,
+        id: r.id,
+        organisation: r.organisation,
+        title: r.title,
         actions: body.actions,
         waiting: body.waiting,
         summary: body.summary,
-        status: r.try_get("status")?,
-        due_on: due.and_then(|d| d.parse().ok()),
-        created_by: r.try_get("created_by")?,
-        created_at: r.try_get("created_at")?,
-        decided_by: r.try_get("decided_by")?,
-        decided_at: r.try_get("decided_at")?,
+        status: r.status,
+        due_on: r.due_on,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        decided_by: r.decided_by,
+        decided_at: r.decided_at,
     })
 }
 
 pub async fn all_plans(app: &App) -> ApiResult<Vec<PlanRecord>> {
-    let rows = sqlx::query("SELECT * FROM plans ORDER BY created_at DESC")
-        .fetch_all(app.pool())
-        .await?;
-    rows.iter().map(row_plan).collect()
+    app.store
+        .list_plans()
+        .await?
+        .into_iter()
+        .map(plan_from_row)
+        .collect()
 }
 
 pub async fn scoped_plans(app: &App, access: &Access) -> ApiResult<Vec<PlanRecord>> {
@@ -818,12 +797,12 @@ pub async fn list_plans(
 }
 
 pub async fn plan_by_id(app: &App, access: &Access, id: &str) -> ApiResult<PlanRecord> {
-    let r = sqlx::query("SELECT * FROM plans WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(app.pool())
+    let r = app
+        .store
+        .get_plan(id)
         .await?
         .ok_or_else(|| ApiError::not_found("plan", id))?;
-    let p = row_plan(&r)?;
+    let p = plan_from_row(r)?;
     access.require(&p.organisation, Role::Viewer, &format!("plan `{id}`"))?;
     Ok(p)
 }
@@ -1002,32 +981,36 @@ pub async fn draft_plan(app: &App, caller: &Caller, body: &NewPlan) -> ApiResult
         decided_by: None,
         decided_at: None,
     };
-    sqlx::query("INSERT INTO plans (id, organisation, title, body, status, due_on, created_by, created_at) VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7)")
-        .bind(p.id.clone())
-        .bind(p.organisation.clone())
-        .bind(p.title.clone())
-        .bind(
-            serde_json::to_string(&PlanBody {
-                actions: p.actions.clone(),
-                waiting: p.waiting.clone(),
-                summary: p.summary.clone(),
-            })
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    let body_json = serde_json::to_string(&PlanBody {
+        actions: p.actions.clone(),
+        waiting: p.waiting.clone(),
+        summary: p.summary.clone(),
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.store
+        .create_plan(
+            &PlanRow {
+                id: p.id.clone(),
+                organisation: p.organisation.clone(),
+                title: p.title.clone(),
+                body: body_json,
+                status: p.status.clone(),
+                due_on: p.due_on,
+                created_by: p.created_by.clone(),
+                created_at: p.created_at.clone(),
+                decided_by: None,
+                decided_at: None,
+            },
+            &auth::entry(
+                caller.name(),
+                "plan_create",
+                "plan",
+                &p.id,
+                None,
+                Some(serde_json::json!({"organisation": p.organisation, "title": p.title, "actions": p.actions.len(), "waiting": p.waiting.len(), "due_on": p.due_on, "budget": p.summary.as_ref().and_then(|s| s.budget), "total_cost": p.summary.as_ref().map(|s| s.total_cost)})),
+            ),
         )
-        .bind(p.due_on.map(|d| d.to_string()))
-        .bind(p.created_by.clone())
-        .bind(p.created_at.clone())
-        .execute(app.pool())
         .await?;
-    app.audit(
-        caller.name(),
-        "plan_create",
-        "plan",
-        &p.id,
-        None,
-        Some(serde_json::json!({"organisation": p.organisation, "title": p.title, "actions": p.actions.len(), "waiting": p.waiting.len(), "due_on": p.due_on, "budget": p.summary.as_ref().and_then(|s| s.budget), "total_cost": p.summary.as_ref().map(|s| s.total_cost)})),
-    )
-    .await?;
     Ok(p)
 }
 
@@ -1063,34 +1046,29 @@ pub async fn decide_plan_inner(
     }
     let status = if d.approve { "approved" } else { "rejected" };
     let now = camtrace_store::now_rfc3339();
-    let n = sqlx::query("UPDATE plans SET status = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND status = 'draft'")
-        .bind(status.to_string())
-        .bind(caller.name().to_string())
-        .bind(now.clone())
-        .bind(id.to_string())
-        .execute(app.pool())
+    app.store
+        .decide_plan(
+            id,
+            status,
+            caller.name(),
+            &now,
+            &auth::entry(
+                caller.name(),
+                if d.approve {
+                    "plan_approve"
+                } else {
+                    "plan_reject"
+                },
+                "plan",
+                id,
+                Some(serde_json::json!({"status": "draft", "organisation": p.organisation})),
+                Some(serde_json::json!({"status": status, "organisation": p.organisation, "note": d.note})),
+            ),
+        )
         .await?;
-    if n.rows_affected() != 1 {
-        return Err(ApiError::Conflict(format!(
-            "plan `{id}` was decided meanwhile"
-        )));
-    }
     p.status = status.into();
     p.decided_by = Some(caller.name().to_string());
     p.decided_at = Some(now);
-    app.audit(
-        caller.name(),
-        if d.approve {
-            "plan_approve"
-        } else {
-            "plan_reject"
-        },
-        "plan",
-        id,
-        Some(serde_json::json!({"status": "draft", "organisation": p.organisation})),
-        Some(serde_json::json!({"status": status, "organisation": p.organisation, "note": d.note})),
-    )
-    .await?;
     Ok(p)
 }
 

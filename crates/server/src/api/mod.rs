@@ -23,6 +23,7 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/auth/login", post(admin::login))
         .route("/auth/logout", post(admin::logout))
+        .route("/access-log", get(auditlog::access_log))
         .route("/me", get(admin::me))
         .route("/me/password", post(admin::change_password))
         .route("/users", get(admin::list_users).post(admin::create_user))
@@ -172,11 +173,11 @@ pub fn to_json<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
         decisions::list_requests, decisions::request_waiver, decisions::decide_request,
         decisions::list_plans, decisions::create_plan, decisions::get_plan,
         decisions::decide_plan, decisions::findings_report, decisions::estate_report, decisions::check_quote,
-        auditlog::export, auditlog::verify, crate::metrics::render,
+        auditlog::export, auditlog::verify, auditlog::access_log, crate::metrics::render,
     ),
     components(schemas(
         Page, import::FileImport, crate::auth::Role, crate::auth::TokenScope, crate::auth::User, crate::auth::Grant,
-        crate::auth::ApiToken,
+        crate::auth::ApiToken, auditlog::AccessLogPage,
     )),
     tags((name = "camtrace"))
 )]

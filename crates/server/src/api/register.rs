@@ -12,7 +12,6 @@ use axum::Json;
 use camtrace_model::{Device, DeviceStatus, NetworkSegment, Organisation, Site, Zone};
 use camtrace_store::{EstateFilter, HistoryFilter, ObservationFilter, RegisterBatch, SiteFilter};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use std::collections::{BTreeSet, HashMap};
 use utoipa::{IntoParams, ToSchema};
 
@@ -280,12 +279,7 @@ pub struct SiteScoped {
 
 /// Site id → organisation id for every site.
 async fn site_orgs(app: &App) -> ApiResult<HashMap<String, String>> {
-    let rows = sqlx::query("SELECT id, organisation FROM sites")
-        .fetch_all(app.pool())
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("organisation")?)))
-        .collect()
+    Ok(app.store.site_organisations().await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/zones", params(SiteScoped), responses((status = 200, body = Page)))]
@@ -414,14 +408,6 @@ pub async fn device_page(
         .limit
         .unwrap_or(super::DEFAULT_LIMIT)
         .clamp(1, super::MAX_LIMIT) as i64;
-    let mut args: Vec<String> = Vec::new();
-    let mut arg = |v: String| {
-        args.push(v);
-        format!("${}", args.len())
-    };
-    let mut sql = String::from(
-        "SELECT d.id AS id, d.site AS site, d.zone AS zone, d.network AS network, d.brand AS brand, d.maker AS maker, d.model AS model, d.firmware AS firmware, d.class AS class, d.mac AS mac, d.addresses AS addresses, d.status AS status, d.install_date AS install_date, d.scheduled_upgrade AS scheduled_upgrade, d.cost_device AS cost_device, d.cost_labour AS cost_labour, d.confidence AS confidence, d.notes AS notes FROM devices d CROSS JOIN sites s WHERE s.id = d.site",
-    );
     // The readable organisations (all of them for a central role).
     let scope: BTreeSet<String> = match &q.organisation {
         Some(root) => access
@@ -431,103 +417,36 @@ pub async fn device_page(
             .collect(),
         None => access.readable(),
     };
-    if !access.is_central() || q.organisation.is_some() {
-        if scope.is_empty() {
-            return Ok((Vec::new(), None));
-        }
-        let ps: Vec<String> = scope.iter().map(|o| arg(o.clone())).collect();
-        sql.push_str(&format!(" AND s.organisation IN ({})", ps.join(", ")));
+    let organisations = (!access.is_central() || q.organisation.is_some())
+        .then(|| scope.into_iter().collect::<Vec<_>>());
+    if q.q.as_ref().is_some_and(|n| n.len() > 200) {
+        return Err(ApiError::bad("q: at most 200 characters"));
     }
-    if let Some(s) = &q.site {
-        sql.push_str(&format!(" AND d.site = {}", arg(s.clone())));
-    }
-    if let Some(m) = &q.maker {
-        sql.push_str(&format!(" AND LOWER(d.maker) = {}", arg(m.to_lowercase())));
-    }
-    if let Some(b) = &q.brand {
-        sql.push_str(&format!(" AND LOWER(d.brand) = {}", arg(b.to_lowercase())));
-    }
-    if let Some(c) = &q.class {
-        sql.push_str(&format!(" AND d.class = {}", arg(c.to_lowercase())));
-    }
-    if let Some(st) = &q.status {
-        let st: DeviceStatus = st.parse().map_err(ApiError::BadRequest)?;
-        sql.push_str(&format!(" AND d.status = {}", arg(st.as_str().into())));
-    }
-    match q.sensitive {
-        Some(true) => sql.push_str(
-            " AND (s.secret_or_above + s.dv_significant + s.ministerial_use + s.socpa_2005) > 0",
-        ),
-        Some(false) => sql.push_str(
-            " AND (s.secret_or_above + s.dv_significant + s.ministerial_use + s.socpa_2005) = 0",
-        ),
-        None => {}
-    }
-    if let Some(needle) = q.q.as_deref().filter(|n| !n.is_empty()) {
-        if needle.len() > 200 {
-            return Err(ApiError::bad("q: at most 200 characters"));
-        }
-        let like = format!("%{}%", needle.to_lowercase().replace(['%', '_'], ""));
-        let p = arg(like);
-        sql.push_str(&format!(
-            " AND (LOWER(d.id) LIKE {p} OR LOWER(COALESCE(d.model, '')) LIKE {p} OR LOWER(COALESCE(d.mac, '')) LIKE {p} OR LOWER(d.addresses) LIKE {p})"
-        ));
-    }
-    if let Some(c) = &q.cursor {
-        sql.push_str(&format!(" AND d.id > {}", arg(c.clone())));
-    }
-    sql.push_str(&format!(" ORDER BY d.id LIMIT {}", limit + 1));
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for a in args {
-        query = query.bind(a);
-    }
-    let rows = query.fetch_all(app.pool()).await?;
-    let mut devices = rows.iter().map(row_device).collect::<ApiResult<Vec<_>>>()?;
-    let more = devices.len() as i64 > limit;
-    devices.truncate(limit as usize);
+    let status = match &q.status {
+        Some(st) => Some(st.parse::<DeviceStatus>().map_err(ApiError::BadRequest)?),
+        None => None,
+    };
+    let (devices, more) = app
+        .store
+        .device_page(&camtrace_store::DevicePageQuery {
+            organisations,
+            site: q.site.clone(),
+            maker: q.maker.clone(),
+            brand: q.brand.clone(),
+            class: q.class.clone(),
+            status,
+            sensitive: q.sensitive,
+            text: q.q.clone(),
+            after_id: q.cursor.clone(),
+            limit,
+        })
+        .await?;
     let next = if more {
         devices.last().map(|d| d.id.clone())
     } else {
         None
     };
     Ok((devices, next))
-}
-
-/// A device row of the store's `devices` table (one query per page instead of one per device).
-fn row_device(r: &sqlx::any::AnyRow) -> ApiResult<Device> {
-    let bad = |what: &str, e: String| ApiError::Internal(format!("stored device {what}: {e}"));
-    let addresses: String = r.try_get("addresses")?;
-    let class: String = r.try_get("class")?;
-    let status: String = r.try_get("status")?;
-    let date = |col: &str| -> ApiResult<Option<chrono::NaiveDate>> {
-        let v: Option<String> = r.try_get(col)?;
-        v.filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse()
-                    .map_err(|e: chrono::ParseError| bad(col, e.to_string()))
-            })
-            .transpose()
-    };
-    Ok(Device {
-        id: r.try_get("id")?,
-        site: r.try_get("site")?,
-        zone: r.try_get("zone")?,
-        network: r.try_get("network")?,
-        brand: r.try_get("brand")?,
-        maker: r.try_get("maker")?,
-        model: r.try_get("model")?,
-        firmware: r.try_get("firmware")?,
-        class: class.parse().map_err(|e: String| bad("class", e))?,
-        mac: r.try_get("mac")?,
-        addresses: serde_json::from_str(&addresses).map_err(|e| bad("addresses", e.to_string()))?,
-        status: status.parse().map_err(|e: String| bad("status", e))?,
-        install_date: date("install_date")?,
-        scheduled_upgrade: date("scheduled_upgrade")?,
-        cost_device: r.try_get("cost_device")?,
-        cost_labour: r.try_get("cost_labour")?,
-        confidence: r.try_get("confidence")?,
-        notes: r.try_get("notes")?,
-    })
 }
 
 #[utoipa::path(get, path = "/api/v1/devices", params(DeviceQuery), responses((status = 200, body = Page)))]

@@ -14,7 +14,6 @@ use camtrace_server::{App, ServerConfig};
 use camtrace_store::RegisterBatch;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use sqlx::Executor;
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -41,47 +40,7 @@ pub fn test_config() -> ServerConfig {
 
 /// A new, empty PostgreSQL database on the test server, or `None` (with a printed reason).
 pub async fn fresh_postgres(tag: &str) -> Option<String> {
-    let base = match std::env::var("CAMTRACE_TEST_POSTGRES") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            if require_all() {
-                panic!("CAMTRACE_TEST_REQUIRE_ALL=1 but CAMTRACE_TEST_POSTGRES is not set (scripts/start-postgres.sh prints one)");
-            }
-            eprintln!("skipping the PostgreSQL run: CAMTRACE_TEST_POSTGRES is not set");
-            return None;
-        }
-    };
-    sqlx::any::install_default_drivers();
-    let pool = match sqlx::AnyPool::connect(&base).await {
-        Ok(p) => p,
-        Err(e) => {
-            if require_all() {
-                panic!("cannot connect to CAMTRACE_TEST_POSTGRES: {e}");
-            }
-            eprintln!("skipping the PostgreSQL run: cannot connect: {e}");
-            return None;
-        }
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() % 1_000_000_000)
-        .unwrap_or(0);
-    let name = format!("ct_srv_{tag}_{}_{nanos}", std::process::id());
-    pool.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create database");
-    pool.close().await;
-    let (head, query) = match base.split_once('?') {
-        Some((h, q)) => (h.to_string(), Some(q.to_string())),
-        None => (base.clone(), None),
-    };
-    let cut = head.rfind('/').expect("database URL has a path");
-    let mut url = format!("{}/{}", &head[..cut], name);
-    if let Some(q) = query {
-        url.push('?');
-        url.push_str(&q);
-    }
-    Some(url)
+    camtrace_store::testing::fresh_postgres(&format!("srv_{tag}")).await
 }
 
 pub async fn app_on(url: &str) -> App {
@@ -236,7 +195,7 @@ pub async fn fixture(app: App) -> Fixture {
     ];
     for (name, central, grant) in users {
         let u = auth::create_user(
-            app.pool(),
+            &*app.store,
             name,
             &format!("{name}-password-123"),
             central,
@@ -245,7 +204,7 @@ pub async fn fixture(app: App) -> Fixture {
         .await
         .expect("user");
         if let Some((o, r)) = grant {
-            auth::set_grant(app.pool(), &u.id, o, Some(r), "test")
+            auth::set_grant(&*app.store, &u.id, o, Some(r), "test")
                 .await
                 .expect("grant");
         }
@@ -359,7 +318,7 @@ pub async fn new_token(
     scope: TokenScope,
     valid: chrono::Duration,
 ) -> String {
-    auth::create_token(app.pool(), user_id, name, scope, valid)
+    auth::create_token(&*app.store, user_id, name, scope, valid)
         .await
         .expect("token")
         .0
