@@ -61,6 +61,8 @@ pub struct AppState {
     pub login_throttle: throttle::LoginThrottle,
     /// The dashboard's incremental hash-chain verification (checkpoint in memory).
     pub chain_verifier: api::auditlog::ChainVerifier,
+    /// Held while a full check of the chain runs (`audit/verify?full=true`): one at a time.
+    pub full_verify: tokio::sync::Mutex<()>,
 }
 
 /// What happened in an [`App::access_event`].
@@ -162,6 +164,7 @@ impl App {
             password_cost,
             login_throttle: Default::default(),
             chain_verifier: Default::default(),
+            full_verify: Default::default(),
         }))
     }
 

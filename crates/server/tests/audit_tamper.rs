@@ -26,6 +26,12 @@ async fn tamper(app: camtrace_server::App) {
         .json();
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["tampered_seq"], 3, "{v}");
+    // The full check at once finds the same entry.
+    let v = get(&f.app, "/api/v1/audit/verify?full=true", f.token("root"))
+        .await
+        .json();
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["tampered_seq"], 3, "{v}");
 
     // The dashboard says so too.
     let cookie = session_cookie(&login(&f.app, "root", &password("root")).await);

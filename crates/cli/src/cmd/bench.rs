@@ -645,7 +645,9 @@ mod tests {
         assert!(h["127.60.0.5"]
             .iter()
             .any(|s| s.contains("Hikvision IPCam")));
-        assert!(h["127.60.0.5"].iter().any(|s| s.contains("hikvision ipcam")));
+        assert!(h["127.60.0.5"]
+            .iter()
+            .any(|s| s.contains("hikvision ipcam")));
         // A host with nothing open says nothing.
         assert!(!h.contains_key("127.60.0.6"));
         assert!(parse_nmap_xml("<not xml").is_err());
