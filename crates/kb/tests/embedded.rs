@@ -353,8 +353,14 @@ fn list_memberships_match_the_facts() {
     assert!(!on("hikvision", "2025-06-26").contains(&"ca-ica-2025".to_string()));
     // The FY2025 NDAA s. 1709 entities joined the Covered List on 22 Dec 2025 (Pillsbury).
     for c in ["dji", "autel-robotics"] {
-        assert!(!on(c, "2025-12-21").contains(&"fcc-covered".to_string()), "{c}");
-        assert!(on(c, "2025-12-22").contains(&"fcc-covered".to_string()), "{c}");
+        assert!(
+            !on(c, "2025-12-21").contains(&"fcc-covered".to_string()),
+            "{c}"
+        );
+        assert!(
+            on(c, "2025-12-22").contains(&"fcc-covered".to_string()),
+            "{c}"
+        );
     }
     let dahua = on("dahua", "2026-11-28");
     for l in [
