@@ -12,7 +12,8 @@
 //!   says so; nothing is discarded.
 
 pub mod config;
-pub mod outbox;
+/// The outbox lives in the store crate, which owns every SQL query.
+pub use camtrace_store::outbox;
 
 pub use config::AgentConfig;
 pub use outbox::{batch_id, Batch, Depth, Outbox, Put};
@@ -21,8 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Largest batch sent (the server accepts up to 8 MiB).
-pub const MAX_BATCH_BYTES: usize = 4 << 20;
+pub use outbox::MAX_BATCH_BYTES;
 /// The agent's version, reported to the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -33,9 +33,7 @@ pub enum AgentError {
     #[error("credential file {path}: {reason}")]
     Credential { path: PathBuf, reason: String },
     #[error("outbox: {0}")]
-    Outbox(String),
-    #[error("outbox: {0}")]
-    Db(#[from] sqlx::Error),
+    Outbox(#[from] camtrace_store::outbox::OutboxError),
     #[error("scan: {0}")]
     Scan(String),
     /// No server could be reached, or every one answered with a server error.
@@ -508,7 +506,7 @@ impl Agent {
                 next_scan = now + schedule;
                 match self.scan_once().await {
                     Ok(_) => {}
-                    Err(e @ AgentError::Db(_)) | Err(e @ AgentError::Outbox(_)) => return Err(e),
+                    Err(e @ AgentError::Outbox(_)) => return Err(e),
                     Err(e) => tracing::error!("scan failed: {e}"),
                 }
                 next_push = now;

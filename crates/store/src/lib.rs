@@ -16,6 +16,7 @@ pub mod agents;
 mod history;
 pub mod lookups;
 mod migrate;
+pub mod outbox;
 pub mod reconcile;
 pub mod requests;
 mod sql;

@@ -3,10 +3,22 @@
 //! batch either absent (never written: the scan is simply redone) or present (sent again: the
 //! server stores a batch once, by id).
 
-use crate::AgentError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
+
+/// Largest batch an agent sends (the server accepts up to 8 MiB).
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// Why the outbox could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// Its file or directory could not be created or opened.
+    #[error("{0}")]
+    Open(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
 
 /// One batch waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +62,10 @@ pub fn batch_id(body: &[u8]) -> String {
 
 impl Outbox {
     /// Open (creating) the outbox at `path` with a cap of `cap` bytes of batch content.
-    pub async fn open(path: &Path, cap: u64) -> Result<Outbox, AgentError> {
+    pub async fn open(path: &Path, cap: u64) -> Result<Outbox, OutboxError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| AgentError::Outbox(format!("{}: {e}", dir.display())))?;
+                .map_err(|e| OutboxError::Open(format!("{}: {e}", dir.display())))?;
         }
         let opts = SqliteConnectOptions::new()
             .filename(path)
@@ -65,7 +77,7 @@ impl Outbox {
             .max_connections(1)
             .connect_with(opts)
             .await
-            .map_err(|e| AgentError::Outbox(format!("{}: {e}", path.display())))?;
+            .map_err(|e| OutboxError::Open(format!("{}: {e}", path.display())))?;
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY NOT NULL, site TEXT NOT NULL, created_at TEXT NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)",
         )
@@ -79,7 +91,7 @@ impl Outbox {
     }
 
     /// Write a batch (durably) unless it is there already or the cap would be exceeded.
-    pub async fn put(&self, site: &str, body: &[u8]) -> Result<Put, AgentError> {
+    pub async fn put(&self, site: &str, body: &[u8]) -> Result<Put, OutboxError> {
         let id = batch_id(body);
         let mut tx = self.pool.begin().await?;
         let there: Option<i64> = sqlx::query_scalar("SELECT 1 FROM batches WHERE id = $1")
@@ -108,22 +120,22 @@ impl Outbox {
     }
 
     /// Whether a batch of `extra` bytes would still fit.
-    pub async fn has_room(&self, extra: u64) -> Result<bool, AgentError> {
+    pub async fn has_room(&self, extra: u64) -> Result<bool, OutboxError> {
         Ok(self.depth().await?.bytes as u64 + extra <= self.cap)
     }
 
     /// Room kept free for a scan's batches: a quarter of the cap, at most 4 MiB.
     pub fn reserve(&self) -> u64 {
-        (self.cap / 4).min(crate::MAX_BATCH_BYTES as u64)
+        (self.cap / 4).min(MAX_BATCH_BYTES as u64)
     }
 
     /// Full: less than [`reserve`](Self::reserve) is free, so no scan is started.
-    pub async fn is_full(&self) -> Result<bool, AgentError> {
+    pub async fn is_full(&self) -> Result<bool, OutboxError> {
         Ok(!self.has_room(self.reserve()).await?)
     }
 
     /// The oldest waiting batch.
-    pub async fn oldest(&self) -> Result<Option<Batch>, AgentError> {
+    pub async fn oldest(&self) -> Result<Option<Batch>, OutboxError> {
         let row = sqlx::query(
             "SELECT id, site, created_at, body, attempts FROM batches ORDER BY created_at, id LIMIT 1",
         )
@@ -142,7 +154,7 @@ impl Outbox {
     }
 
     /// The server acknowledged the batch: forget it.
-    pub async fn delete(&self, id: &str) -> Result<(), AgentError> {
+    pub async fn delete(&self, id: &str) -> Result<(), OutboxError> {
         sqlx::query("DELETE FROM batches WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
@@ -151,7 +163,7 @@ impl Outbox {
     }
 
     /// A delivery attempt failed (the batch stays).
-    pub async fn failed(&self, id: &str, error: &str) -> Result<(), AgentError> {
+    pub async fn failed(&self, id: &str, error: &str) -> Result<(), OutboxError> {
         sqlx::query("UPDATE batches SET attempts = attempts + 1, last_error = $1 WHERE id = $2")
             .bind(error.chars().take(500).collect::<String>())
             .bind(id)
@@ -160,7 +172,7 @@ impl Outbox {
         Ok(())
     }
 
-    pub async fn depth(&self) -> Result<Depth, AgentError> {
+    pub async fn depth(&self) -> Result<Depth, OutboxError> {
         let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM batches")
             .fetch_one(&self.pool)
             .await?;
