@@ -69,7 +69,7 @@ pub enum CallerCredential {
 }
 
 /// The caller behind a session or token hash, read in one round trip: the user with every
-/// grant, the credential, and the register's revision ([`crate::Store::register_revision`]) at
+/// grant, the credential, and the register's revision ([`crate::lookups::Lookups::register_revision`]) at
 /// that moment. The server checks expiry, revocation and whether the user is disabled.
 #[derive(Debug, Clone)]
 pub struct CallerRecord {
