@@ -269,8 +269,28 @@ pub fn reconcile(
         let reg_maker = register_maker(d);
         for s in ev {
             let ident = &s.identification;
-            if let (Some(want), Some(got)) = (&reg_maker, &ident.maker) {
-                if !want.eq_ignore_ascii_case(&got.id) {
+            // A maker that rests on the brand alone was dated by the device's first sighting;
+            // read the brand again at this register device's own date (install date first), as
+            // the register's side is, so a Lorex installed in 2020 is not a "mismatch" for
+            // having been seen after Lorex's sale.
+            let observed = if ident.maker_from_brand {
+                ident
+                    .brand
+                    .as_ref()
+                    .and_then(|b| {
+                        register_maker(&Device {
+                            maker: None,
+                            brand: Some(b.id.clone()),
+                            model: ident.model.clone(),
+                            ..(*d).clone()
+                        })
+                    })
+                    .or_else(|| ident.maker.as_ref().map(|m| m.id.clone()))
+            } else {
+                ident.maker.as_ref().map(|m| m.id.clone())
+            };
+            if let (Some(want), Some(got)) = (&reg_maker, &observed) {
+                if !want.eq_ignore_ascii_case(got) {
                     let said = match (&d.brand, &d.model) {
                         (Some(b), Some(m)) => format!("{b} {m}"),
                         (Some(b), None) => b.clone(),
@@ -286,7 +306,7 @@ pub fn reconcile(
                         } else {
                             format!("{said} (maker {want})")
                         },
-                        observed: got.id.clone(),
+                        observed: got.clone(),
                         confidence: ident.confidence,
                         evidence: evidence_summary(s),
                     });
@@ -453,6 +473,67 @@ mod tests {
             seen_at: at.into(),
             identification: i,
         }
+    }
+
+    /// Issue 13: a maker read from the brand alone is read again at the register device's own
+    /// date before it is compared: a Lorex installed in 2020 (Dahua then), identified from its
+    /// brand after the 2022 sale (Skywatch now), is no mismatch; the same brand installed in
+    /// 2024 against a register that says Dahua is.
+    #[test]
+    fn a_maker_from_the_brand_is_compared_at_the_devices_own_date() {
+        let mut old = dev("cam-1", "Lorex", "44:19:b6:00:00:10", "192.0.2.10");
+        old.install_date = chrono::NaiveDate::from_ymd_opt(2020, 6, 1);
+        let mut new = dev("cam-2", "Lorex", "44:19:b6:00:00:11", "192.0.2.11");
+        new.install_date = chrono::NaiveDate::from_ymd_opt(2024, 6, 1);
+        new.maker = Some("dahua".into());
+        let mut a = seen(
+            "192.0.2.10",
+            "skywatch",
+            None,
+            Some("cam-1"),
+            "2026-11-01T00:00:00Z",
+        );
+        let mut b = seen(
+            "192.0.2.11",
+            "skywatch",
+            None,
+            Some("cam-2"),
+            "2026-11-01T00:00:00Z",
+        );
+        for s in [&mut a, &mut b] {
+            s.identification.maker_from_brand = true;
+            s.identification.brand = Some(camtrace_model::NamedRef {
+                id: "lorex".into(),
+                name: "Lorex".into(),
+            });
+        }
+        let estate = Estate {
+            devices: vec![old, new],
+            identifications: vec![a, b],
+            ..Default::default()
+        };
+        // The knowledge base's rule, in small: Lorex was Dahua's from 2018 to 24 Nov 2022.
+        let maker = |d: &Device| {
+            if let Some(m) = &d.maker {
+                return Some(m.clone());
+            }
+            let sold = chrono::NaiveDate::from_ymd_opt(2022, 11, 24).unwrap();
+            match (d.brand.as_deref(), d.install_date) {
+                (Some(b), Some(at)) if b.eq_ignore_ascii_case("lorex") && at < sold => {
+                    Some("dahua".to_string())
+                }
+                (Some(b), _) if b.eq_ignore_ascii_case("lorex") => Some("skywatch".to_string()),
+                _ => None,
+            }
+        };
+        let r = reconcile(&estate, "hq", None, &maker);
+        let m: Vec<(&str, &str)> = r
+            .mismatches
+            .iter()
+            .filter(|m| m.field == "maker")
+            .map(|m| (m.device_id.as_str(), m.observed.as_str()))
+            .collect();
+        assert_eq!(m, [("cam-2", "skywatch")]);
     }
 
     #[test]
