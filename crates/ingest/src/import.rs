@@ -242,9 +242,22 @@ pub async fn apply_register(
     reg: ReadRegister,
     opts: &ImportOptions,
 ) -> Result<FileSummary> {
+    apply_register_audited(store, reg, opts, |_| None).await
+}
+
+/// [`apply_register`], with the import's own history entry (made by `audit` from what the
+/// import did; `None` for none) written in the same transaction as the changes.
+pub async fn apply_register_audited(
+    store: &dyn Store,
+    reg: ReadRegister,
+    opts: &ImportOptions,
+    audit: impl FnOnce(&FileSummary) -> Option<camtrace_store::NewHistory>,
+) -> Result<FileSummary> {
     let empty = reg.batch.is_empty();
-    let sum = store.apply_register(&reg.batch, &opts.actor).await?;
-    Ok(FileSummary {
+    let mut r = store.begin_register(&opts.actor).await?;
+    r.apply(&reg.batch).await?;
+    let sum = r.summary().clone();
+    let out = FileSummary {
         file: reg.file,
         kind: reg.kind.as_str().into(),
         outcome: if empty {
@@ -259,7 +272,12 @@ pub async fn apply_register(
         identifications: 0,
         register: Some(sum),
         skipped: reg.skipped,
-    })
+    };
+    if let Some(e) = audit(&out) {
+        r.record(&e).await?;
+    }
+    r.commit().await?;
+    Ok(out)
 }
 
 /// Fill what the file left out from the stored register, and normalise maker names to

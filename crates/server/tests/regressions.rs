@@ -325,3 +325,47 @@ async fn audit_verify_is_incremental_and_the_full_check_is_for_central_admins() 
     let r = get(&f.app, "/api/v1/audit/verify?full=true", f.token("root")).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
 }
+
+/// Issue 12: a register import's own audit entry was written after the import committed, in a
+/// transaction of its own; a failure there left the register changed with no import entry. It
+/// is now written in the import's transaction: when it cannot be written, nothing is imported.
+async fn import_audit_entry_is_written_with_the_import(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let store = f.app.store.as_ref();
+    let trigger = match store.backend() {
+        camtrace_store::Backend::Sqlite => "CREATE TRIGGER fault_import BEFORE INSERT ON history WHEN NEW.entity_kind = 'register' AND NEW.action = 'import' BEGIN SELECT RAISE(ABORT, 'camtrace fault injection'); END".to_string(),
+        camtrace_store::Backend::Postgres => "CREATE OR REPLACE FUNCTION fault_import() RETURNS trigger AS $$ BEGIN IF NEW.entity_kind = 'register' AND NEW.action = 'import' THEN RAISE EXCEPTION 'camtrace fault injection'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; CREATE TRIGGER fault_import BEFORE INSERT ON history FOR EACH ROW EXECUTE FUNCTION fault_import()".to_string(),
+    };
+    store.execute_for_tests(&trigger).await.expect("trigger");
+    let all = camtrace_store::HistoryFilter {
+        limit: Some(100_000),
+        ..Default::default()
+    };
+    let before = store.history(&all).await.expect("history").len();
+    let json = post(
+        &f.app,
+        "/api/v1/import",
+        f.token("root"),
+        json!({"devices": [{"id": "fault-1", "site": "site-b", "class": "camera", "status": "installed", "addresses": []}]}),
+    )
+    .await;
+    assert!(json.status.is_server_error(), "{}", json.text());
+    let csv = post_raw(
+        &f.app,
+        "/api/v1/import?format=register-csv",
+        f.token("root"),
+        "text/csv",
+        "device,site,class\nfault-2,site-b,camera\n",
+    )
+    .await;
+    assert!(csv.status.is_server_error(), "{}", csv.text());
+    for id in ["fault-1", "fault-2"] {
+        assert!(store.get_device(id).await.expect("get").is_none(), "{id}");
+    }
+    assert_eq!(store.history(&all).await.expect("history").len(), before);
+}
+
+#[tokio::test]
+async fn import_audit_entry_is_written_with_the_import_on_both_backends() {
+    on_both("r12_audit", import_audit_entry_is_written_with_the_import).await;
+}

@@ -2057,6 +2057,13 @@ impl RegisterImport {
         fetch_site(&mut self.tx, id).await
     }
 
+    /// Append an entry to the history inside this import's transaction (the import's own
+    /// summary, say), so that it is written with the changes or not at all.
+    pub async fn record(&mut self, e: &NewHistory) -> Result<()> {
+        append_history_at(&mut self.tx, &mut self.chain, e, &now_rfc3339()).await?;
+        Ok(())
+    }
+
     /// What the batches so far changed.
     pub fn summary(&self) -> &RegisterSummary {
         &self.summary

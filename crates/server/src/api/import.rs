@@ -4,7 +4,6 @@
 //! before anything is written.
 
 use super::register::{check_batch, import_batch, readable_site};
-use super::to_json;
 use crate::auth::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Caller;
@@ -15,7 +14,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use camtrace_ingest::import::{self, FileSummary, ImportError, ImportOptions, Input};
 use camtrace_ingest::FileKind;
-use camtrace_store::RegisterBatch;
+use camtrace_store::{NewHistory, RegisterBatch};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -286,11 +285,15 @@ pub async fn import_file(
             }
             // All or nothing: every entity is checked before anything is written.
             check_batch(app, &caller.access, &reg.batch).await?;
-            let s = import::apply_register(store, reg, &opts)
-                .await
-                .map_err(err)?;
-            let changed = s.register.as_ref().is_some_and(|r| r.changed() > 0);
-            (s, changed)
+            // The import's audit entry goes into the import's own transaction.
+            let s = import::apply_register_audited(store, reg, &opts, |s| {
+                let changed = s.register.as_ref().is_some_and(|r| r.changed() > 0);
+                changed.then(|| import_audit_entry(caller, q, &FileImport::new(format, s.clone())))
+            })
+            .await
+            .map_err(err)?;
+            // Recorded above, with the changes.
+            (s, false)
         }
         _ => {
             match &q.site {
@@ -319,30 +322,38 @@ pub async fn import_file(
     let out = FileImport::new(format, summary);
     // The audit log records what changed the register; a repeated file changes nothing.
     if changed {
-        let (kind, id) = match &out.scan_id {
-            Some(scan) => ("evidence", scan.as_str()),
-            None => ("register", "api"),
-        };
-        app.audit(
-            caller.name(),
-            "import",
-            kind,
-            id,
-            None,
-            Some(serde_json::json!({
-                "format": out.format,
-                "file": out.file,
-                "site": q.site,
-                "outcome": out.outcome,
-                "observations": out.observations,
-                "identifications": out.identifications,
-                "summary": to_json(&out.register)?,
-                "skipped": out.skipped.len(),
-            })),
-        )
-        .await?;
+        app.store
+            .append_history(&import_audit_entry(caller, q, &out))
+            .await?;
+    }
+    if out.outcome != "unchanged" && out.outcome != "empty" {
         // Devices or identifications changed: let the alert checker look soon.
         app.alerts.kick.notify_one();
     }
     Ok(out)
+}
+
+/// The history entry an imported file leaves (register or evidence).
+fn import_audit_entry(caller: &Caller, q: &ImportQuery, out: &FileImport) -> NewHistory {
+    let (kind, id) = match &out.scan_id {
+        Some(scan) => ("evidence", scan.as_str()),
+        None => ("register", "api"),
+    };
+    NewHistory {
+        actor: caller.name().to_string(),
+        action: "import".into(),
+        entity_kind: kind.into(),
+        entity_id: id.into(),
+        before: None,
+        after: Some(serde_json::json!({
+            "format": out.format,
+            "file": out.file,
+            "site": q.site,
+            "outcome": out.outcome,
+            "observations": out.observations,
+            "identifications": out.identifications,
+            "summary": serde_json::to_value(&out.register).unwrap_or_default(),
+            "skipped": out.skipped.len(),
+        })),
+    }
 }

@@ -690,17 +690,20 @@ pub async fn import_batch(
         ));
     }
     check_batch(app, &caller.access, batch).await?;
-    let summary = app.store.apply_register(batch, caller.name()).await?;
-    let summary_json = to_json(&summary)?;
-    app.audit(
-        caller.name(),
-        "import",
-        "register",
-        via,
-        None,
-        Some(serde_json::json!({ "entities": batch.len(), "summary": summary_json })),
-    )
+    // One transaction: the changes, their history entries and the import's own audit entry.
+    let mut r = app.store.begin_register(caller.name()).await?;
+    r.apply(batch).await?;
+    let summary_json = to_json(r.summary())?;
+    r.record(&camtrace_store::NewHistory {
+        actor: caller.name().to_string(),
+        action: "import".into(),
+        entity_kind: "register".into(),
+        entity_id: via.into(),
+        before: None,
+        after: Some(serde_json::json!({ "entities": batch.len(), "summary": summary_json })),
+    })
     .await?;
+    r.commit().await?;
     for d in &batch.devices {
         crate::alerts::device_changed(app, d).await;
     }
