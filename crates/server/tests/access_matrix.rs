@@ -789,6 +789,37 @@ async fn matrix(app: camtrace_server::App) {
         assert!(!r.text().contains(MARK), "{}: {}", c.path, r.text());
     }
     covered.extend(own.iter().map(|c| c.template));
+    // Agent endpoints: a user's token is no agent credential (401), and a made-up enrolment
+    // token enrols nothing.
+    for (template, path, body) in [
+        (
+            "/api/v1/agents/heartbeat",
+            "/api/v1/agents/heartbeat".to_string(),
+            None,
+        ),
+        (
+            "/api/v1/agents/batches/{batch_id}",
+            format!("/api/v1/agents/batches/{}", "0".repeat(64)),
+            None,
+        ),
+        (
+            "/api/v1/agents/enrol",
+            "/api/v1/agents/enrol".to_string(),
+            Some(json!({"token": "not-a-token"})),
+        ),
+    ] {
+        let r = call(app, Method::POST, &path, Some(&bob_t), body).await;
+        assert!(
+            r.status.is_client_error(),
+            "{path}: {} {}",
+            r.status,
+            r.text()
+        );
+        if template != "/api/v1/agents/enrol" {
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}: {}", r.text());
+        }
+        covered.insert(template);
+    }
 
     // Nothing of A changed.
     let after = snapshot_a(&f).await;

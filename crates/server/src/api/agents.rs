@@ -113,7 +113,7 @@ impl FromRequestParts<App> for AgentCaller {
 
 // ------------------------------------------------------------------ enrolment tokens
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewEnrolment {
     /// The site the agent will push evidence for.
     pub site: String,
@@ -123,7 +123,7 @@ pub struct NewEnrolment {
     pub expires_in_hours: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedEnrolment {
     pub id: String,
     /// The one-time secret: shown here only.
@@ -140,6 +140,7 @@ fn valid_name(n: &str) -> bool {
 
 /// `POST /api/v1/agents/enrolments`: a one-time enrolment token for one site (admin of the
 /// site's organisation).
+#[utoipa::path(post, path = "/api/v1/agents/enrolments", request_body = NewEnrolment, responses((status = 201, body = CreatedEnrolment, description = "The one-time token (shown once)"), (status = 400, description = "Bad name or lifetime"), (status = 403, description = "Not an admin of the site's organisation"), (status = 404, description = "No such site visible to the caller")))]
 pub async fn create_enrolment(
     State(app): State<App>,
     caller: Caller,
@@ -200,12 +201,12 @@ pub async fn create_enrolment(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Enrol {
     pub token: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Enrolled {
     pub agent_id: String,
     pub name: String,
@@ -217,6 +218,7 @@ pub struct Enrolled {
 
 /// `POST /api/v1/agents/enrol`: exchange an enrolment token for the agent's credential. No
 /// credentials; throttled per client address (a wrong token counts as a failed sign-in).
+#[utoipa::path(post, path = "/api/v1/agents/enrol", request_body = Enrol, responses((status = 201, body = Enrolled, description = "The agent's credential (shown once)"), (status = 401, description = "Unknown, used or expired token"), (status = 429, description = "Throttled: too many failed attempts from this address")))]
 pub async fn enrol(
     State(app): State<App>,
     ClientAddr(addr): ClientAddr,
@@ -275,13 +277,14 @@ pub async fn enrol(
 
 // ------------------------------------------------------------------ batches
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BatchQuery {
     /// The site the evidence was gathered on (default: the agent's site; no other is accepted).
     pub site: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BatchReceipt {
     pub batch_id: String,
     /// `stored`, or `duplicate` (the batch was received before: nothing written).
@@ -300,6 +303,7 @@ pub fn valid_batch_id(id: &str) -> bool {
 }
 
 /// `POST /api/v1/agents/batches/{batch_id}`: store a batch of evidence of the agent's site.
+#[utoipa::path(post, path = "/api/v1/agents/batches/{batch_id}", params(("batch_id" = String, Path, description = "The batch's SHA-256, 64 lower-case hex digits"), BatchQuery), request_body(content = String, content_type = "application/x-ndjson", description = "Observations, JSON Lines"), responses((status = 200, body = BatchReceipt, description = "`stored`, or `duplicate` (received before: nothing written)"), (status = 400, description = "Corrupted (bytes do not match the id) or unparsable"), (status = 401, description = "No agent credential"), (status = 403, description = "Revoked agent, or a site not the agent's"), (status = 413, description = "Larger than 8 MiB")))]
 pub async fn push_batch(
     State(app): State<App>,
     AgentCaller(agent): AgentCaller,
@@ -413,13 +417,15 @@ pub async fn push_batch(
 }
 
 /// `POST /api/v1/agents/heartbeat`: the agent is alive (its health headers are recorded).
+#[utoipa::path(post, path = "/api/v1/agents/heartbeat", responses((status = 200, body = Object, description = "The agent's id and site"), (status = 401, description = "No agent credential"), (status = 403, description = "Revoked agent")))]
 pub async fn heartbeat(AgentCaller(agent): AgentCaller) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "agent_id": agent.id, "site": agent.site }))
 }
 
 // ------------------------------------------------------------------ fleet view
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FleetQuery {
     pub organisation: Option<String>,
     pub site: Option<String>,
@@ -450,6 +456,7 @@ pub fn is_silent(a: &AgentRecord, now: chrono::DateTime<chrono::Utc>) -> bool {
 }
 
 /// `GET /api/v1/agents`: the agents of the organisations the caller administers.
+#[utoipa::path(get, path = "/api/v1/agents", params(FleetQuery), responses((status = 200, body = Object, description = "`total`, `silent` and `items` (agents with last seen, versions, outbox depth, last scan)"), (status = 403, description = "No admin role")))]
 pub async fn list_agents(
     State(app): State<App>,
     caller: Caller,
@@ -492,6 +499,7 @@ pub async fn list_agents(
 }
 
 /// `POST /api/v1/agents/{id}/revoke`: the agent's credential stops working at once.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/revoke", params(("id" = String, Path, description = "The agent id")), responses((status = 200, body = Object), (status = 403, description = "Not an admin of the agent's organisation"), (status = 404, description = "No such agent visible to the caller")))]
 pub async fn revoke_agent(
     State(app): State<App>,
     caller: Caller,

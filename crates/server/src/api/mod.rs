@@ -174,6 +174,8 @@ pub fn to_json<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
         decisions::list_plans, decisions::create_plan, decisions::get_plan,
         decisions::decide_plan, decisions::findings_report, decisions::estate_report, decisions::check_quote,
         auditlog::export, auditlog::verify, auditlog::access_log, crate::metrics::render,
+        agents::create_enrolment, agents::enrol, agents::push_batch, agents::heartbeat,
+        agents::list_agents, agents::revoke_agent,
     ),
     components(schemas(
         Page, import::FileImport, crate::auth::Role, crate::auth::TokenScope, crate::auth::User, crate::auth::Grant,
