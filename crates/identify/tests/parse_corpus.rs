@@ -75,7 +75,7 @@ fn dahua_binary_discovery_selftest() {
         r.fields.get("SerialNo").map(String::as_str),
         Some("123456789")
     );
-    assert_eq!(r.ipv4.as_deref(), Some("240.0.3.0"));
+    assert_eq!(r.ipv4.as_deref(), Some("127.0.3.0"));
     assert!(parse::dahua_discovery(&b[..40]).is_err());
 }
 
@@ -92,7 +92,7 @@ fn ws_discovery_selftest_and_onvif_probe() {
     );
     assert_eq!(m[0].types, vec!["Virtual", "tds:Device"]);
     assert!(m[0].scopes.is_empty());
-    assert_eq!(m[0].xaddrs, vec!["http://240.0.2.0/", "http://[::1]/"]);
+    assert_eq!(m[0].xaddrs, vec!["http://127.0.2.0/", "http://[::1]/"]);
     let Some(t) = text("onvif/Probe.xml") else {
         return;
     };
@@ -157,7 +157,7 @@ fn ssdp_selftest() {
         r.header("server"),
         Some("Universal Scanner/0.0, Virtual/1.0")
     );
-    assert_eq!(r.header("LOCATION"), Some("http://240.0.1.0/rootDesc.xml"));
+    assert_eq!(r.header("LOCATION"), Some("http://127.0.1.0/rootDesc.xml"));
     assert_eq!(r.header("nts"), Some("ssdp:alive"));
 }
 
