@@ -76,10 +76,9 @@ impl Lookups for SqlStore {
         };
         let mut out = HashMap::new();
         for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT d.id AS id, s.organisation AS org FROM devices d JOIN sites s ON s.id = d.site WHERE d.id IN ({})",
-                marks.join(", ")
+                crate::sql::placeholders(0, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {

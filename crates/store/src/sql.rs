@@ -60,6 +60,23 @@ impl Q {
     }
 }
 
+/// `($1, ..., $cols), ($cols+1, ...), ...`: the placeholders of a multi-row `VALUES` list of
+/// `rows` rows of `cols` values each.
+pub(crate) fn values_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * cols, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$from+1, ..., $from+n`.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from + 1..=from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn bind_all<'q>(mut q: AnyQuery<'q>, args: &[Arg]) -> AnyQuery<'q> {
     for a in args {
         q = match a {
@@ -347,15 +364,7 @@ async fn append_history_many(
         ));
     }
     for chunk in out.chunks(rows.clamp(1, 1000)) {
-        let mut sql = String::from("INSERT INTO history (seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash) VALUES ");
-        for i in 0..chunk.len() {
-            let n = i * 10;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let marks: Vec<String> = (1..=10).map(|k| format!("${}", n + k)).collect();
-            sql.push_str(&format!("({})", marks.join(", ")));
-        }
+        let sql = format!("INSERT INTO history (seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash) VALUES {}", values_rows(chunk.len(), 10));
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (h, before, after) in chunk {
             q = q
@@ -662,8 +671,10 @@ const IDS_PER_LOOKUP: usize = 500;
 async fn fetch_devices(c: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, Device>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(IDS_PER_LOOKUP) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT * FROM devices WHERE id IN ({})", marks.join(", "));
+        let sql = format!(
+            "SELECT * FROM devices WHERE id IN ({})",
+            placeholders(0, chunk.len())
+        );
         // Not a cached prepared statement: a plan cached while the table was small (a first
         // import) would scan the whole table for every look-up once it is large.
         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
@@ -748,19 +759,14 @@ async fn upsert_devices_in(
     }
     let finals: Vec<&Device> = dirty.iter().map(|id| &state[*id]).collect();
     for chunk in finals.chunks(rows.clamp(1, 1000)) {
-        let mut sql = String::from("INSERT INTO devices (id, site, zone, network, brand, maker, model, firmware, class, mac, addresses, status, install_date, scheduled_upgrade, cost_device, cost_labour, confidence, notes, created_at, updated_at) VALUES ");
-        for i in 0..chunk.len() {
-            let n = i * 19;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for k in 1..=19 {
-                sql.push_str(&format!("${}, ", n + k));
-            }
-            // created_at and updated_at are both `now` for a new row.
-            sql.push_str(&format!("${})", n + 19));
-        }
+        // 19 values a row: the last, `now`, is both created_at and updated_at of a new row.
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let now = format!("${}", i * 19 + 19);
+                format!("({}, {now})", placeholders(i * 19, 19))
+            })
+            .collect();
+        let mut sql = format!("INSERT INTO devices (id, site, zone, network, brand, maker, model, firmware, class, mac, addresses, status, install_date, scheduled_upgrade, cost_device, cost_labour, confidence, notes, created_at, updated_at) VALUES {}", values.join(", "));
         sql.push_str(" ON CONFLICT (id) DO UPDATE SET site = excluded.site, zone = excluded.zone, network = excluded.network, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, addresses = excluded.addresses, status = excluded.status, install_date = excluded.install_date, scheduled_upgrade = excluded.scheduled_upgrade, cost_device = excluded.cost_device, cost_labour = excluded.cost_labour, confidence = excluded.confidence, notes = excluded.notes, updated_at = excluded.updated_at");
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for d in chunk {
@@ -2124,25 +2130,10 @@ impl ScanImport {
                 .sql_cache
                 .entry(chunk.len())
                 .or_insert_with(|| {
-                    let mut s = String::from(
-                        "INSERT INTO observations (scan_id, seq, target, kind, time, data) VALUES ",
-                    );
-                    for i in 0..chunk.len() {
-                        if i > 0 {
-                            s.push_str(", ");
-                        }
-                        let n = i * 6;
-                        s.push_str(&format!(
-                            "(${}, ${}, ${}, ${}, ${}, ${})",
-                            n + 1,
-                            n + 2,
-                            n + 3,
-                            n + 4,
-                            n + 5,
-                            n + 6
-                        ));
-                    }
-                    s
+                    format!(
+                        "INSERT INTO observations (scan_id, seq, target, kind, time, data) VALUES {}",
+                        values_rows(chunk.len(), 6)
+                    )
                 })
                 .clone();
             let mut q = sqlx::query(AssertSqlSafe(sql));
