@@ -5,7 +5,7 @@
 //! server's text (`viewer` ... `admin`, `read`, `write`, `metrics:read`). Every change that is
 //! recorded writes its history entry in the same transaction as the change.
 
-use crate::sql::{append_history_at, Chain};
+use crate::sql::append_history_in;
 use crate::{NewHistory, Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -243,13 +243,7 @@ impl SqlStore {
         let mut tx = self.begin().await?;
         write(&mut tx).await?;
         if let Some(h) = history {
-            append_history_at(
-                &mut tx,
-                &mut Chain::new(self.backend),
-                h,
-                &crate::now_rfc3339(),
-            )
-            .await?;
+            append_history_in(&mut tx, self.backend, h).await?;
         }
         tx.commit().await?;
         Ok(())

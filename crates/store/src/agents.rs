@@ -4,7 +4,7 @@
 //! Single use of an enrolment token is decided by one conditional `UPDATE ... WHERE used_at IS
 //! NULL` (atomic on SQLite and PostgreSQL): of two concurrent redemptions exactly one wins.
 
-use crate::sql::{append_history_at, Chain};
+use crate::sql::{append_history_at, append_history_in, Chain};
 use crate::{NewHistory, Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -186,13 +186,7 @@ impl Agents for SqlStore {
             .execute(&mut *tx)
             .await?;
         if let Some(h) = history {
-            append_history_at(
-                &mut tx,
-                &mut Chain::new(self.backend),
-                h,
-                &crate::now_rfc3339(),
-            )
-            .await?;
+            append_history_in(&mut tx, self.backend, h).await?;
         }
         tx.commit().await?;
         Ok(())

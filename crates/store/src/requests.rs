@@ -2,7 +2,7 @@
 //! one is one transaction: the decision, what it creates (a waiver) and the history entries
 //! commit together or not at all.
 
-use crate::sql::{add_waiver_in, append_history_at, Chain};
+use crate::sql::{add_waiver_in, append_history_at, append_history_in, Chain};
 use crate::{NewHistory, Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use camtrace_model::Waiver;
@@ -151,13 +151,7 @@ impl Requests for SqlStore {
             .bind(w.requested_at.clone())
             .execute(&mut *tx)
             .await?;
-        append_history_at(
-            &mut tx,
-            &mut Chain::new(self.backend),
-            history,
-            &crate::now_rfc3339(),
-        )
-        .await?;
+        append_history_in(&mut tx, self.backend, history).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -219,13 +213,7 @@ impl Requests for SqlStore {
             .bind(p.created_at.clone())
             .execute(&mut *tx)
             .await?;
-        append_history_at(
-            &mut tx,
-            &mut Chain::new(self.backend),
-            history,
-            &crate::now_rfc3339(),
-        )
-        .await?;
+        append_history_in(&mut tx, self.backend, history).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -270,13 +258,7 @@ impl Requests for SqlStore {
                 "plan `{id}` was decided meanwhile"
             )));
         }
-        append_history_at(
-            &mut tx,
-            &mut Chain::new(self.backend),
-            history,
-            &crate::now_rfc3339(),
-        )
-        .await?;
+        append_history_in(&mut tx, self.backend, history).await?;
         tx.commit().await?;
         Ok(())
     }

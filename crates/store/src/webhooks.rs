@@ -1,6 +1,6 @@
 //! Webhooks of the HTTP server, their delivery log, and raised alert events.
 
-use crate::sql::{append_history_at, Chain};
+use crate::sql::append_history_in;
 use crate::{NewHistory, Result, SqlStore};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -102,13 +102,7 @@ impl Webhooks for SqlStore {
             .execute(&mut *tx)
             .await?;
         if let Some(e) = history {
-            append_history_at(
-                &mut tx,
-                &mut Chain::new(self.backend),
-                e,
-                &crate::now_rfc3339(),
-            )
-            .await?;
+            append_history_in(&mut tx, self.backend, e).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -140,13 +134,7 @@ impl Webhooks for SqlStore {
             return Ok(false);
         }
         if let Some(e) = history {
-            append_history_at(
-                &mut tx,
-                &mut Chain::new(self.backend),
-                e,
-                &crate::now_rfc3339(),
-            )
-            .await?;
+            append_history_in(&mut tx, self.backend, e).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -167,13 +155,7 @@ impl Webhooks for SqlStore {
             return Ok(false);
         }
         if let Some(e) = history {
-            append_history_at(
-                &mut tx,
-                &mut Chain::new(self.backend),
-                e,
-                &crate::now_rfc3339(),
-            )
-            .await?;
+            append_history_in(&mut tx, self.backend, e).await?;
         }
         tx.commit().await?;
         Ok(true)
