@@ -296,6 +296,7 @@ fn add_recog(kb: &Kb, sigs: &mut Vec<Signature>, compiled: &mut Vec<Compiled>) -
                 note: c.note.clone(),
                 unverified: c.unverified,
                 unverified_fields: c.unverified_fields.clone(),
+                source_kind: c.source_kind,
                 source: c.source.clone(),
                 as_of: c.as_of,
             });

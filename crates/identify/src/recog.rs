@@ -202,6 +202,7 @@ pub fn signature(
         note: Some(description.clone()),
         unverified: false,
         unverified_fields: Vec::new(),
+        source_kind: None,
         source: format!(
             "rapid7/recog @{} {}: {} (pattern `{}`{})",
             recog.short_commit(),

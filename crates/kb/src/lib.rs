@@ -30,8 +30,9 @@ pub use files::{KbFile, KbFiles, Origin};
 pub use recog::{ComponentSignature, Recog, RecogFingerprint};
 pub use schema::*;
 pub use store::{
-    internal_reference, model_matches, normalise_name, Kb, Location, MembershipOn, OuiHit,
-    VerificationSummary, INTERNAL_REFERENCES, MAKES, PRC_NIL_FIELDS, RELATIONSHIPS,
+    check_source_urls, internal_reference, model_matches, normalise_name, CitationSummary, Kb,
+    Location, MembershipOn, OuiHit, VerificationSummary, INTERNAL_REFERENCES, MAKES,
+    PRC_NIL_FIELDS, RELATIONSHIPS,
 };
 
 use serde::de::DeserializeOwned;

@@ -26,6 +26,10 @@ pub struct RecogSource {
     pub repository: String,
     #[serde(default)]
     pub licence: String,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<crate::SourceKind>,
     pub source: String,
     pub as_of: Option<KbDate>,
 }
@@ -41,6 +45,10 @@ pub struct RecogDatabaseMap {
     pub strength: f64,
     #[serde(default)]
     pub note: Option<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<crate::SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -69,6 +77,10 @@ pub struct RecogVendorMap {
     pub note: Option<String>,
     #[serde(default)]
     pub unverified: bool,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<crate::SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -81,6 +93,10 @@ pub struct RecogDeviceMap {
     pub class: String,
     #[serde(default)]
     pub note: Option<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<crate::SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -119,6 +135,10 @@ pub struct ComponentSignature {
     pub unverified: bool,
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<crate::SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }

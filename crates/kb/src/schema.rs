@@ -30,6 +30,48 @@ impl Tristate {
     }
 }
 
+/// Why an entry's citation gives no URL (`source_kind = "..."`). An entry whose `source` (or
+/// `also`, `citation`) holds an http(s) URL needs none; a verified entry without a URL must
+/// say why, or `kb check` refuses it. The reason itself is written in `source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// No public URL exists: a standard or report bought or behind a paywall, a printed
+    /// document, a vendor's private letter. `source` names the document so a reader can get it.
+    Offline,
+    /// A public web source (publisher, title, date named in `source`) whose address was not
+    /// recorded when the fact was compiled. The URL is owed: `kb check` counts these entries.
+    Unrecorded,
+    /// camtrace's own stated assumption (planning defaults such as costs), not a fact from
+    /// outside: there is nothing to link to.
+    Assumption,
+}
+
+impl SourceKind {
+    pub const ALL: &'static [SourceKind] = &[Self::Offline, Self::Unrecorded, Self::Assumption];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Offline => "offline",
+            Self::Unrecorded => "unrecorded",
+            Self::Assumption => "assumption",
+        }
+    }
+
+    /// What the kind means, for `kb check`'s counts.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Offline => "no public URL exists (bought, paywalled or private source)",
+            Self::Unrecorded => "public source whose URL was not recorded (URL owed)",
+            Self::Assumption => "camtrace's own assumption, nothing to link to",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+}
+
 /// How sure a relationship is (from the facts' own grading: strong, medium, weak).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,6 +118,10 @@ pub struct StateOwnership {
     /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -104,6 +150,10 @@ pub struct ListMembership {
     /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -158,6 +208,10 @@ pub struct Company {
     /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     /// Further sources for the entry.
     #[serde(default)]
@@ -188,6 +242,10 @@ pub struct ListDef {
     /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -199,6 +257,10 @@ pub struct AffiliateCoverage {
     /// The list's wording, quoted (e.g. NDAA s. 889(f)(3): "or any subsidiary or affiliate of
     /// such entities").
     pub text: String,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -226,6 +288,10 @@ pub struct BrandOwner {
     /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -256,6 +322,10 @@ pub struct Brand {
     /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -285,6 +355,10 @@ pub struct OemLink {
     /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -320,6 +394,10 @@ pub struct OuiBlock {
     /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -366,6 +444,10 @@ pub struct Signature {
     /// `["parent_note"]`). Empty when every field is sourced (or the whole entry is `unverified`).
     #[serde(default)]
     pub unverified_fields: Vec<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }

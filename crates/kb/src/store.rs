@@ -872,6 +872,169 @@ fn citation_value(
     }
 }
 
+/// How the entries of a knowledge base cite their sources (see [`check_source_urls`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CitationSummary {
+    /// Entries: every table with a `source`, in every knowledge-base TOML file.
+    pub entries: usize,
+    /// Entries whose citation (`source`, `also`, `citation` ...) holds an http(s) URL.
+    pub with_url: usize,
+    /// Entries without a URL that are flagged `unverified = true`.
+    pub unverified: usize,
+    /// Entries without a URL that say why (`source_kind`), by kind.
+    pub declared: BTreeMap<SourceKind, usize>,
+    /// Verified entries without a URL that do not say why (each is an error).
+    pub refused: usize,
+}
+
+impl CitationSummary {
+    /// Entries whose citation holds no URL.
+    pub fn without_url(&self) -> usize {
+        self.entries - self.with_url
+    }
+}
+
+/// Whether a citation value (a string, an array of them, an inline table such as a policy's
+/// `citation = { url, text }`) holds an http(s) URL with a host.
+fn holds_url(v: &toml::de::DeValue<'_>) -> bool {
+    use toml::de::DeValue;
+    match v {
+        DeValue::String(s) => {
+            let lower = s.to_ascii_lowercase();
+            ["https://", "http://"].iter().any(|scheme| {
+                lower.match_indices(scheme).any(|(i, _)| {
+                    lower[i + scheme.len()..]
+                        .split(|c: char| c.is_whitespace() || c == '/')
+                        .next()
+                        .is_some_and(|host| host.contains('.') && host.len() > 3)
+                })
+            })
+        }
+        DeValue::Array(items) => items.iter().any(|i| holds_url(i.get_ref())),
+        DeValue::Table(t) => t.iter().any(|(_, v)| holds_url(v.get_ref())),
+        _ => false,
+    }
+}
+
+/// The citation-URL check `camtrace kb check` runs over a file set: every entry (a table with a
+/// `source`, in any TOML file) must cite a public URL in `source` (or `also`, `citation` ...),
+/// unless it is `unverified = true` or says with `source_kind` why there is none (`offline`: no
+/// public URL exists; `unrecorded`: public, URL not recorded yet; `assumption`: camtrace's own
+/// default). A verified entry with neither is an error naming file, line and entry; so is a
+/// `source_kind` on an entry that does cite a URL, and an unknown `source_kind`.
+///
+/// The loader does not run this check: a user's overlay or a test's small base may cite sources
+/// by name only; the shipped base must pass it.
+pub fn check_source_urls(files: &KbFiles) -> (CitationSummary, KbErrors) {
+    let mut summary = CitationSummary::default();
+    let mut errors = KbErrors::default();
+    for f in files.all() {
+        if !f.path.ends_with(".toml") {
+            continue;
+        }
+        if let Ok(doc) = toml::de::DeTable::parse(&f.text) {
+            urls_in_table(f, doc.get_ref(), "", &mut summary, &mut errors);
+        }
+    }
+    (summary, errors)
+}
+
+fn urls_in_table(
+    f: &KbFile,
+    table: &toml::de::DeTable<'_>,
+    entry: &str,
+    summary: &mut CitationSummary,
+    errors: &mut KbErrors,
+) {
+    use toml::de::DeValue;
+    let get = |name: &str| {
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref() == name)
+            .map(|(_, v)| v)
+    };
+    if let Some(source) = get("source") {
+        summary.entries += 1;
+        let what = if entry.is_empty() { "entry" } else { entry };
+        let has_url = CITATION_KEYS
+            .iter()
+            .filter_map(|k| get(k))
+            .any(|v| holds_url(v.get_ref()));
+        let unverified = matches!(
+            get("unverified").map(|v| v.get_ref()),
+            Some(DeValue::Boolean(true))
+        );
+        let kind = get("source_kind").map(|v| match v.get_ref() {
+            DeValue::String(s) => SourceKind::parse(s).ok_or_else(|| s.to_string()),
+            other => Err(format!("{other:?}")),
+        });
+        match (has_url, kind) {
+            (_, Some(Err(bad))) => {
+                summary.refused += 1;
+                errors.push(err_at(
+                    f,
+                    get("source_kind").map_or(source.span(), |v| v.span()),
+                    format!(
+                        "{what}: unknown `source_kind` {bad} (expected one of {})",
+                        SourceKind::ALL
+                            .iter()
+                            .map(|k| format!("\"{}\"", k.as_str()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            (true, Some(Ok(k))) => {
+                summary.with_url += 1;
+                errors.push(err_at(
+                    f,
+                    get("source_kind").map_or(source.span(), |v| v.span()),
+                    format!(
+                        "{what}: `source_kind = \"{}\"` says the citation has no URL, but it cites one: remove `source_kind`",
+                        k.as_str()
+                    ),
+                ));
+            }
+            (true, None) => summary.with_url += 1,
+            (false, _) if unverified => summary.unverified += 1,
+            (false, Some(Ok(k))) => *summary.declared.entry(k).or_default() += 1,
+            (false, None) => {
+                summary.refused += 1;
+                errors.push(err_at(
+                    f,
+                    source.span(),
+                    format!(
+                        "{what}: `source` cites no URL. Add the public source's URL (https://...) to `source`; \
+                         when there is none, say why with `source_kind = \"offline\"` (bought, paywalled or private \
+                         document, named in `source`) or `source_kind = \"unrecorded\"` (a public source whose URL was \
+                         not recorded); an entry no source confirms takes `unverified = true`"
+                    ),
+                ));
+            }
+        }
+    }
+    for (k, v) in table.iter() {
+        let key: &str = k.get_ref();
+        if CITATION_KEYS.contains(&key) {
+            continue;
+        }
+        match v.get_ref() {
+            DeValue::Table(inner) => {
+                urls_in_table(f, inner, &entry_path(entry, key), summary, errors);
+            }
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let DeValue::Table(inner) = item.get_ref() {
+                        let label = entry_label(key, i, inner);
+                        urls_in_table(f, inner, &entry_path(entry, &label), summary, errors);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Folders and files whose entries carry the `unverified` / `unverified_fields` flags.
 const FLAGGED_FILES: &[&str] = &["companies/", "brands/", "oui/", "signatures/", "lists.toml"];
 

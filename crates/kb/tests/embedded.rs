@@ -719,7 +719,7 @@ fn every_entry_has_a_source() {
     // The loader enforces it too: an empty source is a load error with file and line.
     let mut files = KbFiles::embedded();
     let text = files.get("brands/oem.toml").unwrap().text.replacen(
-        "source = \"koush/scrypted plugins/amcrest/src/probe.ts\"",
+        "source = \"koush/scrypted plugins/amcrest/src/probe.ts; https://github.com/koush/scrypted\"",
         "source = \" \"",
         1,
     );

@@ -17,7 +17,7 @@ import csv
 import os
 import sys
 
-SOURCE = "IEEE Registration Authority public listing (MA-L oui.csv / MA-M / MA-S), via rs-oui-data"
+SOURCE = "IEEE Registration Authority public listing (MA-L oui.csv / MA-M / MA-S), via rs-oui-data; https://github.com/jwalton/rs-oui-data"
 AS_OF = "2026-11-28"
 
 # file -> [(company, [exact organisation names], not_surveillance_alone, note)]

@@ -31,6 +31,10 @@ pub struct CatalogueEntry {
     pub satisfies: Vec<String>,
     #[serde(default)]
     pub note: Option<String>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<camtrace_kb::SourceKind>,
     pub source: String,
     pub as_of: KbDate,
     /// Where it was defined (`kb/catalogue/axis.toml:6`), filled at load.

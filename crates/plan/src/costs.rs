@@ -17,6 +17,10 @@ pub struct ClassCost {
     pub labour_replace: u64,
     /// Labour to disconnect it from the core network (re-patch to an isolated segment).
     pub labour_disconnect: u64,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<camtrace_kb::SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -27,6 +31,10 @@ pub struct ClassCost {
 pub struct BandPrice {
     pub band: String,
     pub price: u64,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<camtrace_kb::SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -49,6 +57,10 @@ pub struct RiskWeights {
     pub class: BTreeMap<String, u32>,
     #[serde(default)]
     pub capability: BTreeMap<String, u32>,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<camtrace_kb::SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }
@@ -64,6 +76,10 @@ pub struct CostBook {
     #[serde(default, rename = "band")]
     pub bands: Vec<BandPrice>,
     pub risk: RiskWeights,
+    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// verified entry whose citation has no http(s) URL and no `source_kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<camtrace_kb::SourceKind>,
     pub source: String,
     pub as_of: KbDate,
 }

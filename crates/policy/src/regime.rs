@@ -210,6 +210,10 @@ struct RegimeDef {
     note: Option<String>,
     citation: Citation,
     source: String,
+    /// Why the citation gives no URL, when it gives none (checked by the kb loader).
+    #[serde(default)]
+    #[allow(dead_code)]
+    source_kind: Option<camtrace_kb::SourceKind>,
     as_of: KbDate,
 }
 
@@ -235,6 +239,10 @@ struct RuleDef {
     note: Option<String>,
     citation: Citation,
     source: String,
+    /// Why the citation gives no URL, when it gives none (checked by the kb loader).
+    #[serde(default)]
+    #[allow(dead_code)]
+    source_kind: Option<camtrace_kb::SourceKind>,
     as_of: KbDate,
 }
 

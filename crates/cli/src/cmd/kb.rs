@@ -146,7 +146,30 @@ pub const CHECKERS: &[(&str, Checker)] = &[
     ("policies", check_policies),
     ("catalogue", check_catalogue),
     ("recog", check_recog),
+    ("citations", check_citation_urls),
 ];
+
+/// Every entry cites a public URL, or says why it cannot (`unverified = true`, or
+/// `source_kind`): how many entries cite no URL and why, and an error for each verified entry
+/// that cites none and does not say why (see `camtrace_kb::check_source_urls`).
+fn check_citation_urls(files: &KbFiles, _kb: Option<&Kb>, r: &mut CheckReport) {
+    let (c, errors) = camtrace_kb::check_source_urls(files);
+    r.count("entries citing a URL", c.with_url);
+    r.count("entries citing no URL", c.without_url());
+    r.count("  no URL: unverified (unverified = true)", c.unverified);
+    for k in camtrace_kb::SourceKind::ALL {
+        r.count(
+            &format!(
+                "  no URL: source_kind = \"{}\", {}",
+                k.as_str(),
+                k.meaning()
+            ),
+            c.declared.get(k).copied().unwrap_or(0),
+        );
+    }
+    r.count("  no URL and no reason given (refused)", c.refused);
+    r.kb_errors(&errors);
+}
 
 /// The vendored recog databases as the signature engine compiles them: counts, and every
 /// pattern that no regex engine compiles, listed (an error: it must be handled, never dropped).
