@@ -3,7 +3,12 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+include!("../../scripts/test-services.rs");
+
 fn main() {
+    // Tests needing PostgreSQL are ignored without one (see scripts/test-services.rs).
+    watch_test_env();
+    test_service("camtrace_has_postgres", has_postgres());
     // Read at run time: the build script binary may be shared between checkouts.
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest).join("migrations");

@@ -329,11 +329,13 @@ fn agent_outbox_survives_an_outage_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 fn agent_outbox_survives_an_outage_on_postgres() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(url) = rt.block_on(camtrace_store::testing::fresh_postgres("cli_agent")) else {
-        return;
-    };
+    let url = rt.block_on(camtrace_store::testing::fresh_postgres("cli_agent"));
     drop(rt);
     outbox_survives_an_outage_and_delivers_once(&url);
 }

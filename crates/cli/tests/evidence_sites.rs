@@ -94,10 +94,12 @@ async fn same_evidence_with_and_without_a_site_is_stored_once_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 async fn same_evidence_with_and_without_a_site_is_stored_once_on_postgres() {
-    let Some(url) = camtrace_store::testing::fresh_postgres("evidence_sites").await else {
-        return;
-    };
+    let url = camtrace_store::testing::fresh_postgres("evidence_sites").await;
     let store = camtrace_store::open(&url).await.unwrap();
     same_evidence_counts_once(store.as_ref()).await;
 }

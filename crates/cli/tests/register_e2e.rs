@@ -201,11 +201,13 @@ fn one_site_reconciles_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 fn one_site_reconciles_on_postgres() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(url) = rt.block_on(camtrace_store::testing::fresh_postgres("e2e")) else {
-        return;
-    };
+    let url = rt.block_on(camtrace_store::testing::fresh_postgres("e2e"));
     scenario(&url);
 }
 
@@ -303,11 +305,13 @@ fn killed_import_changes_nothing_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 fn killed_import_changes_nothing_on_postgres() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(url) = rt.block_on(camtrace_store::testing::fresh_postgres("killed")) else {
-        return;
-    };
+    let url = rt.block_on(camtrace_store::testing::fresh_postgres("killed"));
     drop(rt);
     killed_import(&url);
 }

@@ -169,10 +169,9 @@ async fn thousand_failed_signins(app: camtrace_server::App) {
     assert_eq!(v["tampered_seq"], seq, "{v}");
 }
 
-#[tokio::test]
-async fn thousand_failed_signins_touch_neither_history_nor_cache_on_both_backends() {
-    thousand_failed_signins(sqlite_app().await).await;
-    if let Some(url) = fresh_postgres("acl").await {
-        thousand_failed_signins(app_on(&url).await).await;
-    }
-}
+on_both_backends!(
+    thousand_failed_signins,
+    "acl",
+    thousand_failed_signins_touch_neither_history_nor_cache_on_sqlite,
+    thousand_failed_signins_touch_neither_history_nor_cache_on_postgres
+);

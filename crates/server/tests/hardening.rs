@@ -1,7 +1,7 @@
 //! Regression tests for the server hardening findings of issue 11 (sign-in throttling, webhook
 //! address policy, input ranges, accounts, cookies and headers, the audit page, a busy store).
-//! Each is named after its finding; those that touch the store run on SQLite and, when
-//! `CAMTRACE_TEST_POSTGRES` is set, on PostgreSQL.
+//! Each is named after its finding; those that touch the store run on SQLite and, as a test of
+//! their own (`…_on_postgres`), on PostgreSQL.
 //!
 //! Client addresses below are only values put in the request (as the server's socket layer
 //! would); no traffic goes anywhere but the in-process router and 127.0.0.1.
@@ -15,17 +15,6 @@ use camtrace_server::throttle;
 use common::*;
 use serde_json::json;
 use std::net::SocketAddr;
-
-async fn on_both<F, Fut>(tag: &str, story: F)
-where
-    F: Fn(camtrace_server::App) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    story(sqlite_app().await).await;
-    if let Some(url) = fresh_postgres(tag).await {
-        story(app_on(&url).await).await;
-    }
-}
 
 /// `POST /api/v1/auth/login` as if from the client address `from`.
 async fn login_from(app: &camtrace_server::App, from: &str, user: &str, pw: &str) -> Resp {
@@ -111,14 +100,12 @@ async fn failed_signins_are_throttled_per_address_and_write_no_history(app: camt
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
 
-#[tokio::test]
-async fn failed_signins_are_throttled_per_address_and_write_no_history_on_both_backends() {
-    on_both(
-        "f4",
-        failed_signins_are_throttled_per_address_and_write_no_history,
-    )
-    .await;
-}
+on_both_backends!(
+    failed_signins_are_throttled_per_address_and_write_no_history,
+    "f4",
+    failed_signins_are_throttled_per_address_and_write_no_history_on_sqlite,
+    failed_signins_are_throttled_per_address_and_write_no_history_on_postgres
+);
 
 // ------------------------------------------------------------------ finding 5
 
@@ -169,10 +156,14 @@ async fn signin_throttle_is_atomic_under_concurrency(app: camtrace_server::App) 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn signin_throttle_is_atomic_under_concurrency_on_both_backends() {
-    on_both("f5a", signin_throttle_is_atomic_under_concurrency).await;
-}
+on_both_backends!(
+    signin_throttle_is_atomic_under_concurrency,
+    "f5a",
+    signin_throttle_is_atomic_under_concurrency_on_sqlite,
+    signin_throttle_is_atomic_under_concurrency_on_postgres,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 
 /// Finding 5: five wrong passwords locked any user out for 15 minutes, so anyone could lock out
 /// an administrator.
@@ -191,10 +182,12 @@ async fn signin_throttle_is_not_an_anonymous_lockout(app: camtrace_server::App) 
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
 
-#[tokio::test]
-async fn signin_throttle_is_not_an_anonymous_lockout_on_both_backends() {
-    on_both("f5b", signin_throttle_is_not_an_anonymous_lockout).await;
-}
+on_both_backends!(
+    signin_throttle_is_not_an_anonymous_lockout,
+    "f5b",
+    signin_throttle_is_not_an_anonymous_lockout_on_sqlite,
+    signin_throttle_is_not_an_anonymous_lockout_on_postgres
+);
 
 // ------------------------------------------------------------------ finding 6
 
@@ -304,11 +297,17 @@ async fn webhook_ssrf_refuses_non_public_addresses(url: String) {
 }
 
 #[tokio::test]
-async fn webhook_ssrf_refuses_non_public_addresses_on_both_backends() {
+async fn webhook_ssrf_refuses_non_public_addresses_on_sqlite() {
     webhook_ssrf_refuses_non_public_addresses("sqlite::memory:".into()).await;
-    if let Some(url) = fresh_postgres("f6a").await {
-        webhook_ssrf_refuses_non_public_addresses(url).await;
-    }
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
+async fn webhook_ssrf_refuses_non_public_addresses_on_postgres() {
+    webhook_ssrf_refuses_non_public_addresses(fresh_postgres("f6a").await).await;
 }
 
 #[tokio::test]
@@ -431,14 +430,12 @@ async fn webhook_ssrf_no_redirects_coarse_status_disable_delete(app: camtrace_se
     assert!(actions.contains(&"webhook_delete".to_string()));
 }
 
-#[tokio::test]
-async fn webhook_ssrf_no_redirects_coarse_status_disable_delete_on_both_backends() {
-    on_both(
-        "f6b",
-        webhook_ssrf_no_redirects_coarse_status_disable_delete,
-    )
-    .await;
-}
+on_both_backends!(
+    webhook_ssrf_no_redirects_coarse_status_disable_delete,
+    "f6b",
+    webhook_ssrf_no_redirects_coarse_status_disable_delete_on_sqlite,
+    webhook_ssrf_no_redirects_coarse_status_disable_delete_on_postgres
+);
 
 // ------------------------------------------------------------------ finding 12
 
@@ -476,10 +473,12 @@ async fn token_expiry_out_of_range_is_a_400_not_a_panic(app: camtrace_server::Ap
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
 
-#[tokio::test]
-async fn token_expiry_out_of_range_is_a_400_not_a_panic_on_both_backends() {
-    on_both("f12", token_expiry_out_of_range_is_a_400_not_a_panic).await;
-}
+on_both_backends!(
+    token_expiry_out_of_range_is_a_400_not_a_panic,
+    "f12",
+    token_expiry_out_of_range_is_a_400_not_a_panic_on_sqlite,
+    token_expiry_out_of_range_is_a_400_not_a_panic_on_postgres
+);
 
 // ------------------------------------------------------------------ finding 15
 
@@ -516,10 +515,12 @@ async fn password_change_revokes_api_tokens(app: camtrace_server::App) {
     );
 }
 
-#[tokio::test]
-async fn password_change_revokes_api_tokens_on_both_backends() {
-    on_both("f15a", password_change_revokes_api_tokens).await;
-}
+on_both_backends!(
+    password_change_revokes_api_tokens,
+    "f15a",
+    password_change_revokes_api_tokens_on_sqlite,
+    password_change_revokes_api_tokens_on_postgres
+);
 
 async fn users_can_be_disabled_deleted_and_lose_their_central_role(app: camtrace_server::App) {
     let f = fixture(app).await;
@@ -645,14 +646,12 @@ async fn users_can_be_disabled_deleted_and_lose_their_central_role(app: camtrace
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn users_can_be_disabled_deleted_and_lose_their_central_role_on_both_backends() {
-    on_both(
-        "f15b",
-        users_can_be_disabled_deleted_and_lose_their_central_role,
-    )
-    .await;
-}
+on_both_backends!(
+    users_can_be_disabled_deleted_and_lose_their_central_role,
+    "f15b",
+    users_can_be_disabled_deleted_and_lose_their_central_role_on_sqlite,
+    users_can_be_disabled_deleted_and_lose_their_central_role_on_postgres
+);
 
 async fn plan_author_cannot_approve_own_plan(app: camtrace_server::App) {
     let f = fixture(app).await;
@@ -672,10 +671,12 @@ async fn plan_author_cannot_approve_own_plan(app: camtrace_server::App) {
     assert_eq!(r.json()["status"], "approved");
 }
 
-#[tokio::test]
-async fn plan_author_cannot_approve_own_plan_on_both_backends() {
-    on_both("f15c", plan_author_cannot_approve_own_plan).await;
-}
+on_both_backends!(
+    plan_author_cannot_approve_own_plan,
+    "f15c",
+    plan_author_cannot_approve_own_plan_on_sqlite,
+    plan_author_cannot_approve_own_plan_on_postgres
+);
 
 #[tokio::test]
 async fn admin_password_from_env_on_restart_reports_nothing_created() {
@@ -768,10 +769,12 @@ async fn dashboard_links_encode_slashes_in_device_ids(app: camtrace_server::App)
     assert!(page.text().contains(id));
 }
 
-#[tokio::test]
-async fn dashboard_links_encode_slashes_in_device_ids_on_both_backends() {
-    on_both("f16", dashboard_links_encode_slashes_in_device_ids).await;
-}
+on_both_backends!(
+    dashboard_links_encode_slashes_in_device_ids,
+    "f16",
+    dashboard_links_encode_slashes_in_device_ids_on_sqlite,
+    dashboard_links_encode_slashes_in_device_ids_on_postgres
+);
 
 // ------------------------------------------------------------------ finding 9
 
@@ -859,14 +862,12 @@ async fn audit_page_pages_from_newest_and_verifies_incrementally(app: camtrace_s
     );
 }
 
-#[tokio::test]
-async fn audit_page_pages_from_newest_and_verifies_incrementally_on_both_backends() {
-    on_both(
-        "f9",
-        audit_page_pages_from_newest_and_verifies_incrementally,
-    )
-    .await;
-}
+on_both_backends!(
+    audit_page_pages_from_newest_and_verifies_incrementally,
+    "f9",
+    audit_page_pages_from_newest_and_verifies_incrementally_on_sqlite,
+    audit_page_pages_from_newest_and_verifies_incrementally_on_postgres
+);
 
 // ------------------------------------------------------------------ finding 10
 
@@ -913,7 +914,9 @@ async fn password_change_guesses_are_throttled_like_sign_ins(app: camtrace_serve
     assert!(retry_after(&r) >= 1);
 }
 
-#[tokio::test]
-async fn password_change_guesses_are_throttled_like_sign_ins_on_both_backends() {
-    on_both("f5c", password_change_guesses_are_throttled_like_sign_ins).await;
-}
+on_both_backends!(
+    password_change_guesses_are_throttled_like_sign_ins,
+    "f5c",
+    password_change_guesses_are_throttled_like_sign_ins_on_sqlite,
+    password_change_guesses_are_throttled_like_sign_ins_on_postgres
+);

@@ -1,6 +1,8 @@
 //! Test support shared by the crates that test against PostgreSQL: a fresh, empty database on
-//! the server named by `CAMTRACE_TEST_POSTGRES`, or a printed skip (a failure when
-//! `CAMTRACE_TEST_REQUIRE_ALL=1`).
+//! the server named by `CAMTRACE_TEST_POSTGRES`. Tests that call [`fresh_postgres`] are marked
+//! `#[cfg_attr(not(camtrace_has_postgres), ignore = "…")]`: the crate's build script sets that
+//! cfg when the variable is set (or `CAMTRACE_TEST_REQUIRE_ALL=1`), so without a server they are
+//! reported as ignored, never run and counted as passed.
 
 use crate::Store;
 use sqlx::Executor;
@@ -10,33 +12,22 @@ pub fn require_all() -> bool {
     std::env::var("CAMTRACE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 
-/// A URL of a new, empty PostgreSQL database (its name starts with `ct_<tag>_`), or `None` when
-/// no server is configured (the reason is printed). Panics when the server is required but
-/// missing or unreachable.
-pub async fn fresh_postgres(tag: &str) -> Option<String> {
+/// The URL of a new, empty PostgreSQL database (its name starts with `ct_<tag>_`) on the server
+/// named by `CAMTRACE_TEST_POSTGRES`. Panics, saying why, when the variable is not set or the
+/// server cannot be reached: a test that gets here was built to run against PostgreSQL.
+pub async fn fresh_postgres(tag: &str) -> String {
     let base = match std::env::var("CAMTRACE_TEST_POSTGRES") {
         Ok(u) if !u.is_empty() => u,
-        _ => {
-            if require_all() {
-                panic!("CAMTRACE_TEST_REQUIRE_ALL=1 but CAMTRACE_TEST_POSTGRES is not set (scripts/start-postgres.sh prints one)");
-            }
-            eprintln!("skipping the PostgreSQL part: CAMTRACE_TEST_POSTGRES is not set (scripts/start-postgres.sh prints one)");
-            return None;
-        }
+        _ => panic!(
+            "this test needs PostgreSQL but CAMTRACE_TEST_POSTGRES is not set \
+             (export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh); it was set, or \
+             CAMTRACE_TEST_REQUIRE_ALL=1, when the test was built)"
+        ),
     };
     sqlx::any::install_default_drivers();
-    let pool = match sqlx::AnyPool::connect(&base).await {
-        Ok(p) => p,
-        Err(e) => {
-            if require_all() {
-                panic!("cannot connect to CAMTRACE_TEST_POSTGRES: {e}");
-            }
-            eprintln!(
-                "skipping the PostgreSQL part: cannot connect to CAMTRACE_TEST_POSTGRES: {e}"
-            );
-            return None;
-        }
-    };
+    let pool = sqlx::AnyPool::connect(&base).await.unwrap_or_else(|e| {
+        panic!("cannot connect to the PostgreSQL server of CAMTRACE_TEST_POSTGRES: {e}")
+    });
     let tag: String = tag
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -56,13 +47,16 @@ pub async fn fresh_postgres(tag: &str) -> Option<String> {
         Some((h, q)) => (h.to_string(), Some(q.to_string())),
         None => (base.clone(), None),
     };
-    let cut = head.rfind('/').filter(|&i| i > "postgres://".len())?;
+    let cut = head
+        .rfind('/')
+        .filter(|&i| i > "postgres://".len())
+        .unwrap_or_else(|| panic!("CAMTRACE_TEST_POSTGRES names no database: `{head}`"));
     let mut url = format!("{}/{}", &head[..cut], name);
     if let Some(q) = query {
         url.push('?');
         url.push_str(&q);
     }
-    Some(url)
+    url
 }
 
 fn plain(what: &str, v: &str) -> crate::Result<()> {

@@ -186,10 +186,12 @@ async fn agents_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 async fn agents_on_postgres() {
-    let Some(url) = camtrace_store::testing::fresh_postgres("agents").await else {
-        return;
-    };
+    let url = camtrace_store::testing::fresh_postgres("agents").await;
     let store = camtrace_store::open(&url).await.unwrap();
     story(Arc::from(store)).await;
 }

@@ -203,10 +203,12 @@ async fn waiver_decision_is_all_or_nothing_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 async fn waiver_decision_is_all_or_nothing_on_postgres() {
-    let Some(url) = common::fresh_postgres("fault").await else {
-        return;
-    };
+    let url = common::fresh_postgres("fault").await;
     waiver_decision_is_all_or_nothing(open(&url).await.unwrap()).await;
 }
 
@@ -314,10 +316,12 @@ async fn accounts_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 async fn accounts_on_postgres() {
-    let Some(url) = common::fresh_postgres("acct").await else {
-        return;
-    };
+    let url = common::fresh_postgres("acct").await;
     accounts(open(&url).await.unwrap()).await;
 }
 
@@ -408,9 +412,11 @@ async fn access_log_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 async fn access_log_on_postgres() {
-    let Some(url) = common::fresh_postgres("access").await else {
-        return;
-    };
+    let url = common::fresh_postgres("access").await;
     access_log(open(&url).await.unwrap()).await;
 }

@@ -582,20 +582,24 @@ async fn story_on_sqlite_memory() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 async fn story_on_postgres() {
-    let Some(url) = common::fresh_postgres("story").await else {
-        return;
-    };
+    let url = common::fresh_postgres("story").await;
     let store = open(&url).await.unwrap();
     assert_eq!(store.backend(), Backend::Postgres);
     story(store).await;
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
 async fn concurrent_writers_keep_one_chain_on_postgres() {
-    let Some(url) = common::fresh_postgres("conc").await else {
-        return;
-    };
+    let url = common::fresh_postgres("conc").await;
     let store: std::sync::Arc<dyn Store> = open(&url).await.unwrap().into();
     let mut tasks = Vec::new();
     for t in 0..4 {

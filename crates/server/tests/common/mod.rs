@@ -1,5 +1,5 @@
 //! Test harness: an app over a fresh store (SQLite in memory, or a fresh PostgreSQL database
-//! when `CAMTRACE_TEST_POSTGRES` is set), a two-department estate, users with roles, and a
+//! on the server of `CAMTRACE_TEST_POSTGRES`), a two-department estate, users with roles, and a
 //! request helper driving the router with `tower::ServiceExt::oneshot`.
 #![allow(dead_code)]
 
@@ -38,9 +38,37 @@ pub fn test_config() -> ServerConfig {
     }
 }
 
-/// A new, empty PostgreSQL database on the test server, or `None` (with a printed reason).
-pub async fn fresh_postgres(tag: &str) -> Option<String> {
+/// A new, empty PostgreSQL database on the test server (panics, saying why, without one: mark
+/// the test `#[cfg_attr(not(camtrace_has_postgres), ignore = "…")]`).
+pub async fn fresh_postgres(tag: &str) -> String {
     camtrace_store::testing::fresh_postgres(&format!("srv_{tag}")).await
+}
+
+/// Two tests from one story over an [`App`]: `$sqlite` runs it on SQLite in memory, `$postgres`
+/// on a fresh PostgreSQL database (named after `$tag`), and is reported as ignored when the
+/// build found no PostgreSQL (`CAMTRACE_TEST_POSTGRES` unset; see `build.rs`). Arguments after
+/// the names go to `#[tokio::test(…)]`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($story:path, $tag:literal, $sqlite:ident, $postgres:ident) => {
+        $crate::on_both_backends!($story, $tag, $sqlite, $postgres, flavor = "current_thread");
+    };
+    ($story:path, $tag:literal, $sqlite:ident, $postgres:ident, $($test:tt)+) => {
+        #[tokio::test($($test)+)]
+        async fn $sqlite() {
+            $story($crate::common::sqlite_app().await).await;
+        }
+
+        #[tokio::test($($test)+)]
+        #[cfg_attr(
+            not(camtrace_has_postgres),
+            ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+        )]
+        async fn $postgres() {
+            let url = $crate::common::fresh_postgres($tag).await;
+            $story($crate::common::app_on(&url).await).await;
+        }
+    };
 }
 
 pub async fn app_on(url: &str) -> App {
