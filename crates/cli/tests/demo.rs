@@ -198,11 +198,14 @@ fn report_prints_on_a4_within_30_pages(index: &std::path::Path, scratch: &std::p
                 .is_ok_and(|o| o.status.success())
         })
     else {
-        assert!(
-            std::env::var("CAMTRACE_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
-            "chromium is required (CAMTRACE_TEST_REQUIRE_ALL=1) but was not found on PATH"
+        // A part of the demo test (the demo is too slow to run twice). `camtrace_has_chromium`
+        // is set when the build found chromium or CAMTRACE_TEST_REQUIRE_ALL=1 (see build.rs).
+        if cfg!(camtrace_has_chromium) {
+            panic!("chromium (or chromium-browser, google-chrome) does not run: apt-get install chromium");
+        }
+        eprintln!(
+            "not run (part): the print check needs chromium on PATH: apt-get install chromium"
         );
-        eprintln!("skipping the print check: chromium not found on PATH");
         return;
     };
     let pdf = scratch.join("report.pdf");

@@ -167,9 +167,21 @@ fn nix_is_root() -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    all(not(camtrace_is_root), not(camtrace_has_ip)),
+    ignore = "needs root and the ip command (iproute2) for network namespaces"
+)]
+#[cfg_attr(
+    all(not(camtrace_is_root), camtrace_has_ip),
+    ignore = "needs root for network namespaces (run the tests as root)"
+)]
+#[cfg_attr(
+    all(camtrace_is_root, not(camtrace_has_ip)),
+    ignore = "needs the ip command on PATH for network namespaces: apt-get install iproute2"
+)]
 async fn multicast_discovery_in_network_namespaces() {
     if let Err(why) = have_root_and_ip() {
-        return skip(&why);
+        panic!("network namespaces are unavailable: {why}");
     }
     let lab = match Lab::start(LabConfig {
         devices: 12,
@@ -186,7 +198,7 @@ async fn multicast_discovery_in_network_namespaces() {
     .await
     {
         Ok(l) => l,
-        Err(e) => return skip(&format!("lab in netns mode cannot start: {e}")),
+        Err(e) => panic!("the lab cannot start in network-namespace mode: {e}"),
     };
     let manifest = lab.manifest().clone();
     // Run discovery inside the client namespace: its sockets are created on a thread that joined it.
