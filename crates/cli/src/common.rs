@@ -2,8 +2,11 @@
 
 use anyhow::Context;
 use camtrace_kb::{Kb, KbFiles};
+use camtrace_model::Estate;
+use camtrace_store::EstateFilter;
+use chrono::NaiveDate;
 use clap::Args;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
@@ -202,4 +205,47 @@ pub fn term_safe(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+pub(crate) fn parse_date(s: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .with_context(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not an error.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+pub(crate) fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The register's estate (of `org`, of `site`), as it is or as it stood at the end of `as_of`.
+pub(crate) async fn load_estate(
+    db: &str,
+    org: Option<&str>,
+    site: Option<&str>,
+    as_of: Option<NaiveDate>,
+) -> anyhow::Result<Estate> {
+    let store = crate::common::open_register(db).await?;
+    let filter = EstateFilter {
+        organisation: org.map(str::to_string),
+        site: site.map(str::to_string),
+    };
+    Ok(match as_of {
+        Some(d) => store.estate_as_of(d, &filter).await?,
+        None => store.load_estate(&filter).await?,
+    })
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }

@@ -27,10 +27,31 @@ pub fn judge(
     regimes: &[String],
     as_of: NaiveDate,
 ) -> Result<Judged> {
+    judge_with(kb, policies, estate, regimes, as_of, None)
+}
+
+/// [`judge`], with identifications below `min_confidence` needing inspection (overriding every
+/// regime's own floor; `None`: the regimes' floors). The floor must be within 0..=1.
+pub fn judge_with(
+    kb: &Kb,
+    policies: &PolicySet,
+    estate: Estate,
+    regimes: &[String],
+    as_of: NaiveDate,
+    min_confidence: Option<f64>,
+) -> Result<Judged> {
+    if let Some(m) = min_confidence {
+        if !(0.0..=1.0).contains(&m) {
+            return Err(EstateError::Invalid(
+                "the minimum confidence must be within 0..1".into(),
+            ));
+        }
+    }
     let selected = policies.select(regimes).map_err(EstateError::Invalid)?;
     let ids = selected.iter().map(|r| r.id.clone()).collect();
     let facts = DeviceFacts::from_estate(&estate);
-    let ctx = EvalContext::new(kb, selected, as_of);
+    let mut ctx = EvalContext::new(kb, selected, as_of);
+    ctx.min_confidence = min_confidence;
     let findings = evaluate(&ctx, &facts, &estate.waivers);
     Ok(Judged {
         estate,

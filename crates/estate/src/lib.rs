@@ -5,19 +5,30 @@
 //! * [`mod@judge`]: an estate judged against the regimes ([`judge::judge`]), and the policies.
 //! * [`mod@plan`]: the remediation plan of a judged estate.
 //! * [`attribution`]: who made a registered device, read from the register's maker and brand.
+//! * [`check`]: the estate `check` judges from piped identifications or a register file, and
+//!   what the register leaves out.
+//! * [`devices`]: the register's devices, filtered on the attributed maker, listed and exported.
+//! * [`progress`]: a remediation history and the dated progress series it makes.
+//! * [`reconcile`]: a site's discovery against its register, and adopting what was found.
 //! * [`report`]: the report input for a scope (the CLI's whole view and the server's
 //!   per-organisation view are one function) and the progress series.
+//! * [`sites`]: the sites with their sensitivity and device numbers.
 //! * [`waiver`]: what a waiver must meet, from the CLI or the server.
 //!
 //! It depends on the core crates and on the store trait, never on axum or clap.
 
 pub mod attribution;
+pub mod check;
+pub mod devices;
 pub mod judge;
 pub mod plan;
+pub mod progress;
+pub mod reconcile;
 pub mod report;
+pub mod sites;
 pub mod waiver;
 
-pub use judge::{judge, load_policies, Judged};
+pub use judge::{judge, judge_with, load_policies, Judged};
 pub use plan::{make_plan, plan_devices, PlanSettings};
 pub use report::{report_input, ReportRequest, Scope};
 

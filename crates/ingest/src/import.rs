@@ -491,6 +491,20 @@ pub async fn import_evidence(
     kind: FileKind,
     opts: &ImportOptions,
 ) -> Result<FileSummary> {
+    import_evidence_audited(store, kb, input, kind, opts, |_| None).await
+}
+
+/// [`import_evidence`], with the import's own history entry (made by `audit` from what the
+/// import stored; `None` for none) written in the scan's transaction. A file imported before
+/// writes nothing (`unchanged`); one moved to a site (`assigned`) is recorded by that move.
+pub async fn import_evidence_audited(
+    store: &dyn Store,
+    kb: Option<&Kb>,
+    input: Input<'_>,
+    kind: FileKind,
+    opts: &ImportOptions,
+    audit: impl FnOnce(&FileSummary) -> Option<camtrace_store::NewHistory>,
+) -> Result<FileSummary> {
     if matches!(kind, FileKind::Csv | FileKind::Json) {
         return Err(ImportError::Invalid(format!(
             "a {} register is not evidence",
@@ -617,15 +631,21 @@ pub async fn import_evidence(
         imp.rollback().await?;
         return Err(e);
     }
-    let rec = imp.commit(&opts.actor).await?;
-    summary.outcome = if rec.observation_count == 0 && rec.identification_count == 0 {
-        "empty".into()
-    } else {
-        "imported".into()
+    let stored = |mut s: FileSummary, rec: &ScanRecord| {
+        s.outcome = if rec.observation_count == 0 && rec.identification_count == 0 {
+            "empty".into()
+        } else {
+            "imported".into()
+        };
+        s.observations = rec.observation_count;
+        s.identifications = rec.identification_count;
+        s
     };
-    summary.observations = rec.observation_count;
-    summary.identifications = rec.identification_count;
-    Ok(summary)
+    let before = summary.clone();
+    let rec = imp
+        .commit_audited(&opts.actor, |rec| audit(&stored(before, rec)))
+        .await?;
+    Ok(stored(summary, &rec))
 }
 
 /// The same content imported before, with or without a site: never stored twice.

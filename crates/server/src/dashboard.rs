@@ -583,46 +583,10 @@ async fn devices(State(app): State<App>, b: Browser, Query(f): Query<DevicesForm
         cursor: nonempty(&f.cursor),
         ..Default::default()
     };
-    // The maker filter and column read each device's declared maker, else the maker its brand
-    // resolves to (`camtrace_estate::attribution`, as `camtrace devices` does): the store
-    // cannot filter on that, so pages are read until this page is full.
+    // The maker filter reads each device's declared maker, else the maker its brand resolves
+    // to, as the API and `camtrace devices` do (`camtrace_estate::devices::page`).
+    let (devs, next) = try_page!(b, register::device_page(&app, &c.access, &q).await);
     let today = crate::findings::today();
-    let (devs, next) = match q.maker.clone() {
-        None => try_page!(b, register::device_page(&app, &c.access, &q).await),
-        Some(want) => {
-            let page = 100usize;
-            let mut sq = DeviceQuery {
-                maker: None,
-                limit: Some(1000),
-                ..q.clone()
-            };
-            let mut rows = Vec::new();
-            let mut more = false;
-            loop {
-                let (devs, next) = try_page!(b, register::device_page(&app, &c.access, &sq).await);
-                for d in devs {
-                    if !camtrace_estate::attribution::maker_matches(&app.kb, &d, today, &want) {
-                        continue;
-                    }
-                    if rows.len() == page {
-                        more = true;
-                        break;
-                    }
-                    rows.push(d);
-                }
-                match next {
-                    Some(n) if !more => sq.cursor = Some(n),
-                    _ => break,
-                }
-            }
-            let next = if more {
-                rows.last().map(|d: &camtrace_model::Device| d.id.clone())
-            } else {
-                None
-            };
-            (rows, next)
-        }
-    };
     let mut next_q = String::new();
     if let Some(n) = next {
         for (k, v) in [

@@ -1261,3 +1261,86 @@ async fn audit_log_exports_and_verifies() {
         assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{m}");
     }
 }
+
+/// Issue 16: `GET /api/v1/devices?maker=` matched the declared maker only, so a HiLook camera
+/// registered without a maker was not a Hikvision device to the API while `camtrace devices`
+/// and the dashboard said it was. The API now filters on the attributed maker, pages through
+/// non-matching devices, and gives each device its `attributed_maker`.
+#[tokio::test]
+async fn devices_api_maker_filter_reads_the_attributed_maker() {
+    let f = fixture(sqlite_app().await).await;
+    let root = f.token("root");
+    for (id, maker, brand) in [
+        ("m-1-hilook", None, "hilook"),
+        ("m-2-axis", Some("axis"), "axis"),
+        ("m-3-axis", Some("axis"), "axis"),
+        ("m-4-hilook", None, "HiLook"),
+    ] {
+        let mut d = device(id, "site-b", "x", brand);
+        d.maker = maker.map(String::from);
+        d.model = None;
+        post_ok(
+            &f.app,
+            "/api/v1/devices",
+            root,
+            serde_json::to_value(d).unwrap(),
+        )
+        .await;
+    }
+    let ids = |page: &serde_json::Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = get(&f.app, "/api/v1/devices?maker=hikvision&site=site-b", root)
+        .await
+        .json();
+    let all_ids = ids(&all);
+    assert!(
+        all_ids.contains(&"m-1-hilook".to_string()) && all_ids.contains(&"m-4-hilook".to_string()),
+        "{all}"
+    );
+    assert!(!all_ids.iter().any(|i| i.contains("axis")), "{all}");
+    let hilook = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "m-1-hilook")
+        .unwrap();
+    assert_eq!(hilook["attributed_maker"], "hikvision");
+    assert!(
+        hilook["maker"].is_null(),
+        "the register's blank stays blank"
+    );
+    // One device a page: the pages, walked by cursor, give the same devices, and the cursor
+    // skips the Axis devices in between.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let url = match &cursor {
+            None => "/api/v1/devices?maker=hikvision&site=site-b&limit=1".to_string(),
+            Some(c) => format!("/api/v1/devices?maker=hikvision&site=site-b&limit=1&cursor={c}"),
+        };
+        let p = get(&f.app, &url, root).await.json();
+        assert!(p["items"].as_array().unwrap().len() <= 1, "{p}");
+        paged.extend(ids(&p));
+        match p["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all_ids);
+    // A declared maker still matches, by name or id in any case.
+    let axis = get(&f.app, "/api/v1/devices?maker=AXIS&site=site-b", root)
+        .await
+        .json();
+    let axis = ids(&axis);
+    assert!(
+        axis.contains(&"m-2-axis".to_string()) && axis.contains(&"m-3-axis".to_string()),
+        "{axis:?}"
+    );
+    assert!(!axis.iter().any(|i| i.contains("hilook")), "{axis:?}");
+}

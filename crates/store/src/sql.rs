@@ -2180,7 +2180,18 @@ impl ScanImport {
     }
 
     /// Make the whole scan visible at once, with its history entry.
-    pub async fn commit(mut self, actor: &str) -> Result<ScanRecord> {
+    pub async fn commit(self, actor: &str) -> Result<ScanRecord> {
+        self.commit_audited(actor, |_| None).await
+    }
+
+    /// [`commit`](Self::commit), with one more history entry made by `audit` from the scan as
+    /// committed (an importer's own summary, say; `None` for none), written in the same
+    /// transaction: the scan and its entries are kept together or not at all.
+    pub async fn commit_audited(
+        mut self,
+        actor: &str,
+        audit: impl FnOnce(&ScanRecord) -> Option<NewHistory>,
+    ) -> Result<ScanRecord> {
         let idents: i64 =
             sqlx::query("SELECT COUNT(*) AS n FROM identifications WHERE scan_id = $1")
                 .bind(self.scan.id.clone())
@@ -2215,6 +2226,9 @@ impl ScanImport {
             },
         )
         .await?;
+        if let Some(e) = audit(&rec) {
+            append_history_in(&mut self.tx, self.backend, &e).await?;
+        }
         self.tx.commit().await?;
         Ok(rec)
     }

@@ -7,15 +7,16 @@
 //! Network safety: the lab listens only on 127.21.0.0/16 and the scanner is given exactly those
 //! ranges (scope-checked), so no packet leaves the loopback interface.
 
-use crate::cmd::plan::{judge, load_policies, make_plan, today, PlanSettings};
 use crate::cmd::procure::check_bytes;
+use crate::common::today;
 use crate::common::Global;
 use anyhow::Context;
 use camtrace_estate::report::{build_input, history};
+use camtrace_estate::{judge, load_policies, make_plan, PlanSettings};
 use camtrace_kb::Kb;
 use camtrace_lab::{Ipv4Net, Lab, LabConfig, LabHandle, Manifest};
 use camtrace_model::{
-    Device, Identification, NetworkSegment, Observation, Organisation, SensitivityCriteria, Site,
+    Identification, NetworkSegment, Observation, Organisation, SensitivityCriteria, Site,
 };
 use camtrace_plan::Method;
 use camtrace_store::{EstateFilter, RegisterBatch, ScanRecord};
@@ -28,6 +29,7 @@ use std::time::Instant;
 const ESTATE: &str = include_str!("../../../../demo/estate.toml");
 const REGISTER: &str = include_str!("../../../../demo/register.csv");
 const QUOTE: &str = include_str!("../../../../demo/quote.csv");
+const PROGRESS: &str = include_str!("../../../../demo/progress.csv");
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -195,6 +197,11 @@ pub struct Summary {
     /// `camtrace history verify --anchor`.
     pub history_entries: u64,
     pub history_head: Option<String>,
+    /// Devices removed on record (demo/progress.csv).
+    pub removals: usize,
+    /// The progress series: restricted devices at each quarter end since the first removal,
+    /// and today.
+    pub progress: Vec<(chrono::NaiveDate, u64)>,
     pub timings_ms: BTreeMap<String, u128>,
     pub skipped: Vec<String>,
 }
@@ -446,15 +453,8 @@ fn identify(engine: &camtrace_identify::Engine, obs: &[Observation]) -> Vec<Iden
     engine.identify_all(obs.iter().cloned())
 }
 
-fn contains(cidr: &str, addr: &str) -> bool {
-    match (cidr.parse::<Ipv4Net>(), addr.parse::<std::net::Ipv4Addr>()) {
-        (Ok(n), Ok(a)) => n.contains(&a),
-        _ => false,
-    }
-}
-
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
-    let rt = crate::cmd::plan::runtime()?;
+    let rt = crate::common::runtime()?;
     rt.block_on(run_async(g, a))
 }
 
@@ -540,6 +540,18 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             "demo:register.csv",
         )
         .await?;
+    // The estate's remediation history: devices removed since 2023, registered as removed.
+    let removals =
+        camtrace_estate::progress::read_removals(PROGRESS).context("reading demo/progress.csv")?;
+    store
+        .apply_register(
+            &RegisterBatch {
+                devices: removals.iter().map(|r| r.device.clone()).collect(),
+                ..Default::default()
+            },
+            "demo:progress.csv",
+        )
+        .await?;
     lap("register_import", &mut t, &mut timings);
 
     // 3. Scan every site (concurrently), identify, store.
@@ -619,28 +631,13 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let seen = store
         .latest_identifications(&EstateFilter::default())
         .await?;
-    let mut new_devices: Vec<Device> = Vec::new();
-    for s in seen.iter().filter(|s| s.device_id.is_none()) {
-        let Some(site) = s.site.as_deref() else {
-            continue;
-        };
-        if !s.identification.device_class.is_surveillance() {
-            continue;
-        }
-        let mut d = camtrace_store::device_from_identification(site, &s.identification);
-        if let Some(sl) = layout.site.iter().find(|x| x.id == site) {
-            d.network = sl
-                .networks()
-                .into_iter()
-                .find(|n| {
-                    n.cidrs
-                        .iter()
-                        .any(|c| contains(c, &s.identification.target))
-                })
-                .map(|n| n.id);
-        }
-        new_devices.push(d);
-    }
+    let networks: Vec<_> = layout.site.iter().flat_map(SiteLayout::networks).collect();
+    let new_devices = camtrace_estate::reconcile::adoptable(
+        &seen,
+        &networks,
+        None,
+        camtrace_estate::reconcile::Adopt::Surveillance,
+    );
     let found_not_registered = new_devices.len();
     if !new_devices.is_empty() {
         store
@@ -660,6 +657,19 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     // 5. Check, plan, quote, report.
     let judged = judge(&kb, &policies, estate, &a.regimes, as_of)?;
     lap("check", &mut t, &mut timings);
+    // The trend: at each quarter end since the first removal, the estate as it stood then,
+    // judged by the rules of that day.
+    camtrace_estate::progress::record_progress(
+        store.as_ref(),
+        &kb,
+        &policies,
+        &judged.estate,
+        &removals,
+        &a.regimes,
+        as_of,
+    )
+    .await?;
+    lap("progress", &mut t, &mut timings);
     let plan = make_plan(
         &files,
         &kb,
@@ -687,6 +697,10 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     )?;
     lap("quote", &mut t, &mut timings);
     let hist = history(store.as_ref(), &judged, as_of, None, None, true).await?;
+    let progress: Vec<(chrono::NaiveDate, u64)> = hist
+        .iter()
+        .map(|p| (p.date, p.sensitive + p.other))
+        .collect();
     let mut input = build_input(
         &kb,
         &files.version(),
@@ -763,6 +777,8 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .collect(),
         history_entries,
         history_head,
+        removals: removals.len(),
+        progress,
         timings_ms: timings,
         skipped,
     };
@@ -830,6 +846,18 @@ fn print_summary(s: &Summary, out: &Path) -> anyhow::Result<()> {
     for (k, v) in &s.findings_by_obligation {
         let _ = writeln!(o, "    {k}: {v} findings");
     }
+    if let (Some(first), Some(last)) = (s.progress.first(), s.progress.last()) {
+        let _ = writeln!(
+            o,
+            "  progress:  {} restricted devices on {} → {} on {} ({} removals on record, {} points in the report's chart)",
+            first.1,
+            first.0,
+            last.1,
+            last.0,
+            s.removals,
+            s.progress.len()
+        );
+    }
     let _ = writeln!(o,
         "  plan:      {} {} of {} {} budget ({}), {} actions now, {} wait; risk removed {:.0} of {}",
         s.currency,
@@ -860,7 +888,7 @@ fn print_summary(s: &Summary, out: &Path) -> anyhow::Result<()> {
     for c in next_commands(&s.database) {
         let _ = writeln!(o, "  {c}");
     }
-    crate::cmd::plan::emit(&o)
+    crate::common::emit(&o)
 }
 
 /// A path as one shell word (single-quoted when it has anything but plain characters).

@@ -1,12 +1,12 @@
 //! `camtrace devices`: list devices in the register, filtered, as a table, JSON or CSV (the CSV is
 //! the register import format, so an export can be edited and imported back).
 
+use crate::common::today;
 use crate::common::{default_format, Format, Global};
-use camtrace_ingest::register::{write_csv, Register};
-use camtrace_model::{Device, DeviceClass, DeviceStatus};
-use camtrace_store::{DeviceFilter, EstateFilter, SiteFilter};
+use camtrace_estate::devices::{DeviceQuery, DeviceRow};
+use camtrace_ingest::register::write_csv;
+use camtrace_model::{DeviceClass, DeviceStatus};
 use chrono::NaiveDate;
-use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -69,18 +69,6 @@ fn sensitive(a: &Args) -> Option<bool> {
     }
 }
 
-/// A register device with the maker the register means: its declared maker, else the maker its
-/// brand (and model) resolves to through the knowledge base at its install date
-/// ([`camtrace_estate::attribution::register_maker`], the one attribution rule).
-#[derive(serde::Serialize)]
-struct Row {
-    #[serde(flatten)]
-    device: Device,
-    /// The knowledge-base company id the declared maker or the brand names (empty: unknown).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attributed_maker: Option<String>,
-}
-
 async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let store = crate::common::open_register(&g.db).await?;
     // The knowledge base attributes a maker to devices registered with a brand only; without
@@ -92,145 +80,29 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             None
         }
     };
-    let date = a.as_of.unwrap_or_else(crate::cmd::plan::today);
-    let scope = EstateFilter {
-        organisation: a.org.clone(),
+    let query = DeviceQuery {
+        org: a.org.clone(),
         site: a.site.clone(),
+        brand: a.brand.clone(),
+        maker: a.maker.clone(),
+        class: a.class,
+        status: a.status,
+        sensitive: sensitive(&a),
+        as_of: a.as_of,
     };
-    let (devices, sites, orgs, zones, networks) = match a.as_of {
-        None => {
-            let devices = store
-                .list_devices(&DeviceFilter {
-                    organisation: a.org.clone(),
-                    site: a.site.clone(),
-                    brand: a.brand.clone(),
-                    // Filtered below, on the attributed maker too.
-                    maker: None,
-                    class: a.class,
-                    status: a.status,
-                    sensitive: sensitive(&a),
-                    mac: None,
-                    limit: None,
-                })
-                .await?;
-            let sites = store
-                .list_sites(&SiteFilter {
-                    organisation: a.org.clone(),
-                    site: a.site.clone(),
-                    ..Default::default()
-                })
-                .await?;
-            (
-                devices,
-                sites,
-                store.list_organisations().await?,
-                store.list_zones(a.site.as_deref()).await?,
-                store.list_networks(a.site.as_deref()).await?,
-            )
-        }
-        Some(date) => {
-            let e = store.estate_as_of(date, &scope).await?;
-            let sens = sensitive(&a);
-            let devices = e
-                .devices
-                .into_iter()
-                .filter(|d| {
-                    a.brand.as_ref().is_none_or(|b| {
-                        d.brand
-                            .as_deref()
-                            .is_some_and(|x| x.eq_ignore_ascii_case(b))
-                    }) && a.class.is_none_or(|c| d.class == c)
-                        && a.status.is_none_or(|s| d.status == s)
-                        && sens.is_none_or(|want| {
-                            e.sites
-                                .iter()
-                                .find(|s| s.id == d.site)
-                                .is_some_and(|s| s.criteria.is_sensitive() == want)
-                        })
-                })
-                .collect();
-            (devices, e.sites, e.organisations, e.zones, e.networks)
-        }
-    };
-    let rows: Vec<Row> = devices
-        .into_iter()
-        .map(|d| Row {
-            attributed_maker: kb
-                .as_ref()
-                .and_then(|k| camtrace_estate::attribution::register_maker(k, &d, date)),
-            device: d,
-        })
-        .filter(|r| {
-            a.maker.as_deref().is_none_or(|m| match &kb {
-                Some(k) => camtrace_estate::attribution::maker_matches(k, &r.device, date, m),
-                None => r
-                    .device
-                    .maker
-                    .as_deref()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(m)),
-            })
-        })
-        .collect();
+    let listing =
+        camtrace_estate::devices::list(store.as_ref(), kb.as_ref(), &query, today()).await?;
     let mut out = std::io::stdout().lock();
     match default_format(a.format) {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &rows)?;
+            serde_json::to_writer_pretty(&mut out, &listing.rows)?;
             writeln!(out)?;
         }
-        Format::Csv => {
-            // The register as it is (a blank maker stays blank, so an export imports back).
-            let devices: Vec<Device> = rows.into_iter().map(|r| r.device).collect();
-            // The register format: the devices with their sites, zones, networks, organisations.
-            let site_ids: HashSet<&str> = devices.iter().map(|d| d.site.as_str()).collect();
-            let sites: Vec<_> = sites
-                .into_iter()
-                .filter(|s| site_ids.contains(s.id.as_str()))
-                .collect();
-            let mut org_ids: HashSet<String> =
-                sites.iter().map(|s| s.organisation.clone()).collect();
-            // Parents too, so the file imports into an empty register.
-            loop {
-                let before = org_ids.len();
-                for o in &orgs {
-                    if org_ids.contains(&o.id) {
-                        if let Some(p) = &o.parent {
-                            org_ids.insert(p.clone());
-                        }
-                    }
-                }
-                if org_ids.len() == before {
-                    break;
-                }
-            }
-            let zone_ids: HashSet<&str> =
-                devices.iter().filter_map(|d| d.zone.as_deref()).collect();
-            let net_ids: HashSet<&str> = devices
-                .iter()
-                .filter_map(|d| d.network.as_deref())
-                .collect();
-            let reg = Register {
-                organisations: orgs
-                    .into_iter()
-                    .filter(|o| org_ids.contains(&o.id))
-                    .collect(),
-                zones: zones
-                    .into_iter()
-                    .filter(|z| zone_ids.contains(z.id.as_str()))
-                    .collect(),
-                networks: networks
-                    .into_iter()
-                    .filter(|n| net_ids.contains(n.id.as_str()))
-                    .collect(),
-                sites,
-                devices,
-            };
-            write_csv(&reg, &mut out)?;
-        }
+        // The register import format, so an export can be edited and imported back.
+        Format::Csv => write_csv(&listing.into_register(), &mut out)?,
         Format::Table => {
-            let attributed = rows
-                .iter()
-                .any(|r| r.device.maker.is_none() && r.attributed_maker.is_some());
-            let rows = rows.iter().map(row).collect();
+            let attributed = listing.rows.iter().any(DeviceRow::maker_is_attributed);
+            let rows = listing.rows.iter().map(row).collect();
             table(
                 &mut out,
                 &[
@@ -258,7 +130,7 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn row(r: &Row) -> Vec<String> {
+fn row(r: &DeviceRow) -> Vec<String> {
     let d = &r.device;
     vec![
         d.id.clone(),

@@ -3,7 +3,7 @@
 //! report, a notebook); `verify --anchor SEQ:HASH` later proves the chain still holds that entry,
 //! which catches the newest entries being cut off, the one change a chain cannot show on its own.
 
-use crate::cmd::plan::runtime;
+use crate::common::runtime;
 use crate::common::{default_format, term_safe, Format, Global};
 use camtrace_store::{HistoryAnchor, HistoryFilter, StoreError};
 use std::io::Write;

@@ -2,13 +2,12 @@
 //! `--budget`, the exact selection that removes the most risk within the budget.
 //!
 
-use crate::common::{default_format, Format, Global};
+use crate::common::{
+    default_format, emit, load_estate, parse_date, runtime, today, Format, Global,
+};
 use anyhow::Context;
-use camtrace_model::Estate;
+use camtrace_estate::{judge, load_policies, make_plan, PlanSettings};
 use camtrace_plan::{Method, Plan};
-use camtrace_store::EstateFilter;
-use chrono::NaiveDate;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,51 +46,6 @@ pub struct Args {
 pub enum MethodArg {
     Exact,
     Greedy,
-}
-
-pub(crate) fn parse_date(s: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .with_context(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
-}
-
-/// Write to stdout; a closed pipe (`| head`) is not an error.
-pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => Ok(r?),
-    }
-}
-
-pub(crate) fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
-// The pipeline (judge an estate, plan it) is the application layer's: `camtrace-estate`.
-pub(crate) use camtrace_estate::{judge, load_policies, make_plan, PlanSettings};
-
-pub(crate) async fn load_estate(
-    db: &str,
-    org: Option<&str>,
-    site: Option<&str>,
-    as_of: Option<NaiveDate>,
-) -> anyhow::Result<Estate> {
-    let store = crate::common::open_register(db).await?;
-    let filter = EstateFilter {
-        organisation: org.map(str::to_string),
-        site: site.map(str::to_string),
-    };
-    Ok(match as_of {
-        Some(d) => store.estate_as_of(d, &filter).await?,
-        None => store.load_estate(&filter).await?,
-    })
-}
-
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {

@@ -3,9 +3,10 @@
 //! Exit status: 0 when no line is blocked, 1 when a line is blocked (3 with `--strict` when a
 //! line needs an inquiry and none is blocked).
 
-use crate::cmd::plan::{emit, load_policies, parse_date, runtime, today};
 use crate::common::{default_format, Format, Global};
+use crate::common::{emit, parse_date, runtime, today};
 use anyhow::Context;
+use camtrace_estate::load_policies;
 use camtrace_model::{Organisation, Site};
 use camtrace_plan::{
     check_quote, parse_quote, Catalogue, MakerRule, QuoteCheck, RegimeRule, Verdict,

@@ -1,12 +1,8 @@
 //! `camtrace reconcile`: what discovery found against what the register says, for one site.
 
 use crate::common::{default_format, Format, Global};
-use camtrace_kb::Kb;
-use camtrace_model::{Device, Observation};
-use camtrace_store::reconcile::{reconcile, Reconciliation};
-use camtrace_store::{EstateFilter, RegisterBatch};
+use camtrace_store::reconcile::Reconciliation;
 use chrono::NaiveDate;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -43,123 +39,27 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{}", crate::common::site_missing_message(&g.db, &a.site));
     }
     let kb = g.load_kb()?;
-    let today = chrono::Utc::now().date_naive();
-    let mut estate = store
-        .load_estate(&EstateFilter {
-            site: Some(a.site.clone()),
-            ..Default::default()
-        })
-        .await?;
-    one_view(store.as_ref(), &kb, &a.site, &mut estate).await?;
-    let since = a.since.map(|d| d.format("%Y-%m-%d").to_string());
-    let maker = |d: &Device| register_maker(&kb, d, today);
-    let mut r = reconcile(&estate, &a.site, since.as_deref(), &maker);
-    if a.adopt && !r.unregistered.is_empty() {
-        let devices: Vec<Device> = estate
-            .identifications
-            .iter()
-            .filter(|s| s.device_id.is_none() && s.site.as_deref() == Some(a.site.as_str()))
-            .filter(|s| {
-                r.unregistered
-                    .iter()
-                    .any(|u| u.target == s.identification.target)
-            })
-            .map(|s| camtrace_store::device_from_identification(&a.site, &s.identification))
-            .collect();
-        let sum = store
-            .apply_register(
-                &RegisterBatch {
-                    devices,
-                    ..Default::default()
-                },
-                &format!(
-                    "{} (reconcile --adopt)",
-                    std::env::var("USER").unwrap_or_else(|_| "cli".into())
-                ),
-            )
-            .await?;
+    let today = crate::common::today();
+    let r = if a.adopt {
+        let actor = format!(
+            "{} (reconcile --adopt)",
+            std::env::var("USER").unwrap_or_else(|_| "cli".into())
+        );
+        let done =
+            camtrace_estate::reconcile::adopt(store.as_ref(), &kb, &a.site, a.since, today, &actor)
+                .await?;
         eprintln!(
             "camtrace: registered {} discovered devices on site {}",
-            sum.devices.created, a.site
+            done.created, a.site
         );
-        let mut estate = store
-            .load_estate(&EstateFilter {
-                site: Some(a.site.clone()),
-                ..Default::default()
-            })
-            .await?;
-        one_view(store.as_ref(), &kb, &a.site, &mut estate).await?;
-        r = reconcile(&estate, &a.site, since.as_deref(), &maker);
-    }
+        done.reconciliation
+    } else {
+        camtrace_estate::reconcile::reconcile_site(store.as_ref(), &kb, &a.site, a.since, today)
+            .await?
+    };
     print(&r, default_format(a.format))?;
     Ok(ExitCode::SUCCESS)
 }
-
-/// Identify each target of the site from the observations of every scan and file imported for
-/// it together (an nmap banner and a DHCP vendor class of one host make one identification),
-/// dated by the latest evidence; targets known only from imported identifications keep those.
-async fn one_view(
-    store: &dyn camtrace_store::Store,
-    kb: &Kb,
-    site: &str,
-    estate: &mut camtrace_model::Estate,
-) -> anyhow::Result<()> {
-    let scans: BTreeMap<String, camtrace_store::ScanRecord> = store
-        .list_scans(Some(site))
-        .await?
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
-    let stored = store
-        .observations(&camtrace_store::ObservationFilter {
-            site: Some(site.to_string()),
-            ..Default::default()
-        })
-        .await?;
-    if stored.is_empty() {
-        return Ok(());
-    }
-    // Latest evidence per target: its time (observation time, else the scan's) and scan.
-    let mut latest: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for s in &stored {
-        let scan = scans.get(&s.scan_id);
-        let t = s
-            .observation
-            .time
-            .clone()
-            .or_else(|| scan.map(|x| x.finished.clone().unwrap_or_else(|| x.started.clone())))
-            .unwrap_or_default();
-        let e = latest
-            .entry(s.observation.target.clone())
-            .or_insert_with(|| (t.clone(), s.scan_id.clone()));
-        if t > e.0 {
-            *e = (t, s.scan_id.clone());
-        }
-    }
-    let obs: Vec<Observation> = stored.into_iter().map(|s| s.observation).collect();
-    let combined = identify_observations(kb, &obs);
-    estate.identifications.retain(|i| {
-        i.site.as_deref() != Some(site) || !latest.contains_key(&i.identification.target)
-    });
-    for ident in combined {
-        let (seen_at, scan_id) = latest.get(&ident.target).cloned().unwrap_or_default();
-        estate
-            .identifications
-            .push(camtrace_model::SeenIdentification {
-                device_id: None,
-                site: Some(site.to_string()),
-                scan_id,
-                seen_at,
-                identification: ident,
-            });
-    }
-    camtrace_store::link_identifications(&mut estate.identifications, &estate.devices);
-    Ok(())
-}
-
-pub use camtrace_estate::attribution::register_maker;
-
-pub use camtrace_ingest::import::identify_observations;
 
 fn print(r: &Reconciliation, fmt: Format) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

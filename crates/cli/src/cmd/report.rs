@@ -1,10 +1,11 @@
 //! `camtrace report`: printable HTML per organisation and per site, with CSV, JSON and XLSX
 //! exports, dated, naming the knowledge-base version, reproducible with `--as-of`.
 
-use crate::cmd::plan::{load_policies, parse_date, runtime, today, PlanSettings};
 use crate::common::Global;
+use crate::common::{parse_date, runtime, today};
 use anyhow::Context;
 use camtrace_estate::report::{report_input, Knowledge, ReportRequest, Scope};
+use camtrace_estate::{load_policies, PlanSettings};
 use camtrace_plan::{Catalogue, CostBook, Method};
 use camtrace_report::write_report;
 use std::path::PathBuf;

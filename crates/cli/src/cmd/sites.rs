@@ -1,11 +1,7 @@
 //! `camtrace sites`: list sites with the sensitive-site criteria they meet.
 
 use crate::common::{default_format, Format, Global};
-use camtrace_model::Site;
-use camtrace_store::reconcile::{device_counts, DeviceCounts};
-use camtrace_store::{EstateFilter, SiteFilter};
-use serde::Serialize;
-use std::collections::BTreeMap;
+use camtrace_store::SiteFilter;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -31,18 +27,6 @@ pub struct Args {
     pub format: Option<Format>,
 }
 
-#[derive(Serialize)]
-struct SiteRow {
-    #[serde(flatten)]
-    site: Site,
-    sensitive: bool,
-    reasons: Vec<&'static str>,
-    /// Devices in the register.
-    devices: usize,
-    /// Devices found on the network, identified, not in the register.
-    unregistered: usize,
-}
-
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -59,35 +43,16 @@ async fn async_run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let sites = store
-        .list_sites(&SiteFilter {
+    let rows = camtrace_estate::sites::overview(
+        store.as_ref(),
+        &SiteFilter {
             organisation: a.org.clone(),
             site: a.site.clone(),
             sensitive,
             tag: a.tag.clone(),
-        })
-        .await?;
-    // Counted as `devices`, `reconcile`, the report and the dashboard count them.
-    let estate = store
-        .load_estate(&EstateFilter {
-            organisation: a.org.clone(),
-            site: a.site.clone(),
-        })
-        .await?;
-    let (_, counts): (_, BTreeMap<String, DeviceCounts>) = device_counts(&estate);
-    let rows: Vec<SiteRow> = sites
-        .into_iter()
-        .map(|s| {
-            let c = counts.get(&s.id).copied().unwrap_or_default();
-            SiteRow {
-                sensitive: s.criteria.is_sensitive(),
-                reasons: s.criteria.reasons(),
-                devices: c.registered,
-                unregistered: c.unregistered,
-                site: s,
-            }
-        })
-        .collect();
+        },
+    )
+    .await?;
     let mut out = std::io::stdout().lock();
     match default_format(a.format) {
         Format::Json => {

@@ -3,8 +3,9 @@
 //! findings as waived (never hides them) and an expired or revoked waiver leaves its finding
 //! open with a reason saying so.
 
-use crate::cmd::plan::{load_policies, parse_date, runtime, today};
 use crate::common::{default_format, term_safe, Format, Global};
+use crate::common::{parse_date, runtime, today};
+use camtrace_estate::load_policies;
 use camtrace_model::Waiver;
 use camtrace_store::WaiverFilter;
 use std::io::Write;

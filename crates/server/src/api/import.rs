@@ -273,7 +273,7 @@ pub async fn import_file(
     let store = app.store.as_ref();
     let kb = Some(app.kb.as_ref());
     let err = |e| import_error(format, e);
-    let (summary, changed) = match kind {
+    let summary = match kind {
         FileKind::Csv | FileKind::Json => {
             let reg = import::read_register(store, kb, input, kind, &opts)
                 .await
@@ -286,14 +286,12 @@ pub async fn import_file(
             // All or nothing: every entity is checked before anything is written.
             check_batch(app, &caller.access, &reg.batch).await?;
             // The import's audit entry goes into the import's own transaction.
-            let s = import::apply_register_audited(store, reg, &opts, |s| {
+            import::apply_register_audited(store, reg, &opts, |s| {
                 let changed = s.register.as_ref().is_some_and(|r| r.changed() > 0);
                 changed.then(|| import_audit_entry(caller, q, &FileImport::new(format, s.clone())))
             })
             .await
-            .map_err(err)?;
-            // Recorded above, with the changes.
-            (s, false)
+            .map_err(err)?
         }
         _ => {
             match &q.site {
@@ -311,21 +309,20 @@ pub async fn import_file(
                     ))
                 }
             }
-            let s = import::import_evidence(store, kb, input, kind, &opts)
-                .await
-                .map_err(err)?;
-            // `unchanged`: the same file was imported before, nothing was written.
-            let changed = s.outcome != "unchanged";
-            (s, changed)
+            // The import's audit entry goes into the scan's own transaction. A file imported
+            // before writes nothing; one moved to this site is recorded by the move.
+            import::import_evidence_audited(store, kb, input, kind, &opts, |s| {
+                Some(import_audit_entry(
+                    caller,
+                    q,
+                    &FileImport::new(format, s.clone()),
+                ))
+            })
+            .await
+            .map_err(err)?
         }
     };
     let out = FileImport::new(format, summary);
-    // The audit log records what changed the register; a repeated file changes nothing.
-    if changed {
-        app.store
-            .append_history(&import_audit_entry(caller, q, &out))
-            .await?;
-    }
     if out.outcome != "unchanged" && out.outcome != "empty" {
         // Devices or identifications changed: let the alert checker look soon.
         app.alerts.kick.notify_one();

@@ -375,7 +375,8 @@ pub struct DeviceQuery {
     /// The organisation and everything below it.
     pub organisation: Option<String>,
     pub site: Option<String>,
-    /// Maker (knowledge-base company id), case-insensitive.
+    /// Maker (knowledge-base company id or name), case-insensitive: the declared maker, else the
+    /// maker the brand (and model) is attributed to at the install date.
     pub maker: Option<String>,
     pub brand: Option<String>,
     pub class: Option<String>,
@@ -426,9 +427,12 @@ pub async fn device_page(
         Some(st) => Some(st.parse::<DeviceStatus>().map_err(ApiError::BadRequest)?),
         None => None,
     };
-    let (devices, more) = app
-        .store
-        .device_page(&camtrace_store::DevicePageQuery {
+    // The maker is matched as `camtrace devices` matches it: the declared maker, else the one
+    // the brand is attributed to (`camtrace_estate::devices::page`).
+    let (devices, next) = camtrace_estate::devices::page(
+        app.store.as_ref(),
+        &app.kb,
+        &camtrace_store::DevicePageQuery {
             organisations,
             site: q.site.clone(),
             maker: q.maker.clone(),
@@ -439,13 +443,10 @@ pub async fn device_page(
             text: q.q.clone(),
             after_id: q.cursor.clone(),
             limit,
-        })
-        .await?;
-    let next = if more {
-        devices.last().map(|d| d.id.clone())
-    } else {
-        None
-    };
+        },
+        crate::findings::today(),
+    )
+    .await?;
     Ok((devices, next))
 }
 
@@ -461,7 +462,18 @@ pub async fn list_devices(
         .unwrap_or(super::DEFAULT_LIMIT)
         .clamp(1, super::MAX_LIMIT);
     Ok(Json(Page {
-        items: devices.iter().map(to_json).collect::<ApiResult<_>>()?,
+        // Each device as `camtrace devices --format json` gives it: with the maker the register
+        // means (`attributed_maker`) when it names none.
+        items: devices
+            .into_iter()
+            .map(|d| {
+                to_json(&camtrace_estate::devices::DeviceRow::new(
+                    Some(&app.kb),
+                    d,
+                    crate::findings::today(),
+                ))
+            })
+            .collect::<ApiResult<_>>()?,
         total: None,
         limit,
         offset: 0,
