@@ -18,7 +18,8 @@ pub struct Args {
     /// Only this site.
     #[arg(long, value_name = "SITE")]
     pub site: Option<String>,
-    /// Maker (knowledge-base company id, e.g. hikvision).
+    /// Maker (knowledge-base company id or name, e.g. hikvision): the declared maker, else the
+    /// maker the brand (and model) is attributed to at the install date.
     #[arg(long)]
     pub maker: Option<String>,
     /// Brand as registered (e.g. LTS).
