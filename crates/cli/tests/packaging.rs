@@ -112,9 +112,41 @@ fn the_package_installs_what_the_repository_holds() {
     );
     assert!(unit.contains("\nEnvironment=CAMTRACE_CONFIG=/etc/camtrace/camtrace.toml\n"));
     assert!(manifest.contains("\"etc/camtrace/camtrace.toml\""));
-    assert!(manifest.contains("conf-files = [\"/etc/camtrace/camtrace.toml\"]"));
+    assert!(manifest.contains("conf-files = [\"/etc/camtrace/camtrace.toml\""));
     let doc = std::fs::read_to_string(root().join("docs/packaging.md")).unwrap();
     assert!(doc.contains("/etc/camtrace/camtrace.toml") && doc.contains("CAMTRACE_CONFIG"));
+
+    // Issue 15: the site agent has its unit too, run with the agent configuration the package
+    // installs, and that template is one the agent accepts (scanning only loopback as shipped).
+    let agent_unit =
+        std::fs::read_to_string(root().join("packaging/systemd/camtrace-agent.service")).unwrap();
+    assert!(
+        agent_unit.contains(
+            "\nExecStart=/usr/bin/camtrace agent run --config /etc/camtrace/agent.toml\n"
+        ),
+        "{agent_unit}"
+    );
+    assert!(agent_unit.contains("\nStateDirectory=camtrace\n"));
+    assert!(manifest.contains("unit-name = \"camtrace-agent\""));
+    assert!(manifest.contains("\"etc/camtrace/agent.toml\""));
+    assert!(manifest.contains("\"/etc/camtrace/agent.toml\"]"));
+    let agent_text = std::fs::read_to_string(root().join("packaging/agent.toml")).unwrap();
+    let agent = camtrace_agent::config::AgentConfig::parse(&agent_text).unwrap();
+    assert_eq!(
+        agent.credential_file,
+        std::path::Path::new("/var/lib/camtrace/agent.credential")
+    );
+    assert!(agent.outbox.starts_with("/var/lib/camtrace"));
+    for t in agent.scope.iter().chain(&agent.targets) {
+        assert!(
+            t.starts_with("127."),
+            "the template scans loopback only: {t}"
+        );
+    }
+    assert!(
+        doc.contains("camtrace-agent"),
+        "docs/packaging.md names the agent unit"
+    );
 
     // The shipped configuration file is one the server accepts.
     let cfg_path = root().join("packaging/camtrace.toml");
