@@ -361,3 +361,72 @@ on_both_backends!(
     import_audit_entry_is_written_with_the_import_on_sqlite,
     import_audit_entry_is_written_with_the_import_on_postgres
 );
+
+/// Issue 12: an evidence file's own audit entry (`import` of `evidence`) was written after the
+/// scan committed, in a transaction of its own: a failure there left the scan stored with no
+/// entry saying who imported it. It is now written in the scan's transaction: when it cannot be
+/// written, nothing of the file is stored; once it can, the same file imports with its entry.
+async fn evidence_audit_entry_is_written_with_the_scan(app: camtrace_server::App) {
+    let f = fixture(app).await;
+    let store = f.app.store.as_ref();
+    let trigger = match store.backend() {
+        camtrace_store::Backend::Sqlite => "CREATE TRIGGER fault_evidence BEFORE INSERT ON history WHEN NEW.entity_kind = 'evidence' AND NEW.action = 'import' BEGIN SELECT RAISE(ABORT, 'camtrace fault injection'); END".to_string(),
+        camtrace_store::Backend::Postgres => "CREATE OR REPLACE FUNCTION fault_evidence() RETURNS trigger AS $$ BEGIN IF NEW.entity_kind = 'evidence' AND NEW.action = 'import' THEN RAISE EXCEPTION 'camtrace fault injection'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; CREATE TRIGGER fault_evidence BEFORE INSERT ON history FOR EACH ROW EXECUTE FUNCTION fault_evidence()".to_string(),
+    };
+    store.execute_for_tests(&trigger).await.expect("trigger");
+    let all = camtrace_store::HistoryFilter {
+        limit: Some(100_000),
+        ..Default::default()
+    };
+    let before = store.history(&all).await.expect("history").len();
+    let scan = concat!(
+        r#"{"target":"127.0.1.30","kind":"mac","mac":"44:19:b6:00:00:30"}"#,
+        "\n",
+        r#"{"target":"127.0.1.30","kind":"port","port":80,"protocol":"http","banner":"Server: DNVRS-Webs"}"#,
+        "\n"
+    );
+    let url = "/api/v1/import?format=scan-jsonl&site=site-b&name=fault.jsonl";
+    let r = post_raw(&f.app, url, f.token("root"), "application/x-ndjson", scan).await;
+    assert!(r.status.is_server_error(), "{}", r.text());
+    assert!(
+        store
+            .list_scans(Some("site-b"))
+            .await
+            .expect("scans")
+            .is_empty(),
+        "the scan was kept without its audit entry"
+    );
+    assert_eq!(store.history(&all).await.expect("history").len(), before);
+
+    let drop = match store.backend() {
+        camtrace_store::Backend::Sqlite => "DROP TRIGGER fault_evidence",
+        camtrace_store::Backend::Postgres => "DROP TRIGGER fault_evidence ON history",
+    };
+    store.execute_for_tests(drop).await.expect("drop trigger");
+    let r = post_raw(&f.app, url, f.token("root"), "application/x-ndjson", scan).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["outcome"], "imported", "{}", r.text());
+    let scans = store.list_scans(Some("site-b")).await.expect("scans");
+    assert_eq!(scans.len(), 1);
+    let entries = store.history(&all).await.expect("history");
+    let evidence: Vec<_> = entries
+        .iter()
+        .filter(|h| h.entity_kind == "evidence" && h.action == "import")
+        .collect();
+    assert_eq!(evidence.len(), 1, "one audit entry for the file");
+    assert_eq!(evidence[0].entity_id, scans[0].id);
+    // A repeated file writes nothing.
+    let r = post_raw(&f.app, url, f.token("root"), "application/x-ndjson", scan).await;
+    assert_eq!(r.json()["outcome"], "unchanged", "{}", r.text());
+    assert_eq!(
+        store.history(&all).await.expect("history").len(),
+        entries.len()
+    );
+}
+
+on_both_backends!(
+    evidence_audit_entry_is_written_with_the_scan,
+    "r12_evidence",
+    evidence_audit_entry_is_written_with_the_scan_on_sqlite,
+    evidence_audit_entry_is_written_with_the_scan_on_postgres
+);
