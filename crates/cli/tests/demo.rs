@@ -54,6 +54,27 @@ fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
     assert!(n("plan_cost") <= n("plan_budget"), "plan over budget");
     assert!(n("plan_selected") > 0);
     assert_eq!(s["quote_verdict"], "blocked");
+    // Issue 16: the demo proves progress. Its remediation history (devices removed since 2023)
+    // gives a dated series, each point judged as the estate stood that day, falling over time;
+    // the report says whether the pace meets each deadline.
+    let progress = s["progress"].as_array().expect("progress series");
+    assert!(
+        progress.len() >= 8,
+        "a quarterly series since 2023: {progress:?}"
+    );
+    let count = |p: &serde_json::Value| p[1].as_u64().unwrap();
+    assert!(
+        count(&progress[0]) > count(progress.last().unwrap()),
+        "restricted devices fall as removals go on: {progress:?}"
+    );
+    assert_eq!(
+        count(progress.last().unwrap()),
+        n("restricted_devices"),
+        "today's point is today's judgement"
+    );
+    assert!(n("removals") >= 40);
+    let html = std::fs::read_to_string(out.join("report/index.html")).unwrap();
+    assert!(html.contains("At this pace"), "the report judges the pace");
     // The history the demo wrote verifies, and its head is an anchor the CLI accepts.
     assert!(n("history_entries") > 0);
     let head = s["history_head"].as_str().expect("history head");
