@@ -18,10 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use utoipa::ToSchema;
 
-pub const EVENTS: [&str; 3] = [
+pub const EVENTS: [&str; 4] = [
     "restricted_device_on_sensitive_site",
     "waiver_expired",
     "plan_overdue",
+    "agent_silent",
 ];
 
 pub struct Alerts {
@@ -604,6 +605,30 @@ pub async fn check_once(app: &App) -> ApiResult<Vec<Event>> {
             organisation: Some(p.organisation.clone()),
             time: now.clone(),
             data: serde_json::json!({"plan": p.id, "title": p.title, "devices": open}),
+        };
+        if raise(app, e.clone()).await? {
+            raised.push(e);
+        }
+    }
+    // Site agents not heard from for three scan periods: the site's evidence has stopped
+    // coming. One event per silence (keyed on when it was last heard from): an agent that
+    // comes back and falls silent again raises a new one.
+    let now_t = chrono::Utc::now();
+    for a in app.store.list_agents(None).await? {
+        if !crate::api::agents::is_silent(&a, now_t) {
+            continue;
+        }
+        let since = a.last_seen.clone().unwrap_or_else(|| a.created_at.clone());
+        let e = Event {
+            id: format!("agent_silent:{}:{since}", a.id),
+            event: EVENTS[3].into(),
+            organisation: Some(a.organisation.clone()),
+            time: now.clone(),
+            data: serde_json::json!({
+                "agent": a.id, "name": a.name, "site": a.site,
+                "last_seen": a.last_seen, "schedule_secs": a.schedule_secs,
+                "outbox_depth": a.outbox_depth, "outbox_full": a.outbox_full,
+            }),
         };
         if raise(app, e.clone()).await? {
             raised.push(e);

@@ -394,3 +394,70 @@ async fn agents_on_postgres() {
     let url = fresh_postgres("agents3").await;
     agent_rights_and_revocation(app_on(&url).await).await;
 }
+
+/// Issue 15: a site agent that falls silent raises an alert (`agent_silent`), once per silence:
+/// the fleet view marked it, but nobody was told that a site's evidence had stopped coming.
+#[tokio::test]
+async fn a_silent_agent_raises_one_alert_per_silence() {
+    use camtrace_server::alerts::check_once;
+    let f = fixture(sqlite_app().await).await;
+    let app = &f.app;
+    let (id, _) = enrol_agent(app, f.token("bob"), "site-b", "gate-agent").await;
+    let silent_events = |evs: &[camtrace_server::alerts::Event]| -> Vec<serde_json::Value> {
+        evs.iter()
+            .filter(|e| e.event == "agent_silent")
+            .map(|e| e.data.clone())
+            .collect()
+    };
+    let seen = |ago_secs: i64| {
+        let t = chrono::Utc::now() - chrono::Duration::seconds(ago_secs);
+        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let health = camtrace_store::AgentHealth {
+        schedule_secs: Some(600),
+        ..Default::default()
+    };
+    // Heard from a minute ago, scanning every 10 minutes: not silent.
+    app.store
+        .record_agent_seen(&id, &health, &seen(60))
+        .await
+        .unwrap();
+    assert!(silent_events(&check_once(app).await.unwrap()).is_empty());
+    // Not heard from for two hours (more than three periods): one alert, naming the agent and
+    // its site, and not again on the next pass.
+    app.store
+        .record_agent_seen(&id, &health, &seen(7200))
+        .await
+        .unwrap();
+    let evs = silent_events(&check_once(app).await.unwrap());
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(evs[0]["agent"], id.as_str());
+    assert_eq!(evs[0]["site"], "site-b");
+    assert!(silent_events(&check_once(app).await.unwrap()).is_empty());
+    // It comes back, then falls silent again: a new silence, a new alert.
+    app.store
+        .record_agent_seen(&id, &health, &seen(30))
+        .await
+        .unwrap();
+    assert!(silent_events(&check_once(app).await.unwrap()).is_empty());
+    app.store
+        .record_agent_seen(&id, &health, &seen(3 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(silent_events(&check_once(app).await.unwrap()).len(), 1);
+    // A revoked agent is not silent: it was stopped on purpose.
+    let r = call(
+        app,
+        Method::POST,
+        &format!("/api/v1/agents/{id}/revoke"),
+        Some(f.token("bob")),
+        None,
+    )
+    .await;
+    assert!(r.status.is_success(), "{}", r.text());
+    app.store
+        .record_agent_seen(&id, &health, &seen(5 * 3600))
+        .await
+        .unwrap();
+    assert!(silent_events(&check_once(app).await.unwrap()).is_empty());
+}

@@ -575,7 +575,7 @@ pub struct NewWebhook {
     /// http(s) URL that receives signed POSTs.
     pub url: String,
     /// Events to send (`restricted_device_on_sensitive_site`, `waiver_expired`,
-    /// `plan_overdue`); empty: all.
+    /// `plan_overdue`, `agent_silent`); empty: all.
     #[serde(default)]
     pub events: Vec<String>,
     /// Only events of this organisation (and below); `null`: every organisation (central admin).
