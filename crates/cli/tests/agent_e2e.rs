@@ -339,3 +339,150 @@ fn agent_outbox_survives_an_outage_on_postgres() {
     drop(rt);
     outbox_survives_an_outage_and_delivers_once(&url);
 }
+
+/// A TCP relay on 127.0.0.1 to the server on `to`. While `drop_replies` is set it passes each
+/// request on and swallows the server's reply (counting it in `replies`): the agent waits for a
+/// receipt that the server has already sent.
+struct Relay {
+    port: u16,
+    drop_replies: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    replies: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn relay(to: u16) -> Relay {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let drop_replies = Arc::new(AtomicBool::new(false));
+    let replies = Arc::new(AtomicUsize::new(0));
+    let (d, n) = (drop_replies.clone(), replies.clone());
+    std::thread::spawn(move || {
+        for client in l.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+            });
+            let (d, n) = (d.clone(), n.clone());
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match s_in.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => {
+                            if d.load(Ordering::SeqCst) {
+                                n.fetch_add(1, Ordering::SeqCst);
+                            } else if c_out.write_all(&buf[..k]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Relay {
+        port,
+        drop_replies,
+        replies,
+    }
+}
+
+/// Issue 15: the agent is killed (SIGKILL) in the middle of a push, after the server stored the
+/// batch and before the receipt reached it. Restarted, it sends the batch again: the server
+/// answers `duplicate`, stores nothing twice, and the outbox empties.
+fn killed_mid_push_delivers_once(db: &str) {
+    use std::sync::atomic::Ordering;
+    let dir = TempDir::new("kill");
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let _server = serve(db, port, &log);
+    let token = prepare(port);
+    let (status, v) = http(
+        port,
+        "POST",
+        "/api/v1/agents/enrolments",
+        &token,
+        r#"{"site": "hq", "name": "hq-agent"}"#,
+    );
+    assert_eq!(status, 201, "{v}");
+    let enrolment = v["token"].as_str().unwrap().to_string();
+    let relay = relay(port);
+    let dev = device();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"servers = ["http://127.0.0.1:{}"]
+credential_file = "agent.credential"
+site = "hq"
+targets = ["127.0.0.1"]
+scope = ["127.0.0.0/8"]
+ports = "{dev}"
+no_udp = true
+rate = 5000.0
+schedule_secs = 60
+outbox = "outbox.db"
+request_timeout_secs = 120
+"#,
+            relay.port
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let (code, _, err) = agent(&["enrol", "--config", cfg, "--token", &enrolment]);
+    assert_eq!(code, 0, "{err}");
+
+    // Receipts are swallowed from now on; the agent scans and pushes.
+    relay.drop_replies.store(true, Ordering::SeqCst);
+    let mut child = Command::new(bin())
+        .args(["agent", "run", "--config", cfg, "--once"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while relay.replies.load(Ordering::SeqCst) == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the agent never pushed"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the agent ended before its receipt"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The server has answered (and stored the batch); the agent still waits: kill -9.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(scans_of_hq(port, &token).len(), 1, "stored once");
+    assert_eq!(
+        outbox_batches(&config),
+        1,
+        "the batch is still in the outbox"
+    );
+
+    // Restarted, with receipts passing again: sent again, answered `duplicate`, stored once.
+    relay.drop_replies.store(false, Ordering::SeqCst);
+    let (code, _, err) = agent(&["push", "--config", cfg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("(1 already stored)"), "{err}");
+    assert_eq!(outbox_batches(&config), 0);
+    let scans = scans_of_hq(port, &token);
+    assert_eq!(scans.len(), 1, "{scans:?}");
+    let (status, v) = http(port, "GET", "/api/v1/agents?site=hq", &token, "");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["items"][0]["batches"], 1, "one batch counted: {v}");
+}
+
+#[test]
+fn agent_killed_mid_push_delivers_once_on_sqlite() {
+    let dir = TempDir::new("killdb");
+    let db = dir.path().join("central.db");
+    killed_mid_push_delivers_once(db.to_str().unwrap());
+}
