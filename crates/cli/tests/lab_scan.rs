@@ -156,3 +156,58 @@ fn lab_then_scan_of_its_whole_range_finds_every_device() {
     assert!(status.success(), "lab exit status {status}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16 (polish): a second `camtrace lab` on a range where a lab already answers started
+/// silently on moved ports, so scans of the range saw both. It now warns, with privileged ports
+/// or high ones, and a lab on a free range does not.
+#[test]
+fn a_lab_on_a_range_another_lab_answers_on_warns() {
+    for high in [false, true] {
+        let range = if high {
+            "127.34.1.0/24"
+        } else {
+            "127.34.0.0/24"
+        };
+        let mut args = vec!["lab", "--devices", "4", "--range", range];
+        if high {
+            args.push("--high-ports");
+        }
+        let mut first = bin()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = first.stdout.take().unwrap();
+        let guard = Guard(Some(first));
+        let mut lines = BufReader::new(stdout).lines();
+        let t0 = Instant::now();
+        loop {
+            let line = lines.next().expect("lab output").unwrap();
+            if line.starts_with("running") {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60));
+        }
+        let second = bin()
+            .args(&args)
+            .arg("--exit-after-start")
+            .output()
+            .unwrap();
+        assert!(second.status.success());
+        let err = String::from_utf8_lossy(&second.stderr);
+        assert!(
+            err.contains("warning: on 4 of 4 devices a port was already taken")
+                && err.contains(range),
+            "high ports {high}: {err}"
+        );
+        drop(guard);
+        let alone = bin()
+            .args(&args)
+            .arg("--exit-after-start")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&alone.stderr);
+        assert!(!err.contains("already taken"), "high ports {high}: {err}");
+    }
+}

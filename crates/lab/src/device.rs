@@ -48,6 +48,7 @@ pub(crate) struct BoundTcp {
     pub service: TcpService,
     pub listener: std::net::TcpListener,
     pub port: u16,
+    pub port_taken: bool,
 }
 
 pub(crate) struct BoundUdp {
@@ -96,7 +97,7 @@ impl DevicePlan {
     pub fn bind(mut self, o: &BindOptions) -> Result<BoundDevice, LabError> {
         let mut tcp = Vec::new();
         for s in self.personality.tcp.clone() {
-            let (listener, port) = bind_tcp(self.ip, s.port, o)?;
+            let (listener, port, port_taken) = bind_tcp(self.ip, s.port, o)?;
             let name = kind_name(s.kind).replace('-', "_");
             if !self.vars.0.contains_key(&format!("port_{name}")) {
                 self.vars.set(&format!("port_{name}"), port.to_string());
@@ -105,6 +106,7 @@ impl DevicePlan {
                 service: s,
                 listener,
                 port,
+                port_taken,
             });
         }
         let mut udp = Vec::new();
@@ -131,11 +133,14 @@ fn tcp_socket(addr: SocketAddrV4) -> std::io::Result<std::net::TcpListener> {
     Ok(s.into())
 }
 
+/// Bind `port` on `ip`, else `port + fallback_offset`, else any port. Returns the listener, the
+/// port bound, and whether a port it tried was taken on this address by another program (in
+/// use, rather than privileged).
 fn bind_tcp(
     ip: Ipv4Addr,
     port: u16,
     o: &BindOptions,
-) -> Result<(std::net::TcpListener, u16), LabError> {
+) -> Result<(std::net::TcpListener, u16, bool), LabError> {
     let mut candidates = Vec::new();
     if !(o.force_high && port < 1024) {
         candidates.push(port);
@@ -145,13 +150,17 @@ fn bind_tcp(
     }
     candidates.push(0);
     let mut last = None;
+    let mut port_taken = false;
     for c in candidates {
         match tcp_socket(SocketAddrV4::new(ip, c)) {
             Ok(l) => {
                 let actual = l.local_addr()?.port();
-                return Ok((l, actual));
+                return Ok((l, actual, port_taken));
             }
             Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::AddrInUse) => {
+                if e.kind() == ErrorKind::AddrInUse {
+                    port_taken = true;
+                }
                 last = Some(e)
             }
             Err(e) => {
@@ -222,6 +231,7 @@ impl BoundDevice {
                     port: t.port,
                     nominal_port: t.service.port,
                     protocol: kind_name(t.service.kind).to_string(),
+                    port_taken: t.port_taken,
                 })
                 .collect(),
             brand: p.brand.clone(),

@@ -34,6 +34,11 @@ pub struct ServicePort {
     pub nominal_port: u16,
     /// "http", "rtsp", "hik-sdk", "dahua-dvrip", "ipp", "banner".
     pub protocol: String,
+    /// A port this service tried (nominal or fallback) was taken on this address by another
+    /// program (another lab on the same range, or a service listening on every address), not
+    /// merely privileged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub port_taken: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

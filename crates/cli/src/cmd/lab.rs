@@ -143,6 +143,18 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 ns.client_addr
             );
         }
+        let taken = m
+            .devices
+            .iter()
+            .filter(|d| d.services.iter().any(|s| s.port_taken))
+            .count();
+        if taken > 0 {
+            eprintln!(
+                "camtrace lab: warning: on {taken} of {} devices a port was already taken on the device's own address: another `camtrace lab` on {} (or a program listening on every address) answers there too, so scans of this range see both. Stop it or choose another --range.",
+                m.devices.len(),
+                m.range
+            );
+        }
         let mut by_maker: BTreeMap<(String, String, String), Group> = BTreeMap::new();
         for d in &m.devices {
             let e = by_maker
