@@ -486,3 +486,15 @@ fn agent_killed_mid_push_delivers_once_on_sqlite() {
     let db = dir.path().join("central.db");
     killed_mid_push_delivers_once(db.to_str().unwrap());
 }
+
+#[test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
+fn agent_killed_mid_push_delivers_once_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(camtrace_store::testing::fresh_postgres("cli_agent_kill"));
+    drop(rt);
+    killed_mid_push_delivers_once(&url);
+}
