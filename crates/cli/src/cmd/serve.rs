@@ -124,9 +124,21 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|e| anyhow::anyhow!("creating the first user: {e}"))?
         {
-            camtrace_server::Bootstrap::CreatedWithPassword(pw) => eprintln!(
-                "camtrace serve: first run: created user `admin` (central admin) with password: {pw}\n                 (shown once; change it with POST /api/v1/me/password)"
-            ),
+            camtrace_server::Bootstrap::CreatedWithPassword(pw) => {
+                // On stdout (not among the log lines) and in a file only its owner can read.
+                println!("camtrace serve: first run: created user `admin` (central admin) with password: {pw}");
+                let file = admin_password_file(&g.db);
+                match write_private(&file, &format!("{pw}\n")) {
+                    Ok(()) => println!(
+                        "camtrace serve: the password is also in {} (readable by its owner only); delete it once you have changed the password (POST /api/v1/me/password)",
+                        file.display()
+                    ),
+                    Err(e) => eprintln!(
+                        "camtrace serve: could not write the password to {}: {e}; it is shown only above",
+                        file.display()
+                    ),
+                }
+            }
             camtrace_server::Bootstrap::CreatedFromEnvironment => {
                 eprintln!("camtrace serve: first run: created user `admin` with the password from CAMTRACE_ADMIN_PASSWORD")
             }
@@ -146,6 +158,41 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Where the generated first password is kept: beside a SQLite register, else in the current
+/// directory.
+fn admin_password_file(db: &str) -> std::path::PathBuf {
+    const NAME: &str = "camtrace-admin-password";
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return std::path::PathBuf::from(NAME);
+    }
+    let path = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .unwrap_or(db);
+    let path = path.split('?').next().unwrap_or(path);
+    match std::path::Path::new(path).parent() {
+        Some(dir) if path != ":memory:" && !dir.as_os_str().is_empty() => dir.join(NAME),
+        _ => std::path::PathBuf::from(NAME),
+    }
+}
+
+/// Write `text` to `path`, readable and writable by its owner only (mode 0600 on Unix, set at
+/// creation; an existing file is replaced).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
 /// A database URL without its password.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -162,6 +209,41 @@ fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_password_file_sits_beside_a_sqlite_register() {
+        use std::path::PathBuf;
+        let f = super::admin_password_file;
+        assert_eq!(
+            f("/var/lib/camtrace/camtrace.db"),
+            PathBuf::from("/var/lib/camtrace/camtrace-admin-password")
+        );
+        assert_eq!(
+            f("sqlite:///srv/ct/r.db?mode=rwc"),
+            PathBuf::from("/srv/ct/camtrace-admin-password")
+        );
+        assert_eq!(f("camtrace.db"), PathBuf::from("camtrace-admin-password"));
+        assert_eq!(
+            f("postgres://u@127.0.0.1/ct"),
+            PathBuf::from("camtrace-admin-password")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_password_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ct-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("pw");
+        std::fs::write(&p, "old, world-readable").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        super::write_private(&p, "secret\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "secret\n");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn database_passwords_are_redacted() {
         assert_eq!(
