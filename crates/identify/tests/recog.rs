@@ -217,7 +217,11 @@ fn recog_surveillance_examples_with_a_known_vendor_are_named_right() {
                 id.maker.map(|m| m.id)
             ));
         }
-        if !matches!(id.device_class, DeviceClass::Camera | DeviceClass::Recorder) {
+        let class_ok = match device {
+            "Video Encoder" => id.device_class == DeviceClass::Encoder,
+            _ => matches!(id.device_class, DeviceClass::Camera | DeviceClass::Recorder),
+        };
+        if !class_ok {
             failures.push(format!(
                 "{}:{} {:?}: recog says {device}, class {}",
                 db.file, fp.line, text, id.device_class
@@ -300,7 +304,7 @@ fn no_recog_printer_router_switch_nas_phone_or_computer_is_classed_camera_or_rec
         seen += 1;
         let text = &fp.examples[i].text;
         let id = identify(db, text);
-        if matches!(id.device_class, DeviceClass::Camera | DeviceClass::Recorder) {
+        if id.device_class.is_surveillance() {
             failures.push(format!(
                 "{}:{} {:?}: recog says {device}, camtrace says {}",
                 db.file, fp.line, text, id.device_class
@@ -360,6 +364,52 @@ fn issue_14_western_examples_are_named() {
     );
     assert_eq!(id.model.as_deref(), Some("P1346"));
     assert_eq!(id.firmware.as_deref(), Some("5.50beta3"));
+    assert_eq!(id.device_class, DeviceClass::Camera);
+}
+
+/// Video encoders (video servers) are their own class: recog's `Video Encoder` examples and
+/// camtrace's own VAPIX product-type signature say `encoder`, with the maker.
+#[test]
+fn video_encoders_are_classed_encoder_with_their_maker() {
+    for (json, maker, model) in [
+        (
+            r#"{"target":"t","kind":"dhcp","vendor_class":"AXIS,Network Video Encoder,M7011,5.90.1"}"#,
+            Some("axis"),
+            Some("M7011"),
+        ),
+        (
+            r#"{"target":"t","kind":"ftp","banner":"AXIS Q7401 Video Encoder 5.01 (Aug 01 2008) ready."}"#,
+            Some("axis"),
+            Some("Q7401"),
+        ),
+        (
+            r#"{"target":"t","kind":"ftp","banner":"AXIS 241Q Video Server 4.47.2 (Dec 11 2008) ready."}"#,
+            Some("axis"),
+            Some("241Q"),
+        ),
+        (
+            r#"{"target":"t","kind":"http","port":80,"path":"/axis-cgi/basicdeviceinfo.cgi","status":200,"body":"{\"apiVersion\": \"1.3\", \"data\": {\"propertyList\": {\"Brand\": \"AXIS\", \"ProdNbr\": \"M7104\", \"ProdType\": \"Video Encoder\", \"ProdFullName\": \"AXIS M7104 Video Encoder\", \"Version\": \"5.51.7\"}}}"}"#,
+            Some("axis"),
+            None,
+        ),
+    ] {
+        let id = one(json);
+        assert_eq!(id.device_class, DeviceClass::Encoder, "{json}: {id:#?}");
+        assert_eq!(id.maker.as_ref().map(|m| m.id.as_str()), maker, "{json}");
+        if model.is_some() {
+            assert_eq!(id.model.as_deref(), model, "{json}");
+        }
+        assert!(
+            id.evidence
+                .iter()
+                .any(|e| e.proves.iter().any(|p| p == "class") && !e.source.is_empty()),
+            "{json}: the class has sourced evidence: {:#?}",
+            id.evidence
+        );
+    }
+    // A camera's own product type is still a camera.
+    let id =
+        one(r#"{"target":"t","kind":"dhcp","vendor_class":"AXIS,Network Camera,P3343,5.20.3"}"#);
     assert_eq!(id.device_class, DeviceClass::Camera);
 }
 

@@ -116,7 +116,7 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("firmware", "firmware version"),
     (
         "class",
-        "camera, recorder, vms, intercom, access_control, other, unknown (nvr/dvr = recorder)",
+        "camera, recorder, encoder, vms, intercom, access_control, other, unknown (nvr/dvr = recorder, video server = encoder)",
     ),
     ("mac", "MAC address (any common notation)"),
     ("addresses", "IP addresses or host names, `;`-separated"),
@@ -214,6 +214,7 @@ fn parse_class(s: &str) -> Result<DeviceClass, String> {
         "" => Ok(DeviceClass::Unknown),
         "nvr" | "dvr" | "xvr" => Ok(DeviceClass::Recorder),
         "access" => Ok(DeviceClass::AccessControl),
+        "video_encoder" | "video_server" => Ok(DeviceClass::Encoder),
         _ => t.parse(),
     }
 }
@@ -1402,6 +1403,42 @@ mod tests {
         assert_eq!(d.addresses, vec!["192.0.2.10", "192.0.2.11"]);
         assert_eq!(d.cost_device, Some(1200.5));
         assert_eq!(out.devices[1].status, DeviceStatus::Removed);
+    }
+
+    #[test]
+    fn encoders_are_read_written_and_read_back() {
+        let csv = "site,device,brand,model,class\n\
+                   hq,enc-1,Axis,Q7401,encoder\n\
+                   hq,enc-2,Bosch,VIDEOJET decoder 3000,Video Server\n\
+                   hq,cam-1,Axis,P3245-V,camera\n";
+        let reg = read(csv).unwrap().register;
+        let classes: Vec<DeviceClass> = reg.devices.iter().map(|d| d.class).collect();
+        assert_eq!(
+            classes,
+            vec![
+                DeviceClass::Encoder,
+                DeviceClass::Encoder,
+                DeviceClass::Camera
+            ]
+        );
+        let mut out = Vec::new();
+        write_csv(&reg, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(",encoder"), "{text}");
+        let again = read(&text).unwrap().register;
+        assert_eq!(again.devices[1].class, DeviceClass::Encoder);
+        let mut json = Vec::new();
+        write_json(&reg, &mut json).unwrap();
+        let json = String::from_utf8(json).unwrap();
+        assert!(json.contains("\"class\": \"encoder\""), "{json}");
+        let back = read_json(json.as_bytes(), &ReadOptions::default())
+            .unwrap()
+            .register;
+        assert_eq!(back.devices[0].class, DeviceClass::Encoder);
+        let e = read("site,device,class\nhq,x,video_decoder\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("encoder"), "the error lists the classes: {e}");
     }
 
     #[test]

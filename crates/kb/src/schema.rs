@@ -193,7 +193,7 @@ pub struct Company {
     pub prc_nil: Tristate,
     /// The reasoning behind `prc_nil`.
     pub prc_nil_reason: String,
-    /// What the company makes: camera, recorder, vms, intercom, access_control, other.
+    /// What the company makes: camera, recorder, encoder, vms, intercom, access_control, other.
     #[serde(default)]
     pub makes: Vec<String>,
     #[serde(default, rename = "list")]

@@ -126,6 +126,7 @@ pub const RELATIONSHIPS: &[&str] = &["own", "sub_brand", "subsidiary", "former_s
 pub const MAKES: &[&str] = &[
     "camera",
     "recorder",
+    "encoder",
     "vms",
     "intercom",
     "access_control",

@@ -26,6 +26,8 @@ impl NamedRef {
 pub enum DeviceClass {
     Camera,
     Recorder,
+    /// A video encoder (video server): puts analogue cameras on the network as streams.
+    Encoder,
     Vms,
     Intercom,
     AccessControl,
@@ -35,9 +37,10 @@ pub enum DeviceClass {
 }
 
 impl DeviceClass {
-    pub const ALL: [DeviceClass; 7] = [
+    pub const ALL: [DeviceClass; 8] = [
         Self::Camera,
         Self::Recorder,
+        Self::Encoder,
         Self::Vms,
         Self::Intercom,
         Self::AccessControl,
@@ -49,6 +52,7 @@ impl DeviceClass {
         match self {
             Self::Camera => "camera",
             Self::Recorder => "recorder",
+            Self::Encoder => "encoder",
             Self::Vms => "vms",
             Self::Intercom => "intercom",
             Self::AccessControl => "access_control",
@@ -57,12 +61,17 @@ impl DeviceClass {
         }
     }
 
-    /// Surveillance equipment in the sense of the regimes (cameras, recorders, VMS, intercoms,
-    /// access control).
+    /// Surveillance equipment in the sense of the regimes (cameras, recorders, video encoders,
+    /// VMS, intercoms, access control). An encoder carries the video of the cameras behind it.
     pub fn is_surveillance(self) -> bool {
         matches!(
             self,
-            Self::Camera | Self::Recorder | Self::Vms | Self::Intercom | Self::AccessControl
+            Self::Camera
+                | Self::Recorder
+                | Self::Encoder
+                | Self::Vms
+                | Self::Intercom
+                | Self::AccessControl
         )
     }
 }
@@ -81,7 +90,7 @@ impl std::str::FromStr for DeviceClass {
             .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
                 format!(
-                    "unknown device class `{s}` (expected one of: camera, recorder, vms, intercom, access_control, other, unknown)"
+                    "unknown device class `{s}` (expected one of: camera, recorder, encoder, vms, intercom, access_control, other, unknown)"
                 )
             })
     }
@@ -223,6 +232,18 @@ mod tests {
             assert_eq!(j, format!("\"{}\"", c.as_str()));
         }
         assert!("toaster".parse::<DeviceClass>().is_err());
+    }
+
+    #[test]
+    fn an_encoder_is_its_own_class_and_surveillance_equipment() {
+        let e: DeviceClass = "Encoder".parse().unwrap();
+        assert_eq!(e, DeviceClass::Encoder);
+        assert_eq!(e.to_string(), "encoder");
+        assert!(e.is_surveillance());
+        assert!(DeviceClass::ALL.contains(&e));
+        let err = "video_server".parse::<DeviceClass>().unwrap_err();
+        assert!(err.contains("encoder"), "{err}");
+        assert!(!DeviceClass::Other.is_surveillance());
     }
 
     #[test]

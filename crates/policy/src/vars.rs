@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `maker` | `known` (bool), `id`, `name`, `country` (ISO alpha-2), `prc_nil` (`"yes"`, `"no"`, `"unknown"`: subject to the PRC National Intelligence Law), `lists` (ids of the lists the maker **or a parent** is on at the evaluation date, e.g. `"fcc-covered"`), `scoped_lists` (those of `lists` whose membership carries a scope, e.g. FCC's "to the extent it is used for ..."), `group` (the maker's id and its parents' ids) |
 //! | `brand` | `known` (bool), `id`, `name` |
-//! | `device` | `class` (`camera`, `recorder`, `vms`, `intercom`, `access_control`, `other`, `unknown`), `status` (`planned`, `installed`, `disconnected`, `removed`), `surveillance` (bool), `has_scheduled_upgrade` (bool) |
+//! | `device` | `class` (`camera`, `recorder`, `encoder`, `vms`, `intercom`, `access_control`, `other`, `unknown`), `status` (`planned`, `installed`, `disconnected`, `removed`), `surveillance` (bool), `has_scheduled_upgrade` (bool) |
 //! | `site` | `sensitive` (any of the four UK criteria), `secret_or_above`, `dv_significant`, `ministerial_use`, `socpa_2005`, `government_building` (bools), `tags` (list of strings), `classification` (string, empty when none) |
 //! | `org` | `known` (bool), `kind` (e.g. `central_government`, `local_government`, `federal_agency`, `contractor`; empty when unknown), `country` (ISO alpha-2, empty when unknown) |
 //! | `network` | `known` (bool), `core` (on the core departmental network), `internet_exposed` |

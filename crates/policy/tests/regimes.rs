@@ -627,3 +627,70 @@ fn removed_devices_have_no_findings() {
     };
     check(c);
 }
+
+/// Every shipped rule about visual surveillance equipment (cameras and recorders) covers video
+/// encoders too: an encoder carries the cameras' video. No rule names its classes today, so all
+/// take the default (every surveillance class); a rule that narrowed its classes to its citation
+/// would show here.
+#[test]
+fn shipped_rules_that_cover_cameras_and_recorders_cover_encoders() {
+    use camtrace_model::DeviceClass;
+    let set = policies();
+    let mut rules = 0;
+    assert!(set.regimes.len() >= 7);
+    for regime in &set.regimes {
+        let id = &regime.id;
+        for r in &regime.rules {
+            if r.classes.contains(&DeviceClass::Camera)
+                && r.classes.contains(&DeviceClass::Recorder)
+            {
+                assert!(
+                    r.classes.contains(&DeviceClass::Encoder),
+                    "{id}/{}: cameras and recorders but not encoders",
+                    r.id
+                );
+                rules += 1;
+            }
+            assert!(!r.classes.contains(&DeviceClass::Other), "{id}/{}", r.id);
+        }
+    }
+    assert!(rules >= 14, "only {rules} rules checked");
+}
+
+/// A Hikvision video encoder on a sensitive site is found exactly as a Hikvision camera is; the
+/// same maker's non-surveillance device (class `other`) is not.
+#[test]
+fn an_encoder_gets_the_camera_findings_and_other_equipment_none() {
+    use camtrace_model::DeviceClass;
+    let kb = kb();
+    let set = policies();
+    let regime = set.get("uk-2022-sensitive-sites").unwrap();
+    let o = org("o1", "central_government", "GB");
+    let s = site("s1", "o1", MIN, &[]);
+    let run = |class: DeviceClass| {
+        let mut f = facts(
+            "d1",
+            Some("hikvision"),
+            None,
+            0.95,
+            DeviceStatus::Installed,
+            &s,
+            &o,
+            None,
+        );
+        f.device.class = class;
+        let ctx = EvalContext::new(&kb, vec![regime], date("2025-06-01"));
+        evaluate(&ctx, &[f], &[])
+            .iter()
+            .map(|f| (f.rule_id.to_string(), f.status.as_str().to_string()))
+            .collect::<Vec<_>>()
+    };
+    let camera = run(DeviceClass::Camera);
+    assert!(!camera.is_empty());
+    assert_eq!(run(DeviceClass::Encoder), camera);
+    assert!(
+        run(DeviceClass::Other).is_empty(),
+        "{:?}",
+        run(DeviceClass::Other)
+    );
+}
