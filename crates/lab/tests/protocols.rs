@@ -634,3 +634,93 @@ async fn hikvision_https_has_factory_certificate_subject() {
     }
     l.shutdown().await;
 }
+
+/// The Western personalities added for issue 14 serve their sourced tells on the wire, and the
+/// identify engine names each (maker and class) from those bytes alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn western_personalities_serve_their_sourced_tells() {
+    let ids = [
+        "panasonic-camera",
+        "sony-camera",
+        "canon-camera",
+        "pelco-camera",
+        "axis-encoder",
+    ];
+    let l = lab("127.36.0.0/24", &ids, None).await;
+    let kb = camtrace_kb::Kb::embedded().unwrap();
+    let engine = camtrace_identify::Engine::new(&kb).unwrap();
+    for id in ids {
+        let d = dev(&l, id);
+        let a = addr(d, d.port_of("http").unwrap());
+        let mut obs = Vec::new();
+        let mut http = |path: &str, r: &str| {
+            let p = camtrace_identify::parse::http_response(r.as_bytes()).expect("HTTP");
+            let headers: serde_json::Map<String, serde_json::Value> = p
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            let o = serde_json::json!({
+                "target": d.target, "kind": "http", "port": a.port(), "path": path,
+                "status": p.status, "headers": headers, "body": body(r),
+            });
+            obs.push(camtrace_model::Observation::from_json_line(&o.to_string()).unwrap());
+        };
+        let root = http_get(a, "/").await;
+        match id {
+            "panasonic-camera" => {
+                assert!(root.contains(&format!("<title>{} Network Camera</title>", d.model)));
+                assert!(d.model.starts_with("WV-NS"), "recog's pattern is WV-NS...");
+            }
+            "sony-camera" => assert!(root.contains("<title>Sony Network Camera</title>")),
+            "pelco-camera" => assert_eq!(header(&root, "Server"), vec!["ev-compat"]),
+            "canon-camera" => {
+                assert!(root.starts_with("HTTP/1.1 302"), "{root}");
+                let page = http_get(a, header(&root, "Location")[0]).await;
+                assert!(page.contains("/-wvhttp-01-/"), "{page}");
+                http("/viewer/live/en/live.html", &page);
+            }
+            "axis-encoder" => {
+                let r = http_post(
+                    a,
+                    "/axis-cgi/basicdeviceinfo.cgi",
+                    "application/json",
+                    r#"{"apiVersion":"1.0","method":"getAllUnrestrictedProperties"}"#,
+                )
+                .await;
+                let v: serde_json::Value = serde_json::from_str(body(&r)).unwrap();
+                assert_eq!(v["data"]["propertyList"]["ProdType"], "Video Encoder");
+                assert_eq!(v["data"]["propertyList"]["ProdNbr"], d.model.as_str());
+                http("/axis-cgi/basicdeviceinfo.cgi", &r);
+                assert!(
+                    d.udp_ports.iter().all(|p| *p != 5353),
+                    "no mDNS: _axis-video reads as a camera"
+                );
+            }
+            _ => unreachable!(),
+        }
+        http("/", &root);
+        if id == "sony-camera" {
+            let req = format!("OPTIONS rtsp://{}/ RTSP/1.0\r\nCSeq: 1\r\n\r\n", d.target);
+            let raw = tcp_exchange(
+                addr(d, d.port_of("rtsp").unwrap()),
+                req.as_bytes(),
+                Some(b"\r\n\r\n"),
+            )
+            .await;
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            assert_eq!(
+                header(&text, "Server"),
+                vec!["Linux/2.6.35.14_nl-xarina+ Ze-PRO"]
+            );
+        }
+        let got = engine.identify(&d.target, &obs);
+        assert_eq!(
+            got.maker.as_ref().map(|m| m.id.as_str()),
+            d.maker.as_deref(),
+            "{id}: {got:#?}"
+        );
+        assert_eq!(got.device_class, d.device_class, "{id}: {got:#?}");
+    }
+    l.shutdown().await;
+}

@@ -97,6 +97,120 @@ async fn scan_finds_every_lab_device_and_its_maker() {
     identify_and_check(&manifest, &obs);
 }
 
+/// The lab's Western personalities: makers outside the restricted lists, each to be named.
+const WESTERN: &[&str] = &[
+    "axis-camera",
+    "bosch-camera",
+    "hanwha-camera",
+    "avigilon-camera",
+    "mobotix-camera",
+    "vivotek-camera",
+    "panasonic-camera",
+    "sony-camera",
+    "canon-camera",
+    "pelco-camera",
+    "axis-encoder",
+];
+
+/// A scan of the lab names every Western personality: the maker and the class of the manifest,
+/// each with sourced evidence that is not the MAC (scans over loopback see no MAC).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_names_every_western_personality_with_evidence() {
+    let range = format!("127.{}.1.0/24", 100 + std::process::id() % 40);
+    let lab = match Lab::start(LabConfig {
+        devices: WESTERN.len(),
+        range: Some(range.parse().unwrap()),
+        seed: 14,
+        mix: Some(WESTERN.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    })
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return skip(&format!("lab cannot start: {e}")),
+    };
+    let manifest = lab.manifest().clone();
+    let targets: Vec<String> = manifest.devices.iter().map(|d| d.target.clone()).collect();
+    let set = TargetSet::parse(&targets, &[]).unwrap();
+    let (obs, _) = scan_collect(&quick(), &set).await.unwrap();
+    lab.shutdown().await;
+
+    let kb = camtrace_kb::Kb::embedded().expect("embedded kb loads");
+    let engine = camtrace_identify::Engine::new(&kb).expect("signatures compile");
+    let ids = engine.identify_all(obs.iter().cloned());
+    let by: HashMap<&str, &camtrace_model::Identification> =
+        ids.iter().map(|i| (i.target.as_str(), i)).collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut wrong = Vec::new();
+    for d in &manifest.devices {
+        seen.insert(d.personality.as_str());
+        let want = d
+            .maker
+            .as_deref()
+            .expect("Western personalities name their maker");
+        let Some(id) = by.get(d.target.as_str()) else {
+            wrong.push(format!("{} ({}): not identified", d.target, d.personality));
+            continue;
+        };
+        let maker = id.maker.as_ref().map(|m| m.id.as_str());
+        if maker != Some(want) || id.device_class != d.device_class {
+            wrong.push(format!(
+                "{} ({}): maker {maker:?} class {}, expected {want} {}; evidence {:?}",
+                d.target,
+                d.personality,
+                id.device_class,
+                d.device_class,
+                id.evidence.iter().map(|e| &e.detail).collect::<Vec<_>>()
+            ));
+            continue;
+        }
+        for claim in ["maker", "class"] {
+            let backed = id.evidence.iter().any(|e| {
+                e.proves.iter().any(|p| p == claim)
+                    && !e.kind.ends_with("mac")
+                    && !e.signature.is_empty()
+                    && !e.source.is_empty()
+            });
+            if !backed {
+                wrong.push(format!(
+                    "{} ({}): no sourced evidence for the {claim}: {:#?}",
+                    d.target, d.personality, id.evidence
+                ));
+            }
+        }
+        assert!(
+            id.could_be.is_empty(),
+            "{}: the maker is settled",
+            d.personality
+        );
+        // The personality's own sourced tell is among the evidence.
+        let tell = match d.personality.as_str() {
+            "panasonic-camera" => Some("recog:html_title:"),
+            "sony-camera" => Some("recog:"),
+            "canon-camera" => Some("canon-http-body-wvhttp"),
+            "pelco-camera" => Some("recog:http_servers:"),
+            "axis-encoder" => Some("vapix-prodtype-encoder"),
+            _ => None,
+        };
+        if let Some(t) = tell {
+            if !id.evidence.iter().any(|e| e.signature.starts_with(t)) {
+                wrong.push(format!(
+                    "{} ({}): no `{t}` evidence: {:?}",
+                    d.target,
+                    d.personality,
+                    id.evidence.iter().map(|e| &e.signature).collect::<Vec<_>>()
+                ));
+            }
+        }
+    }
+    assert_eq!(seen.len(), WESTERN.len(), "every personality served once");
+    assert!(
+        wrong.is_empty(),
+        "Western devices not named:\n{}",
+        wrong.join("\n")
+    );
+}
+
 /// The TCP ports a host's observations show open.
 fn open_ports(got: &[&ObservationKind]) -> HashSet<u16> {
     got.iter()
