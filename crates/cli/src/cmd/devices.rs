@@ -25,7 +25,8 @@ pub struct Args {
     /// Brand as registered (e.g. LTS).
     #[arg(long)]
     pub brand: Option<String>,
-    /// Only devices of this class (camera, recorder, vms, intercom, access_control, other, unknown).
+    /// Only devices of this class (camera, recorder, encoder, vms, intercom, access_control, other,
+    /// unknown).
     #[arg(long, value_parser = parse_class)]
     pub class: Option<DeviceClass>,
     /// Only devices with this status (planned, installed, disconnected, removed).
