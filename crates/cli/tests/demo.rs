@@ -75,6 +75,23 @@ fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
     assert!(n("removals") >= 40);
     let html = std::fs::read_to_string(out.join("report/index.html")).unwrap();
     assert!(html.contains("At this pace"), "the report judges the pace");
+    // The report's device list names the maker of every Hikvision and Dahua device, the removed
+    // and the registered-but-unseen included: the maker the brand is attributed to when the
+    // register names none and the wire did not answer (issue 16 item 3).
+    let csv = std::fs::read_to_string(out.join("report/devices.csv")).unwrap();
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (brand, maker) = (col("brand"), col("maker"));
+    let mut checked = 0;
+    for line in rows {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() == header.len() && matches!(f[brand], "Hikvision" | "Dahua") {
+            assert_eq!(f[maker], f[brand].to_lowercase(), "{line}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked}");
     // The history the demo wrote verifies, and its head is an anchor the CLI accepts.
     assert!(n("history_entries") > 0);
     let head = s["history_head"].as_str().expect("history head");

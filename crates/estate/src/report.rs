@@ -205,11 +205,18 @@ pub fn build_input(
             id: d.id.clone(),
             site: d.site.clone(),
             brand: d.brand.clone(),
-            maker: d.maker.clone().or_else(|| {
-                ident_of
-                    .get(d.id.as_str())
-                    .and_then(|i| i.maker.as_ref().map(|m| m.id.clone()))
-            }),
+            // The declared maker, else the one the wire settled, else the one the brand is
+            // attributed to at the device's date (the one attribution rule): never a blank for
+            // a brand the knowledge base knows.
+            maker: d
+                .maker
+                .clone()
+                .or_else(|| {
+                    ident_of
+                        .get(d.id.as_str())
+                        .and_then(|i| i.maker.as_ref().map(|m| m.id.clone()))
+                })
+                .or_else(|| crate::attribution::register_maker(kb, d, as_of)),
             model: d.model.clone(),
             class: d.class.as_str().to_string(),
             status: d.status.as_str().to_string(),
