@@ -217,8 +217,10 @@ mod tests {
     #[test]
     fn the_estate_as_it_stood_puts_later_removals_back() {
         let r = read_removals(HISTORY).unwrap();
-        let mut e = Estate::default();
-        e.devices = r.iter().map(|x| x.device.clone()).collect();
+        let mut e = Estate {
+            devices: r.iter().map(|x| x.device.clone()).collect(),
+            ..Default::default()
+        };
         let mut new: Device =
             serde_json::from_value(serde_json::json!({"id": "n", "site": "a"})).unwrap();
         new.install_date = Some(d("2024-06-01"));
