@@ -26,7 +26,7 @@ pub struct RecogSource {
     pub repository: String,
     #[serde(default)]
     pub licence: String,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`crate::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<crate::SourceKind>,
@@ -45,7 +45,7 @@ pub struct RecogDatabaseMap {
     pub strength: f64,
     #[serde(default)]
     pub note: Option<String>,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`crate::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<crate::SourceKind>,
@@ -77,7 +77,7 @@ pub struct RecogVendorMap {
     pub note: Option<String>,
     #[serde(default)]
     pub unverified: bool,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`crate::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<crate::SourceKind>,
@@ -93,7 +93,7 @@ pub struct RecogDeviceMap {
     pub class: String,
     #[serde(default)]
     pub note: Option<String>,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`crate::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<crate::SourceKind>,
@@ -135,7 +135,7 @@ pub struct ComponentSignature {
     pub unverified: bool,
     #[serde(default)]
     pub unverified_fields: Vec<String>,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`crate::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<crate::SourceKind>,

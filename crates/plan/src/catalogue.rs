@@ -31,7 +31,7 @@ pub struct CatalogueEntry {
     pub satisfies: Vec<String>,
     #[serde(default)]
     pub note: Option<String>,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`camtrace_kb::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<camtrace_kb::SourceKind>,

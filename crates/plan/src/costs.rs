@@ -17,7 +17,7 @@ pub struct ClassCost {
     pub labour_replace: u64,
     /// Labour to disconnect it from the core network (re-patch to an isolated segment).
     pub labour_disconnect: u64,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`camtrace_kb::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<camtrace_kb::SourceKind>,
@@ -31,7 +31,7 @@ pub struct ClassCost {
 pub struct BandPrice {
     pub band: String,
     pub price: u64,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`camtrace_kb::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<camtrace_kb::SourceKind>,
@@ -57,7 +57,7 @@ pub struct RiskWeights {
     pub class: BTreeMap<String, u32>,
     #[serde(default)]
     pub capability: BTreeMap<String, u32>,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`camtrace_kb::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<camtrace_kb::SourceKind>,
@@ -76,7 +76,7 @@ pub struct CostBook {
     #[serde(default, rename = "band")]
     pub bands: Vec<BandPrice>,
     pub risk: RiskWeights,
-    /// Why `source` gives no URL, when it gives none (see [`SourceKind`]); `kb check` refuses a
+    /// Why `source` gives no URL, when it gives none (see [`camtrace_kb::SourceKind`]); `kb check` refuses a
     /// verified entry whose citation has no http(s) URL and no `source_kind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_kind: Option<camtrace_kb::SourceKind>,
