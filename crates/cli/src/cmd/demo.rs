@@ -54,6 +54,11 @@ pub struct Args {
     /// Scan rate (new connections per second, per site).
     #[arg(long, default_value_t = 4000.0)]
     pub rate: f64,
+    /// Instead of the estate demo, a fleet: a central server on loopback and this many site
+    /// agents (1 to 50), each scanning its own emulated site and pushing its evidence; prints
+    /// the fleet view and the findings that arrived.
+    #[arg(long, value_name = "N")]
+    pub agents: Option<usize>,
     /// Regenerate the bundled register from the lab layout (maintainers) and exit.
     #[arg(long, hide = true, value_name = "PATH")]
     pub write_register: Option<PathBuf>,
@@ -414,7 +419,7 @@ async fn start_labs(layout: &Layout) -> anyhow::Result<Vec<(SiteLayout, LabHandl
     Ok(labs)
 }
 
-fn scan_ports() -> Vec<u16> {
+pub(crate) fn scan_ports() -> Vec<u16> {
     // The curated camera ports, plus the high ports the lab moves privileged ports to when it
     // cannot bind them (80 -> 10080): the fallback offset of LabConfig::default().
     let offset = LabConfig::default().port_fallback_offset;
@@ -459,6 +464,9 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    if let Some(n) = a.agents {
+        return super::demo_agents::run(g, n, &a.out, a.rate).await;
+    }
     let t0 = Instant::now();
     let mut timings = BTreeMap::new();
     let mut skipped = Vec::new();

@@ -2,6 +2,7 @@ pub mod agent;
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod demo_agents;
 pub mod devices;
 pub mod docs;
 pub mod history;

@@ -158,15 +158,29 @@ pub async fn create_enrolment(
         )));
     }
     let site = super::register::readable_site(&app, &caller.access, &req.site, Role::Admin).await?;
+    let created = issue_enrolment(&app, &site, req.name.trim(), hours, caller.name()).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Create a one-time enrolment token for an agent of `site`, valid for `hours`, recorded in
+/// the history as created by `actor` (in the same transaction). The caller has checked the
+/// actor's rights on the site and the name: the API handler above, or the demo.
+pub async fn issue_enrolment(
+    app: &App,
+    site: &camtrace_model::Site,
+    name: &str,
+    hours: i64,
+    actor: &str,
+) -> ApiResult<CreatedEnrolment> {
     let token = format!("{ENROLMENT_PREFIX}{}", auth::random_token(32));
     let now = chrono::Utc::now();
     let rec = camtrace_store::EnrolmentRecord {
         id: auth::new_id(),
         token_hash: auth::token_hash(&token),
-        name: req.name.trim().to_string(),
+        name: name.to_string(),
         organisation: site.organisation.clone(),
         site: site.id.clone(),
-        created_by: caller.name().to_string(),
+        created_by: actor.to_string(),
         created_at: auth::rfc3339(now),
         expires_at: auth::rfc3339(now + chrono::Duration::hours(hours)),
         used_at: None,
@@ -176,7 +190,7 @@ pub async fn create_enrolment(
         .create_enrolment(
             &rec,
             Some(&NewHistory {
-                actor: caller.name().to_string(),
+                actor: actor.to_string(),
                 action: "create".into(),
                 entity_kind: "agent_enrolment".into(),
                 entity_id: rec.id.clone(),
@@ -188,17 +202,14 @@ pub async fn create_enrolment(
             }),
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedEnrolment {
-            id: rec.id,
-            token,
-            name: rec.name,
-            organisation: rec.organisation,
-            site: rec.site,
-            expires_at: rec.expires_at,
-        }),
-    ))
+    Ok(CreatedEnrolment {
+        id: rec.id,
+        token,
+        name: rec.name,
+        organisation: rec.organisation,
+        site: rec.site,
+        expires_at: rec.expires_at,
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
