@@ -1,5 +1,5 @@
 //! `camtrace demo --agents N`: a fleet on this machine. A central server on the demo's SQLite
-//! register (127.0.0.1, an ephemeral port), N emulated sites on loopback (127.22.<i>.0/24), and
+//! register (127.0.0.1, an ephemeral port), N emulated sites on loopback (`127.22.<i>.0/24`), and
 //! one site agent per site, each enrolled with a one-time token, scanning its own site and
 //! pushing through the agents' ingest path. It ends with the fleet view (what
 //! `GET /api/v1/agents` shows) and the findings that arrived, site by site.
