@@ -208,43 +208,57 @@ fn outbox_batches(config: &Path) -> i64 {
     v["outbox"]["batches"].as_i64().unwrap()
 }
 
+/// A one-time enrolment token for an agent of site `hq`, made through the API with `token`.
+fn enrolment_token(port: u16, token: &str) -> String {
+    let (status, v) = http(
+        port,
+        "POST",
+        "/api/v1/agents/enrolments",
+        token,
+        r#"{"site": "hq", "name": "hq-agent"}"#,
+    );
+    assert_eq!(status, 201, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// Write `dir/agent.toml`: an agent of site `hq` pushing to 127.0.0.1:`server_port` and scanning
+/// the device on 127.0.0.1:`device_port`. Returns the file's path.
+fn write_config(
+    dir: &Path,
+    server_port: u16,
+    device_port: u16,
+    timeout_secs: u64,
+) -> std::path::PathBuf {
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"servers = ["http://127.0.0.1:{server_port}"]
+credential_file = "agent.credential"
+site = "hq"
+targets = ["127.0.0.1"]
+scope = ["127.0.0.0/8"]
+ports = "{device_port}"
+no_udp = true
+rate = 5000.0
+schedule_secs = 60
+outbox = "outbox.db"
+request_timeout_secs = {timeout_secs}
+"#
+        ),
+    )
+    .unwrap();
+    config
+}
+
 fn outbox_survives_an_outage_and_delivers_once(db: &str) {
     let dir = TempDir::new("run");
     let port = free_port();
     let log = dir.path().join("serve.log");
     let server = serve(db, port, &log);
     let token = prepare(port);
-
-    let (status, v) = http(
-        port,
-        "POST",
-        "/api/v1/agents/enrolments",
-        &token,
-        r#"{"site": "hq", "name": "hq-agent"}"#,
-    );
-    assert_eq!(status, 201, "{v}");
-    let enrolment = v["token"].as_str().unwrap().to_string();
-
-    let dev = device();
-    let config = dir.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"servers = ["http://127.0.0.1:{port}"]
-credential_file = "agent.credential"
-site = "hq"
-targets = ["127.0.0.1"]
-scope = ["127.0.0.0/8"]
-ports = "{dev}"
-no_udp = true
-rate = 5000.0
-schedule_secs = 60
-outbox = "outbox.db"
-request_timeout_secs = 10
-"#
-        ),
-    )
-    .unwrap();
+    let enrolment = enrolment_token(port, &token);
+    let config = write_config(dir.path(), port, device(), 10);
     let cfg = config.to_str().unwrap();
     let (code, _, err) = agent(&["enrol", "--config", cfg, "--token", &enrolment]);
     assert_eq!(code, 0, "{err}");
@@ -402,37 +416,9 @@ fn killed_mid_push_delivers_once(db: &str) {
     let log = dir.path().join("serve.log");
     let _server = serve(db, port, &log);
     let token = prepare(port);
-    let (status, v) = http(
-        port,
-        "POST",
-        "/api/v1/agents/enrolments",
-        &token,
-        r#"{"site": "hq", "name": "hq-agent"}"#,
-    );
-    assert_eq!(status, 201, "{v}");
-    let enrolment = v["token"].as_str().unwrap().to_string();
+    let enrolment = enrolment_token(port, &token);
     let relay = relay(port);
-    let dev = device();
-    let config = dir.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"servers = ["http://127.0.0.1:{}"]
-credential_file = "agent.credential"
-site = "hq"
-targets = ["127.0.0.1"]
-scope = ["127.0.0.0/8"]
-ports = "{dev}"
-no_udp = true
-rate = 5000.0
-schedule_secs = 60
-outbox = "outbox.db"
-request_timeout_secs = 120
-"#,
-            relay.port
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path(), relay.port, device(), 120);
     let cfg = config.to_str().unwrap();
     let (code, _, err) = agent(&["enrol", "--config", cfg, "--token", &enrolment]);
     assert_eq!(code, 0, "{err}");

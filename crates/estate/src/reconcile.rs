@@ -179,26 +179,39 @@ pub async fn adopt(
         Some(site),
         Adopt::All,
     );
-    let created = if devices.is_empty() {
-        0
-    } else {
-        store
-            .apply_register(
-                &RegisterBatch {
-                    devices,
-                    ..Default::default()
-                },
-                actor,
-            )
-            .await?
-            .devices
-            .created
-    };
+    let created = register(store, devices, actor).await?;
     let reconciliation = reconcile_site(store, kb, site, since, today).await?;
     Ok(Adopted {
         created,
         reconciliation,
     })
+}
+
+/// Register the devices found on the network and not in the register, on every site (those
+/// [`adoptable`] gives for `which`, each on the segment whose range holds its address), in one
+/// transaction whose history entries name `actor`. Returns how many were registered.
+pub async fn adopt_everywhere(
+    store: &dyn Store,
+    networks: &[NetworkSegment],
+    which: Adopt,
+    actor: &str,
+) -> Result<u64> {
+    let seen = store
+        .latest_identifications(&EstateFilter::default())
+        .await?;
+    register(store, adoptable(&seen, networks, None, which), actor).await
+}
+
+/// Write `devices` to the register (nothing when there are none); how many were created.
+async fn register(store: &dyn Store, devices: Vec<Device>, actor: &str) -> Result<u64> {
+    if devices.is_empty() {
+        return Ok(0);
+    }
+    let batch = RegisterBatch {
+        devices,
+        ..Default::default()
+    };
+    Ok(store.apply_register(&batch, actor).await?.devices.created)
 }
 
 #[cfg(test)]

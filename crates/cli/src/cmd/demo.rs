@@ -636,28 +636,14 @@ async fn run_async(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     lap("identify_and_store", &mut t, &mut timings);
 
     // 4. Reconcile: register what was found but not registered (flagged in the report).
-    let seen = store
-        .latest_identifications(&EstateFilter::default())
-        .await?;
     let networks: Vec<_> = layout.site.iter().flat_map(SiteLayout::networks).collect();
-    let new_devices = camtrace_estate::reconcile::adoptable(
-        &seen,
+    let found_not_registered = camtrace_estate::reconcile::adopt_everywhere(
+        store.as_ref(),
         &networks,
-        None,
         camtrace_estate::reconcile::Adopt::Surveillance,
-    );
-    let found_not_registered = new_devices.len();
-    if !new_devices.is_empty() {
-        store
-            .apply_register(
-                &RegisterBatch {
-                    devices: new_devices,
-                    ..Default::default()
-                },
-                "demo:reconcile",
-            )
-            .await?;
-    }
+        "demo:reconcile",
+    )
+    .await? as usize;
     let estate = store.load_estate(&EstateFilter::default()).await?;
     let (counts, counts_by_site) = camtrace_store::reconcile::device_counts(&estate);
     lap("reconcile", &mut t, &mut timings);

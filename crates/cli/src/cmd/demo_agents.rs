@@ -227,27 +227,14 @@ pub async fn run(g: &Global, n: usize, out: &Path, rate: f64) -> anyhow::Result<
     // What arrived: the fleet view, and the devices the agents found, registered and judged.
     let store = app.store.clone();
     let agents = store.list_agents(None).await?;
-    let seen = store
-        .latest_identifications(&EstateFilter::default())
-        .await?;
     let networks: Vec<NetworkSegment> = plan.iter().map(|(_, net, _)| net.clone()).collect();
-    let found = camtrace_estate::reconcile::adoptable(
-        &seen,
+    camtrace_estate::reconcile::adopt_everywhere(
+        store.as_ref(),
         &networks,
-        None,
         camtrace_estate::reconcile::Adopt::Surveillance,
-    );
-    if !found.is_empty() {
-        store
-            .apply_register(
-                &RegisterBatch {
-                    devices: found,
-                    ..Default::default()
-                },
-                "demo:agents (adopted from the agents' evidence)",
-            )
-            .await?;
-    }
+        "demo:agents (adopted from the agents' evidence)",
+    )
+    .await?;
     let estate = store.load_estate(&EstateFilter::default()).await?;
     let judged = camtrace_estate::judge(
         &kb,
