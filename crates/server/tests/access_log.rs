@@ -7,38 +7,11 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use camtrace_server::{findings, throttle};
 use camtrace_store::AccessFilter;
 use common::*;
-use serde_json::json;
-use std::net::SocketAddr;
 use std::sync::Arc;
-
-async fn login_from(app: &camtrace_server::App, from: &str, user: &str, pw: &str) -> Resp {
-    let mut req = Request::post("/api/v1/auth/login")
-        .header("content-type", "application/json")
-        .body(Body::from(
-            json!({"username": user, "password": pw}).to_string(),
-        ))
-        .expect("request");
-    let addr: SocketAddr = format!("{from}:40000").parse().expect("address");
-    req.extensions_mut().insert(ConnectInfo(addr));
-    send(app, req).await
-}
-
-async fn history_len(app: &camtrace_server::App) -> usize {
-    app.store
-        .history(&camtrace_store::HistoryFilter {
-            limit: Some(1_000_000),
-            ..Default::default()
-        })
-        .await
-        .expect("history")
-        .len()
-}
 
 async fn access(app: &camtrace_server::App, action: &str) -> Vec<camtrace_store::AccessEntry> {
     app.store

@@ -9,36 +9,11 @@
 mod common;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use camtrace_server::throttle;
 use common::*;
 use serde_json::json;
 use std::net::SocketAddr;
-
-/// `POST /api/v1/auth/login` as if from the client address `from`.
-async fn login_from(app: &camtrace_server::App, from: &str, user: &str, pw: &str) -> Resp {
-    let mut req = Request::post("/api/v1/auth/login")
-        .header("content-type", "application/json")
-        .body(Body::from(
-            json!({"username": user, "password": pw}).to_string(),
-        ))
-        .expect("request");
-    let addr: SocketAddr = format!("{from}:40000").parse().expect("address");
-    req.extensions_mut().insert(ConnectInfo(addr));
-    send(app, req).await
-}
-
-async fn history_len(app: &camtrace_server::App) -> usize {
-    app.store
-        .history(&camtrace_store::HistoryFilter {
-            limit: Some(1_000_000),
-            ..Default::default()
-        })
-        .await
-        .expect("history")
-        .len()
-}
 
 /// Attempts past the free ones that exponential back-off (1 s, 2 s, 4 s ...) lets through in
 /// `elapsed`.

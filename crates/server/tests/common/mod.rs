@@ -514,3 +514,30 @@ pub async fn revoke_token(app: &App, id: &str, auth: &str) -> StatusCode {
     .await
     .status
 }
+
+/// `POST /api/v1/auth/login` as if from the client address `from` (put in the request as the
+/// server's socket layer would; nothing leaves the in-process router).
+pub async fn login_from(app: &App, from: &str, user: &str, pw: &str) -> Resp {
+    let mut req = Request::post("/api/v1/auth/login")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"username": user, "password": pw}).to_string(),
+        ))
+        .expect("request");
+    let addr: std::net::SocketAddr = format!("{from}:40000").parse().expect("address");
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    send(app, req).await
+}
+
+/// Entries in the register history.
+pub async fn history_len(app: &App) -> usize {
+    app.store
+        .history(&camtrace_store::HistoryFilter {
+            limit: Some(1_000_000),
+            ..Default::default()
+        })
+        .await
+        .expect("history")
+        .len()
+}
