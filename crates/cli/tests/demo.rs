@@ -83,11 +83,21 @@ fn demo_runs_end_to_end_and_reports_restricted_devices_and_a_blocked_quote() {
     let header: Vec<&str> = rows.next().unwrap().split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let (brand, maker) = (col("brand"), col("maker"));
+    let (basis, status) = (col("maker_basis"), col("status"));
     let mut checked = 0;
     for line in rows {
         let f: Vec<&str> = line.split(',').collect();
         if f.len() == header.len() && matches!(f[brand], "Hikvision" | "Dahua") {
             assert_eq!(f[maker], f[brand].to_lowercase(), "{line}");
+            // And it says where the maker comes from: a removed device was never seen, so its
+            // maker is the one its brand is attributed to.
+            assert!(
+                matches!(f[basis], "register" | "discovered" | "brand"),
+                "{line}"
+            );
+            if f[status] == "removed" {
+                assert_eq!(f[basis], "brand", "{line}");
+            }
             checked += 1;
         }
     }

@@ -198,33 +198,40 @@ pub fn build_input(
     // discovery is in the register; a discovery is "found, not in register" when it is linked to
     // no register device and identified (unidentified hosts are not devices).
     let from_discovery = camtrace_store::reconcile::is_adopted;
+    let maker_of = |d: &camtrace_model::Device| -> Option<(String, &'static str)> {
+        if let Some(m) = &d.maker {
+            return Some((m.clone(), "register"));
+        }
+        if let Some(m) = ident_of.get(d.id.as_str()).and_then(|i| i.maker.as_ref()) {
+            return Some((m.id.clone(), "discovered"));
+        }
+        crate::attribution::register_maker(kb, d, as_of).map(|m| (m, "brand"))
+    };
     let mut devices: Vec<ReportDevice> = e
         .devices
         .iter()
-        .map(|d| ReportDevice {
-            id: d.id.clone(),
-            site: d.site.clone(),
-            brand: d.brand.clone(),
+        .map(|d| {
             // The declared maker, else the one the wire settled, else the one the brand is
-            // attributed to at the device's date (the one attribution rule): never a blank for
-            // a brand the knowledge base knows.
-            maker: d
-                .maker
-                .clone()
-                .or_else(|| {
-                    ident_of
-                        .get(d.id.as_str())
-                        .and_then(|i| i.maker.as_ref().map(|m| m.id.clone()))
-                })
-                .or_else(|| crate::attribution::register_maker(kb, d, as_of)),
-            model: d.model.clone(),
-            class: d.class.as_str().to_string(),
-            status: d.status.as_str().to_string(),
-            addresses: d.addresses.clone(),
-            network: d.network.clone(),
-            confidence: d.confidence,
-            registered: true,
-            discovered: ident_of.contains_key(d.id.as_str()),
+            // attributed to at the device's date (the one attribution rule), saying which.
+            let (maker, maker_basis) = match maker_of(d) {
+                Some((m, b)) => (Some(m), Some(b.to_string())),
+                None => (None, None),
+            };
+            ReportDevice {
+                id: d.id.clone(),
+                site: d.site.clone(),
+                brand: d.brand.clone(),
+                maker,
+                maker_basis,
+                model: d.model.clone(),
+                class: d.class.as_str().to_string(),
+                status: d.status.as_str().to_string(),
+                addresses: d.addresses.clone(),
+                network: d.network.clone(),
+                confidence: d.confidence,
+                registered: true,
+                discovered: ident_of.contains_key(d.id.as_str()),
+            }
         })
         .collect();
     for s in e
@@ -238,6 +245,7 @@ pub fn build_input(
             site: s.site.clone().unwrap_or_default(),
             brand: i.brand.as_ref().map(|b| b.id.clone()),
             maker: i.maker.as_ref().map(|m| m.id.clone()),
+            maker_basis: i.maker.as_ref().map(|_| "discovered".into()),
             model: i.model.clone(),
             class: i.device_class.as_str().to_string(),
             status: "installed".into(),

@@ -15,6 +15,11 @@ pub struct ReportDevice {
     pub brand: Option<String>,
     #[serde(default)]
     pub maker: Option<String>,
+    /// Where `maker` comes from: `register` (declared there), `discovered` (the device's own
+    /// identification) or `brand` (the maker the brand is attributed to at the device's date,
+    /// when neither says); absent when there is no maker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maker_basis: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
     pub class: String,

@@ -118,6 +118,7 @@ fn input() -> ReportInput {
             site: s.to_string(),
             brand: dev.brand.clone(),
             maker: dev.maker.clone(),
+            maker_basis: dev.maker.as_ref().map(|_| "register".into()),
             model: dev.model.clone(),
             class: "camera".into(),
             status: "installed".into(),
