@@ -457,6 +457,7 @@ pub async fn list_devices(
     Query(q): Query<DeviceQuery>,
 ) -> ApiResult<Json<Page>> {
     let (devices, next) = device_page(&app, &caller.access, &q).await?;
+    let today = crate::findings::today();
     let limit = q
         .limit
         .unwrap_or(super::DEFAULT_LIMIT)
@@ -470,7 +471,7 @@ pub async fn list_devices(
                 to_json(&camtrace_estate::devices::DeviceRow::new(
                     Some(&app.kb),
                     d,
-                    crate::findings::today(),
+                    today,
                 ))
             })
             .collect::<ApiResult<_>>()?,
