@@ -27,6 +27,11 @@ pub const EVENTS: [&str; 4] = [
 
 pub struct Alerts {
     pub(crate) kick: tokio::sync::Notify,
+    /// Wakes the delivery worker when deliveries were queued.
+    work: tokio::sync::Notify,
+    worker: std::sync::Once,
+    /// This replica's name in the database's leases.
+    holder: String,
     sent: AtomicU64,
     failed: AtomicU64,
     retries: u32,
@@ -46,6 +51,9 @@ impl Alerts {
         let policy = std::sync::Arc::new(policy);
         Alerts {
             kick: tokio::sync::Notify::new(),
+            work: tokio::sync::Notify::new(),
+            worker: std::sync::Once::new(),
+            holder: format!("replica-{}", auth::new_id()),
             sent: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             retries,
@@ -326,13 +334,26 @@ async fn record_delivery(
     }
 }
 
-/// Deliver one event to one webhook, retrying with exponential back-off. Returns whether it
-/// was delivered.
-pub async fn deliver(app: &App, hook: &Webhook, secret: &str, ev: &Event) -> bool {
-    let body = match serde_json::to_vec(ev) {
-        Ok(b) => b,
-        Err(_) => return false,
-    };
+/// How one attempt at a delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered,
+    /// Failed; worth trying again.
+    Failed,
+    /// Refused before sending (an address the policy forbids, no client): never retried.
+    Refused,
+}
+
+/// One attempt to deliver `body` (the event `ev` as JSON) to `hook`, recorded in the delivery
+/// log as attempt number `attempt`.
+async fn attempt_once(
+    app: &App,
+    hook: &Webhook,
+    secret: &str,
+    ev: &Event,
+    body: &[u8],
+    attempt: u32,
+) -> Attempt {
     // Literal addresses are checked here; host names when they resolve (GuardedResolver).
     let refused = match reqwest::Url::parse(&hook.url) {
         Ok(u) => app.alerts.policy.check_url(&u).err(),
@@ -341,80 +362,94 @@ pub async fn deliver(app: &App, hook: &Webhook, secret: &str, ev: &Event) -> boo
     let client = match (&app.alerts.client, refused) {
         (Some(c), None) => c,
         (_, refused) => {
-            // Permanent: no retries.
             let err = refused.unwrap_or_else(|| "webhook client unavailable".into());
             tracing::warn!(webhook = %hook.id, error = %err, "webhook delivery refused");
-            record_delivery(app, &hook.id, ev, 1, None, Some(err), false).await;
+            record_delivery(app, &hook.id, ev, attempt, None, Some(err), false).await;
             app.alerts.failed.fetch_add(1, Ordering::Relaxed);
-            return false;
+            return Attempt::Refused;
         }
     };
-    let mut delay = app.alerts.backoff;
-    for attempt in 1..=(1 + app.alerts.retries) {
-        let ts = chrono::Utc::now().timestamp();
-        let res = client
-            .post(&hook.url)
-            .header("content-type", "application/json")
-            .header("x-camtrace-event", ev.event.as_str())
-            .header("x-camtrace-delivery", ev.id.as_str())
-            .header("x-camtrace-timestamp", ts.to_string())
-            .header("x-camtrace-signature", signature(secret, ts, &body))
-            .body(body.clone())
-            .send()
-            .await;
-        let (status, err, ok) = match res {
-            Ok(r) => {
-                let s = r.status();
-                (
-                    Some(s.as_u16()),
-                    (!s.is_success()).then(|| format!("HTTP {s}")),
-                    s.is_success(),
-                )
-            }
-            Err(e) => {
-                // The causes too (a refused address says so), never the URL.
-                let mut causes = String::new();
-                let mut src = std::error::Error::source(&e);
-                while let Some(c) = src {
-                    causes.push_str(": ");
-                    causes.push_str(&c.to_string());
-                    src = c.source();
-                }
-                (None, Some(format!("{}{causes}", e.without_url())), false)
-            }
-        };
-        record_delivery(app, &hook.id, ev, attempt, status, err.clone(), ok).await;
-        if ok {
-            app.alerts.sent.fetch_add(1, Ordering::Relaxed);
-            return true;
+    let ts = chrono::Utc::now().timestamp();
+    let res = client
+        .post(&hook.url)
+        .header("content-type", "application/json")
+        .header("x-camtrace-event", ev.event.as_str())
+        .header("x-camtrace-delivery", ev.id.as_str())
+        .header("x-camtrace-timestamp", ts.to_string())
+        .header("x-camtrace-signature", signature(secret, ts, body))
+        .body(body.to_vec())
+        .send()
+        .await;
+    let (status, err, ok) = match res {
+        Ok(r) => {
+            let s = r.status();
+            (
+                Some(s.as_u16()),
+                (!s.is_success()).then(|| format!("HTTP {s}")),
+                s.is_success(),
+            )
         }
-        app.alerts.failed.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(webhook = %hook.id, attempt, error = ?err, "webhook delivery failed");
-        if attempt <= app.alerts.retries {
-            tokio::time::sleep(delay).await;
-            delay = delay.saturating_mul(2).min(Duration::from_secs(3600));
+        Err(e) => {
+            // The causes too (a refused address says so), never the URL.
+            let mut causes = String::new();
+            let mut src = std::error::Error::source(&e);
+            while let Some(c) = src {
+                causes.push_str(": ");
+                causes.push_str(&c.to_string());
+                src = c.source();
+            }
+            (None, Some(format!("{}{causes}", e.without_url())), false)
+        }
+    };
+    record_delivery(app, &hook.id, ev, attempt, status, err.clone(), ok).await;
+    if ok {
+        app.alerts.sent.fetch_add(1, Ordering::Relaxed);
+        return Attempt::Delivered;
+    }
+    app.alerts.failed.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(webhook = %hook.id, attempt, error = ?err, "webhook delivery failed");
+    Attempt::Failed
+}
+
+/// The wait before retry number `attempts` (1 for the first retry): the configured back-off,
+/// doubled each time, at most an hour.
+fn backoff(app: &App, attempts: u32) -> Duration {
+    app.alerts
+        .backoff
+        .saturating_mul(1u32 << attempts.saturating_sub(1).min(20))
+        .min(Duration::from_secs(3600))
+}
+
+/// Deliver one event to one webhook now, in this task, retrying with exponential back-off.
+/// Returns whether it was delivered. (Raised alerts are delivered through the durable queue
+/// instead: see [`raise`].)
+pub async fn deliver(app: &App, hook: &Webhook, secret: &str, ev: &Event) -> bool {
+    let body = match serde_json::to_vec(ev) {
+        Ok(b) => b,
+        Err(_) => return false,
+    };
+    for attempt in 1..=(1 + app.alerts.retries) {
+        match attempt_once(app, hook, secret, ev, &body, attempt).await {
+            Attempt::Delivered => return true,
+            Attempt::Refused => return false,
+            Attempt::Failed if attempt <= app.alerts.retries => {
+                tokio::time::sleep(backoff(app, attempt)).await;
+            }
+            Attempt::Failed => {}
         }
     }
     false
 }
 
-/// Raise `ev` unless raised before: log it, record it, send it to matching webhooks (in the
-/// background). Returns whether it was new.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Raise `ev` unless raised before: log it, and record it with one queued delivery per
+/// matching webhook, in one transaction. Returns whether it was new. Replicas sharing the
+/// database raise each event once; the queued deliveries are made by whichever replica's
+/// delivery worker claims them, and survive the death of the replica that raised them.
 pub async fn raise(app: &App, ev: Event) -> ApiResult<bool> {
-    let new = app
-        .store
-        .record_alert_event(&AlertEventRecord {
-            key: ev.id.clone(),
-            event: ev.event.clone(),
-            organisation: ev.organisation.clone(),
-            payload: ev.data.clone(),
-            time: ev.time.clone(),
-        })
-        .await?;
-    if !new {
-        return Ok(false);
-    }
-    tracing::warn!(event = %ev.event, key = %ev.id, organisation = ?ev.organisation, data = %ev.data, "alert");
     let orgs = app.store.list_organisations().await?;
     let parents: HashMap<String, Option<String>> =
         orgs.into_iter().map(|o| (o.id, o.parent)).collect();
@@ -433,7 +468,8 @@ pub async fn raise(app: &App, ev: Event) -> ApiResult<bool> {
         }
         false
     };
-    for (hook, secret) in hooks_with_secrets(app).await? {
+    let mut jobs = Vec::new();
+    for hook in app.store.list_webhooks().await? {
         if !hook.active || (!hook.events.is_empty() && !hook.events.contains(&ev.event)) {
             continue;
         }
@@ -442,12 +478,123 @@ pub async fn raise(app: &App, ev: Event) -> ApiResult<bool> {
                 continue;
             }
         }
-        let (app, ev) = (app.clone(), ev.clone());
-        tokio::spawn(async move {
-            deliver(&app, &hook, &secret, &ev).await;
-        });
+        jobs.push((auth::new_id(), hook.id));
+    }
+    let body = serde_json::to_string(&ev).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let new = app
+        .store
+        .raise_alert(
+            &AlertEventRecord {
+                key: ev.id.clone(),
+                event: ev.event.clone(),
+                organisation: ev.organisation.clone(),
+                payload: ev.data.clone(),
+                time: ev.time.clone(),
+            },
+            &body,
+            &jobs,
+            now_ms(),
+        )
+        .await?;
+    if !new {
+        return Ok(false);
+    }
+    tracing::warn!(event = %ev.event, key = %ev.id, organisation = ?ev.organisation, data = %ev.data, "alert");
+    if !jobs.is_empty() {
+        ensure_delivery_worker(app);
+        app.alerts.work.notify_one();
     }
     Ok(true)
+}
+
+/// How long a claimed delivery is this replica's: longer than an attempt can take (the client's
+/// 10 s timeout), so that only a dead or stuck replica loses it.
+const DELIVERY_LEASE: Duration = Duration::from_secs(60);
+/// How often an idle worker looks for deliveries queued by other replicas or due for retry.
+const DELIVERY_POLL: Duration = Duration::from_secs(1);
+
+/// Make one pass over the delivery queue: claim what is due, attempt each claimed delivery
+/// once (concurrently), and record the outcome. Returns how many were attempted.
+pub async fn deliver_due(app: &App) -> ApiResult<usize> {
+    let now = now_ms();
+    let lease_until = now + DELIVERY_LEASE.as_millis() as i64;
+    let jobs = app
+        .store
+        .claim_webhook_jobs(&app.alerts.holder, now, lease_until, 32)
+        .await?;
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let hooks: HashMap<String, (Webhook, String)> = hooks_with_secrets(app)
+        .await?
+        .into_iter()
+        .map(|(h, s)| (h.id.clone(), (h, s)))
+        .collect();
+    let n = jobs.len();
+    let runs = jobs.into_iter().map(|job| {
+        let hook = hooks.get(&job.webhook_id).cloned();
+        async move {
+            let outcome = match (hook, serde_json::from_str::<Event>(&job.body)) {
+                (Some((hook, secret)), Ok(ev)) if hook.active => {
+                    let attempt = job.attempts.clamp(0, 1000) as u32 + 1;
+                    match attempt_once(app, &hook, &secret, &ev, job.body.as_bytes(), attempt)
+                        .await
+                    {
+                        Attempt::Delivered => camtrace_store::JobOutcome::Delivered,
+                        Attempt::Refused => camtrace_store::JobOutcome::GaveUp,
+                        Attempt::Failed if attempt <= app.alerts.retries => {
+                            camtrace_store::JobOutcome::RetryAt(
+                                now_ms() + backoff(app, attempt).as_millis() as i64,
+                            )
+                        }
+                        Attempt::Failed => camtrace_store::JobOutcome::GaveUp,
+                    }
+                }
+                // Deleted or turned off since the event was raised, or unreadable.
+                _ => camtrace_store::JobOutcome::GaveUp,
+            };
+            match app
+                .store
+                .finish_webhook_job(&job, &app.alerts.holder, outcome)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    job = %job.id,
+                    "webhook delivery finished after its lease passed to another replica"
+                ),
+                Err(e) => tracing::error!(error = %e, job = %job.id, "recording a webhook delivery's outcome"),
+            }
+        }
+    });
+    futures_util::future::join_all(runs).await;
+    Ok(n)
+}
+
+/// Start this replica's delivery worker unless it runs: it claims queued deliveries (its own
+/// and those of replicas that died holding them) until the process ends.
+pub fn ensure_delivery_worker(app: &App) {
+    let started = app.clone();
+    app.alerts.worker.call_once(move || {
+        tokio::spawn(async move {
+            let app = started;
+            loop {
+                let done = match deliver_due(&app).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!(error = %e, "webhook delivery pass failed");
+                        0
+                    }
+                };
+                if done == 0 {
+                    tokio::select! {
+                        _ = tokio::time::sleep(DELIVERY_POLL) => {},
+                        _ = app.alerts.work.notified() => {},
+                    }
+                }
+            }
+        });
+    });
 }
 
 /// Regime name of the daily progress snapshots the checker records (all default regimes).
@@ -637,12 +784,51 @@ pub async fn check_once(app: &App) -> ApiResult<Vec<Event>> {
     Ok(raised)
 }
 
-/// The periodic checker (every `alert_interval`, and soon after device changes).
+/// The checker's lease: one replica at a time makes a pass (alerts would be raised once
+/// anyway, by their keys; the lease saves the others the work). Held for a pass only, so any
+/// replica that sees a device change can make the next pass.
+const CHECKER_LEASE: &str = "alert-checker";
+
+/// One pass of the checker if no other replica is making one: `None` when one is.
+pub async fn check_once_leased(app: &App) -> ApiResult<Option<Vec<Event>>> {
+    let now = now_ms();
+    // Longer than a pass takes; a replica that dies during one holds it this long at most.
+    let until = now + 10 * 60 * 1000;
+    if !app
+        .store
+        .try_lease(CHECKER_LEASE, &app.alerts.holder, now, until)
+        .await?
+    {
+        return Ok(None);
+    }
+    let r = check_once(app).await;
+    if let Err(e) = app
+        .store
+        .release_lease(CHECKER_LEASE, &app.alerts.holder)
+        .await
+    {
+        tracing::warn!(error = %e, "releasing the alert checker's lease");
+    }
+    r.map(Some)
+}
+
+/// The periodic checker (every `alert_interval`, and soon after device changes) and the
+/// delivery worker.
 pub fn spawn_background(app: App) -> tokio::task::JoinHandle<()> {
+    ensure_delivery_worker(&app);
     tokio::spawn(async move {
         loop {
-            if let Err(e) = check_once(&app).await {
-                tracing::error!(error = %e, "alert check failed");
+            // Another replica's pass may have begun before the change that woke us: wait for
+            // it to end rather than skip (at most a minute, then the interval).
+            for _ in 0..12 {
+                match check_once_leased(&app).await {
+                    Ok(Some(_)) => break,
+                    Ok(None) => tokio::time::sleep(Duration::from_secs(5)).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, "alert check failed");
+                        break;
+                    }
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(app.config.alert_interval) => {},

@@ -176,6 +176,20 @@ pub async fn render(State(app): State<App>, _who: MetricsReader) -> impl IntoRes
         text,
         "camtrace_webhook_deliveries_total{{outcome=\"failure\"}} {failed}"
     );
+    // The queue is shared by every replica: the same figures on each.
+    if let Ok(q) = app.store.webhook_job_counts().await {
+        text.push_str(
+            "# HELP camtrace_webhook_queue Queued webhook deliveries (all replicas) by state.\n",
+        );
+        text.push_str("# TYPE camtrace_webhook_queue gauge\n");
+        for (state, n) in [
+            ("pending", q.pending),
+            ("delivered", q.delivered),
+            ("given_up", q.given_up),
+        ] {
+            let _ = writeln!(text, "camtrace_webhook_queue{{state=\"{state}\"}} {n}");
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

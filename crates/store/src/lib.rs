@@ -13,6 +13,7 @@
 pub mod access_log;
 pub mod accounts;
 pub mod agents;
+pub mod background;
 mod history;
 pub mod lookups;
 mod migrate;
@@ -38,6 +39,7 @@ pub use accounts::{
 pub use agents::{
     AgentBatchRecord, AgentHealth, AgentRecord, Agents, EnrolmentRecord, RedeemRefusal,
 };
+pub use background::{Background, JobCounts, JobOutcome, WebhookJob};
 pub use history::{HistoryAnchor, HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
 pub use lookups::{DevicePageQuery, Lookups};
 pub use migrate::Migration;
@@ -289,10 +291,11 @@ pub struct SnapshotFilter {
 ///
 /// The store owns every query: the server's tables (users, sessions, tokens, webhooks, waiver
 /// requests, plans, the access log) are reached through the supertraits [`Accounts`],
-/// [`Webhooks`], [`Requests`], [`AccessLog`] and [`Lookups`]; no other crate writes SQL.
+/// [`Webhooks`], [`Background`], [`Requests`], [`AccessLog`] and [`Lookups`]; no other crate
+/// writes SQL.
 #[async_trait]
 pub trait Store:
-    Accounts + Agents + Webhooks + Requests + AccessLog + Lookups + Send + Sync
+    Accounts + Agents + Webhooks + Background + Requests + AccessLog + Lookups + Send + Sync
 {
     fn backend(&self) -> Backend;
     /// For tests that tamper with the database or inject faults

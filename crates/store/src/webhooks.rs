@@ -35,7 +35,8 @@ pub struct DeliveryRecord {
     pub success: bool,
 }
 
-/// A raised alert, kept so that the same alert (same key) is raised once.
+/// A raised alert, kept so that the same alert (same key) is raised once (see
+/// [`crate::Background::raise_alert`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEventRecord {
     pub key: String,
@@ -63,13 +64,11 @@ pub trait Webhooks: Send + Sync {
         active: bool,
         history: Option<&NewHistory>,
     ) -> Result<bool>;
-    /// Delete a webhook and its delivery log; `false` when there was no such webhook.
+    /// Delete a webhook, its delivery log and its queued deliveries; `false` when there was no such webhook.
     async fn delete_webhook(&self, id: &str, history: Option<&NewHistory>) -> Result<bool>;
     async fn record_delivery(&self, d: &DeliveryRecord) -> Result<()>;
     /// A webhook's deliveries, oldest first.
     async fn deliveries(&self, webhook_id: &str) -> Result<Vec<DeliveryRecord>>;
-    /// Record an alert unless one with the same key was recorded: `true` when it is new.
-    async fn record_alert_event(&self, ev: &AlertEventRecord) -> Result<bool>;
 }
 
 fn row_hook(r: &AnyRow) -> Result<WebhookRecord> {
@@ -146,6 +145,10 @@ impl Webhooks for SqlStore {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM webhook_jobs WHERE webhook_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         let n = sqlx::query("DELETE FROM webhooks WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -198,19 +201,5 @@ impl Webhooks for SqlStore {
                 })
             })
             .collect()
-    }
-
-    async fn record_alert_event(&self, ev: &AlertEventRecord) -> Result<bool> {
-        let n = sqlx::query("INSERT INTO alert_events (key, event, organisation, payload, time) SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM alert_events WHERE key = $6)")
-            .bind(ev.key.clone())
-            .bind(ev.event.clone())
-            .bind(ev.organisation.clone())
-            .bind(ev.payload.to_string())
-            .bind(ev.time.clone())
-            .bind(ev.key.clone())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n > 0)
     }
 }
