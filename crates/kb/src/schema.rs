@@ -39,8 +39,11 @@ pub enum SourceKind {
     /// No public URL exists: a standard or report bought or behind a paywall, a printed
     /// document, a vendor's private letter. `source` names the document so a reader can get it.
     Offline,
-    /// A public web source (publisher, title, date named in `source`) whose address was not
-    /// recorded when the fact was compiled. The URL is owed: `kb check` counts these entries.
+    /// A public web source whose address was not recorded. Still read, so that a user's overlay
+    /// written before the rule loads, but `kb check` refuses it: a public source has a URL, and
+    /// a citation that omits it cannot be followed (issue 13). Record the URL, or, when no
+    /// source can be followed, mark the entry `unverified = true`; `offline` is for a source
+    /// that has no public URL at all.
     Unrecorded,
     /// camtrace's own stated assumption (planning defaults such as costs), not a fact from
     /// outside: there is nothing to link to.
@@ -48,7 +51,9 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub const ALL: &'static [SourceKind] = &[Self::Offline, Self::Unrecorded, Self::Assumption];
+    /// The kinds `kb check` accepts as a reason for citing no URL (and counts). `unrecorded` is
+    /// not one of them: see [`SourceKind::parse_any`].
+    pub const ALL: &'static [SourceKind] = &[Self::Offline, Self::Assumption];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,13 +67,22 @@ impl SourceKind {
     pub fn meaning(self) -> &'static str {
         match self {
             Self::Offline => "no public URL exists (bought, paywalled or private source)",
-            Self::Unrecorded => "public source whose URL was not recorded (URL owed)",
+            Self::Unrecorded => {
+                "public source whose URL was not recorded (refused: record the URL)"
+            }
             Self::Assumption => "camtrace's own assumption, nothing to link to",
         }
     }
 
+    /// An accepted kind by name (`offline`, `assumption`); `None` for any other name,
+    /// `unrecorded` included.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+
+    /// Any kind the loader reads, refused ones (`unrecorded`) included.
+    pub fn parse_any(s: &str) -> Option<Self> {
+        Self::parse(s).or((s == Self::Unrecorded.as_str()).then_some(Self::Unrecorded))
     }
 }
 

@@ -882,9 +882,11 @@ pub struct CitationSummary {
     pub with_url: usize,
     /// Entries without a URL that are flagged `unverified = true`.
     pub unverified: usize,
-    /// Entries without a URL that say why (`source_kind`), by kind.
+    /// Entries without a URL that say why (`source_kind`), by accepted kind (`offline`,
+    /// `assumption`).
     pub declared: BTreeMap<SourceKind, usize>,
-    /// Verified entries without a URL that do not say why (each is an error).
+    /// Verified entries without a URL that do not say why, and entries that give the refused
+    /// `source_kind = "unrecorded"` or an unknown kind (each is an error).
     pub refused: usize,
 }
 
@@ -920,9 +922,11 @@ fn holds_url(v: &toml::de::DeValue<'_>) -> bool {
 /// The citation-URL check `camtrace kb check` runs over a file set: every entry (a table with a
 /// `source`, in any TOML file) must cite a public URL in `source` (or `also`, `citation` ...),
 /// unless it is `unverified = true` or says with `source_kind` why there is none (`offline`: no
-/// public URL exists; `unrecorded`: public, URL not recorded yet; `assumption`: camtrace's own
-/// default). A verified entry with neither is an error naming file, line and entry; so is a
-/// `source_kind` on an entry that does cite a URL, and an unknown `source_kind`.
+/// public URL exists; `assumption`: camtrace's own default). A verified entry with neither is an
+/// error naming file, line and entry; so is `source_kind = "unrecorded"` (a public source whose
+/// URL was not written down: a citation that cannot be followed, refused since issue 13, even
+/// on an unverified entry), a `source_kind` on an entry that does cite a URL, and an unknown
+/// `source_kind`.
 ///
 /// The loader does not run this check: a user's overlay or a test's small base may cite sources
 /// by name only; the shipped base must pass it.
@@ -966,7 +970,7 @@ fn urls_in_table(
             Some(DeValue::Boolean(true))
         );
         let kind = get("source_kind").map(|v| match v.get_ref() {
-            DeValue::String(s) => SourceKind::parse(s).ok_or_else(|| s.to_string()),
+            DeValue::String(s) => SourceKind::parse_any(s).ok_or_else(|| s.to_string()),
             other => Err(format!("{other:?}")),
         });
         match (has_url, kind) {
@@ -982,6 +986,20 @@ fn urls_in_table(
                             .map(|k| format!("\"{}\"", k.as_str()))
                             .collect::<Vec<_>>()
                             .join(", ")
+                    ),
+                ));
+            }
+            (false, Some(Ok(SourceKind::Unrecorded))) => {
+                summary.refused += 1;
+                errors.push(err_at(
+                    f,
+                    get("source_kind").map_or(source.span(), |v| v.span()),
+                    format!(
+                        "{what}: `source_kind = \"unrecorded\"` is refused: a public source has a URL, and a \
+                         citation without it cannot be followed. Record the source's URL (https://...) in `source` \
+                         and drop `source_kind`; when no public URL exists, say so with `source_kind = \"offline\"` \
+                         (naming the document); when no source can be followed, mark the entry `unverified = true` \
+                         and say why in `source`"
                     ),
                 ));
             }
@@ -1007,8 +1025,8 @@ fn urls_in_table(
                     format!(
                         "{what}: `source` cites no URL. Add the public source's URL (https://...) to `source`; \
                          when there is none, say why with `source_kind = \"offline\"` (bought, paywalled or private \
-                         document, named in `source`) or `source_kind = \"unrecorded\"` (a public source whose URL was \
-                         not recorded); an entry no source confirms takes `unverified = true`"
+                         document, named in `source`) or `source_kind = \"assumption\"` (camtrace's own default); \
+                         an entry no source confirms takes `unverified = true`"
                     ),
                 ));
             }
