@@ -18,6 +18,12 @@ pub struct AgentConfig {
     /// PEM file of the CA that signed the server's certificate (instead of the system roots).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Public-key pins of the servers' certificates: `sha256//<base64>`, the SHA-256 of the
+    /// certificate's SubjectPublicKeyInfo (curl's `--pinnedpubkey` form). When set, a server
+    /// is trusted only if its certificate chains to the CA (`ca_file` or the system roots) *and*
+    /// its key is one of these; name two to rotate a key. Needs https servers.
+    #[serde(default)]
+    pub pin_sha256: Vec<String>,
     /// Where the credential obtained at enrolment is kept (written by `camtrace agent enrol`).
     pub credential_file: PathBuf,
     /// The site this agent scans (the enrolment token names the same site).
@@ -78,6 +84,18 @@ fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The 32 bytes of a pin written `sha256//<base64>` (or bare base64).
+pub fn decode_pin(pin: &str) -> Result<[u8; 32], String> {
+    use base64::Engine as _;
+    let b64 = pin.strip_prefix("sha256//").unwrap_or(pin);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| format!("not base64: {e}"))?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| format!("{} bytes, a SHA-256 is 32", b.len()))
+}
+
 impl AgentConfig {
     /// Read and check the file at `path`.
     pub fn load(path: &Path) -> Result<AgentConfig, AgentError> {
@@ -134,6 +152,15 @@ impl AgentConfig {
                 }
                 _ => return Err(format!("servers: `{s}`: scheme must be https")),
             }
+        }
+        if self.pin_sha256.len() > 16 {
+            return Err("pin_sha256: at most 16 pins".into());
+        }
+        for p in &self.pin_sha256 {
+            decode_pin(p).map_err(|e| format!("pin_sha256: `{p}`: {e}"))?;
+        }
+        if !self.pin_sha256.is_empty() && self.servers.iter().any(|s| !s.starts_with("https://")) {
+            return Err("pin_sha256: pins protect https only; every server must be https".into());
         }
         let site_ok = !self.site.is_empty()
             && self.site.len() <= 200

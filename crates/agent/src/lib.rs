@@ -12,6 +12,7 @@
 //!   says so; nothing is discarded.
 
 pub mod config;
+pub mod tls;
 /// The outbox lives in the store crate, which owns every SQL query.
 pub use camtrace_store::outbox;
 
@@ -128,6 +129,21 @@ pub struct Client {
     preferred: std::sync::atomic::AtomicUsize,
 }
 
+/// An error with its causes (a TLS refusal says why: the pin, the unknown issuer ...).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let c_text = c.to_string();
+        if !out.contains(&c_text) {
+            out.push_str(": ");
+            out.push_str(&c_text);
+        }
+        src = c.source();
+    }
+    out
+}
+
 /// What a server said, when it answered.
 enum Answer {
     Ok(serde_json::Value),
@@ -142,7 +158,14 @@ impl Client {
             .connect_timeout(Duration::from_secs(cfg.request_timeout_secs.min(15)))
             .no_proxy()
             .user_agent(format!("camtrace-agent/{VERSION}"));
-        if let Some(ca) = &cfg.ca_file {
+        if !cfg.pin_sha256.is_empty() {
+            let pins = cfg
+                .pin_sha256
+                .iter()
+                .map(|p| config::decode_pin(p).map_err(AgentError::Tls))
+                .collect::<Result<Vec<_>, _>>()?;
+            b = b.use_preconfigured_tls(tls::pinned_config(cfg.ca_file.as_deref(), &pins)?);
+        } else if let Some(ca) = &cfg.ca_file {
             let pem = std::fs::read(ca)
                 .map_err(|e| AgentError::Tls(format!("ca_file {}: {e}", ca.display())))?;
             let cert = reqwest::Certificate::from_pem(&pem)
@@ -174,7 +197,7 @@ impl Client {
             let i = (first + k) % n;
             let base = &self.servers[i];
             match make(&self.http, base).send().await {
-                Err(e) => errors.push(format!("{base}: {e}")),
+                Err(e) => errors.push(format!("{base}: {}", with_causes(&e))),
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let text = r.text().await.unwrap_or_default();
