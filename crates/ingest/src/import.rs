@@ -149,6 +149,23 @@ pub struct ImportOptions {
     /// never discloses another organisation's rows (their site, or that they exist); the
     /// server's access check then refuses to write over them.
     pub readable: Option<HashSet<String>>,
+    /// Observations written per INSERT (`None`: the store's default). For benchmarks: 1 is the
+    /// naive one-statement-per-row way.
+    pub rows_per_statement: Option<usize>,
+    /// The signature engine compiled once by a long-running caller (the server); `None`:
+    /// compiled for this import from the knowledge base.
+    pub engine: Option<SharedEngine>,
+}
+
+/// A compiled signature engine shared by imports. Compiling one (every signature and recog
+/// fingerprint) costs far more than identifying a batch, so the server builds it once.
+#[derive(Clone)]
+pub struct SharedEngine(pub std::sync::Arc<camtrace_identify::Engine>);
+
+impl std::fmt::Debug for SharedEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedEngine")
+    }
 }
 
 /// What importing one file did (the JSON summary of `camtrace import` and of the API).
@@ -573,7 +590,7 @@ pub async fn import_evidence_audited(
                 for o in r {
                     on_obs(o?, &mut chunk);
                     if chunk.len() >= CHUNK {
-                        flush(&mut imp, &mut chunk).await?;
+                        flush(&mut imp, &mut chunk, opts.rows_per_statement).await?;
                     }
                 }
             }
@@ -582,7 +599,7 @@ pub async fn import_evidence_audited(
                 for o in r.by_ref() {
                     on_obs(o?, &mut chunk);
                     if chunk.len() >= CHUNK {
-                        flush(&mut imp, &mut chunk).await?;
+                        flush(&mut imp, &mut chunk, opts.rows_per_statement).await?;
                     }
                 }
                 let st = r.stats();
@@ -603,7 +620,7 @@ pub async fn import_evidence_audited(
                         Err(e) => return Err(e.into()),
                     }
                     if chunk.len() >= CHUNK {
-                        flush(&mut imp, &mut chunk).await?;
+                        flush(&mut imp, &mut chunk, opts.rows_per_statement).await?;
                     }
                 }
                 if r.unknown_kinds > 0 {
@@ -611,12 +628,14 @@ pub async fn import_evidence_audited(
                 }
             }
         }
-        imp.add_observations(&chunk).await?;
+        add(&mut imp, &chunk, opts.rows_per_statement).await?;
         if let Some(f) = first {
             imp.set_times(f, last);
         }
         if idents.is_empty() && !opts.no_identify {
-            if let Some(kb) = kb {
+            if let Some(engine) = &opts.engine {
+                idents = engine.0.identify_all(kept.iter().cloned());
+            } else if let Some(kb) = kb {
                 idents = identify_observations(kb, &kept);
             }
         }
@@ -708,10 +727,23 @@ async fn already_imported(
     }
 }
 
+/// Append observations, `rows` per statement (`None`: the store's default).
+async fn add(imp: &mut ScanImport, obs: &[Observation], rows: Option<usize>) -> Result<()> {
+    match rows {
+        Some(n) => imp.add_observations_chunked(obs, n).await?,
+        None => imp.add_observations(obs).await?,
+    }
+    Ok(())
+}
+
 /// Store a chunk of observations, logging progress every 100,000.
-async fn flush(imp: &mut ScanImport, chunk: &mut Vec<Observation>) -> Result<()> {
+async fn flush(
+    imp: &mut ScanImport,
+    chunk: &mut Vec<Observation>,
+    rows: Option<usize>,
+) -> Result<()> {
     let before = imp.observation_count() / 100_000;
-    imp.add_observations(chunk).await?;
+    add(imp, chunk, rows).await?;
     chunk.clear();
     if imp.observation_count() / 100_000 > before {
         tracing::info!(

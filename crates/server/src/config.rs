@@ -44,6 +44,10 @@ pub struct ServerConfig {
     /// receivers (loopback, private, link-local ... are refused otherwise; see
     /// [`crate::webhook_guard`]).
     pub webhook_policy: crate::webhook_guard::AddressPolicy,
+    /// Observations written per INSERT by the agents' batch ingest (`None`: the store's
+    /// default). Not in the configuration file: for benchmarks, where 1 is the naive
+    /// one-statement-per-row baseline.
+    pub ingest_rows_per_statement: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +62,7 @@ impl Default for ServerConfig {
             token_ttl: chrono::Duration::days(90),
             max_body_bytes: 64 << 20,
             password_cost: PasswordCost::Default,
+            ingest_rows_per_statement: None,
             webhook_retries: 5,
             webhook_backoff: Duration::from_secs(2),
             alert_interval: Duration::from_secs(300),

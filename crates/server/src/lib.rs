@@ -63,6 +63,25 @@ pub struct AppState {
     pub chain_verifier: api::auditlog::ChainVerifier,
     /// Held while a full check of the chain runs (`audit/verify?full=true`): one at a time.
     pub full_verify: tokio::sync::Mutex<()>,
+    /// The signature engine for imports and agent batches, compiled on first use.
+    engine: std::sync::OnceLock<Option<camtrace_ingest::import::SharedEngine>>,
+}
+
+impl AppState {
+    /// The compiled signature engine of the knowledge base, built once (on first use) and shared
+    /// by every import: compiling it per batch cost more than the batch. `None` when it cannot
+    /// be built (the import then identifies by MAC block only, and says so).
+    pub fn engine(&self) -> Option<camtrace_ingest::import::SharedEngine> {
+        self.engine
+            .get_or_init(|| match camtrace_identify::Engine::new(&self.kb) {
+                Ok(e) => Some(camtrace_ingest::import::SharedEngine(Arc::new(e))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "signature engine unavailable");
+                    None
+                }
+            })
+            .clone()
+    }
 }
 
 /// What happened in an [`App::access_event`].
@@ -165,6 +184,7 @@ impl App {
             login_throttle: Default::default(),
             chain_verifier: Default::default(),
             full_verify: Default::default(),
+            engine: Default::default(),
         }))
     }
 

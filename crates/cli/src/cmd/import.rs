@@ -211,6 +211,8 @@ async fn import_file(
         no_identify: a.no_identify,
         actor: format!("{} (import {})", actor(a), file.display()),
         readable: None,
+        rows_per_statement: None,
+        engine: None,
     };
     match import::import(store, kb, Input::File(file), kind(a), &opts).await {
         Err(ImportError::UnknownKind) => {

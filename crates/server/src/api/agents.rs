@@ -383,6 +383,8 @@ pub async fn push_batch(
         no_identify: false,
         actor: actor.clone(),
         readable: Some(std::iter::once(agent.organisation.clone()).collect()),
+        rows_per_statement: app.config.ingest_rows_per_statement,
+        engine: app.engine(),
     };
     let summary = import::import_evidence(
         app.store.as_ref(),

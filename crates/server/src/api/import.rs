@@ -269,6 +269,8 @@ pub async fn import_file(
         // Rows of organisations the caller cannot read are treated as absent while reading.
         readable: (!caller.access.is_central())
             .then(|| caller.access.readable().into_iter().collect()),
+        rows_per_statement: None,
+        engine: app.engine(),
     };
     let store = app.store.as_ref();
     let kb = Some(app.kb.as_ref());
