@@ -7,6 +7,8 @@ use camtrace_model::{
     Component, DeviceClass, Evidence, Identification, NamedRef, Observation, ObservationKind,
 };
 use chrono::NaiveDate;
+use indexmap::IndexMap;
+use indexmap::IndexSet;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::collections::{BTreeSet, HashMap};
 
@@ -332,10 +334,139 @@ fn observed_on(o: &Observation) -> Option<NaiveDate> {
         .or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
 }
 
-/// What is known of one target while its observations are read.
+/// Marks "no string" in a [`Fact`].
+const NO_STR: u32 = u32::MAX;
+
+/// Strings a stream keeps once, referred to by a `u32` id: evidence excerpts, captured models
+/// and firmware, structured field names, brand ids, parser notes. Devices of one model repeat
+/// the same banners, so most of a target's evidence costs a few ids, not copies.
+#[derive(Default)]
+struct Strings {
+    set: IndexSet<Box<str>, foldhash::fast::RandomState>,
+    /// Distinct weights of structured facts, by id.
+    weights: Vec<f64>,
+    /// Observation kinds (`ObservationKind::name`), by id.
+    kinds: Vec<&'static str>,
+}
+
+impl Strings {
+    fn id(&mut self, s: &str) -> u32 {
+        let i = match self.set.get_index_of(s) {
+            Some(i) => i,
+            None => self.set.insert_full(s.into()).0,
+        };
+        // Four billion distinct strings would need far more memory than any machine has
+        // before this limit is reached.
+        u32::try_from(i).unwrap_or(NO_STR - 1)
+    }
+
+    fn opt(&mut self, s: Option<&str>) -> u32 {
+        s.map_or(NO_STR, |s| self.id(s))
+    }
+
+    fn get(&self, id: u32) -> &str {
+        self.set.get_index(id as usize).map_or("", |s| s)
+    }
+
+    fn get_opt(&self, id: u32) -> Option<&str> {
+        (id != NO_STR).then(|| self.get(id))
+    }
+
+    fn kind(&mut self, kind: &'static str) -> u16 {
+        let i = match self.kinds.iter().position(|k| *k == kind) {
+            Some(i) => i,
+            None => {
+                self.kinds.push(kind);
+                self.kinds.len() - 1
+            }
+        };
+        u16::try_from(i).unwrap_or(u16::MAX)
+    }
+
+    fn kind_name(&self, id: u16) -> &'static str {
+        self.kinds.get(id as usize).copied().unwrap_or("")
+    }
+
+    fn weight(&mut self, w: f64) -> u32 {
+        let i = match self.weights.iter().position(|x| x.to_bits() == w.to_bits()) {
+            Some(i) => i,
+            None => {
+                self.weights.push(w);
+                self.weights.len() - 1
+            }
+        };
+        u32::try_from(i).unwrap_or(0)
+    }
+}
+
+/// What one observation proved, in the order its evidence is listed: enough to rebuild the
+/// evidence and claims when the target is resolved, without keeping the evidence itself (its
+/// detail, sources and lists of what it proves are rebuilt from the engine's tables).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fact {
+    /// Signature `sig` matched a feature whose quoted excerpt is `value`; `model` and
+    /// `firmware` are its captures (or [`NO_STR`]). The kind and field are the signature's.
+    Hit {
+        sig: u32,
+        value: u32,
+        model: u32,
+        firmware: u32,
+    },
+    /// A structured field (`what`) gave a model.
+    Model {
+        kind: u16,
+        what: u32,
+        value: u32,
+        weight: u32,
+    },
+    /// A structured field gave a firmware version.
+    Firmware {
+        kind: u16,
+        what: u32,
+        value: u32,
+        weight: u32,
+    },
+    /// A name the device states (`value`, field `what`) that is brand `brand`.
+    Brand {
+        kind: u16,
+        brand: u32,
+        what: u32,
+        value: u32,
+        weight: u32,
+    },
+    /// A MAC address (normalised), from field `what`.
+    Mac { kind: u16, what: u32, mac: [u8; 6] },
+    /// A parser note.
+    Note { kind: u16, text: u32 },
+}
+
+fn mac_bytes(norm: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = norm.split(':');
+    for b in &mut out {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// The text `normalise_mac` gives for these bytes.
+fn mac_text(m: &[u8; 6]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(17);
+    for (i, b) in m.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// What is known of one target while its observations are read: the facts its observations
+/// proved (compact, see [`Fact`]) and the earliest day it was seen.
 #[derive(Default)]
 struct TargetState {
-    acc: Acc,
+    facts: Vec<Fact>,
     /// The earliest day it was seen (the device's date for attribution).
     first_seen: Option<NaiveDate>,
 }
@@ -343,35 +474,62 @@ struct TargetState {
 /// See [`Engine::stream`].
 pub struct Streaming<'e> {
     engine: &'e Engine,
-    index: HashMap<String, usize>,
-    targets: Vec<(String, TargetState)>,
+    /// Targets in first-seen order, each name kept once.
+    targets: IndexMap<Box<str>, TargetState, foldhash::fast::RandomState>,
+    strings: Strings,
     hits: Vec<SignatureMatch>,
+    facts: Vec<Fact>,
 }
 
 impl Streaming<'_> {
     /// Add one observation.
     pub fn push(&mut self, o: &Observation) {
-        let i = match self.index.get(&o.target) {
-            Some(&i) => i,
+        let i = match self.targets.get_index_of(o.target.as_str()) {
+            Some(i) => i,
             None => {
-                self.index.insert(o.target.clone(), self.targets.len());
                 self.targets
-                    .push((o.target.clone(), TargetState::default()));
-                self.targets.len() - 1
+                    .insert_full(o.target.as_str().into(), TargetState::default())
+                    .0
             }
         };
+        let Some((_, t)) = self.targets.get_index_mut(i) else {
+            return;
+        };
         self.engine
-            .add_observation(&mut self.targets[i].1, o, &mut self.hits);
+            .add_observation(t, o, &mut self.strings, &mut self.hits, &mut self.facts);
     }
 
     /// Whether `target` has been seen.
     pub fn knows(&self, target: &str) -> bool {
-        self.index.contains_key(target)
+        self.targets.contains_key(target)
     }
 
     /// Targets seen so far.
     pub fn targets(&self) -> usize {
         self.targets.len()
+    }
+
+    /// The heap the stream holds, counted from its tables' capacities (an estimate that leaves
+    /// out the allocator's own overhead): the target table and names, each target's facts, and
+    /// the shared strings.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        // indexmap: an entry (hash, key, value) per slot of its vector, a `usize` and a control
+        // byte per slot of its hash table (at least 8/7 of the entries).
+        let table = |cap: usize, entry: usize| cap * (size_of::<u64>() + entry) + cap * 8 / 7 * 9;
+        let targets = table(
+            self.targets.capacity(),
+            size_of::<Box<str>>() + size_of::<TargetState>(),
+        ) + self
+            .targets
+            .iter()
+            .map(|(k, t)| k.len() + t.facts.capacity() * size_of::<Fact>())
+            .sum::<usize>();
+        let strings = table(self.strings.set.capacity(), size_of::<Box<str>>())
+            + self.strings.set.iter().map(|s| s.len()).sum::<usize>()
+            + self.strings.weights.capacity() * size_of::<f64>()
+            + self.strings.kinds.capacity() * size_of::<&str>();
+        targets + strings
     }
 
     /// One identification per target, in first-seen order.
@@ -385,11 +543,20 @@ impl Streaming<'_> {
     /// kept of the target as it goes: the caller can write them out without holding them all.
     pub fn finish_each(self, mut each: impl FnMut(Identification)) {
         let engine = self.engine;
-        drop(self.index);
+        let strings = self.strings;
         for (t, st) in self.targets {
-            each(engine.finish_target(&t, st));
+            each(engine.finish_target(&t, &strings, st));
         }
     }
+}
+
+/// Sizes of the per-target state, for tests that keep it compact.
+#[doc(hidden)]
+pub fn state_sizes() -> (usize, usize) {
+    (
+        std::mem::size_of::<TargetState>(),
+        std::mem::size_of::<Fact>(),
+    )
 }
 
 fn round(x: f64) -> f64 {
@@ -650,37 +817,147 @@ impl Engine {
     /// the caller decides what belongs together).
     pub fn identify(&self, target: &str, obs: &[Observation]) -> Identification {
         let mut t = TargetState::default();
+        let mut strings = Strings::default();
         let mut hits = Vec::new();
+        let mut facts = Vec::new();
         for o in obs {
-            self.add_observation(&mut t, o, &mut hits);
+            self.add_observation(&mut t, o, &mut strings, &mut hits, &mut facts);
         }
-        self.finish_target(target, t)
+        self.finish_target(target, &strings, t)
     }
 
-    /// Fold one observation into a target's state: its signature hits and structured facts,
-    /// and the earliest date it was seen. Nothing of the observation itself is kept.
+    /// Fold one observation into a target's state: the facts it proves (signature hits and
+    /// structured fields, as ids into `strings` and the engine's tables) and the earliest date
+    /// it was seen. Nothing of the observation is kept but the excerpts evidence quotes.
     fn add_observation(
         &self,
         t: &mut TargetState,
         o: &Observation,
+        strings: &mut Strings,
         hits: &mut Vec<SignatureMatch>,
+        facts: &mut Vec<Fact>,
     ) {
         let mut st = Structured::default();
         hits.clear();
+        facts.clear();
         self.scan(&o.kind, &mut st, hits);
-        let kind = o.kind.name();
         for h in hits.iter() {
-            self.add_hit(&mut t.acc, kind, h);
+            facts.push(Fact::Hit {
+                sig: u32::try_from(h.signature).unwrap_or(NO_STR),
+                value: strings.id(&h.value),
+                model: strings.opt(h.model.as_deref()),
+                firmware: strings.opt(h.firmware.as_deref()),
+            });
         }
-        self.add_structured(&mut t.acc, kind, st);
+        let kind = strings.kind(o.kind.name());
+        self.record_structured(kind, st, strings, &t.facts, facts);
+        if !facts.is_empty() {
+            t.facts.reserve_exact(facts.len());
+            t.facts.extend_from_slice(facts);
+        }
         if let Some(d) = observed_on(o) {
             t.first_seen = Some(t.first_seen.map_or(d, |f| f.min(d)));
         }
     }
 
-    fn finish_target(&self, target: &str, t: TargetState) -> Identification {
+    fn finish_target(&self, target: &str, strings: &Strings, t: TargetState) -> Identification {
         let basis = DateBasis::of(None, t.first_seen, self.date);
-        self.resolve(target, t.acc, basis)
+        let acc = self.replay(strings, &t.facts);
+        drop(t);
+        self.resolve(target, acc, basis)
+    }
+
+    /// A target's evidence and claims, rebuilt from its facts in the order they were proved.
+    fn replay(&self, strings: &Strings, facts: &[Fact]) -> Acc {
+        let mut acc = Acc::default();
+        let weight = |i: u32| strings.weights.get(i as usize).copied().unwrap_or(0.0);
+        for f in facts {
+            match *f {
+                Fact::Hit {
+                    sig,
+                    value,
+                    model,
+                    firmware,
+                } => self.add_hit(
+                    &mut acc,
+                    sig as usize,
+                    strings.get(value),
+                    strings.get_opt(model),
+                    strings.get_opt(firmware),
+                ),
+                Fact::Model {
+                    kind,
+                    what,
+                    value,
+                    weight: w,
+                } => {
+                    let (value, w) = (strings.get(value), weight(w));
+                    let what = strings.get(what);
+                    let ev = acc.push(Evidence {
+                        kind: strings.kind_name(kind).into(),
+                        detail: format!("{what}: {}", quote(value)),
+                        signature: String::new(),
+                        source: format!("observation field ({what})"),
+                        proves: vec!["model".into()],
+                        weight: Some(w),
+                    });
+                    acc.models.push((value.to_string(), w, ev));
+                }
+                Fact::Firmware {
+                    kind,
+                    what,
+                    value,
+                    weight: w,
+                } => {
+                    let (value, w) = (strings.get(value), weight(w));
+                    let what = strings.get(what);
+                    let ev = acc.push(Evidence {
+                        kind: strings.kind_name(kind).into(),
+                        detail: format!("{what}: {}", quote(value)),
+                        signature: String::new(),
+                        source: format!("observation field ({what})"),
+                        proves: vec!["firmware".into()],
+                        weight: Some(w),
+                    });
+                    acc.firmwares.push((value.to_string(), w, ev));
+                }
+                Fact::Brand {
+                    kind,
+                    brand,
+                    what,
+                    value,
+                    weight: w,
+                } => {
+                    let (b, w) = (strings.get(brand), weight(w));
+                    let ev = acc.push(Evidence {
+                        kind: strings.kind_name(kind).into(),
+                        detail: format!("{}: {}", strings.get(what), quote(strings.get(value))),
+                        signature: String::new(),
+                        source: self.brand_location(b),
+                        proves: vec!["brand".into()],
+                        weight: Some(w),
+                    });
+                    acc.brands.push((b.to_string(), w, ev));
+                }
+                Fact::Mac { kind, what, mac } => self.add_mac(
+                    &mut acc,
+                    strings.kind_name(kind),
+                    &mac_text(&mac),
+                    strings.get(what),
+                ),
+                Fact::Note { kind, text } => {
+                    acc.push(Evidence {
+                        kind: strings.kind_name(kind).into(),
+                        detail: strings.get(text).to_string(),
+                        signature: String::new(),
+                        source: "parser".into(),
+                        proves: Vec::new(),
+                        weight: Some(0.0),
+                    });
+                }
+            }
+        }
+        acc
     }
 
     /// Identify every target of a stream of observations, grouped by target in first-seen order.
@@ -698,15 +975,27 @@ impl Engine {
     pub fn stream(&self) -> Streaming<'_> {
         Streaming {
             engine: self,
-            index: HashMap::new(),
-            targets: Vec::new(),
+            targets: IndexMap::default(),
+            strings: Strings::default(),
             hits: Vec::new(),
+            facts: Vec::new(),
         }
     }
 
-    fn add_hit(&self, acc: &mut Acc, kind: &str, h: &SignatureMatch) {
-        let s = &self.signatures[h.signature];
-        let component = self.compiled[h.signature].component.as_ref();
+    /// The evidence and claims of signature `sig` matching a feature whose quoted excerpt is
+    /// `value` (the kind and field are the signature's).
+    fn add_hit(
+        &self,
+        acc: &mut Acc,
+        sig: usize,
+        value: &str,
+        model: Option<&str>,
+        firmware: Option<&str>,
+    ) {
+        let Some(s) = self.signatures.get(sig) else {
+            return;
+        };
+        let component = self.compiled[sig].component.as_ref();
         let mut proves = Vec::new();
         if s.maker.is_some() || s.firmware_family.is_some() {
             proves.push("maker".to_string());
@@ -720,29 +1009,29 @@ impl Engine {
         if s.call_home.is_some() {
             proves.push("call_home".into());
         }
-        if h.model.is_some() {
+        if model.is_some() {
             proves.push("model".into());
         }
-        if h.firmware.is_some() {
+        if firmware.is_some() {
             proves.push("firmware".into());
         }
         if component.is_some() {
             proves.push("component".into());
         }
-        let detail = if h.field.starts_with("header:") {
-            let mut n = h.field["header:".len()..].to_string();
+        let detail = if let Some(n) = s.field.strip_prefix("header:") {
+            let mut n = n.to_string();
             if let Some(f) = n.get_mut(0..1) {
                 f.make_ascii_uppercase();
             }
-            format!("{n}: {}", h.value)
+            format!("{n}: {value}")
         } else {
-            format!("{}: {}", h.field, h.value)
+            format!("{}: {value}", s.field)
         };
         let ev = acc.push(Evidence {
-            kind: kind.to_string(),
+            kind: s.kind.clone(),
             detail,
             signature: s.id.clone(),
-            source: self.compiled[h.signature].source.clone(),
+            source: self.compiled[sig].source.clone(),
             proves,
             weight: Some(s.strength),
         });
@@ -774,11 +1063,11 @@ impl Engine {
             acc.components
                 .push((company.clone(), role.clone(), s.strength, ev));
         }
-        if let Some(m) = &h.model {
-            acc.models.push((m.clone(), s.strength, ev));
+        if let Some(m) = model {
+            acc.models.push((m.to_string(), s.strength, ev));
         }
-        if let Some(f) = &h.firmware {
-            acc.firmwares.push((f.clone(), s.strength, ev));
+        if let Some(f) = firmware {
+            acc.firmwares.push((f.to_string(), s.strength, ev));
         }
     }
 
@@ -826,53 +1115,63 @@ impl Engine {
         })
     }
 
-    fn add_structured(&self, acc: &mut Acc, kind: &str, st: Structured) {
+    /// The facts of an observation's structured fields, after its signature hits: models,
+    /// firmware, names that are brands, MACs (each once per target: `seen` holds the target's
+    /// facts so far), parser notes.
+    fn record_structured(
+        &self,
+        kind: u16,
+        st: Structured,
+        strings: &mut Strings,
+        seen: &[Fact],
+        facts: &mut Vec<Fact>,
+    ) {
         for (value, w, what) in st.model {
-            let ev = acc.push(Evidence {
-                kind: kind.into(),
-                detail: format!("{what}: {}", quote(&value)),
-                signature: String::new(),
-                source: format!("observation field ({what})"),
-                proves: vec!["model".into()],
-                weight: Some(w),
+            facts.push(Fact::Model {
+                kind,
+                what: strings.id(&what),
+                value: strings.id(&value),
+                weight: strings.weight(w),
             });
-            acc.models.push((value, w, ev));
         }
         for (value, w, what) in st.firmware {
-            let ev = acc.push(Evidence {
-                kind: kind.into(),
-                detail: format!("{what}: {}", quote(&value)),
-                signature: String::new(),
-                source: format!("observation field ({what})"),
-                proves: vec!["firmware".into()],
-                weight: Some(w),
+            facts.push(Fact::Firmware {
+                kind,
+                what: strings.id(&what),
+                value: strings.id(&value),
+                weight: strings.weight(w),
             });
-            acc.firmwares.push((value, w, ev));
         }
         for (value, w, what) in st.names {
             if let Some(b) = self.brand_for_name(&value) {
-                let ev = acc.push(Evidence {
-                    kind: kind.into(),
-                    detail: format!("{what}: {}", quote(&value)),
-                    signature: String::new(),
-                    source: self.brand_location(&b),
-                    proves: vec!["brand".into()],
-                    weight: Some(w),
+                facts.push(Fact::Brand {
+                    kind,
+                    brand: strings.id(&b),
+                    what: strings.id(&what),
+                    value: strings.id(&value),
+                    weight: strings.weight(w),
                 });
-                acc.brands.push((b, w, ev));
             }
         }
         for (mac, what) in st.macs {
-            self.add_mac(acc, kind, &mac, &what);
+            let Some(mac) = norm_mac(&mac).as_deref().and_then(mac_bytes) else {
+                continue;
+            };
+            // Only a target's first sighting of a MAC is evidence.
+            let known = |f: &Fact| matches!(f, Fact::Mac { mac: m, .. } if *m == mac);
+            if seen.iter().any(known) || facts.iter().any(known) {
+                continue;
+            }
+            facts.push(Fact::Mac {
+                kind,
+                what: strings.id(&what),
+                mac,
+            });
         }
         for n in st.notes {
-            acc.push(Evidence {
-                kind: kind.into(),
-                detail: n,
-                signature: String::new(),
-                source: "parser".into(),
-                proves: Vec::new(),
-                weight: Some(0.0),
+            facts.push(Fact::Note {
+                kind,
+                text: strings.id(&n),
             });
         }
     }
