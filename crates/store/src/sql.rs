@@ -13,9 +13,9 @@ type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 /// Longest id accepted for register entities.
 const MAX_ID: usize = 200;
-/// Rows per multi-row INSERT of observations, per backend (measured: docs/bench/store.md).
+/// Rows per multi-row INSERT of observations on SQLite (measured: docs/bench/store.md);
+/// PostgreSQL writes them set-based (see `SET_BASED`).
 const OBS_CHUNK_SQLITE: usize = 20;
-const OBS_CHUNK_POSTGRES: usize = 200;
 
 /// The SQL store (SQLite or PostgreSQL).
 #[derive(Clone)]
@@ -2183,7 +2183,24 @@ impl ScanImport {
     pub async fn add_observations(&mut self, obs: &[Observation]) -> Result<()> {
         let rows = match self.backend {
             Backend::Sqlite => OBS_CHUNK_SQLITE,
-            Backend::Postgres => OBS_CHUNK_POSTGRES,
+            // Set-based: one JSON array per statement (see `SET_BASED`).
+            Backend::Postgres => {
+                for chunk in obs.chunks(SET_BASED_ROWS) {
+                    let mut rows = Vec::with_capacity(chunk.len());
+                    for o in chunk {
+                        rows.push(serde_json::json!({
+                            "scan_id": self.scan.id, "seq": self.next_seq, "target": o.target,
+                            "kind": o.kind.name(), "time": o.time, "data": serde_json::to_string(o)?,
+                        }));
+                        self.next_seq += 1;
+                    }
+                    sqlx::query("INSERT INTO observations (scan_id, seq, target, kind, time, data) SELECT scan_id, seq, target, kind, time, data FROM json_populate_recordset(NULL::observations, $1::json)")
+                        .bind(serde_json::Value::Array(rows).to_string())
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                return Ok(());
+            }
         };
         self.add_observations_chunked(obs, rows).await
     }
@@ -2224,16 +2241,48 @@ impl ScanImport {
 
     /// Store identifications of this scan (one per target; a later one replaces an earlier one).
     pub async fn add_identifications(&mut self, ids: &[Identification]) -> Result<()> {
+        let seen_at = self
+            .scan
+            .finished
+            .clone()
+            .unwrap_or_else(|| self.scan.started.clone());
+        if self.backend == Backend::Postgres {
+            // Set-based, the last identification of a target kept (one statement may not
+            // update a row twice).
+            let mut last: HashMap<&str, usize> = HashMap::new();
+            for (k, i) in ids.iter().enumerate() {
+                last.insert(i.target.as_str(), k);
+            }
+            let mut keep: Vec<usize> = last.into_values().collect();
+            keep.sort_unstable();
+            for chunk in keep.chunks(SET_BASED_ROWS) {
+                let mut rows = Vec::with_capacity(chunk.len());
+                for &k in chunk {
+                    let i = &ids[k];
+                    rows.push(serde_json::json!({
+                        "scan_id": self.scan.id, "target": i.target, "seen_at": seen_at,
+                        "brand": i.brand.as_ref().map(|b| &b.id),
+                        "maker": i.maker.as_ref().map(|m| &m.id),
+                        "model": i.model, "firmware": i.firmware,
+                        "class": i.device_class.as_str(),
+                        "mac": i.mac.as_deref().and_then(normalise_mac),
+                        "confidence": if i.confidence.is_finite() { i.confidence } else { 0.0 },
+                        "data": serde_json::to_string(i)?,
+                    }));
+                }
+                let r = sqlx::query("INSERT INTO identifications (scan_id, target, device_id, seen_at, brand, maker, model, firmware, class, mac, confidence, data) SELECT scan_id, target, NULL, seen_at, brand, maker, model, firmware, class, mac, confidence, data FROM json_populate_recordset(NULL::identifications, $1::json) ON CONFLICT (scan_id, target) DO UPDATE SET seen_at = excluded.seen_at, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, confidence = excluded.confidence, data = excluded.data")
+                    .bind(serde_json::Value::Array(rows).to_string())
+                    .execute(&mut *self.tx)
+                    .await?;
+                self.idents += r.rows_affected() as i64;
+            }
+            return Ok(());
+        }
         for i in ids {
-            let seen_at = self
-                .scan
-                .finished
-                .clone()
-                .unwrap_or_else(|| self.scan.started.clone());
             let r = sqlx::query("INSERT INTO identifications (scan_id, target, device_id, seen_at, brand, maker, model, firmware, class, mac, confidence, data) VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (scan_id, target) DO UPDATE SET seen_at = excluded.seen_at, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, confidence = excluded.confidence, data = excluded.data")
                 .bind(self.scan.id.clone())
                 .bind(i.target.clone())
-                .bind(seen_at)
+                .bind(seen_at.clone())
                 .bind(i.brand.as_ref().map(|b| b.id.clone()))
                 .bind(i.maker.as_ref().map(|m| m.id.clone()))
                 .bind(i.model.clone())
