@@ -1,16 +1,20 @@
 //! Peak memory and throughput of `Engine::stream` on N generated observations: the 14 labelled
-//! observations of `tests/data/observations.sample.jsonl` repeated with new loopback targets
-//! (observations of one sample target share one generated target), the way the 1,000,000-line
-//! benchmark file of docs/benchmarks.md was made. Each line is generated as JSON text, parsed
-//! into an `Observation`, pushed into the stream; then every identification is written as JSON
-//! to a counting sink. Nothing is held but the stream.
+//! observations of `tests/data/observations.sample.jsonl` repeated with new loopback targets,
+//! the way the 1,000,000-line benchmark file of docs/benchmarks.md was made: line `i` has target
+//! `127.(i>>16).(i>>8).i` (bytes; `127.255.255.255` for line 0), except every tenth line, which
+//! shares the previous line's target (900,000 targets per million lines). Each line is generated
+//! as JSON text, parsed into an `Observation`, pushed into the stream; then every identification
+//! is written as JSON to a sink that counts and hashes it (to compare builds). Nothing is held
+//! but the stream.
 //!
-//! `cargo run --release -p camtrace-identify --example stream_mem -- [N]` (default 1,000,000).
-//! Prints the peak resident memory (`VmHWM` of /proc/self/status) after building the engine and
-//! at the end, and observations per second for reading, resolving, and in total.
+//! `cargo run --release -p camtrace-identify --example stream_mem -- [N] [--hash]` (default
+//! 1,000,000). Prints the peak resident memory (`VmHWM` of /proc/self/status) after building
+//! the engine, after reading, and at the end; the time of each phase (JSON parsing, folding into
+//! the stream, resolving, JSON writing) and observations per second. `--hash` also hashes the
+//! JSON written (FNV-1a, a few hundred ms), to check that two builds write the same bytes.
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const SAMPLE: &str = include_str!("../../../tests/data/observations.sample.jsonl");
 
@@ -26,11 +30,18 @@ fn vm_hwm_kb() -> u64 {
         .unwrap_or(0)
 }
 
-struct Count(u64);
+/// Bytes written and, when asked, their FNV-1a hash.
+struct Count(u64, Option<u64>);
 
 impl Write for Count {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         self.0 += b.len() as u64;
+        let Some(h) = &mut self.1 else {
+            return Ok(b.len());
+        };
+        for &x in b {
+            *h = (*h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3);
+        }
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -39,24 +50,19 @@ impl Write for Count {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = match std::env::args().nth(1) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let hash = args.iter().any(|a| a == "--hash");
+    let n: usize = match args.iter().find(|a| !a.starts_with("--")) {
         Some(a) => a.parse()?,
         None => 1_000_000,
     };
-    // (sample target, the line with its target left out: `{"target": "<t>", ...}`).
-    let lines: Vec<(String, String)> = SAMPLE
+    // Each line with its target left out: `{"target": "<t>",` + the rest.
+    let lines: Vec<&str> = SAMPLE
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l)?;
-            let t = v["target"].as_str().unwrap_or_default().to_string();
-            let rest = l
-                .split_once(',')
-                .map(|(_, r)| r.to_string())
-                .ok_or("sample line without fields")?;
-            Ok((t, rest))
-        })
-        .collect::<Result<_, Box<dyn std::error::Error>>>()?;
+        .map(|l| l.split_once(',').map(|(_, r)| r))
+        .collect::<Option<_>>()
+        .ok_or("sample line without fields")?;
 
     let kb = camtrace_kb::Kb::embedded()?;
     let engine = camtrace_identify::Engine::new(&kb)?;
@@ -66,10 +72,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut stream = engine.stream();
     let mut line = String::new();
     let mut target = String::new();
+    let (mut parse, mut fold, mut write) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for i in 0..n {
-        let k = i % lines.len();
-        let (t, rest) = &lines[k];
-        if k == 0 || lines[k - 1].0 != *t {
+        let rest = lines[i % lines.len()];
+        if i == 0 {
+            target = "127.255.255.255".into();
+        } else if i % 10 != 0 {
             target = format!("127.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
             if i >= 1 << 24 {
                 target.push_str(&format!("-{}", i >> 24));
@@ -80,22 +88,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         line.push_str(&target);
         line.push_str("\",");
         line.push_str(rest);
+        let t0 = Instant::now();
         let o = camtrace_model::Observation::from_json_line(&line)?;
+        let t1 = Instant::now();
         stream.push(&o);
+        parse += t1 - t0;
+        fold += t1.elapsed();
     }
     let read = start.elapsed();
     let targets = stream.targets();
     let after_read = vm_hwm_kb();
-    let mut out = std::io::BufWriter::new(Count(0));
+    let mut out = std::io::BufWriter::new(Count(0, hash.then_some(0xcbf2_9ce4_8422_2325)));
     let mut ids = 0usize;
     let mut failed = None;
     stream.finish_each(|i| {
         ids += 1;
         if failed.is_none() {
+            let t0 = Instant::now();
             failed = serde_json::to_writer(&mut out, &i)
                 .map_err(std::io::Error::from)
                 .and_then(|()| out.write_all(b"\n"))
                 .err();
+            write += t0.elapsed();
         }
     });
     if let Some(e) = failed {
@@ -103,14 +117,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     out.flush()?;
     let total = start.elapsed();
-    let bytes = out.get_ref().0;
+    let (bytes, hash) = (out.get_ref().0, out.get_ref().1);
     let rate = |d: std::time::Duration| n as f64 / d.as_secs_f64();
-    println!("observations {n}, targets {targets}, identifications {ids}, JSON out {bytes} bytes");
+    let hash = hash
+        .map(|h| format!(", FNV-1a {h:016x}"))
+        .unwrap_or_default();
+    println!(
+        "observations {n}, targets {targets}, identifications {ids}, JSON out {bytes} bytes{hash}"
+    );
     println!(
         "peak RSS (VmHWM): engine built {:.1} MB, after reading {:.1} MB, at the end {:.1} MB",
         base as f64 / 1024.0,
         after_read as f64 / 1024.0,
         vm_hwm_kb() as f64 / 1024.0
+    );
+    let resolve = total - read - write;
+    println!(
+        "phases: JSON parsing {:.2} s, folding (features, matching, facts) {:.2} s, resolving {:.2} s, JSON writing {:.2} s",
+        parse.as_secs_f64(),
+        fold.as_secs_f64(),
+        resolve.as_secs_f64(),
+        write.as_secs_f64()
     );
     println!(
         "time: read+parse+match {:.2} s ({:.0} obs/s), resolve+write {:.2} s, total {:.2} s ({:.0} obs/s)",

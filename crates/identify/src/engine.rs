@@ -360,6 +360,15 @@ impl Strings {
         u32::try_from(i).unwrap_or(NO_STR - 1)
     }
 
+    /// The id of `value` as evidence quotes it ([`quote`]), without copying it when it is short.
+    fn quoted(&mut self, value: &str) -> u32 {
+        if crate::parse::http_floor(value, MAX_DETAIL) < value.len() {
+            self.id(&quote(value))
+        } else {
+            self.id(value)
+        }
+    }
+
     fn opt(&mut self, s: Option<&str>) -> u32 {
         s.map_or(NO_STR, |s| self.id(s))
     }
@@ -477,7 +486,6 @@ pub struct Streaming<'e> {
     /// Targets in first-seen order, each name kept once.
     targets: IndexMap<Box<str>, TargetState, foldhash::fast::RandomState>,
     strings: Strings,
-    hits: Vec<SignatureMatch>,
     facts: Vec<Fact>,
 }
 
@@ -496,7 +504,7 @@ impl Streaming<'_> {
             return;
         };
         self.engine
-            .add_observation(t, o, &mut self.strings, &mut self.hits, &mut self.facts);
+            .add_observation(t, o, &mut self.strings, &mut self.facts);
     }
 
     /// Whether `target` has been seen.
@@ -699,6 +707,25 @@ impl Engine {
     }
 
     fn scan(&self, kind: &ObservationKind, st: &mut Structured, out: &mut Vec<SignatureMatch>) {
+        self.scan_each(kind, st, |si, field, value, model, firmware| {
+            out.push(SignatureMatch {
+                signature: si,
+                field: field.to_string_owned(),
+                value: quote(value),
+                model,
+                firmware,
+            })
+        });
+    }
+
+    /// Call `each` with every signature that matches a feature of `kind`: the signature's
+    /// index, the field, the whole value (not quoted) and the captured model and firmware.
+    fn scan_each(
+        &self,
+        kind: &ObservationKind,
+        st: &mut Structured,
+        mut each: impl FnMut(usize, Field<'_>, &str, Option<String>, Option<String>),
+    ) {
         let name = kind.name();
         let empty = HashMap::new();
         let fields = self.groups.get(name).unwrap_or(&empty);
@@ -736,13 +763,7 @@ impl Engine {
                 } else {
                     (None, None)
                 };
-                out.push(SignatureMatch {
-                    signature: si,
-                    field: field.to_string_owned(),
-                    value: quote(value),
-                    model,
-                    firmware,
-                });
+                each(si, field, value, model, firmware);
             };
             for (set, members) in &g.sets {
                 let hits = set.matches(value);
@@ -818,10 +839,9 @@ impl Engine {
     pub fn identify(&self, target: &str, obs: &[Observation]) -> Identification {
         let mut t = TargetState::default();
         let mut strings = Strings::default();
-        let mut hits = Vec::new();
         let mut facts = Vec::new();
         for o in obs {
-            self.add_observation(&mut t, o, &mut strings, &mut hits, &mut facts);
+            self.add_observation(&mut t, o, &mut strings, &mut facts);
         }
         self.finish_target(target, &strings, t)
     }
@@ -834,21 +854,18 @@ impl Engine {
         t: &mut TargetState,
         o: &Observation,
         strings: &mut Strings,
-        hits: &mut Vec<SignatureMatch>,
         facts: &mut Vec<Fact>,
     ) {
         let mut st = Structured::default();
-        hits.clear();
         facts.clear();
-        self.scan(&o.kind, &mut st, hits);
-        for h in hits.iter() {
+        self.scan_each(&o.kind, &mut st, |si, _, value, model, firmware| {
             facts.push(Fact::Hit {
-                sig: u32::try_from(h.signature).unwrap_or(NO_STR),
-                value: strings.id(&h.value),
-                model: strings.opt(h.model.as_deref()),
-                firmware: strings.opt(h.firmware.as_deref()),
-            });
-        }
+                sig: u32::try_from(si).unwrap_or(NO_STR),
+                value: strings.quoted(value),
+                model: strings.opt(model.as_deref()),
+                firmware: strings.opt(firmware.as_deref()),
+            })
+        });
         let kind = strings.kind(o.kind.name());
         self.record_structured(kind, st, strings, &t.facts, facts);
         if !facts.is_empty() {
@@ -977,7 +994,6 @@ impl Engine {
             engine: self,
             targets: IndexMap::default(),
             strings: Strings::default(),
-            hits: Vec::new(),
             facts: Vec::new(),
         }
     }

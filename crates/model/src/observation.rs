@@ -205,6 +205,12 @@ impl Observation {
         if line.len() > MAX_OBSERVATION_LINE {
             return Err(ObservationError::TooLong(line.len()));
         }
+        // A well-formed line parses straight into the observation (half the work of going
+        // through a `Value`); anything else takes the path below, whose errors name what is
+        // wrong.
+        if let Ok(o) = serde_json::from_str::<Observation>(line) {
+            return Ok(o);
+        }
         let value: serde_json::Value = serde_json::from_str(line)?;
         let obj = value.as_object().ok_or_else(|| {
             ObservationError::Json(serde::de::Error::custom("expected an object"))
@@ -283,6 +289,23 @@ mod tests {
             Observation::from_json_line(&long),
             Err(ObservationError::TooLong(_))
         ));
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_as_before() {
+        // The direct parse refuses duplicate fields; the `Value` path it falls back to keeps
+        // the last one, as every earlier release did.
+        let o = Observation::from_json_line(
+            r#"{"target":"a","target":"b","kind":"mac","mac":"00:00:00:00:00:01","mac":"00:00:00:00:00:02"}"#,
+        )
+        .unwrap();
+        assert_eq!(o.target, "b");
+        assert_eq!(
+            o.kind,
+            ObservationKind::Mac {
+                mac: "00:00:00:00:00:02".into()
+            }
+        );
     }
 
     #[test]
