@@ -13,9 +13,9 @@ type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 /// Longest id accepted for register entities.
 const MAX_ID: usize = 200;
-/// Rows per multi-row INSERT of observations on SQLite (measured: docs/bench/store.md);
-/// PostgreSQL writes them set-based (see `SET_BASED`).
+/// Rows per multi-row INSERT of observations, per backend (measured: docs/bench/store.md).
 const OBS_CHUNK_SQLITE: usize = 20;
+const OBS_CHUNK_POSTGRES: usize = 200;
 
 /// The SQL store (SQLite or PostgreSQL).
 #[derive(Clone)]
@@ -363,26 +363,6 @@ async fn append_history_many(
             after,
         ));
     }
-    if set_based(chain.backend, rows) {
-        for chunk in out.chunks(SET_BASED_ROWS) {
-            let rows: Vec<serde_json::Value> = chunk
-                .iter()
-                .map(|(h, before, after)| {
-                    serde_json::json!({
-                        "seq": h.seq, "time": h.time, "actor": h.actor, "action": h.action,
-                        "entity_kind": h.entity_kind, "entity_id": h.entity_id,
-                        "before": before, "after": after, "prev_hash": h.prev_hash, "hash": h.hash,
-                    })
-                })
-                .collect();
-            sqlx::query("INSERT INTO history (seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash) SELECT seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash FROM json_populate_recordset(NULL::history, $1::json)")
-                .bind(serde_json::Value::Array(rows).to_string())
-                .execute(&mut *conn)
-                .await?;
-        }
-        chain.last = Some((seq, prev_hash));
-        return Ok(out.into_iter().map(|(h, _, _)| h).collect());
-    }
     for chunk in out.chunks(rows.clamp(1, 1000)) {
         let sql = format!("INSERT INTO history (seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash) VALUES {}", values_rows(chunk.len(), 10));
         let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -677,24 +657,13 @@ async fn upsert_device_in(
 pub(crate) fn device_rows(backend: Backend) -> usize {
     match backend {
         Backend::Sqlite => 20,
-        Backend::Postgres => SET_BASED,
+        Backend::Postgres => 200,
     }
 }
 
-/// Rows per statement meaning "set-based": on PostgreSQL, rows travel as one JSON array bound to
-/// a single parameter and are expanded by `json_populate_recordset`, [`SET_BASED_ROWS`] per
-/// statement. One bound value instead of 19 per device: the statement is parsed and planned
-/// once and the driver binds one string (the register upsert ran at ~15k rows/s with 200-row
-/// VALUES lists).
-pub(crate) const SET_BASED: usize = 0;
-/// Rows per set-based statement.
+/// Identifications per set-based statement on PostgreSQL (one JSON array bound to a single
+/// parameter, expanded by `json_populate_recordset`).
 const SET_BASED_ROWS: usize = 5000;
-
-/// Whether writes of `rows` per statement go set-based (PostgreSQL only; SQLite has no
-/// `json_populate_recordset` and is measured fastest with short VALUES lists).
-fn set_based(backend: Backend, rows: usize) -> bool {
-    rows == SET_BASED && backend == Backend::Postgres
-}
 
 /// For one device at a time.
 const DEVICE_ROWS_PER_STATEMENT: usize = 1;
@@ -796,37 +765,6 @@ async fn upsert_devices_in(
         state.insert(d.id.clone(), d.clone());
     }
     let finals: Vec<&Device> = dirty.iter().map(|id| &state[*id]).collect();
-    if set_based(chain.backend, rows) {
-        for chunk in finals.chunks(SET_BASED_ROWS) {
-            let rows: Vec<serde_json::Value> = chunk
-                .iter()
-                .map(|d| {
-                    Ok(serde_json::json!({
-                        "id": d.id, "site": d.site, "zone": d.zone, "network": d.network,
-                        "brand": d.brand, "maker": d.maker, "model": d.model,
-                        "firmware": d.firmware, "class": d.class.as_str(), "mac": d.mac,
-                        "addresses": serde_json::to_string(&d.addresses)?,
-                        "status": d.status.as_str(), "install_date": date_str(d.install_date),
-                        "scheduled_upgrade": date_str(d.scheduled_upgrade),
-                        "cost_device": d.cost_device, "cost_labour": d.cost_labour,
-                        "confidence": d.confidence, "notes": d.notes,
-                    }))
-                })
-                .collect::<Result<_>>()?;
-            sqlx::query(AssertSqlSafe(format!("INSERT INTO devices (id, site, zone, network, brand, maker, model, firmware, class, mac, addresses, status, install_date, scheduled_upgrade, cost_device, cost_labour, confidence, notes, created_at, updated_at) SELECT id, site, zone, network, brand, maker, model, firmware, class, mac, addresses, status, install_date, scheduled_upgrade, cost_device, cost_labour, confidence, notes, $2, $2 FROM json_populate_recordset(NULL::devices, $1::json){DEVICE_UPSERT}")))
-                .bind(serde_json::Value::Array(rows).to_string())
-                .bind(now.clone())
-                .execute(&mut *c)
-                .await?;
-        }
-        append_history_many(c, chain, &entries, &now, rows).await?;
-        return Ok(changes);
-    }
-    let rows = if rows == SET_BASED {
-        device_rows(Backend::Sqlite)
-    } else {
-        rows
-    };
     for chunk in finals.chunks(rows.clamp(1, 1000)) {
         // 19 values a row: the last, `now`, is both created_at and updated_at of a new row.
         let values: Vec<String> = (0..chunk.len())
@@ -2116,8 +2054,7 @@ impl RegisterImport {
         Ok(())
     }
 
-    /// Devices written per statement (1 to 1,000). Default: 20 on SQLite, set-based on PostgreSQL
-    /// (a JSON array per 5,000 rows; see `SET_BASED`).
+    /// Devices written per statement (1 to 1,000; default 20 on SQLite, 200 on PostgreSQL).
     /// For benchmarks: 1 is the naive one-statement-per-row way.
     pub fn set_rows_per_statement(&mut self, rows: usize) {
         self.rows = rows.clamp(1, 1000);
@@ -2183,24 +2120,7 @@ impl ScanImport {
     pub async fn add_observations(&mut self, obs: &[Observation]) -> Result<()> {
         let rows = match self.backend {
             Backend::Sqlite => OBS_CHUNK_SQLITE,
-            // Set-based: one JSON array per statement (see `SET_BASED`).
-            Backend::Postgres => {
-                for chunk in obs.chunks(SET_BASED_ROWS) {
-                    let mut rows = Vec::with_capacity(chunk.len());
-                    for o in chunk {
-                        rows.push(serde_json::json!({
-                            "scan_id": self.scan.id, "seq": self.next_seq, "target": o.target,
-                            "kind": o.kind.name(), "time": o.time, "data": serde_json::to_string(o)?,
-                        }));
-                        self.next_seq += 1;
-                    }
-                    sqlx::query("INSERT INTO observations (scan_id, seq, target, kind, time, data) SELECT scan_id, seq, target, kind, time, data FROM json_populate_recordset(NULL::observations, $1::json)")
-                        .bind(serde_json::Value::Array(rows).to_string())
-                        .execute(&mut *self.tx)
-                        .await?;
-                }
-                return Ok(());
-            }
+            Backend::Postgres => OBS_CHUNK_POSTGRES,
         };
         self.add_observations_chunked(obs, rows).await
     }
@@ -2332,22 +2252,26 @@ impl ScanImport {
             finished: Some(finished),
             ..self.scan.clone()
         };
-        append_history_in(
+        // Both entries in one statement: the chain's lock is held from here to the commit, and
+        // every import waits for it, so the fewer round trips under it the better.
+        let mut entries = vec![NewHistory {
+            actor: actor.into(),
+            action: "import".into(),
+            entity_kind: "scan".into(),
+            entity_id: rec.id.clone(),
+            before: None,
+            after: Some(serde_json::to_value(&rec)?),
+        }];
+        entries.extend(audit(&rec));
+        let rows = entries.len();
+        append_history_many(
             &mut self.tx,
-            self.backend,
-            &NewHistory {
-                actor: actor.into(),
-                action: "import".into(),
-                entity_kind: "scan".into(),
-                entity_id: rec.id.clone(),
-                before: None,
-                after: Some(serde_json::to_value(&rec)?),
-            },
+            &mut Chain::new(self.backend),
+            &entries,
+            &now_rfc3339(),
+            rows,
         )
         .await?;
-        if let Some(e) = audit(&rec) {
-            append_history_in(&mut self.tx, self.backend, &e).await?;
-        }
         self.tx.commit().await?;
         Ok(rec)
     }

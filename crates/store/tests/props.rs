@@ -209,15 +209,15 @@ async fn shared_postgres() -> &'static str {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
-    /// PostgreSQL's default register write sends rows as one JSON array expanded by
-    /// `json_populate_recordset`: whatever a device holds (unicode text, floats, dates, lists)
-    /// comes back unchanged, writing it again changes nothing, and the chain verifies.
+    /// A register import on PostgreSQL (multi-row statements): whatever a device holds
+    /// (unicode text, floats, dates, lists) comes back unchanged, writing it again changes
+    /// nothing, and the chain verifies.
     #[test]
     #[cfg_attr(
         not(camtrace_has_postgres),
         ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
     )]
-    fn devices_round_trip_through_postgres_set_based(
+    fn devices_round_trip_through_postgres_register_import(
         devs in prop::collection::vec(device(), 1..12),
         case in any::<u64>(),
     ) {
