@@ -181,7 +181,8 @@ struct RunResult {
     p50: Duration,
     p99: Duration,
     memory: Vec<(f64, f64)>,
-    failures: usize,
+    /// Answers that were not a receipt (busy, 503): retried, as the agent does.
+    retried: usize,
 }
 
 async fn run(o: &Opts, rows: Option<usize>) -> Result<RunResult, Box<dyn std::error::Error>> {
@@ -264,44 +265,62 @@ async fn run(o: &Opts, rows: Option<usize>) -> Result<RunResult, Box<dyn std::er
             let mut failures = 0usize;
             for body in bodies {
                 let id = hex::encode(Sha256::digest(&body));
-                let t = Instant::now();
-                let r = http
-                    .post(format!(
-                        "http://127.0.0.1:{port}/api/v1/agents/batches/{id}"
-                    ))
-                    .bearer_auth(&cred)
-                    .header("content-type", "application/x-ndjson")
-                    .body(body)
-                    .send()
-                    .await;
-                lat.push(t.elapsed());
-                match r {
-                    Ok(r) if r.status().is_success() => {
-                        let v: serde_json::Value = r.json().await.unwrap_or_default();
-                        obs += v["observations"].as_u64().unwrap_or(0);
+                // As the agent does: a busy or failed answer is retried (the batch stays in its
+                // outbox); the receipt, `stored` or `duplicate`, ends it.
+                let mut attempt = 0u32;
+                loop {
+                    attempt += 1;
+                    let t = Instant::now();
+                    let r = http
+                        .post(format!(
+                            "http://127.0.0.1:{port}/api/v1/agents/batches/{id}"
+                        ))
+                        .bearer_auth(&cred)
+                        .header("content-type", "application/x-ndjson")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    let elapsed = t.elapsed();
+                    let retry = match r {
+                        Ok(r) if r.status().is_success() => {
+                            lat.push(elapsed);
+                            let v: serde_json::Value = r.json().await.unwrap_or_default();
+                            obs += v["observations"].as_u64().unwrap_or(0);
+                            false
+                        }
+                        Ok(r) if r.status().as_u16() == 503 || r.status().as_u16() == 429 => true,
+                        Ok(r) => {
+                            eprintln!(
+                                "push: {} {}",
+                                r.status(),
+                                r.text().await.unwrap_or_default()
+                            );
+                            true
+                        }
+                        Err(e) => {
+                            eprintln!("push: {e}");
+                            true
+                        }
+                    };
+                    if !retry {
+                        break;
                     }
-                    Ok(r) => {
-                        failures += 1;
-                        eprintln!(
-                            "push: {} {}",
-                            r.status(),
-                            r.text().await.unwrap_or_default()
-                        );
+                    failures += 1;
+                    if attempt >= 60 {
+                        return Err(format!("batch {id}: no receipt after {attempt} attempts"));
                     }
-                    Err(e) => {
-                        failures += 1;
-                        eprintln!("push: {e}");
-                    }
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))))
+                        .await;
                 }
             }
-            (lat, obs, failures)
+            Ok((lat, obs, failures))
         }));
     }
     let mut lat = Vec::new();
     let mut observations = 0;
     let mut failures = 0;
     for t in tasks {
-        let (l, n, f) = t.await?;
+        let (l, n, f) = t.await??;
         lat.extend(l);
         observations += n;
         failures += f;
@@ -327,7 +346,7 @@ async fn run(o: &Opts, rows: Option<usize>) -> Result<RunResult, Box<dyn std::er
         p50: pct(0.5),
         p99: pct(0.99),
         memory,
-        failures,
+        retried: failures,
     })
 }
 
@@ -346,7 +365,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if o.baseline {
         modes.push(("one INSERT per row (naive)", Some(1)));
     }
-    println!("| ingest | observations | seconds | observations/s | push p50 | push p99 | replica memory, peak / now (MiB) | failed pushes |");
+    println!("| ingest | observations | seconds | observations/s | push p50 | push p99 | replica memory, peak / now (MiB) | pushes retried (busy) |");
     println!("|---|---:|---:|---:|---:|---:|---|---:|");
     for (name, rows) in modes {
         let r = run(&o, rows).await?;
@@ -363,7 +382,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.p50.as_secs_f64() * 1000.0,
             r.p99.as_secs_f64() * 1000.0,
             mem.join("; "),
-            r.failures
+            r.retried
         );
     }
     Ok(())

@@ -812,12 +812,18 @@ pub async fn check_once_leased(app: &App) -> ApiResult<Option<Vec<Event>>> {
     r.map(Some)
 }
 
+/// The least time between two passes started by device changes (each pass evaluates the whole
+/// estate: under a stream of agent batches, a pass every few seconds took the CPU the ingest
+/// needed), or `alert_interval` if shorter.
+const KICKED_PASS_GAP: Duration = Duration::from_secs(30);
+
 /// The periodic checker (every `alert_interval`, and soon after device changes) and the
 /// delivery worker.
 pub fn spawn_background(app: App) -> tokio::task::JoinHandle<()> {
     ensure_delivery_worker(&app);
     tokio::spawn(async move {
         loop {
+            let started = tokio::time::Instant::now();
             // Another replica's pass may have begun before the change that woke us: wait for
             // it to end rather than skip (at most a minute, then the interval).
             for _ in 0..12 {
@@ -833,8 +839,10 @@ pub fn spawn_background(app: App) -> tokio::task::JoinHandle<()> {
             tokio::select! {
                 _ = tokio::time::sleep(app.config.alert_interval) => {},
                 _ = app.alerts.kick.notified() => {
-                    // Let a burst of changes settle.
-                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    // Let a burst of changes settle, and keep kicked passes apart.
+                    let gap = KICKED_PASS_GAP.min(app.config.alert_interval);
+                    let next = (started + gap).max(tokio::time::Instant::now() + Duration::from_secs(2));
+                    tokio::time::sleep_until(next).await;
                 },
             }
         }

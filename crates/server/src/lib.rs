@@ -65,6 +65,10 @@ pub struct AppState {
     pub full_verify: tokio::sync::Mutex<()>,
     /// The signature engine for imports and agent batches, compiled on first use.
     engine: std::sync::OnceLock<Option<camtrace_ingest::import::SharedEngine>>,
+    /// Agent batches imported at once: as many as there are cores. An import is CPU work (JSON,
+    /// identification) and ends holding the history chain's lock, which every import waits for:
+    /// with a hundred batches in flight, the holder waited for a core behind the others.
+    pub ingest_slots: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -185,6 +189,9 @@ impl App {
             chain_verifier: Default::default(),
             full_verify: Default::default(),
             engine: Default::default(),
+            ingest_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 16)),
+            ),
         }))
     }
 

@@ -386,6 +386,11 @@ pub async fn push_batch(
         rows_per_statement: app.config.ingest_rows_per_statement,
         engine: app.engine(),
     };
+    let _slot = app
+        .ingest_slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("shutting down".into()))?;
     let summary = import::import_evidence(
         app.store.as_ref(),
         Some(app.kb.as_ref()),
