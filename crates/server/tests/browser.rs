@@ -245,12 +245,7 @@ async fn log_in_approve_a_waiver_and_download_a_report_in_chromium() {
     let req = post(&f.app, "/api/v1/waiver-requests", f.token("alice"), json!({"device_id": "dev-secret-a", "rule_id": rule, "reason": "replacement on order", "expires_on": exp})).await;
     let req_id = req.json()["id"].as_str().unwrap().to_string();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = camtrace_server::router(f.app.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let addr = serve_on_loopback(camtrace_server::router(f.app.clone())).await;
     let base = format!("http://{addr}");
 
     let d = Driver::start(&driver, &downloads).await;

@@ -175,8 +175,6 @@ async fn receiver(
     use std::sync::atomic::{AtomicUsize, Ordering};
     let hits = std::sync::Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let rx = axum::Router::new().fallback(move || {
         let h = h.clone();
         async move {
@@ -189,10 +187,7 @@ async fn receiver(
             r
         }
     });
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, rx).await;
-    });
-    (addr, hits)
+    (serve_on_loopback(rx).await, hits)
 }
 
 /// An app with the default webhook address policy (no allow-list).

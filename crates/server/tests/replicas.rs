@@ -27,15 +27,10 @@ async fn receiver(State(r): State<Received>, headers: HeaderMap) -> StatusCode {
 
 async fn listen() -> (std::net::SocketAddr, Received) {
     let state: Received = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let rx = axum::Router::new()
         .route("/hook", axum::routing::post(receiver))
         .with_state(state.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, rx).await;
-    });
-    (addr, state)
+    (serve_on_loopback(rx).await, state)
 }
 
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {

@@ -35,14 +35,10 @@ async fn receiver(
 async fn webhook_fails_twice_then_succeeds_signed_and_recorded() {
     let f = fixture(sqlite_app().await).await;
     let state = Arc::new(Mutex::new(Received::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let rx = axum::Router::new()
         .route("/hook", axum::routing::post(receiver))
         .with_state(state.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, rx).await;
-    });
+    let addr = serve_on_loopback(rx).await;
 
     let h = post_ok(&f.app, "/api/v1/webhooks", f.token("bob"), json!({"url": format!("http://{addr}/hook"), "organisation": "orgb", "events": ["restricted_device_on_sensitive_site"]})).await;
     let secret = h.json()["secret"].as_str().unwrap().to_string();

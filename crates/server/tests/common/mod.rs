@@ -85,6 +85,17 @@ pub async fn app_with(url: &str, config: ServerConfig) -> App {
     App::new(Arc::from(store), &camtrace_kb::KbFiles::embedded(), config).expect("app")
 }
 
+/// Serve `router` on 127.0.0.1 (an ephemeral port) in the background: a webhook receiver, or
+/// the app itself for a browser. Returns its address.
+pub async fn serve_on_loopback(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
 pub async fn sqlite_app() -> App {
     app_on("sqlite::memory:").await
 }
