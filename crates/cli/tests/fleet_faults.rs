@@ -81,7 +81,7 @@ fn stored(url: &str, site: &str) -> (i64, i64) {
         let scans = store.list_scans(Some(site)).await.unwrap();
         (
             scans.len() as i64,
-            scans.iter().map(|s| s.observation_count as i64).sum(),
+            scans.iter().map(|s| s.observation_count).sum(),
         )
     })
 }
