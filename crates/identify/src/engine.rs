@@ -567,6 +567,29 @@ pub fn state_sizes() -> (usize, usize) {
     )
 }
 
+/// The evidence of a model or firmware (`proves`) read from a structured field `what`, and the
+/// claim it makes: (value, weight, evidence index).
+fn field_claim(
+    acc: &mut Acc,
+    strings: &Strings,
+    kind: u16,
+    what: u32,
+    value: u32,
+    w: f64,
+    proves: &str,
+) -> (String, f64, usize) {
+    let (value, what) = (strings.get(value), strings.get(what));
+    let ev = acc.push(Evidence {
+        kind: strings.kind_name(kind).into(),
+        detail: format!("{what}: {}", quote(value)),
+        signature: String::new(),
+        source: format!("observation field ({what})"),
+        proves: vec![proves.into()],
+        weight: Some(w),
+    });
+    (value.to_string(), w, ev)
+}
+
 fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -908,17 +931,8 @@ impl Engine {
                     value,
                     weight: w,
                 } => {
-                    let (value, w) = (strings.get(value), weight(w));
-                    let what = strings.get(what);
-                    let ev = acc.push(Evidence {
-                        kind: strings.kind_name(kind).into(),
-                        detail: format!("{what}: {}", quote(value)),
-                        signature: String::new(),
-                        source: format!("observation field ({what})"),
-                        proves: vec!["model".into()],
-                        weight: Some(w),
-                    });
-                    acc.models.push((value.to_string(), w, ev));
+                    let m = field_claim(&mut acc, strings, kind, what, value, weight(w), "model");
+                    acc.models.push(m);
                 }
                 Fact::Firmware {
                     kind,
@@ -926,17 +940,9 @@ impl Engine {
                     value,
                     weight: w,
                 } => {
-                    let (value, w) = (strings.get(value), weight(w));
-                    let what = strings.get(what);
-                    let ev = acc.push(Evidence {
-                        kind: strings.kind_name(kind).into(),
-                        detail: format!("{what}: {}", quote(value)),
-                        signature: String::new(),
-                        source: format!("observation field ({what})"),
-                        proves: vec!["firmware".into()],
-                        weight: Some(w),
-                    });
-                    acc.firmwares.push((value.to_string(), w, ev));
+                    let f =
+                        field_claim(&mut acc, strings, kind, what, value, weight(w), "firmware");
+                    acc.firmwares.push(f);
                 }
                 Fact::Brand {
                     kind,
