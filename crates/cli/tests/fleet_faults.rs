@@ -183,7 +183,8 @@ fn a_replica_killed_under_load_loses_nothing() {
         "the load ran before and after the kill: {made:?}"
     );
     assert_exactly_once(&url, &sites, &made);
-    // The survivor's fleet view counts every batch once.
+    // The survivor's fleet view counts every batch once. (Agents scanning the same device in
+    // the same second make identical batches: each site's is counted for its own agent.)
     let (status, v) = http(pb, "GET", "/api/v1/agents", &token, "");
     assert_eq!(status, 200, "{v}");
     let counted: i64 = v["items"]

@@ -203,7 +203,7 @@ async fn batches_store_once_and_refuse_bad_input(url: &str) {
     );
 
     // The same bytes gathered on another site are that site's evidence: stored for it.
-    let (_, cred_a) = enrol_agent(app, f.token("root"), "site-secret-a", "a-agent").await;
+    let (a_id, cred_a) = enrol_agent(app, f.token("root"), "site-secret-a", "a-agent").await;
     let r = push(app, &cred_a, &id, "", BATCH.as_bytes()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["outcome"], "stored", "{}", r.text());
@@ -211,6 +211,13 @@ async fn batches_store_once_and_refuse_bad_input(url: &str) {
     assert_eq!(on_a.len(), 1);
     let r = push(app, &cred_a, &id, "", BATCH.as_bytes()).await;
     assert_eq!(r.json()["outcome"], "duplicate", "{}", r.text());
+    // ... and that site's agent counts it (regression: the batch was recorded per id only, so
+    // the second site's agent read one batch too few; found by the replica-kill test, where two
+    // agents scanned the same device in the same second).
+    let a = app.store.get_agent(&a_id).await.unwrap().unwrap();
+    assert_eq!(a.batches, 1);
+    let rec = app.store.agent_batch(&id, "site-secret-a").await.unwrap();
+    assert_eq!(rec.map(|r| r.scan_id), Some(on_a[0].id.clone()));
     let after = evidence(app).await;
 
     // Health reported with the request is recorded; the batch is counted once.
@@ -243,7 +250,7 @@ async fn batches_store_once_and_refuse_bad_input(url: &str) {
     assert_eq!(evidence(app).await, after, "refused batches write nothing");
     assert!(app
         .store
-        .agent_batch(&batch_id(big.as_bytes()))
+        .agent_batch(&batch_id(big.as_bytes()), "site-b")
         .await
         .unwrap()
         .is_none());

@@ -121,9 +121,11 @@ pub trait Agents: Send + Sync {
     /// Record that the agent was heard from at `now`, with what it reported.
     async fn record_agent_seen(&self, id: &str, health: &AgentHealth, now: &str) -> Result<()>;
     /// Remember a received batch: `true` when new (then the agent's batch count goes up),
-    /// `false` when the batch id was recorded before.
+    /// `false` when the batch id was recorded before for the same site.
     async fn record_agent_batch(&self, b: &AgentBatchRecord) -> Result<bool>;
-    async fn agent_batch(&self, batch_id: &str) -> Result<Option<AgentBatchRecord>>;
+    /// The batch `batch_id` as received for `site` (the same bytes from another site are that
+    /// site's own batch).
+    async fn agent_batch(&self, batch_id: &str, site: &str) -> Result<Option<AgentBatchRecord>>;
 }
 
 fn row_agent(r: &AnyRow) -> Result<AgentRecord> {
@@ -346,7 +348,7 @@ impl Agents for SqlStore {
 
     async fn record_agent_batch(&self, b: &AgentBatchRecord) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query("INSERT INTO agent_batches (batch_id, agent_id, site, scan_id, observations, received_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (batch_id) DO NOTHING")
+        let n = sqlx::query("INSERT INTO agent_batches (batch_id, agent_id, site, scan_id, observations, received_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (batch_id, site) DO NOTHING")
             .bind(b.batch_id.clone())
             .bind(b.agent_id.clone())
             .bind(b.site.clone())
@@ -367,9 +369,10 @@ impl Agents for SqlStore {
         Ok(n == 1)
     }
 
-    async fn agent_batch(&self, batch_id: &str) -> Result<Option<AgentBatchRecord>> {
-        sqlx::query("SELECT * FROM agent_batches WHERE batch_id = $1")
+    async fn agent_batch(&self, batch_id: &str, site: &str) -> Result<Option<AgentBatchRecord>> {
+        sqlx::query("SELECT * FROM agent_batches WHERE batch_id = $1 AND site = $2")
             .bind(batch_id.to_string())
+            .bind(site.to_string())
             .fetch_optional(&self.pool)
             .await?
             .as_ref()

@@ -142,7 +142,27 @@ async fn story(store: Arc<dyn Store>) {
     let a = store.get_agent(&agent.id).await.unwrap().unwrap();
     assert_eq!(a.batches, 1);
     assert_eq!(a.last_batch.as_deref(), Some(b.batch_id.as_str()));
-    assert_eq!(store.agent_batch(&b.batch_id).await.unwrap(), Some(b));
+    assert_eq!(
+        store.agent_batch(&b.batch_id, "hq").await.unwrap(),
+        Some(b.clone())
+    );
+    // The same bytes from another site are that site's batch: recorded apart, counted too.
+    assert_eq!(store.agent_batch(&b.batch_id, "annex").await.unwrap(), None);
+    let other = AgentBatchRecord {
+        site: "annex".into(),
+        scan_id: "scan-2".into(),
+        ..b.clone()
+    };
+    assert!(store.record_agent_batch(&other).await.unwrap());
+    assert_eq!(
+        store.agent_batch(&b.batch_id, "annex").await.unwrap(),
+        Some(other)
+    );
+    assert_eq!(store.agent_batch(&b.batch_id, "hq").await.unwrap(), Some(b));
+    assert_eq!(
+        store.get_agent(&agent.id).await.unwrap().unwrap().batches,
+        2
+    );
 
     // Health is recorded; a missing value keeps the one before.
     let h = camtrace_store::AgentHealth {

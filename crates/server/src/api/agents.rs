@@ -360,12 +360,7 @@ pub async fn push_batch(
     }
     // Received before for this site: nothing to do. (The same bytes from another site are
     // that site's evidence: the importer stores them as a scan of their own.)
-    if let Some(prev) = app
-        .store
-        .agent_batch(&batch_id)
-        .await?
-        .filter(|p| p.site == agent.site)
-    {
+    if let Some(prev) = app.store.agent_batch(&batch_id, &agent.site).await? {
         return Ok(Json(BatchReceipt {
             batch_id,
             outcome: "duplicate".into(),
