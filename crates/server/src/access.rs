@@ -35,6 +35,23 @@ impl OrgTree {
             parents,
         }
     }
+
+    /// Whether `org` is `ancestor` or below it.
+    pub fn is_within(&self, org: &str, ancestor: &str) -> bool {
+        let mut cur = Some(org);
+        let mut steps = 0;
+        while let Some(id) = cur {
+            if id == ancestor {
+                return true;
+            }
+            steps += 1;
+            if steps > 64 {
+                return false;
+            }
+            cur = self.parents.get(id).and_then(|p| p.as_deref());
+        }
+        false
+    }
 }
 
 /// The organisation tree kept in memory between requests, so that authorising a request costs
@@ -188,19 +205,7 @@ impl Access {
 
     /// Whether `org` is `ancestor` or below it.
     pub fn is_within(&self, org: &str, ancestor: &str) -> bool {
-        let mut cur = Some(org.to_string());
-        let mut steps = 0;
-        while let Some(id) = cur {
-            if id == ancestor {
-                return true;
-            }
-            steps += 1;
-            if steps > 64 {
-                return false;
-            }
-            cur = self.tree.parents.get(&id).cloned().flatten();
-        }
-        false
+        self.tree.is_within(org, ancestor)
     }
 
     /// The parent of an existing organisation (`None` when it does not exist).

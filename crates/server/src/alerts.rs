@@ -445,41 +445,50 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Where raised events go: the organisation tree and the webhooks, read once per checker pass
+/// rather than once per event (most of a pass's events were raised before and go nowhere).
+pub struct Routing {
+    tree: std::sync::Arc<crate::access::OrgTree>,
+    hooks: Vec<WebhookRecord>,
+}
+
+impl Routing {
+    pub async fn load(app: &App) -> ApiResult<Routing> {
+        let head = app.store.register_revision().await?;
+        Ok(Routing {
+            tree: app.org_tree.at(app.store.as_ref(), &head).await?,
+            hooks: app.store.list_webhooks().await?,
+        })
+    }
+
+    /// The active webhooks subscribed to `ev`, within their organisation's subtree.
+    fn hooks_for<'a>(&'a self, ev: &'a Event) -> impl Iterator<Item = &'a WebhookRecord> + 'a {
+        self.hooks.iter().filter(move |h| {
+            h.active
+                && (h.events.is_empty() || h.events.contains(&ev.event))
+                && h.organisation.as_ref().is_none_or(|root| {
+                    ev.organisation
+                        .as_deref()
+                        .is_some_and(|o| self.tree.is_within(o, root))
+                })
+        })
+    }
+}
+
 /// Raise `ev` unless raised before: log it, and record it with one queued delivery per
 /// matching webhook, in one transaction. Returns whether it was new. Replicas sharing the
 /// database raise each event once; the queued deliveries are made by whichever replica's
 /// delivery worker claims them, and survive the death of the replica that raised them.
 pub async fn raise(app: &App, ev: Event) -> ApiResult<bool> {
-    let orgs = app.store.list_organisations().await?;
-    let parents: HashMap<String, Option<String>> =
-        orgs.into_iter().map(|o| (o.id, o.parent)).collect();
-    let within = |org: &str, root: &str| {
-        let mut cur = Some(org.to_string());
-        let mut n = 0;
-        while let Some(c) = cur {
-            if c == root {
-                return true;
-            }
-            n += 1;
-            if n > 64 {
-                return false;
-            }
-            cur = parents.get(&c).cloned().flatten();
-        }
-        false
-    };
-    let mut jobs = Vec::new();
-    for hook in app.store.list_webhooks().await? {
-        if !hook.active || (!hook.events.is_empty() && !hook.events.contains(&ev.event)) {
-            continue;
-        }
-        if let Some(root) = &hook.organisation {
-            if !ev.organisation.as_deref().is_some_and(|o| within(o, root)) {
-                continue;
-            }
-        }
-        jobs.push((auth::new_id(), hook.id));
-    }
+    raise_routed(app, &Routing::load(app).await?, ev).await
+}
+
+/// [`raise`] with the routing read once by the caller.
+pub async fn raise_routed(app: &App, routing: &Routing, ev: Event) -> ApiResult<bool> {
+    let jobs: Vec<(String, String)> = routing
+        .hooks_for(&ev)
+        .map(|h| (auth::new_id(), h.id.clone()))
+        .collect();
     let body = serde_json::to_string(&ev).map_err(|e| ApiError::Internal(e.to_string()))?;
     let new = app
         .store
@@ -679,6 +688,7 @@ pub async fn check_once(app: &App) -> ApiResult<Vec<Event>> {
     let mut raised = Vec::new();
     let ev = crate::findings::evaluated(app, today, &[]).await?;
     record_daily_snapshot(app, &ev).await?;
+    let routing = Routing::load(app).await?;
     let sites: HashMap<&str, &camtrace_model::Site> =
         ev.estate.sites.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut seen = std::collections::HashSet::new();
@@ -702,7 +712,7 @@ pub async fn check_once(app: &App) -> ApiResult<Vec<Event>> {
                 "rule": f.rule_key(), "sensitivity": site.criteria.reasons(),
             }),
         };
-        if raise(app, e.clone()).await? {
+        if raise_routed(app, &routing, e.clone()).await? {
             raised.push(e);
         }
     }
@@ -722,7 +732,7 @@ pub async fn check_once(app: &App) -> ApiResult<Vec<Event>> {
             time: now.clone(),
             data: serde_json::json!({"waiver": w.id, "device": w.device_id, "rule": w.rule_id, "expired_on": w.expires_on}),
         };
-        if raise(app, e.clone()).await? {
+        if raise_routed(app, &routing, e.clone()).await? {
             raised.push(e);
         }
     }
@@ -753,7 +763,7 @@ pub async fn check_once(app: &App) -> ApiResult<Vec<Event>> {
             time: now.clone(),
             data: serde_json::json!({"plan": p.id, "title": p.title, "devices": open}),
         };
-        if raise(app, e.clone()).await? {
+        if raise_routed(app, &routing, e.clone()).await? {
             raised.push(e);
         }
     }
@@ -777,7 +787,7 @@ pub async fn check_once(app: &App) -> ApiResult<Vec<Event>> {
                 "outbox_depth": a.outbox_depth, "outbox_full": a.outbox_full,
             }),
         };
-        if raise(app, e.clone()).await? {
+        if raise_routed(app, &routing, e.clone()).await? {
             raised.push(e);
         }
     }
