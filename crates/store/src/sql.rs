@@ -661,10 +661,6 @@ pub(crate) fn device_rows(backend: Backend) -> usize {
     }
 }
 
-/// Identifications per set-based statement on PostgreSQL (one JSON array bound to a single
-/// parameter, expanded by `json_populate_recordset`).
-const SET_BASED_ROWS: usize = 5000;
-
 /// For one device at a time.
 const DEVICE_ROWS_PER_STATEMENT: usize = 1;
 
@@ -1438,7 +1434,6 @@ impl Store for SqlStore {
             backend: self.backend,
             scan: scan.clone(),
             next_seq: 0,
-            idents: 0,
             sql_cache: HashMap::new(),
         }))
     }
@@ -2096,7 +2091,6 @@ pub struct ScanImport {
     backend: Backend,
     scan: ScanRecord,
     next_seq: i64,
-    idents: i64,
     sql_cache: HashMap<usize, String>,
 }
 
@@ -2159,61 +2153,55 @@ impl ScanImport {
         Ok(())
     }
 
-    /// Store identifications of this scan (one per target; a later one replaces an earlier one).
+    /// Store identifications of this scan (one per target; a later one replaces an earlier one),
+    /// in multi-row INSERTs as observations are (one statement may not update a row twice, so
+    /// only the last identification of a target is written).
     pub async fn add_identifications(&mut self, ids: &[Identification]) -> Result<()> {
         let seen_at = self
             .scan
             .finished
             .clone()
             .unwrap_or_else(|| self.scan.started.clone());
-        if self.backend == Backend::Postgres {
-            // Set-based, the last identification of a target kept (one statement may not
-            // update a row twice).
-            let mut last: HashMap<&str, usize> = HashMap::new();
-            for (k, i) in ids.iter().enumerate() {
-                last.insert(i.target.as_str(), k);
-            }
-            let mut keep: Vec<usize> = last.into_values().collect();
-            keep.sort_unstable();
-            for chunk in keep.chunks(SET_BASED_ROWS) {
-                let mut rows = Vec::with_capacity(chunk.len());
-                for &k in chunk {
-                    let i = &ids[k];
-                    rows.push(serde_json::json!({
-                        "scan_id": self.scan.id, "target": i.target, "seen_at": seen_at,
-                        "brand": i.brand.as_ref().map(|b| &b.id),
-                        "maker": i.maker.as_ref().map(|m| &m.id),
-                        "model": i.model, "firmware": i.firmware,
-                        "class": i.device_class.as_str(),
-                        "mac": i.mac.as_deref().and_then(normalise_mac),
-                        "confidence": if i.confidence.is_finite() { i.confidence } else { 0.0 },
-                        "data": serde_json::to_string(i)?,
-                    }));
-                }
-                let r = sqlx::query("INSERT INTO identifications (scan_id, target, device_id, seen_at, brand, maker, model, firmware, class, mac, confidence, data) SELECT scan_id, target, NULL, seen_at, brand, maker, model, firmware, class, mac, confidence, data FROM json_populate_recordset(NULL::identifications, $1::json) ON CONFLICT (scan_id, target) DO UPDATE SET seen_at = excluded.seen_at, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, confidence = excluded.confidence, data = excluded.data")
-                    .bind(serde_json::Value::Array(rows).to_string())
-                    .execute(&mut *self.tx)
-                    .await?;
-                self.idents += r.rows_affected() as i64;
-            }
-            return Ok(());
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (k, i) in ids.iter().enumerate() {
+            last.insert(i.target.as_str(), k);
         }
-        for i in ids {
-            let r = sqlx::query("INSERT INTO identifications (scan_id, target, device_id, seen_at, brand, maker, model, firmware, class, mac, confidence, data) VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (scan_id, target) DO UPDATE SET seen_at = excluded.seen_at, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, confidence = excluded.confidence, data = excluded.data")
-                .bind(self.scan.id.clone())
-                .bind(i.target.clone())
-                .bind(seen_at.clone())
-                .bind(i.brand.as_ref().map(|b| b.id.clone()))
-                .bind(i.maker.as_ref().map(|m| m.id.clone()))
-                .bind(i.model.clone())
-                .bind(i.firmware.clone())
-                .bind(i.device_class.as_str().to_string())
-                .bind(i.mac.as_deref().and_then(normalise_mac))
-                .bind(if i.confidence.is_finite() { i.confidence } else { 0.0 })
-                .bind(serde_json::to_string(i)?)
-                .execute(&mut *self.tx)
-                .await?;
-            self.idents += r.rows_affected().min(1) as i64;
+        let mut keep: Vec<usize> = last.into_values().collect();
+        keep.sort_unstable();
+        let rows = match self.backend {
+            Backend::Sqlite => OBS_CHUNK_SQLITE,
+            Backend::Postgres => OBS_CHUNK_POSTGRES,
+        };
+        for chunk in keep.chunks(rows) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    // device_id, the third column, is linked later.
+                    let b = r * 11;
+                    format!("(${}, ${}, NULL, {})", b + 1, b + 2, placeholders(b + 2, 9))
+                })
+                .collect();
+            let sql = format!("INSERT INTO identifications (scan_id, target, device_id, seen_at, brand, maker, model, firmware, class, mac, confidence, data) VALUES {} ON CONFLICT (scan_id, target) DO UPDATE SET seen_at = excluded.seen_at, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, confidence = excluded.confidence, data = excluded.data", values.join(", "));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for &k in chunk {
+                let i = &ids[k];
+                q = q
+                    .bind(self.scan.id.clone())
+                    .bind(i.target.clone())
+                    .bind(seen_at.clone())
+                    .bind(i.brand.as_ref().map(|b| b.id.clone()))
+                    .bind(i.maker.as_ref().map(|m| m.id.clone()))
+                    .bind(i.model.clone())
+                    .bind(i.firmware.clone())
+                    .bind(i.device_class.as_str().to_string())
+                    .bind(i.mac.as_deref().and_then(normalise_mac))
+                    .bind(if i.confidence.is_finite() {
+                        i.confidence
+                    } else {
+                        0.0
+                    })
+                    .bind(serde_json::to_string(i)?);
+            }
+            q.execute(&mut *self.tx).await?;
         }
         Ok(())
     }
