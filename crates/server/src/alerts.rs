@@ -812,6 +812,14 @@ pub async fn check_once_leased(app: &App) -> ApiResult<Option<Vec<Event>>> {
         return Ok(None);
     }
     let r = check_once(app).await;
+    // Finished deliveries a week old leave the queue (their attempts stay in the delivery log).
+    if let Err(e) = app
+        .store
+        .prune_webhook_jobs(now - 7 * 24 * 3600 * 1000)
+        .await
+    {
+        tracing::warn!(error = %e, "pruning finished webhook deliveries");
+    }
     if let Err(e) = app
         .store
         .release_lease(CHECKER_LEASE, &app.alerts.holder)

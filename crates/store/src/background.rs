@@ -87,6 +87,10 @@ pub trait Background: Send + Sync {
         outcome: JobOutcome,
     ) -> Result<bool>;
     async fn webhook_job_counts(&self) -> Result<JobCounts>;
+    /// Forget finished jobs (delivered or given up) last scheduled before `before_ms`: the
+    /// delivery log keeps every attempt, so the job rows are not needed once done. Returns how
+    /// many were removed.
+    async fn prune_webhook_jobs(&self, before_ms: i64) -> Result<u64>;
 }
 
 #[async_trait]
@@ -226,6 +230,16 @@ impl Background for SqlStore {
         .await?
         .rows_affected();
         Ok(n > 0)
+    }
+
+    async fn prune_webhook_jobs(&self, before_ms: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM webhook_jobs WHERE state <> 0 AND next_at_ms < $1")
+                .bind(before_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     async fn webhook_job_counts(&self) -> Result<JobCounts> {

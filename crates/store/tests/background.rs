@@ -167,6 +167,11 @@ async fn claims(a: &dyn Store, b: &dyn Store) {
         .unwrap());
     let c = a.webhook_job_counts().await.unwrap();
     assert_eq!((c.pending, c.delivered, c.given_up), (40, 1, 1));
+    // Pruning forgets finished jobs only, and only those last scheduled before the cut.
+    assert_eq!(a.prune_webhook_jobs(t).await.unwrap(), 0);
+    assert_eq!(a.prune_webhook_jobs(t + 1).await.unwrap(), 2);
+    let c = a.webhook_job_counts().await.unwrap();
+    assert_eq!((c.pending, c.delivered, c.given_up), (40, 0, 0));
     // The retried job waits for its time, keeps its attempt count, and then anyone may take it.
     let due = a
         .claim_webhook_jobs("a", t + 499_999, t + 560_000, 1000)
