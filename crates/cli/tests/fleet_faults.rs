@@ -4,7 +4,9 @@
 //!
 //! - one of two server replicas over one PostgreSQL is killed (SIGKILL);
 //! - PostgreSQL itself is restarted (a private instance the test starts, so the shared test
-//!   server is never disturbed).
+//!   server is never disturbed);
+//! - the only server is killed and stays down for 60 s while the agents keep scanning into
+//!   their outboxes, then comes back on the same address.
 //!
 //! Afterwards every agent's outbox is flushed, and every observation the agents produced must be
 //! stored exactly once: as many scans as batches made, as many observations as scanned.
@@ -281,5 +283,59 @@ fn postgres_restarted_during_ingest_loses_nothing() {
     let (status, v) = http(port, "GET", "/api/v1/agents", &token, "");
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["total"], 2, "{v}");
+    drop(server);
+}
+
+#[test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
+fn the_server_stopped_for_60_seconds_loses_nothing() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(camtrace_store::testing::fresh_postgres("cli_outage"));
+    let dir = TempDir::new("outage");
+    let port = free_port();
+    let mut server = Some(serve(&url, port, &dir.path().join("serve.log")));
+    let token = prepare(port);
+    add_site(port, &token, "s1");
+    let device = device();
+    let sites = ["hq", "s1"];
+    let configs: Vec<PathBuf> = sites
+        .iter()
+        .map(|s| enrolled_agent(&dir.path().join(s), port, &token, s, &[port], device))
+        .collect();
+    let outage = Duration::from_secs(60);
+    let made = under_load(
+        &configs,
+        Duration::from_secs(3),
+        || {
+            // SIGKILL: nothing is flushed, as when the machine dies. The agents keep scanning
+            // into their outboxes for the whole outage; then the server comes back on the
+            // same address.
+            drop(server.take());
+            let t0 = Instant::now();
+            std::thread::sleep(outage);
+            assert!(
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+                "nothing answers during the outage"
+            );
+            server = Some(serve(&url, port, &dir.path().join("serve2.log")));
+            assert!(t0.elapsed() >= outage);
+        },
+        Duration::from_secs(4),
+    );
+    // The agents saw the outage (runs that ended with their batch kept in the outbox), and
+    // kept scanning through it.
+    let undelivered: i64 = made.iter().map(|m| m.undelivered).sum();
+    assert!(
+        made.iter().all(|m| m.undelivered >= 3),
+        "every agent kept scanning through the outage: {made:?}"
+    );
+    assert_exactly_once(&url, &sites, &made);
+    eprintln!("{undelivered} agent runs kept their batch in the outbox during the outage");
+    for c in &configs {
+        assert_eq!(outbox_batches(c), 0, "{} flushed", c.display());
+    }
     drop(server);
 }
