@@ -273,17 +273,23 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("camtrace-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("bench.db");
-    eprintln!("SQLite: {}", db.display());
-    run(
-        "SQLite",
-        db.to_str().unwrap(),
-        devices,
-        observations,
-        &Fresh::Sqlite(dir.clone()),
-        &mut rows,
-    )
-    .await;
-    match std::env::var("CAMTRACE_TEST_POSTGRES").is_ok_and(|v| !v.is_empty()) {
+    // CAMTRACE_BENCH_BACKENDS=postgres (or sqlite) measures one backend alone.
+    let only = std::env::var("CAMTRACE_BENCH_BACKENDS").unwrap_or_default();
+    if only.is_empty() || only.contains("sqlite") {
+        eprintln!("SQLite: {}", db.display());
+        run(
+            "SQLite",
+            db.to_str().unwrap(),
+            devices,
+            observations,
+            &Fresh::Sqlite(dir.clone()),
+            &mut rows,
+        )
+        .await;
+    }
+    match std::env::var("CAMTRACE_TEST_POSTGRES").is_ok_and(|v| !v.is_empty())
+        && (only.is_empty() || only.contains("postgres"))
+    {
         true => {
             let url = testing::fresh_postgres("bench").await;
             eprintln!("PostgreSQL: {url}");
