@@ -2,6 +2,7 @@
 
 use crate::history::{entry_hash, HistoryEntry, HistoryFilter, NewHistory, GENESIS_HASH};
 use crate::*;
+use futures_util::TryStreamExt;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use sqlx::{AnyConnection, AnyPool};
@@ -1027,12 +1028,19 @@ impl SqlStore {
         })
     }
 
+    /// The latest identification per (site, target) in (site, target) order, not yet linked to
+    /// register devices (callers link them to the devices they hold).
     async fn latest_idents(
         &self,
         filter: &EstateFilter,
         until: Option<&str>,
     ) -> Result<Vec<SeenIdentification>> {
-        let mut q = Q::new("SELECT i.scan_id, i.target, i.seen_at, i.data, s.site FROM identifications i JOIN scans s ON s.id = i.scan_id WHERE 1 = 1");
+        // The latest identification of each (site, target) is picked in the database, over the
+        // narrow key columns: only those rows' evidence is sent, parsed and held, not every
+        // identification ever made (a fleet's agents make one per target per scan). "Latest" is
+        // the greatest `seen_at`, then the greatest scan id; the rows come in (site, target)
+        // order, sites without a site first, as the map they are collected into orders them.
+        let mut q = Q::new("SELECT i.scan_id, i.target, i.seen_at, i.data, l.site FROM (SELECT i.scan_id, i.target, s.site, ROW_NUMBER() OVER (PARTITION BY s.site, i.target ORDER BY i.seen_at DESC, i.scan_id DESC) AS rn FROM identifications i JOIN scans s ON s.id = i.scan_id WHERE 1 = 1");
         push_site_scope(
             &mut q,
             "s.site",
@@ -1043,31 +1051,20 @@ impl SqlStore {
             let p = q.s(u);
             q.push(&format!(" AND i.seen_at < {p}"));
         }
-        q.push(" ORDER BY i.seen_at, i.scan_id");
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let mut latest: BTreeMap<(Option<String>, String), SeenIdentification> = BTreeMap::new();
-        for r in rows {
+        q.push(") l JOIN identifications i ON i.scan_id = l.scan_id AND i.target = l.target WHERE l.rn = 1 ORDER BY (l.site IS NOT NULL), l.site, i.target");
+        let mut out = Vec::new();
+        // Streamed: one row's text is held at a time, not the whole result.
+        let mut rows = q.build().fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
             let data: String = r.try_get("data")?;
-            let site: Option<String> = r.try_get("site")?;
-            let target: String = r.try_get("target")?;
-            let seen = SeenIdentification {
+            out.push(SeenIdentification {
                 device_id: None,
-                site: site.clone(),
+                site: r.try_get("site")?,
                 scan_id: r.try_get("scan_id")?,
                 seen_at: r.try_get("seen_at")?,
                 identification: serde_json::from_str(&data)?,
-            };
-            latest.insert((site, target), seen);
+            });
         }
-        let mut out: Vec<SeenIdentification> = latest.into_values().collect();
-        let devices = self
-            .list_devices(&DeviceFilter {
-                organisation: filter.organisation.clone(),
-                site: filter.site.clone(),
-                ..Default::default()
-            })
-            .await?;
-        link(&mut out, &devices);
         Ok(out)
     }
 
@@ -1535,7 +1532,16 @@ impl Store for SqlStore {
         &self,
         filter: &EstateFilter,
     ) -> Result<Vec<SeenIdentification>> {
-        self.latest_idents(filter, None).await
+        let mut out = self.latest_idents(filter, None).await?;
+        let devices = self
+            .list_devices(&DeviceFilter {
+                organisation: filter.organisation.clone(),
+                site: filter.site.clone(),
+                ..Default::default()
+            })
+            .await?;
+        link(&mut out, &devices);
+        Ok(out)
     }
 
     async fn append_history(&self, entry: &NewHistory) -> Result<HistoryEntry> {
@@ -1806,7 +1812,8 @@ impl Store for SqlStore {
                 ..Default::default()
             })
             .await?;
-        let identifications = self.latest_idents(f, None).await?;
+        let mut identifications = self.latest_idents(f, None).await?;
+        link(&mut identifications, &devices);
         let device_ids: HashSet<&str> = devices.iter().map(|d| d.id.as_str()).collect();
         let waivers = self
             .list_waivers(&WaiverFilter {
