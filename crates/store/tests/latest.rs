@@ -177,3 +177,32 @@ async fn latest_identification_per_site_and_target_on_postgres() {
     let url = common::fresh_postgres("latest").await;
     latest_per_site_and_target(open(&url).await.unwrap()).await;
 }
+
+/// Identifications' text is compressed with LZ4 where the server has it (migration 0600):
+/// pglz was a fifth of the database's time in fleet ingest.
+#[tokio::test]
+#[cfg_attr(
+    not(camtrace_has_postgres),
+    ignore = "needs PostgreSQL: export CAMTRACE_TEST_POSTGRES=$(scripts/start-postgres.sh)"
+)]
+async fn identifications_are_compressed_with_lz4_where_postgres_has_it() {
+    let url = common::fresh_postgres("lz4").await;
+    drop(open(&url).await.unwrap());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let has_lz4 = sqlx::query("SET default_toast_compression = lz4")
+        .execute(&pool)
+        .await
+        .is_ok();
+    let method: String = sqlx::query_scalar(
+        "SELECT attcompression::text FROM pg_attribute WHERE attrelid = 'identifications'::regclass AND attname = 'data'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        method,
+        if has_lz4 { "l" } else { "" },
+        "lz4 available: {has_lz4}"
+    );
+}
