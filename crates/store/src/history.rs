@@ -105,20 +105,81 @@ pub(crate) fn entry_hash(
     after: Option<&str>,
     prev_hash: &str,
 ) -> String {
-    let canonical = serde_json::json!([
-        seq,
-        time,
-        actor,
-        action,
-        entity_kind,
-        entity_id,
-        before,
-        after,
-        prev_hash
-    ]);
-    let mut h = Sha256::new();
-    h.update(canonical.to_string().as_bytes());
-    hex::encode(h.finalize())
+    // The canonical form is the JSON array of the fields, written straight into the hash (no
+    // intermediate value or string: a register import hashes one entry per device).
+    let mut w = HashWriter(Sha256::new());
+    serde_json::to_writer(
+        &mut w,
+        &(
+            seq,
+            time,
+            actor,
+            action,
+            entity_kind,
+            entity_id,
+            before,
+            after,
+            prev_hash,
+        ),
+    )
+    .expect("writing JSON into a hash cannot fail");
+    hex::encode(w.0.finalize())
+}
+
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::*;
+
+    /// The hash is over the JSON array of the fields, as every stored chain was hashed: the
+    /// streamed form must give the same bytes as the array value written out.
+    #[test]
+    fn entry_hash_is_over_the_json_array_of_the_fields() {
+        for (before, after) in [
+            (None, Some(r#"{"a":"x\"y","n":1.5}"#)),
+            (Some("{}"), None),
+            (None, None),
+        ] {
+            let text = serde_json::json!([
+                42,
+                "2026-12-03T10:00:00Z",
+                "admin",
+                "update",
+                "device",
+                "cam-1\u{e9}\n",
+                before,
+                after,
+                "00ff"
+            ])
+            .to_string();
+            let want = hex::encode(Sha256::digest(text.as_bytes()));
+            assert_eq!(
+                entry_hash(
+                    42,
+                    "2026-12-03T10:00:00Z",
+                    "admin",
+                    "update",
+                    "device",
+                    "cam-1\u{e9}\n",
+                    before,
+                    after,
+                    "00ff"
+                ),
+                want
+            );
+        }
+    }
 }
 
 #[cfg(test)]

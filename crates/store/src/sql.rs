@@ -327,15 +327,64 @@ async fn append_history_many(
     time: &str,
     rows: usize,
 ) -> Result<Vec<HistoryEntry>> {
+    let texts = entries
+        .iter()
+        .map(|e| EntryText {
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            entity_kind: e.entity_kind.clone(),
+            entity_id: e.entity_id.clone(),
+            before: e.before.as_ref().map(|v| v.to_string()),
+            after: e.after.as_ref().map(|v| v.to_string()),
+        })
+        .collect();
+    let links = append_history_texts(conn, chain, texts, time, rows).await?;
+    Ok(entries
+        .iter()
+        .zip(links)
+        .map(|(e, (seq, prev_hash, hash))| HistoryEntry {
+            seq,
+            time: time.to_string(),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            entity_kind: e.entity_kind.clone(),
+            entity_id: e.entity_id.clone(),
+            before: e.before.clone(),
+            after: e.after.clone(),
+            prev_hash,
+            hash,
+        })
+        .collect())
+}
+
+/// A history entry whose `before` and `after` are already JSON text: the text is what is stored
+/// and hashed. (A register import writes one per device; going through `serde_json::Value`
+/// would build and copy a map per device for nothing.)
+struct EntryText {
+    actor: String,
+    action: String,
+    entity_kind: String,
+    entity_id: String,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// [`append_history_many`] for entries already in text: returns each one's (seq, previous
+/// hash, hash).
+async fn append_history_texts(
+    conn: &mut AnyConnection,
+    chain: &mut Chain,
+    entries: Vec<EntryText>,
+    time: &str,
+    rows: usize,
+) -> Result<Vec<(i64, String, String)>> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
     let (mut seq, mut prev_hash) = chain_tail(conn, chain).await?;
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
+    let mut links = Vec::with_capacity(entries.len());
+    for e in &entries {
         seq += 1;
-        let before = e.before.as_ref().map(|v| v.to_string());
-        let after = e.after.as_ref().map(|v| v.to_string());
         let hash = entry_hash(
             seq,
             time,
@@ -343,47 +392,35 @@ async fn append_history_many(
             &e.action,
             &e.entity_kind,
             &e.entity_id,
-            before.as_deref(),
-            after.as_deref(),
+            e.before.as_deref(),
+            e.after.as_deref(),
             &prev_hash,
         );
-        out.push((
-            HistoryEntry {
-                seq,
-                time: time.to_string(),
-                actor: e.actor.clone(),
-                action: e.action.clone(),
-                entity_kind: e.entity_kind.clone(),
-                entity_id: e.entity_id.clone(),
-                before: e.before.clone(),
-                after: e.after.clone(),
-                prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
-                hash,
-            },
-            before,
-            after,
-        ));
+        links.push((seq, std::mem::replace(&mut prev_hash, hash.clone()), hash));
     }
-    for chunk in out.chunks(rows.clamp(1, 1000)) {
+    let rows = rows.clamp(1, 1000);
+    let mut pending = entries.into_iter().zip(&links).peekable();
+    while pending.peek().is_some() {
+        let chunk: Vec<_> = pending.by_ref().take(rows).collect();
         let sql = format!("INSERT INTO history (seq, time, actor, action, entity_kind, entity_id, before, after, prev_hash, hash) VALUES {}", values_rows(chunk.len(), 10));
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (h, before, after) in chunk {
+        for (e, (seq, prev, hash)) in chunk {
             q = q
-                .bind(h.seq)
-                .bind(h.time.clone())
-                .bind(h.actor.clone())
-                .bind(h.action.clone())
-                .bind(h.entity_kind.clone())
-                .bind(h.entity_id.clone())
-                .bind(before.clone())
-                .bind(after.clone())
-                .bind(h.prev_hash.clone())
-                .bind(h.hash.clone());
+                .bind(*seq)
+                .bind(time.to_string())
+                .bind(e.actor)
+                .bind(e.action)
+                .bind(e.entity_kind)
+                .bind(e.entity_id)
+                .bind(e.before)
+                .bind(e.after)
+                .bind(prev.clone())
+                .bind(hash.clone());
         }
         q.execute(&mut *conn).await?;
     }
     chain.last = Some((seq, prev_hash));
-    Ok(out.into_iter().map(|(h, _, _)| h).collect())
+    Ok(links)
 }
 
 /// Record a create or update of `kind`/`id` and say which it was.
@@ -721,7 +758,7 @@ async fn upsert_devices_in(
     let mut state = fetch_devices(c, &ids).await?;
     let now = now_rfc3339();
     let mut changes = Vec::with_capacity(devices.len());
-    let mut entries: Vec<NewHistory> = Vec::new();
+    let mut entries: Vec<EntryText> = Vec::new();
     let mut dirty: Vec<&str> = Vec::new();
     let mut dirty_set: HashSet<&str> = HashSet::new();
     for d in devices {
@@ -747,13 +784,13 @@ async fn upsert_devices_in(
             }
             Some(_) => (Change::Updated, "update"),
         };
-        entries.push(NewHistory {
+        entries.push(EntryText {
             actor: actor.to_string(),
             action: action.to_string(),
             entity_kind: "device".into(),
             entity_id: d.id.clone(),
-            before: before.map(serde_json::to_value).transpose()?,
-            after: Some(serde_json::to_value(d)?),
+            before: before.map(serde_json::to_string).transpose()?,
+            after: Some(serde_json::to_string(d)?),
         });
         changes.push(change);
         if dirty_set.insert(d.id.as_str()) {
@@ -761,8 +798,10 @@ async fn upsert_devices_in(
         }
         state.insert(d.id.clone(), d.clone());
     }
-    let finals: Vec<&Device> = dirty.iter().map(|id| &state[*id]).collect();
-    for chunk in finals.chunks(rows.clamp(1, 1000)) {
+    let finals: Vec<Device> = dirty.iter().filter_map(|id| state.remove(*id)).collect();
+    let mut pending = finals.into_iter().peekable();
+    while pending.peek().is_some() {
+        let chunk: Vec<Device> = pending.by_ref().take(rows.clamp(1, 1000)).collect();
         // 19 values a row: the last, `now`, is both created_at and updated_at of a new row.
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
@@ -774,30 +813,31 @@ async fn upsert_devices_in(
         sql.push_str(DEVICE_UPSERT);
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for d in chunk {
+            let addresses = serde_json::to_string(&d.addresses)?;
             q = q
-                .bind(d.id.clone())
-                .bind(d.site.clone())
-                .bind(d.zone.clone())
-                .bind(d.network.clone())
-                .bind(d.brand.clone())
-                .bind(d.maker.clone())
-                .bind(d.model.clone())
-                .bind(d.firmware.clone())
+                .bind(d.id)
+                .bind(d.site)
+                .bind(d.zone)
+                .bind(d.network)
+                .bind(d.brand)
+                .bind(d.maker)
+                .bind(d.model)
+                .bind(d.firmware)
                 .bind(d.class.as_str().to_string())
-                .bind(d.mac.clone())
-                .bind(serde_json::to_string(&d.addresses)?)
+                .bind(d.mac)
+                .bind(addresses)
                 .bind(d.status.as_str().to_string())
                 .bind(date_str(d.install_date))
                 .bind(date_str(d.scheduled_upgrade))
                 .bind(d.cost_device)
                 .bind(d.cost_labour)
                 .bind(d.confidence)
-                .bind(d.notes.clone())
+                .bind(d.notes)
                 .bind(now.clone());
         }
         q.execute(&mut *c).await?;
     }
-    append_history_many(c, chain, &entries, &now, rows).await?;
+    append_history_texts(c, chain, entries, &now, rows).await?;
     Ok(changes)
 }
 
