@@ -63,7 +63,8 @@ pub struct AppState {
     pub chain_verifier: api::auditlog::ChainVerifier,
     /// Held while a full check of the chain runs (`audit/verify?full=true`): one at a time.
     pub full_verify: tokio::sync::Mutex<()>,
-    /// The signature engine for imports and agent batches, compiled on first use.
+    /// The signature engine for imports and agent batches, compiled once (at start-up by
+    /// [`serve_until`], or on first use).
     engine: std::sync::OnceLock<Option<camtrace_ingest::import::SharedEngine>>,
     /// Agent batches imported at once: as many as there are cores. An import is CPU work (JSON,
     /// identification) and ends holding the history chain's lock, which every import waits for:
@@ -120,6 +121,20 @@ impl std::ops::Deref for App {
 }
 
 impl App {
+    /// [`AppState::engine`] without blocking the runtime: the first call compiles the engine
+    /// (every signature and recog fingerprint, about a second) on a blocking thread, so a
+    /// request that arrives first waits for it without holding one of the runtime's threads.
+    /// A server compiles it at start-up ([`serve_until`]), so requests normally find it ready.
+    pub async fn engine_ready(&self) -> Option<camtrace_ingest::import::SharedEngine> {
+        if let Some(ready) = self.engine.get() {
+            return ready.clone();
+        }
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || app.engine())
+            .await
+            .unwrap_or(None)
+    }
+
     /// Load the knowledge base, the policy regimes and the catalogue from `files`.
     pub fn new(
         store: Arc<dyn Store>,
@@ -394,6 +409,11 @@ pub async fn serve_until(
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });
     let bg = alerts::spawn_background(app.clone());
+    // The signature engine is compiled now, off the runtime, rather than by the first import.
+    {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || app.engine());
+    }
     let addr = app.config.bind;
     if app.config.metrics_public && !addr.ip().is_loopback() {
         tracing::warn!(

@@ -379,7 +379,7 @@ pub async fn push_batch(
         actor: actor.clone(),
         readable: Some(std::iter::once(agent.organisation.clone()).collect()),
         rows_per_statement: app.config.ingest_rows_per_statement,
-        engine: app.engine(),
+        engine: app.engine_ready().await,
     };
     let _slot = app
         .ingest_slots

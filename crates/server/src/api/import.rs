@@ -270,7 +270,7 @@ pub async fn import_file(
         readable: (!caller.access.is_central())
             .then(|| caller.access.readable().into_iter().collect()),
         rows_per_statement: None,
-        engine: app.engine(),
+        engine: app.engine_ready().await,
     };
     let store = app.store.as_ref();
     let kb = Some(app.kb.as_ref());
