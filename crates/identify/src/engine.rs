@@ -2,15 +2,17 @@
 
 use crate::error::IdentifyError;
 use crate::features::{features, Field, Structured};
+use crate::view::{CompView, Ev, Proves, Ref, Text, View};
 use camtrace_kb::{Company, DateBasis, FactKind, Kb, MakerFact, Signature, Tristate};
-use camtrace_model::{
-    Component, DeviceClass, Evidence, Identification, NamedRef, Observation, ObservationKind,
-};
+use camtrace_model::{DeviceClass, Identification, Observation, ObservationKind};
 use chrono::NaiveDate;
 use indexmap::IndexMap;
 use indexmap::IndexSet;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+
+type FastMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
 
 /// Weight of a MAC prefix of a surveillance maker (IEEE assignment: medium evidence).
 const OUI_WEIGHT: f64 = 0.65;
@@ -52,6 +54,10 @@ struct Compiled {
     /// (company, role) of a component claim.
     component: Option<(String, String)>,
     source: String,
+    /// What evidence writes before the excerpt: `Server: ` for `header:server`, `title: `.
+    detail_prefix: String,
+    /// The class the signature claims.
+    class: Option<DeviceClass>,
 }
 
 impl Compiled {
@@ -162,6 +168,11 @@ pub struct Engine {
     /// The knowledge base's signatures, then recog fingerprints, then component tells.
     signatures: Vec<Signature>,
     recog_report: RecogReport,
+    /// Per company and per brand: what resolution reads of them (see [`CompanyInfo`]).
+    company_info: FastMap<CompanyInfo>,
+    brand_info: FastMap<BrandInfo>,
+    /// `<location>; <source>` of each OUI block, by index.
+    oui_sources: Vec<String>,
 }
 
 fn build_regex(s: &Signature) -> Result<Regex, regex::Error> {
@@ -257,6 +268,8 @@ fn add_recog(kb: &Kb, sigs: &mut Vec<Signature>, compiled: &mut Vec<Compiled>) -
                 firmware_group: claims.firmware_group,
                 component: claims.component.clone(),
                 source: format!("{location}; {}", sig.source),
+                detail_prefix: String::new(),
+                class: None,
             });
             sigs.push(sig);
         }
@@ -278,6 +291,8 @@ fn add_recog(kb: &Kb, sigs: &mut Vec<Signature>, compiled: &mut Vec<Compiled>) -
                 firmware_group: None,
                 component: Some((c.company.clone(), c.role.clone())),
                 source: format!("{l}; {}", c.source),
+                detail_prefix: String::new(),
+                class: None,
             });
             sigs.push(Signature {
                 id: c.id.clone(),
@@ -547,6 +562,27 @@ impl Streaming<'_> {
         out
     }
 
+    /// Write each target's identification as one line of JSON, in first-seen order, freeing
+    /// what was kept of the target as it goes: the bytes `serde_json::to_writer` writes for each
+    /// [`Identification`] of [`Streaming::finish_each`], each followed by a newline, without
+    /// building the identifications (their text is borrowed from the engine's tables and the
+    /// stream's strings). Written in blocks of about 64 KiB.
+    pub fn write_json_lines(self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        const BLOCK: usize = 64 << 10;
+        let engine = self.engine;
+        let strings = self.strings;
+        let mut buf = Vec::with_capacity(BLOCK + (16 << 10));
+        for (t, st) in self.targets {
+            engine.view(&t, &strings, &st).write_json(&mut buf);
+            buf.push(b'\n');
+            if buf.len() >= BLOCK {
+                out.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+        out.write_all(&buf)
+    }
+
     /// Hand each target's identification to `each`, in first-seen order, freeing what was
     /// kept of the target as it goes: the caller can write them out without holding them all.
     pub fn finish_each(self, mut each: impl FnMut(Identification)) {
@@ -569,25 +605,35 @@ pub fn state_sizes() -> (usize, usize) {
 
 /// The evidence of a model or firmware (`proves`) read from a structured field `what`, and the
 /// claim it makes: (value, weight, evidence index).
-fn field_claim(
-    acc: &mut Acc,
-    strings: &Strings,
+fn field_claim<'a>(
+    acc: &mut Acc<'a>,
+    strings: &'a Strings,
     kind: u16,
     what: u32,
     value: u32,
     w: f64,
-    proves: &str,
-) -> (String, f64, usize) {
+    proves: &'static str,
+) -> (&'a str, f64, usize) {
     let (value, what) = (strings.get(value), strings.get(what));
-    let ev = acc.push(Evidence {
-        kind: strings.kind_name(kind).into(),
-        detail: format!("{what}: {}", quote(value)),
-        signature: String::new(),
-        source: format!("observation field ({what})"),
-        proves: vec![proves.into()],
+    let ev = acc.push(Ev {
+        kind: Text::Str(strings.kind_name(kind)),
+        detail: quoted_detail(what, value),
+        signature: "",
+        source: Text::Cat(["observation field (", what, ")", ""]),
+        proves: Proves::of(&[proves]),
         weight: Some(w),
     });
-    (value.to_string(), w, ev)
+    (value, w, ev)
+}
+
+/// `{what}: {quote(value)}` without copying.
+fn quoted_detail<'a>(what: &'a str, value: &'a str) -> Text<'a> {
+    let end = crate::parse::http_floor(value, MAX_DETAIL);
+    if end < value.len() {
+        Text::Cat([what, ": ", &value[..end], "…"])
+    } else {
+        Text::Cat([what, ": ", value, ""])
+    }
 }
 
 fn round(x: f64) -> f64 {
@@ -597,8 +643,8 @@ fn round(x: f64) -> f64 {
 use camtrace_model::normalise_mac as norm_mac;
 
 #[derive(Debug, Clone)]
-struct Claim {
-    company: String,
+struct Claim<'a> {
+    company: Cow<'a, str>,
     weight: f64,
     /// From device evidence (signature, structured field, MAC), not derived from a brand.
     direct: bool,
@@ -606,25 +652,47 @@ struct Claim {
 }
 
 #[derive(Default)]
-struct Acc {
-    evidence: Vec<Evidence>,
-    makers: Vec<Claim>,
-    brands: Vec<(String, f64, usize)>,
+struct Acc<'a> {
+    evidence: Vec<Ev<'a>>,
+    makers: Vec<Claim<'a>>,
+    brands: Vec<(&'a str, f64, usize)>,
     classes: Vec<(DeviceClass, f64, usize)>,
-    models: Vec<(String, f64, usize)>,
-    firmwares: Vec<(String, f64, usize)>,
-    call_home: BTreeSet<String>,
-    macs: Vec<String>,
+    models: Vec<(&'a str, f64, usize)>,
+    firmwares: Vec<(&'a str, f64, usize)>,
+    call_home: BTreeSet<&'a str>,
+    macs: Vec<[u8; 6]>,
     conflicts: Vec<String>,
     /// (company, role, weight, evidence index) of component claims.
-    components: Vec<(String, String, f64, usize)>,
+    components: Vec<(&'a str, &'a str, f64, usize)>,
 }
 
-impl Acc {
-    fn push(&mut self, e: Evidence) -> usize {
+impl<'a> Acc<'a> {
+    fn push(&mut self, e: Ev<'a>) -> usize {
         self.evidence.push(e);
         self.evidence.len() - 1
     }
+}
+
+/// What resolution needs of a company, read once from the knowledge base when the engine is
+/// built instead of once per target.
+struct CompanyInfo {
+    name: String,
+    short: String,
+    /// The root of its parent chain (itself without a parent).
+    root: String,
+    restricted: bool,
+    western: bool,
+    /// `<location>; <source>` for evidence.
+    location: String,
+    /// The parent chain above it (id, name), nearest first, and the nearest parent's short name.
+    parents: Vec<(String, String)>,
+    parent_short: Option<String>,
+}
+
+/// What resolution needs of a brand: its name and `<location>; <source>`.
+struct BrandInfo {
+    name: String,
+    location: String,
 }
 
 impl Engine {
@@ -656,10 +724,41 @@ impl Engine {
                 firmware_group: None,
                 component: None,
                 source: format!("{location}; {}", s.source),
+                detail_prefix: String::new(),
+                class: None,
             });
             signatures.push(s.clone());
         }
         let recog_report = add_recog(kb, &mut signatures, &mut compiled);
+        for (s, c) in signatures.iter().zip(&mut compiled) {
+            c.detail_prefix = if let Some(n) = s.field.strip_prefix("header:") {
+                let mut n = n.to_string();
+                if let Some(f) = n.get_mut(0..1) {
+                    f.make_ascii_uppercase();
+                }
+                format!("{n}: ")
+            } else {
+                format!("{}: ", s.field)
+            };
+            c.class = s
+                .class
+                .as_deref()
+                .and_then(|c| c.parse::<DeviceClass>().ok());
+        }
+        let (company_info, brand_info) = company_tables(kb);
+        let oui_sources = kb
+            .oui_blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let loc = kb
+                    .oui_locations
+                    .get(i)
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "kb/oui".into());
+                format!("{loc}; {}", b.source)
+            })
+            .collect();
 
         let mut by_group: HashMap<String, Vec<usize>> = HashMap::new();
         let mut fancy_by_group: HashMap<String, Vec<usize>> = HashMap::new();
@@ -701,6 +800,9 @@ impl Engine {
             compiled,
             signatures,
             recog_report,
+            company_info,
+            brand_info,
+            oui_sources,
         })
     }
 
@@ -901,14 +1003,18 @@ impl Engine {
     }
 
     fn finish_target(&self, target: &str, strings: &Strings, t: TargetState) -> Identification {
+        self.view(target, strings, &t).to_identification()
+    }
+
+    /// A target's identification, borrowed from the engine's tables and the stream's strings.
+    fn view<'a>(&'a self, target: &'a str, strings: &'a Strings, t: &TargetState) -> View<'a> {
         let basis = DateBasis::of(None, t.first_seen, self.date);
         let acc = self.replay(strings, &t.facts);
-        drop(t);
         self.resolve(target, acc, basis)
     }
 
     /// A target's evidence and claims, rebuilt from its facts in the order they were proved.
-    fn replay(&self, strings: &Strings, facts: &[Fact]) -> Acc {
+    fn replay<'a>(&'a self, strings: &'a Strings, facts: &[Fact]) -> Acc<'a> {
         let mut acc = Acc::default();
         let weight = |i: u32| strings.weights.get(i as usize).copied().unwrap_or(0.0);
         for f in facts {
@@ -952,29 +1058,26 @@ impl Engine {
                     weight: w,
                 } => {
                     let (b, w) = (strings.get(brand), weight(w));
-                    let ev = acc.push(Evidence {
-                        kind: strings.kind_name(kind).into(),
-                        detail: format!("{}: {}", strings.get(what), quote(strings.get(value))),
-                        signature: String::new(),
+                    let ev = acc.push(Ev {
+                        kind: Text::Str(strings.kind_name(kind)),
+                        detail: quoted_detail(strings.get(what), strings.get(value)),
+                        signature: "",
                         source: self.brand_location(b),
-                        proves: vec!["brand".into()],
+                        proves: Proves::of(&["brand"]),
                         weight: Some(w),
                     });
-                    acc.brands.push((b.to_string(), w, ev));
+                    acc.brands.push((b, w, ev));
                 }
-                Fact::Mac { kind, what, mac } => self.add_mac(
-                    &mut acc,
-                    strings.kind_name(kind),
-                    &mac_text(&mac),
-                    strings.get(what),
-                ),
+                Fact::Mac { kind, what, mac } => {
+                    self.add_mac(&mut acc, strings.kind_name(kind), mac, strings.get(what))
+                }
                 Fact::Note { kind, text } => {
-                    acc.push(Evidence {
-                        kind: strings.kind_name(kind).into(),
-                        detail: strings.get(text).to_string(),
-                        signature: String::new(),
-                        source: "parser".into(),
-                        proves: Vec::new(),
+                    acc.push(Ev {
+                        kind: Text::Str(strings.kind_name(kind)),
+                        detail: Text::Str(strings.get(text)),
+                        signature: "",
+                        source: Text::Str("parser"),
+                        proves: Proves::default(),
                         weight: Some(0.0),
                     });
                 }
@@ -1006,60 +1109,51 @@ impl Engine {
 
     /// The evidence and claims of signature `sig` matching a feature whose quoted excerpt is
     /// `value` (the kind and field are the signature's).
-    fn add_hit(
-        &self,
-        acc: &mut Acc,
+    fn add_hit<'a>(
+        &'a self,
+        acc: &mut Acc<'a>,
         sig: usize,
-        value: &str,
-        model: Option<&str>,
-        firmware: Option<&str>,
+        value: &'a str,
+        model: Option<&'a str>,
+        firmware: Option<&'a str>,
     ) {
-        let Some(s) = self.signatures.get(sig) else {
+        let (Some(s), Some(c)) = (self.signatures.get(sig), self.compiled.get(sig)) else {
             return;
         };
-        let component = self.compiled[sig].component.as_ref();
-        let mut proves = Vec::new();
+        let component = c.component.as_ref();
+        let mut proves = Proves::default();
         if s.maker.is_some() || s.firmware_family.is_some() {
-            proves.push("maker".to_string());
+            proves.push("maker");
         }
         if s.brand.is_some() {
-            proves.push("brand".into());
+            proves.push("brand");
         }
         if s.class.is_some() {
-            proves.push("class".into());
+            proves.push("class");
         }
         if s.call_home.is_some() {
-            proves.push("call_home".into());
+            proves.push("call_home");
         }
         if model.is_some() {
-            proves.push("model".into());
+            proves.push("model");
         }
         if firmware.is_some() {
-            proves.push("firmware".into());
+            proves.push("firmware");
         }
         if component.is_some() {
-            proves.push("component".into());
+            proves.push("component");
         }
-        let detail = if let Some(n) = s.field.strip_prefix("header:") {
-            let mut n = n.to_string();
-            if let Some(f) = n.get_mut(0..1) {
-                f.make_ascii_uppercase();
-            }
-            format!("{n}: {value}")
-        } else {
-            format!("{}: {value}", s.field)
-        };
-        let ev = acc.push(Evidence {
-            kind: s.kind.clone(),
-            detail,
-            signature: s.id.clone(),
-            source: self.compiled[sig].source.clone(),
+        let ev = acc.push(Ev {
+            kind: Text::Str(&s.kind),
+            detail: Text::cat2(&c.detail_prefix, value),
+            signature: &s.id,
+            source: Text::Str(&c.source),
             proves,
             weight: Some(s.strength),
         });
         for m in [&s.maker, &s.firmware_family].into_iter().flatten() {
             acc.makers.push(Claim {
-                company: m.clone(),
+                company: Cow::Borrowed(m),
                 weight: s.strength,
                 direct: true,
                 ev,
@@ -1069,48 +1163,39 @@ impl Engine {
             }
         }
         if let Some(b) = &s.brand {
-            acc.brands.push((b.clone(), s.strength, ev));
+            acc.brands.push((b, s.strength, ev));
         }
-        if let Some(c) = s
-            .class
-            .as_deref()
-            .and_then(|c| c.parse::<DeviceClass>().ok())
-        {
-            acc.classes.push((c, s.strength, ev));
+        if let Some(class) = c.class {
+            acc.classes.push((class, s.strength, ev));
         }
         if let Some(c) = &s.call_home {
-            acc.call_home.insert(c.clone());
+            acc.call_home.insert(c);
         }
         if let Some((company, role)) = component {
-            acc.components
-                .push((company.clone(), role.clone(), s.strength, ev));
+            acc.components.push((company, role, s.strength, ev));
         }
         if let Some(m) = model {
-            acc.models.push((m.to_string(), s.strength, ev));
+            acc.models.push((m, s.strength, ev));
         }
         if let Some(f) = firmware {
-            acc.firmwares.push((f.to_string(), s.strength, ev));
+            acc.firmwares.push((f, s.strength, ev));
         }
     }
 
-    fn brand_location(&self, id: &str) -> String {
-        let loc = self
-            .kb
-            .location("brand", id)
-            .map(|l| l.to_string())
-            .unwrap_or_else(|| "kb/brands".into());
-        let src = self.kb.brand(id).map(|b| b.source.as_str()).unwrap_or("");
-        format!("{loc}; {src}")
+    /// `<location>; <source>` of a brand, for evidence.
+    fn brand_location(&self, id: &str) -> Text<'_> {
+        match self.brand_info.get(id) {
+            Some(b) => Text::Str(&b.location),
+            None => Text::Own(brand_location(&self.kb, id)),
+        }
     }
 
-    fn company_location(&self, id: &str) -> String {
-        let loc = self
-            .kb
-            .location("company", id)
-            .map(|l| l.to_string())
-            .unwrap_or_else(|| "kb/companies".into());
-        let src = self.kb.company(id).map(|c| c.source.as_str()).unwrap_or("");
-        format!("{loc}; {src}")
+    /// `<location>; <source>` of a company, for evidence.
+    fn company_location(&self, id: &str) -> Text<'_> {
+        match self.company_info.get(id) {
+            Some(c) => Text::Str(&c.location),
+            None => Text::Own(company_location(&self.kb, id)),
+        }
     }
 
     /// A brand id for a name as a device states it (`CP_PLUS`, `HIKVISION DS-2CD...`, `AXIS`).
@@ -1198,32 +1283,39 @@ impl Engine {
         }
     }
 
-    fn add_mac(&self, acc: &mut Acc, kind: &str, mac: &str, what: &str) {
-        let Some(norm) = norm_mac(mac) else { return };
-        if acc.macs.contains(&norm) {
+    fn add_mac<'a>(&'a self, acc: &mut Acc<'a>, kind: &'static str, mac: [u8; 6], what: &str) {
+        if acc.macs.contains(&mac) {
             return;
         }
-        acc.macs.push(norm.clone());
+        acc.macs.push(mac);
+        let norm = mac_text(&mac);
         let Some(hit) = self.kb.lookup_mac(&norm) else {
             return;
         };
         let weak = hit.block.not_surveillance_alone;
         let w = if weak { OUI_WEAK_WEIGHT } else { OUI_WEIGHT };
-        let loc = self
-            .kb
-            .oui_blocks
-            .iter()
-            .position(|b| std::ptr::eq(b, hit.block))
-            .and_then(|i| self.kb.oui_locations.get(i))
-            .map(|l| l.to_string())
-            .unwrap_or_else(|| "kb/oui".into());
-        let ev = acc.push(Evidence {
+        // The block's index, from its address in the knowledge base's list.
+        let size = std::mem::size_of::<camtrace_kb::OuiBlock>().max(1);
+        let index = (hit.block as *const camtrace_kb::OuiBlock as usize)
+            .checked_sub(self.kb.oui_blocks.as_ptr() as usize)
+            .map(|off| off / size)
+            .filter(|&i| {
+                self.kb
+                    .oui_blocks
+                    .get(i)
+                    .is_some_and(|b| std::ptr::eq(b, hit.block))
+            });
+        let source = match index.and_then(|i| self.oui_sources.get(i)) {
+            Some(s) => Text::Str(s),
+            None => Text::Own(format!("kb/oui; {}", hit.block.source)),
+        };
+        let ev = acc.push(Ev {
             kind: if kind == "mac" {
-                "mac".into()
+                Text::Str("mac")
             } else {
-                format!("{kind} mac")
+                Text::cat2(kind, " mac")
             },
-            detail: format!(
+            detail: Text::Own(format!(
                 "{what} {norm}: prefix {} assigned by the IEEE to {}{}",
                 hit.prefix,
                 hit.block.assignee,
@@ -1232,113 +1324,126 @@ impl Engine {
                 } else {
                     ""
                 }
-            ),
-            signature: String::new(),
-            source: format!("{loc}; {}", hit.block.source),
-            proves: vec!["maker".into()],
+            )),
+            signature: "",
+            source,
+            proves: Proves::of(&["maker"]),
             weight: Some(w),
         });
         acc.makers.push(Claim {
-            company: hit.company.id.clone(),
+            company: Cow::Borrowed(&hit.company.id),
             weight: w,
             direct: true,
             ev,
         });
     }
 
-    fn company_ref(&self, id: &str) -> NamedRef {
-        match self.kb.company(id) {
-            Some(c) => NamedRef::new(&c.id, &c.name),
-            None => NamedRef::new(id, id),
+    /// A company id as a reference (its name from the knowledge base, else the id).
+    fn company_ref<'a>(&'a self, id: &str) -> Ref<'a> {
+        match self.company_info.get_key_value(id) {
+            Some((k, c)) => (Cow::Borrowed(k.as_str()), Cow::Borrowed(c.name.as_str())),
+            None => (Cow::Owned(id.to_string()), Cow::Owned(id.to_string())),
         }
     }
 
-    fn root_of(&self, id: &str) -> String {
-        self.kb
-            .company_chain(id)
-            .last()
-            .map(|c| c.id.clone())
-            .unwrap_or_else(|| id.to_string())
+    /// A company id, borrowed from the engine's table when the knowledge base knows it.
+    fn company_id<'a>(&'a self, id: &str) -> Cow<'a, str> {
+        match self.company_info.get_key_value(id) {
+            Some((k, _)) => Cow::Borrowed(k.as_str()),
+            None => Cow::Owned(id.to_string()),
+        }
+    }
+
+    fn root_of<'a>(&'a self, id: &'a str) -> &'a str {
+        self.company_info.get(id).map_or(id, |c| c.root.as_str())
     }
 
     /// Subject to the PRC National Intelligence Law, itself or through a parent.
     fn restricted(&self, id: &str) -> bool {
-        self.kb
-            .company_chain(id)
-            .iter()
-            .any(|c| c.prc_nil == Tristate::Yes)
+        self.company_info.get(id).is_some_and(|c| c.restricted)
     }
 
     fn western(&self, id: &str) -> bool {
-        let chain = self.kb.company_chain(id);
-        !chain.is_empty()
-            && chain.first().map(|c: &&Company| c.prc_nil) == Some(Tristate::No)
-            && !chain.iter().any(|c| c.prc_nil == Tristate::Yes)
+        self.company_info.get(id).is_some_and(|c| c.western)
     }
 
     /// Component claims, one per (company, role), with their evidence.
-    fn components(&self, acc: &Acc) -> Vec<Component> {
-        let mut out: Vec<Component> = Vec::new();
-        for (company, role, w, ev) in &acc.components {
-            let e = acc.evidence[*ev].clone();
+    fn components<'a>(&'a self, acc: &Acc<'a>) -> Vec<CompView<'a>> {
+        let mut out: Vec<CompView<'a>> = Vec::new();
+        for &(company, role, w, ev) in &acc.components {
             if let Some(c) = out
                 .iter_mut()
-                .find(|c| c.company.id == *company && c.role == *role)
+                .find(|c| c.company.0 == company && c.role == role)
             {
-                c.confidence = round(noisy_or([c.confidence, *w]).min(MAX_CONFIDENCE));
-                c.evidence.push(e);
+                c.confidence = round(noisy_or([c.confidence, w]).min(MAX_CONFIDENCE));
+                c.evidence.push(ev);
                 continue;
             }
-            let chain = self.kb.company_chain(company);
-            let short = |c: &Company| c.short.clone();
-            let name = chain
-                .first()
-                .map(|c| short(c))
-                .unwrap_or_else(|| company.clone());
-            let parents: Vec<NamedRef> = chain
-                .iter()
-                .skip(1)
-                .map(|c| NamedRef::new(&c.id, &c.name))
-                .collect();
-            let summary = match chain.get(1) {
-                Some(p) => format!("{role} by {name}, a subsidiary of {}", p.short),
+            let info = self.company_info.get(company);
+            let name = info.map_or(company, |c| c.short.as_str());
+            let parents: Vec<Ref<'a>> = info
+                .map(|c| {
+                    c.parents
+                        .iter()
+                        .map(|(i, n)| (Cow::Borrowed(i.as_str()), Cow::Borrowed(n.as_str())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let summary = match info.and_then(|c| c.parent_short.as_deref()) {
+                Some(p) => format!("{role} by {name}, a subsidiary of {p}"),
                 None => format!("{role} by {name}"),
             };
-            out.push(Component {
-                role: role.clone(),
+            out.push(CompView {
+                role,
                 company: self.company_ref(company),
                 parents,
                 summary,
                 confidence: round(w.min(MAX_CONFIDENCE)),
-                evidence: vec![e],
+                evidence: vec![ev],
             });
         }
         out
     }
 
-    fn resolve(&self, target: &str, mut acc: Acc, basis: DateBasis) -> Identification {
-        let mut id = Identification::unknown(target);
-        id.mac = acc.macs.first().cloned();
+    fn resolve<'a>(&'a self, target: &'a str, mut acc: Acc<'a>, basis: DateBasis) -> View<'a> {
+        let mut id = View {
+            target,
+            brand: None,
+            maker: None,
+            model: None,
+            firmware: None,
+            device_class: DeviceClass::Unknown,
+            confidence: 0.0,
+            mac: acc.macs.first().map(mac_text),
+            call_home: Vec::new(),
+            conflicts: Vec::new(),
+            evidence: Vec::new(),
+            order: Vec::new(),
+            components: Vec::new(),
+            could_be: Vec::new(),
+            maker_from_brand: false,
+            first_seen: None,
+        };
         if let DateBasis::FirstSeen(d) = basis {
             id.first_seen = Some(d);
         }
 
         // Brand: the best-supported brand id.
-        let mut brand_scores: Vec<(String, f64)> = Vec::new();
-        for (b, w, _) in &acc.brands {
-            match brand_scores.iter_mut().find(|(x, _)| x == b) {
-                Some((_, s)) => *s = noisy_or([*s, *w]),
-                None => brand_scores.push((b.clone(), *w)),
+        let mut brand_scores: Vec<(&'a str, f64)> = Vec::new();
+        for &(b, w, _) in &acc.brands {
+            match brand_scores.iter_mut().find(|(x, _)| *x == b) {
+                Some((_, s)) => *s = noisy_or([*s, w]),
+                None => brand_scores.push((b, w)),
             }
         }
         brand_scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let brand = brand_scores.first().cloned();
+        let brand = brand_scores.first().copied();
 
         // Model and firmware: the strongest candidates.
-        let best = |v: &Vec<(String, f64, usize)>| {
+        let best = |v: &Vec<(&'a str, f64, usize)>| {
             v.iter()
                 .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(s, _, _)| s.clone())
+                .map(|&(s, _, _)| s)
         };
         id.model = best(&acc.models);
         id.firmware = best(&acc.firmwares);
@@ -1350,8 +1455,8 @@ impl Engine {
         // are kept as evidence that decides nothing.
         let mut oem_explains: Vec<String> = Vec::new();
         let mut could_be: Vec<MakerFact> = Vec::new();
-        if let Some((b, bw)) = &brand {
-            if let Some(att) = self.kb.attribute_brand(b, id.model.as_deref(), basis) {
+        if let Some((b, bw)) = brand {
+            if let Some(att) = self.kb.attribute_brand(b, id.model, basis) {
                 for f in att.maker.iter().chain(&att.others).chain(&att.could_be) {
                     if f.kind != FactKind::Owner && !oem_explains.contains(&f.company) {
                         oem_explains.push(f.company.clone());
@@ -1359,32 +1464,36 @@ impl Engine {
                 }
                 if let Some(m) = &att.maker {
                     let w = bw * m.confidence.weight();
-                    let ev = acc.push(Evidence {
-                        kind: "kb".into(),
-                        detail: format!("{} (the device's date: {})", m.text, basis.describe()),
-                        signature: String::new(),
-                        source: format!("{}; {}", m.location, m.source),
-                        proves: vec!["maker".into()],
+                    let ev = acc.push(Ev {
+                        kind: Text::Str("kb"),
+                        detail: Text::Own(format!(
+                            "{} (the device's date: {})",
+                            m.text,
+                            basis.describe()
+                        )),
+                        signature: "",
+                        source: Text::Own(format!("{}; {}", m.location, m.source)),
+                        proves: Proves::of(&["maker"]),
                         weight: Some(round(w)),
                     });
                     acc.makers.push(Claim {
-                        company: m.company.clone(),
+                        company: self.company_id(&m.company),
                         weight: w,
                         direct: false,
                         ev,
                     });
                 }
                 for o in &att.others {
-                    acc.push(Evidence {
-                        kind: "kb".into(),
-                        detail: format!(
+                    acc.push(Ev {
+                        kind: Text::Str("kb"),
+                        detail: Text::Own(format!(
                             "not relied on ({} confidence, weaker or less specific): {}",
                             o.confidence.as_str(),
                             o.text
-                        ),
-                        signature: String::new(),
-                        source: format!("{}; {}", o.location, o.source),
-                        proves: Vec::new(),
+                        )),
+                        signature: "",
+                        source: Text::Own(format!("{}; {}", o.location, o.source)),
+                        proves: Proves::default(),
                         weight: Some(round(bw * o.confidence.weight() * 0.5)),
                     });
                 }
@@ -1394,45 +1503,42 @@ impl Engine {
 
         // Maker: group claims by corporate family, best family wins; within it, the company
         // with the strongest direct (firmware/hardware) evidence.
-        struct Fam {
-            root: String,
+        struct Fam<'a, 'c> {
+            root: &'c str,
             score: f64,
             max: f64,
-            claims: Vec<Claim>,
+            claims: Vec<&'c Claim<'a>>,
         }
-        let mut fams: Vec<Fam> = Vec::new();
-        for c in &acc.makers {
+        let makers = std::mem::take(&mut acc.makers);
+        let mut fams: Vec<Fam<'a, '_>> = Vec::new();
+        for c in &makers {
             let root = self.root_of(&c.company);
             match fams.iter_mut().find(|f| f.root == root) {
                 Some(f) => {
                     f.score = noisy_or([f.score, c.weight]);
                     f.max = f.max.max(c.weight);
-                    f.claims.push(c.clone());
+                    f.claims.push(c);
                 }
                 None => fams.push(Fam {
                     root,
                     score: c.weight,
                     max: c.weight,
-                    claims: vec![c.clone()],
+                    claims: vec![c],
                 }),
             }
         }
         fams.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let pick = |f: &Fam| -> String {
-            let mut per: Vec<(String, f64, bool)> = Vec::new();
+        let pick = |f: &Fam<'a, '_>| -> Cow<'a, str> {
+            let mut per: Vec<(&Cow<'a, str>, f64, bool)> = Vec::new();
             for c in &f.claims {
-                match per.iter_mut().find(|(x, _, _)| *x == c.company) {
+                match per.iter_mut().find(|(x, _, _)| **x == c.company) {
                     Some(p) => {
                         if c.direct {
                             p.1 = noisy_or([p.1, c.weight]);
                             p.2 = true;
                         }
                     }
-                    None => per.push((
-                        c.company.clone(),
-                        if c.direct { c.weight } else { 0.0 },
-                        c.direct,
-                    )),
+                    None => per.push((&c.company, if c.direct { c.weight } else { 0.0 }, c.direct)),
                 }
             }
             per.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.total_cmp(&a.1)));
@@ -1452,6 +1558,7 @@ impl Engine {
             }
             let fam = &fams[chosen];
             let maker = pick(fam);
+            let maker_ref = self.company_ref(&maker);
             let mut conf = fam.score;
             // Conflicts: other families with direct evidence, or a brand owner that is not the
             // maker without an OEM link to explain it.
@@ -1465,21 +1572,19 @@ impl Engine {
                     && f.claims.iter().all(|c| !c.direct);
                 if explained {
                     let brand_name = brand
-                        .as_ref()
                         .and_then(|(b, _)| self.kb.brand(b))
-                        .map(|b| b.name.clone())
+                        .map(|b| b.name.as_str())
                         .unwrap_or_default();
-                    acc.push(Evidence {
-                        kind: "kb".into(),
-                        detail: format!(
+                    acc.push(Ev {
+                        kind: Text::Str("kb"),
+                        detail: Text::Own(format!(
                             "rebrand: {brand_name} (brand of {}) is made by {} per an OEM link",
-                            self.company_ref(&other).name,
-                            self.company_ref(&maker).name
-                        ),
-                        signature: String::new(),
-                        source: self
-                            .brand_location(brand.as_ref().map(|b| b.0.as_str()).unwrap_or("")),
-                        proves: vec!["maker".into(), "brand".into()],
+                            self.company_ref(&other).1,
+                            maker_ref.1
+                        )),
+                        signature: "",
+                        source: self.brand_location(brand.map(|b| b.0).unwrap_or("")),
+                        proves: Proves::of(&["maker", "brand"]),
                         weight: None,
                     });
                     continue;
@@ -1488,21 +1593,21 @@ impl Engine {
                     .claims
                     .iter()
                     .max_by(|a, b| a.weight.total_cmp(&b.weight))
-                    .map(|c| acc.evidence[c.ev].detail.clone())
+                    .map(|c| acc.evidence[c.ev].detail.to_owned_string())
                     .unwrap_or_default();
                 let text = format!(
                     "evidence for {} ({}) disagrees with maker {}",
-                    self.company_ref(&other).name,
+                    self.company_ref(&other).1,
                     strongest,
-                    self.company_ref(&maker).name
+                    maker_ref.1
                 );
                 conflict_w = conflict_w.max(f.max);
-                acc.push(Evidence {
-                    kind: "conflict".into(),
-                    detail: text.clone(),
-                    signature: String::new(),
+                acc.push(Ev {
+                    kind: Text::Str("conflict"),
+                    detail: Text::Own(text.clone()),
+                    signature: "",
                     source: self.company_location(&other),
-                    proves: vec!["conflict".into()],
+                    proves: Proves::of(&["conflict"]),
                     weight: Some(round(f.max)),
                 });
                 acc.conflicts.push(text);
@@ -1512,7 +1617,6 @@ impl Engine {
                 conf = conf.min(WEAK_CAP);
             }
             id.confidence = round(conf.min(MAX_CONFIDENCE));
-            id.maker = Some(self.company_ref(&maker));
             // The device's own evidence (a firmware or hardware tell) settles a maker the date
             // leaves open; the brand alone does not.
             let settled_by_device = fam
@@ -1522,41 +1626,44 @@ impl Engine {
             id.maker_from_brand =
                 !settled_by_device && fam.claims.iter().any(|c| !c.direct && c.company == maker);
             if !could_be.is_empty() && settled_by_device {
-                acc.push(Evidence {
-                    kind: "kb".into(),
-                    detail: format!(
+                acc.push(Ev {
+                    kind: Text::Str("kb"),
+                    detail: Text::Own(format!(
                         "the device's date does not settle who made the brand ({}), but the device's own evidence names {}",
                         basis.describe(),
-                        self.company_ref(&maker).name
-                    ),
-                    signature: String::new(),
+                        maker_ref.1
+                    )),
+                    signature: "",
                     source: self.company_location(&maker),
-                    proves: vec!["maker".into()],
+                    proves: Proves::of(&["maker"]),
                     weight: None,
                 });
                 could_be.clear();
             }
+            id.maker = Some(maker_ref);
         }
         if !could_be.is_empty() {
             let list: Vec<String> = could_be
                 .iter()
-                .map(|c| format!("{} ({})", self.company_ref(&c.company).name, c.text))
+                .map(|c| format!("{} ({})", self.company_ref(&c.company).1, c.text))
                 .collect();
             let text = format!(
                 "the device's date does not settle who made it ({}): it could be {}; check its install date or label",
                 basis.describe(),
                 list.join(", or ")
             );
-            acc.push(Evidence {
-                kind: "kb".into(),
-                detail: text,
-                signature: String::new(),
-                source: could_be
-                    .iter()
-                    .map(|c| format!("{}; {}", c.location, c.source))
-                    .collect::<Vec<_>>()
-                    .join(" | "),
-                proves: vec!["maker".into()],
+            acc.push(Ev {
+                kind: Text::Str("kb"),
+                detail: Text::Own(text),
+                signature: "",
+                source: Text::Own(
+                    could_be
+                        .iter()
+                        .map(|c| format!("{}; {}", c.location, c.source))
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                ),
+                proves: Proves::of(&["maker"]),
                 weight: None,
             });
             id.could_be = could_be
@@ -1565,13 +1672,11 @@ impl Engine {
                 .collect();
         }
 
-        if let Some((b, _)) = &brand {
-            let name = self
-                .kb
-                .brand(b)
-                .map(|x| x.name.clone())
-                .unwrap_or_else(|| b.clone());
-            id.brand = Some(NamedRef::new(b, name));
+        if let Some((b, _)) = brand {
+            id.brand = Some(match self.brand_info.get_key_value(b) {
+                Some((k, info)) => (Cow::Borrowed(k.as_str()), Cow::Borrowed(info.name.as_str())),
+                None => (Cow::Borrowed(b), Cow::Borrowed(b)),
+            });
         }
 
         // Class: the best-supported class above the threshold; else cameras for a surveillance
@@ -1593,28 +1698,28 @@ impl Engine {
             }
             _ => {
                 if let Some(m) = &id.maker {
-                    let evidence_beyond_mac = acc
-                        .makers
+                    let evidence_beyond_mac = makers
                         .iter()
                         .any(|c| !acc.evidence[c.ev].kind.ends_with("mac"))
                         || brand.is_some();
                     let makes_cameras = self
                         .kb
-                        .company(&m.id)
+                        .company(&m.0)
                         .is_some_and(|c| c.makes.iter().any(|x| x == "camera"));
                     if evidence_beyond_mac && makes_cameras && id.confidence >= ASSERT_RESTRICTED {
                         id.device_class = DeviceClass::Camera;
-                        acc.push(Evidence {
-                            kind: "kb".into(),
-                            detail: format!(
+                        let ev = Ev {
+                            kind: Text::Str("kb"),
+                            detail: Text::Own(format!(
                                 "no class evidence: {} makes cameras, the most common device",
-                                m.name
-                            ),
-                            signature: String::new(),
-                            source: self.company_location(&m.id),
-                            proves: vec!["class".into()],
+                                m.1
+                            )),
+                            signature: "",
+                            source: self.company_location(&m.0),
+                            proves: Proves::of(&["class"]),
                             weight: Some(0.3),
-                        });
+                        };
+                        acc.push(ev);
                     }
                 }
             }
@@ -1622,9 +1727,74 @@ impl Engine {
         id.components = self.components(&acc);
         id.call_home = acc.call_home.into_iter().collect();
         id.conflicts = acc.conflicts;
-        let mut ev = acc.evidence;
-        ev.sort_by(|a, b| b.weight.unwrap_or(0.5).total_cmp(&a.weight.unwrap_or(0.5)));
-        id.evidence = ev;
+        let mut order: Vec<usize> = (0..acc.evidence.len()).collect();
+        let w = |i: usize| acc.evidence[i].weight.unwrap_or(0.5);
+        order.sort_by(|&a, &b| w(b).total_cmp(&w(a)));
+        id.order = order;
+        id.evidence = acc.evidence;
         id
     }
+}
+
+/// `<location>; <source>` of a brand (`kb/brands` when the knowledge base does not place it).
+fn brand_location(kb: &Kb, id: &str) -> String {
+    let loc = kb
+        .location("brand", id)
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "kb/brands".into());
+    let src = kb.brand(id).map(|b| b.source.as_str()).unwrap_or("");
+    format!("{loc}; {src}")
+}
+
+/// `<location>; <source>` of a company (`kb/companies` when the knowledge base does not place
+/// it).
+fn company_location(kb: &Kb, id: &str) -> String {
+    let loc = kb
+        .location("company", id)
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "kb/companies".into());
+    let src = kb.company(id).map(|c| c.source.as_str()).unwrap_or("");
+    format!("{loc}; {src}")
+}
+
+/// The engine's per-company and per-brand tables.
+fn company_tables(kb: &Kb) -> (FastMap<CompanyInfo>, FastMap<BrandInfo>) {
+    let mut companies = FastMap::default();
+    for c in &kb.companies {
+        let chain = kb.company_chain(&c.id);
+        let restricted = chain.iter().any(|c| c.prc_nil == Tristate::Yes);
+        let western = !chain.is_empty()
+            && chain.first().map(|c: &&Company| c.prc_nil) == Some(Tristate::No)
+            && !restricted;
+        companies.insert(
+            c.id.clone(),
+            CompanyInfo {
+                name: c.name.clone(),
+                short: chain
+                    .first()
+                    .map_or_else(|| c.id.clone(), |c| c.short.clone()),
+                root: chain.last().map_or_else(|| c.id.clone(), |c| c.id.clone()),
+                restricted,
+                western,
+                location: company_location(kb, &c.id),
+                parents: chain
+                    .iter()
+                    .skip(1)
+                    .map(|p| (p.id.clone(), p.name.clone()))
+                    .collect(),
+                parent_short: chain.get(1).map(|p| p.short.clone()),
+            },
+        );
+    }
+    let mut brands = FastMap::default();
+    for b in &kb.brands {
+        brands.insert(
+            b.id.clone(),
+            BrandInfo {
+                name: b.name.clone(),
+                location: brand_location(kb, &b.id),
+            },
+        );
+    }
+    (companies, brands)
 }

@@ -87,6 +87,7 @@ pub mod error;
 mod features;
 pub mod parse;
 pub mod recog;
+mod view;
 
 pub use engine::{Engine, RecogReport, SignatureMatch, Streaming, UnsupportedPattern};
 pub use error::{IdentifyError, ParseError};

@@ -464,3 +464,47 @@ fn component_claims_round_trip_through_json() {
     let back: Identification = serde_json::from_str(&j).unwrap();
     assert_eq!(back, id);
 }
+
+/// Every recog example as a target of its own, and again with the MAC of a maker of another
+/// family beside it (conflicts, rebrands, components): `Streaming::write_json_lines` writes
+/// byte for byte what `serde_json` writes for each identification.
+#[test]
+fn json_lines_of_every_recog_example_are_byte_identical_to_serde_json() {
+    let macs = [
+        "44:19:b6:01:02:03",
+        "ac:cc:8e:00:00:01",
+        "e0:50:8b:11:22:33",
+        "00:12:34:56:78:9a",
+    ];
+    let mut obs = Vec::new();
+    for (n, (db, fp, i)) in examples().enumerate() {
+        let mut o = observation(db, &fp.examples[i].text);
+        o.target = format!("r{n}");
+        obs.push(o.clone());
+        o.target = format!("m{n}");
+        obs.push(o);
+        obs.push(
+            Observation::from_json_line(&format!(
+                r#"{{"target":"m{n}","kind":"mac","mac":"{}"}}"#,
+                macs[n % macs.len()]
+            ))
+            .unwrap(),
+        );
+    }
+    assert!(obs.len() > 1000);
+    let mut s = engine().stream();
+    obs.iter().for_each(|o| s.push(o));
+    let mut expected = Vec::new();
+    for i in s.finish() {
+        serde_json::to_writer(&mut expected, &i).unwrap();
+        expected.push(b'\n');
+    }
+    let mut s = engine().stream();
+    obs.iter().for_each(|o| s.push(o));
+    let mut got = Vec::new();
+    s.write_json_lines(&mut got).unwrap();
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        String::from_utf8(expected).unwrap()
+    );
+}

@@ -124,3 +124,55 @@ fn stream_heap_grows_by_a_few_hundred_bytes_per_target() {
     assert_eq!(ids.len(), 10_000);
     assert_eq!(ids.iter().filter(|i| i.maker.is_some()).count(), 9_000);
 }
+
+/// The JSON Lines of `stream` written by `Streaming::write_json_lines` (without building
+/// identifications) and by `serde_json` for each identification of `Streaming::finish`.
+fn both_json_lines(engine: &Engine, obs: &[Observation]) -> (String, String) {
+    let mut s = engine.stream();
+    obs.iter().for_each(|o| s.push(o));
+    let mut expected = Vec::new();
+    for i in s.finish() {
+        serde_json::to_writer(&mut expected, &i).unwrap();
+        expected.push(b'\n');
+    }
+    let mut s = engine.stream();
+    obs.iter().for_each(|o| s.push(o));
+    let mut got = Vec::new();
+    s.write_json_lines(&mut got).unwrap();
+    (
+        String::from_utf8(got).unwrap(),
+        String::from_utf8(expected).unwrap(),
+    )
+}
+
+/// The labelled sample, on today's date and on an old one, and the sample with dates (first
+/// seen), quotes, control characters and non-ASCII text in targets, and an excerpt long enough
+/// to be cut: `write_json_lines` writes byte for byte what `serde_json` writes.
+#[test]
+fn json_lines_are_byte_identical_to_serde_json_of_the_identifications() {
+    let kb = Kb::embedded().expect("embedded kb loads");
+    let mut odd = sample();
+    for (i, o) in odd.iter_mut().enumerate() {
+        o.time = Some(format!("2021-0{}-1{}T10:00:00Z", 1 + i % 9, i % 10));
+        o.target = format!("odd\"{}\\\u{1}é\t", i % 7);
+    }
+    odd.push(
+        Observation::from_json_line(&format!(
+            r#"{{"target":"odd-long","kind":"http","headers":{{"Server":"App-webs/ {}\t\"q\" \u0002 ü"}},"title":"DVR Login"}}"#,
+            "é".repeat(150)
+        ))
+        .unwrap(),
+    );
+    for engine in [
+        Engine::new(&kb).unwrap(),
+        Engine::new(&kb)
+            .unwrap()
+            .with_date(chrono::NaiveDate::from_ymd_opt(2019, 6, 1).unwrap()),
+    ] {
+        for obs in [sample(), odd.clone()] {
+            let (got, expected) = both_json_lines(&engine, &obs);
+            assert!(expected.lines().count() >= 7);
+            assert_eq!(got, expected);
+        }
+    }
+}

@@ -185,14 +185,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let mut failed: Option<std::io::Error> = None;
     match default_format(a.format) {
         Format::Table => table(&stream.finish(), &mut out)?,
-        Format::Json => stream.finish_each(|i| {
-            if failed.is_none() {
-                let r = serde_json::to_writer(&mut out, &i)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| out.write_all(b"\n"));
-                failed = r.err();
-            }
-        }),
+        // The same bytes as `serde_json` of each identification, written without building them.
+        Format::Json => stream.write_json_lines(&mut out)?,
         Format::Csv => {
             // The one CSV writer: quoted, and spreadsheet formulas neutralised.
             let header = camtrace_model::csv_out::record([
