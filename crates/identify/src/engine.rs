@@ -3,7 +3,7 @@
 use crate::error::IdentifyError;
 use crate::features::{features, Field, Structured};
 use crate::view::{CompView, Ev, Proves, Ref, Text, View};
-use camtrace_kb::{Company, DateBasis, FactKind, Kb, MakerFact, Signature, Tristate};
+use camtrace_kb::{Attribution, Company, DateBasis, FactKind, Kb, MakerFact, Signature, Tristate};
 use camtrace_model::{DeviceClass, Identification, Observation, ObservationKind};
 use chrono::NaiveDate;
 use indexmap::IndexMap;
@@ -11,6 +11,7 @@ use indexmap::IndexSet;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 type FastMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
 
@@ -362,6 +363,9 @@ struct Strings {
     weights: Vec<f64>,
     /// Observation kinds (`ObservationKind::name`), by id.
     kinds: Vec<&'static str>,
+    /// The brand id (or [`NO_STR`]) of names devices state, by the id of the name: devices of
+    /// one brand state the same name.
+    brand_of: HashMap<u32, u32, foldhash::fast::RandomState>,
 }
 
 impl Strings {
@@ -551,7 +555,8 @@ impl Streaming<'_> {
         let strings = table(self.strings.set.capacity(), size_of::<Box<str>>())
             + self.strings.set.iter().map(|s| s.len()).sum::<usize>()
             + self.strings.weights.capacity() * size_of::<f64>()
-            + self.strings.kinds.capacity() * size_of::<&str>();
+            + self.strings.kinds.capacity() * size_of::<&str>()
+            + self.strings.brand_of.capacity() * (2 * size_of::<u32>() + 1);
         targets + strings
     }
 
@@ -572,8 +577,11 @@ impl Streaming<'_> {
         let engine = self.engine;
         let strings = self.strings;
         let mut buf = Vec::with_capacity(BLOCK + (16 << 10));
+        let mut cache = AttrCache::default();
         for (t, st) in self.targets {
-            engine.view(&t, &strings, &st).write_json(&mut buf);
+            engine
+                .view(&t, &strings, &st, &mut cache)
+                .write_json(&mut buf);
             buf.push(b'\n');
             if buf.len() >= BLOCK {
                 out.write_all(&buf)?;
@@ -588,8 +596,9 @@ impl Streaming<'_> {
     pub fn finish_each(self, mut each: impl FnMut(Identification)) {
         let engine = self.engine;
         let strings = self.strings;
+        let mut cache = AttrCache::default();
         for (t, st) in self.targets {
-            each(engine.finish_target(&t, &strings, st));
+            each(engine.finish_target(&t, &strings, st, &mut cache));
         }
     }
 }
@@ -687,6 +696,45 @@ struct CompanyInfo {
     /// The parent chain above it (id, name), nearest first, and the nearest parent's short name.
     parents: Vec<(String, String)>,
     parent_short: Option<String>,
+}
+
+/// A model, a date basis and the knowledge base's attribution of a brand for them.
+type CachedAttribution = (Option<Box<str>>, DateBasis, Option<Rc<Attribution>>);
+
+/// The knowledge base's attributions of (brand, model, date basis) already read in one pass over
+/// the targets: devices of one brand and model ask the same question (`Kb::attribute_brand`
+/// scans the OEM links and owners each time).
+#[derive(Default)]
+struct AttrCache {
+    by_brand: FastMap<Vec<CachedAttribution>>,
+}
+
+impl AttrCache {
+    /// At most this many (model, date) entries per brand are kept.
+    const PER_BRAND: usize = 256;
+
+    fn attribute(
+        &mut self,
+        kb: &Kb,
+        brand: &str,
+        model: Option<&str>,
+        basis: DateBasis,
+    ) -> Option<Rc<Attribution>> {
+        if let Some(v) = self.by_brand.get(brand) {
+            if let Some((_, _, a)) = v
+                .iter()
+                .find(|(m, b, _)| m.as_deref() == model && *b == basis)
+            {
+                return a.clone();
+            }
+        }
+        let a = kb.attribute_brand(brand, model, basis).map(Rc::new);
+        let v = self.by_brand.entry(brand.to_string()).or_default();
+        if v.len() < Self::PER_BRAND {
+            v.push((model.map(Into::into), basis, a.clone()));
+        }
+        a
+    }
 }
 
 /// What resolution needs of a brand: its name and `<location>; <source>`.
@@ -968,7 +1016,7 @@ impl Engine {
         for o in obs {
             self.add_observation(&mut t, o, &mut strings, &mut facts);
         }
-        self.finish_target(target, &strings, t)
+        self.finish_target(target, &strings, t, &mut AttrCache::default())
     }
 
     /// Fold one observation into a target's state: the facts it proves (signature hits and
@@ -1002,15 +1050,27 @@ impl Engine {
         }
     }
 
-    fn finish_target(&self, target: &str, strings: &Strings, t: TargetState) -> Identification {
-        self.view(target, strings, &t).to_identification()
+    fn finish_target(
+        &self,
+        target: &str,
+        strings: &Strings,
+        t: TargetState,
+        cache: &mut AttrCache,
+    ) -> Identification {
+        self.view(target, strings, &t, cache).to_identification()
     }
 
     /// A target's identification, borrowed from the engine's tables and the stream's strings.
-    fn view<'a>(&'a self, target: &'a str, strings: &'a Strings, t: &TargetState) -> View<'a> {
+    fn view<'a>(
+        &'a self,
+        target: &'a str,
+        strings: &'a Strings,
+        t: &TargetState,
+        cache: &mut AttrCache,
+    ) -> View<'a> {
         let basis = DateBasis::of(None, t.first_seen, self.date);
         let acc = self.replay(strings, &t.facts);
-        self.resolve(target, acc, basis)
+        self.resolve(target, acc, basis, cache)
     }
 
     /// A target's evidence and claims, rebuilt from its facts in the order they were proved.
@@ -1236,7 +1296,7 @@ impl Engine {
         for (value, w, what) in st.model {
             facts.push(Fact::Model {
                 kind,
-                what: strings.id(&what),
+                what: strings.id(what),
                 value: strings.id(&value),
                 weight: strings.weight(w),
             });
@@ -1244,18 +1304,28 @@ impl Engine {
         for (value, w, what) in st.firmware {
             facts.push(Fact::Firmware {
                 kind,
-                what: strings.id(&what),
+                what: strings.id(what),
                 value: strings.id(&value),
                 weight: strings.weight(w),
             });
         }
         for (value, w, what) in st.names {
-            if let Some(b) = self.brand_for_name(&value) {
+            let value = strings.id(&value);
+            let brand = match strings.brand_of.get(&value) {
+                Some(&b) => b,
+                None => {
+                    let b = self.brand_for_name(strings.get(value));
+                    let b = strings.opt(b.as_deref());
+                    strings.brand_of.insert(value, b);
+                    b
+                }
+            };
+            if brand != NO_STR {
                 facts.push(Fact::Brand {
                     kind,
-                    brand: strings.id(&b),
-                    what: strings.id(&what),
-                    value: strings.id(&value),
+                    brand,
+                    what: strings.id(what),
+                    value,
                     weight: strings.weight(w),
                 });
             }
@@ -1271,7 +1341,7 @@ impl Engine {
             }
             facts.push(Fact::Mac {
                 kind,
-                what: strings.id(&what),
+                what: strings.id(what),
                 mac,
             });
         }
@@ -1405,7 +1475,13 @@ impl Engine {
         out
     }
 
-    fn resolve<'a>(&'a self, target: &'a str, mut acc: Acc<'a>, basis: DateBasis) -> View<'a> {
+    fn resolve<'a>(
+        &'a self,
+        target: &'a str,
+        mut acc: Acc<'a>,
+        basis: DateBasis,
+        cache: &mut AttrCache,
+    ) -> View<'a> {
         let mut id = View {
             target,
             brand: None,
@@ -1456,7 +1532,7 @@ impl Engine {
         let mut oem_explains: Vec<String> = Vec::new();
         let mut could_be: Vec<MakerFact> = Vec::new();
         if let Some((b, bw)) = brand {
-            if let Some(att) = self.kb.attribute_brand(b, id.model, basis) {
+            if let Some(att) = cache.attribute(&self.kb, b, id.model, basis) {
                 for f in att.maker.iter().chain(&att.others).chain(&att.could_be) {
                     if f.kind != FactKind::Owner && !oem_explains.contains(&f.company) {
                         oem_explains.push(f.company.clone());
@@ -1497,7 +1573,7 @@ impl Engine {
                         weight: Some(round(bw * o.confidence.weight() * 0.5)),
                     });
                 }
-                could_be = att.could_be;
+                could_be.clone_from(&att.could_be);
             }
         }
 

@@ -60,11 +60,11 @@ impl Field<'_> {
 #[derive(Debug, Default)]
 pub(crate) struct Structured {
     /// (value, weight, what) — `what` names the field for evidence.
-    pub model: Vec<(String, f64, String)>,
-    pub firmware: Vec<(String, f64, String)>,
+    pub model: Vec<(String, f64, &'static str)>,
+    pub firmware: Vec<(String, f64, &'static str)>,
     /// Brand or maker names as the device states them.
-    pub names: Vec<(String, f64, String)>,
-    pub macs: Vec<(String, String)>,
+    pub names: Vec<(String, f64, &'static str)>,
+    pub macs: Vec<(String, &'static str)>,
     /// Parse failures worth an evidence line.
     pub notes: Vec<String>,
 }
@@ -104,7 +104,7 @@ pub(crate) fn features(
     match kind {
         ObservationKind::Mac { mac } => {
             emit(Field::Static("mac"), mac);
-            st.macs.push((mac.clone(), "mac".into()));
+            st.macs.push((mac.clone(), "mac"));
         }
         ObservationKind::Http {
             path,
@@ -196,14 +196,9 @@ pub(crate) fn features(
                 for v in pm.scope_values(cat) {
                     emit(Field::Static(field), v);
                     match cat {
-                        "name" => st
-                            .names
-                            .push((v.to_string(), 0.75, "ONVIF scope name".into())),
-                        "hardware" => {
-                            st.model
-                                .push((v.to_string(), 0.6, "ONVIF scope hardware".into()))
-                        }
-                        "mac" => st.macs.push((v.to_string(), "ONVIF scope MAC".into())),
+                        "name" => st.names.push((v.to_string(), 0.75, "ONVIF scope name")),
+                        "hardware" => st.model.push((v.to_string(), 0.6, "ONVIF scope hardware")),
+                        "mac" => st.macs.push((v.to_string(), "ONVIF scope MAC")),
                         _ => {}
                     }
                 }
@@ -235,46 +230,54 @@ pub(crate) fn features(
                 st.names.push((
                     manufacturer.clone(),
                     0.85,
-                    "ONVIF GetDeviceInformation Manufacturer".into(),
+                    "ONVIF GetDeviceInformation Manufacturer",
                 ));
             }
             if !model.trim().is_empty() {
                 st.model.push((
                     model.trim().to_string(),
                     0.9,
-                    "ONVIF GetDeviceInformation Model".into(),
+                    "ONVIF GetDeviceInformation Model",
                 ));
             }
             if !firmware.trim().is_empty() {
                 st.firmware.push((
                     firmware.trim().to_string(),
                     0.9,
-                    "ONVIF GetDeviceInformation FirmwareVersion".into(),
+                    "ONVIF GetDeviceInformation FirmwareVersion",
                 ));
             }
         }
-        ObservationKind::Sadp { payload } => match parse::sadp(payload) {
-            Ok(r) => {
+        ObservationKind::Sadp { payload } => match parse::sadp_fields_plain(payload) {
+            // The plain form, read without building a tree (the same fields as `parse::sadp`).
+            Some(fields) => {
                 emit(Field::Static("reply"), "ProbeMatch");
-                for (k, v) in &r.fields {
+                for (k, v) in &fields {
                     emit(Field::Exact("", k), v);
                 }
-                if let Some(m) = r.device_description() {
+                let get = |name: &str| {
+                    fields
+                        .binary_search_by(|(k, _)| (*k).cmp(name))
+                        .ok()
+                        .map(|i| fields[i].1)
+                        .filter(|v| !v.is_empty())
+                };
+                if let Some(m) = get("DeviceDescription") {
                     st.model
-                        .push((m.to_string(), 0.9, "SADP DeviceDescription".into()));
+                        .push((m.to_string(), 0.9, "SADP DeviceDescription"));
                 }
-                if let Some(f) = r.software_version() {
+                if let Some(f) = get("SoftwareVersion") {
                     st.firmware
-                        .push((f.to_string(), 0.9, "SADP SoftwareVersion".into()));
+                        .push((f.to_string(), 0.9, "SADP SoftwareVersion"));
                 }
-                if let Some(m) = r.mac() {
-                    st.macs.push((m.to_string(), "SADP MAC".into()));
+                if let Some(m) = get("MAC") {
+                    st.macs.push((m.to_string(), "SADP MAC"));
                 }
-                if let Some(o) = r.oem_info() {
-                    st.names.push((o.to_string(), 0.8, "SADP OEMInfo".into()));
+                if let Some(o) = get("OEMInfo") {
+                    st.names.push((o.to_string(), 0.8, "SADP OEMInfo"));
                 }
             }
-            Err(e) => st.notes.push(format!("SADP payload not parsed: {e}")),
+            None => sadp_tree(payload, st, emit),
         },
         ObservationKind::Dhip {
             payload_b64,
@@ -299,21 +302,19 @@ pub(crate) fn features(
                     }
                     if let Some(m) = &r.mac {
                         emit(Field::Static("mac"), m);
-                        st.macs.push((m.clone(), "DHIP mac".into()));
+                        st.macs.push((m.clone(), "DHIP mac"));
                     }
                     for (k, v) in &r.fields {
                         emit(Field::Exact("", k), v);
                     }
                     if let Some(m) = r.device_type() {
-                        st.model
-                            .push((m.to_string(), 0.9, "DHIP DeviceType".into()));
+                        st.model.push((m.to_string(), 0.9, "DHIP DeviceType"));
                     }
                     if let Some(v) = r.version() {
-                        st.firmware
-                            .push((v.to_string(), 0.9, "DHIP Version".into()));
+                        st.firmware.push((v.to_string(), 0.9, "DHIP Version"));
                     }
                     if let Some(v) = r.vendor() {
-                        st.names.push((v.to_string(), 0.8, "DHIP Vendor".into()));
+                        st.names.push((v.to_string(), 0.8, "DHIP Vendor"));
                     }
                 }
                 Err(e) => st.notes.push(format!("DHIP payload not parsed: {e}")),
@@ -331,12 +332,11 @@ pub(crate) fn features(
                     emit(Field::Static("reply"), "dahua_discovery");
                     if let Some(m) = &r.mac {
                         emit(Field::Static("mac"), m);
-                        st.macs.push((m.clone(), "Dahua discovery MAC".into()));
+                        st.macs.push((m.clone(), "Dahua discovery MAC"));
                     }
                     if let Some(m) = &r.model {
                         emit(Field::Static("model"), m);
-                        st.model
-                            .push((m.clone(), 0.8, "Dahua discovery model".into()));
+                        st.model.push((m.clone(), 0.8, "Dahua discovery model"));
                     }
                     if let Some(n) = &r.machine_name {
                         emit(Field::Static("machine_name"), n);
@@ -373,10 +373,10 @@ pub(crate) fn features(
                             }
                         }
                         if let Some(m) = &u.manufacturer {
-                            st.names.push((m.clone(), 0.7, "UPnP manufacturer".into()));
+                            st.names.push((m.clone(), 0.7, "UPnP manufacturer"));
                         }
                         if let Some(m) = u.model_number.as_ref().or(u.model_name.as_ref()) {
-                            st.model.push((m.clone(), 0.6, "UPnP model".into()));
+                            st.model.push((m.clone(), 0.6, "UPnP model"));
                         }
                     }
                     Err(e) => st.notes.push(format!("UPnP description not parsed: {e}")),
@@ -395,7 +395,7 @@ pub(crate) fn features(
                 if let Some((k, v)) = t.split_once('=') {
                     emit(Field::Lower("txt:", k), v);
                     if k.eq_ignore_ascii_case("macaddress") {
-                        st.macs.push((v.to_string(), "mDNS TXT macaddress".into()));
+                        st.macs.push((v.to_string(), "mDNS TXT macaddress"));
                     }
                 }
             }
@@ -425,6 +425,33 @@ pub(crate) fn features(
     }
 }
 
+/// A SADP reply not in the plain form: parsed into a tree by `parse::sadp` (with its errors).
+fn sadp_tree(payload: &str, st: &mut Structured, emit: &mut dyn FnMut(Field<'_>, &str)) {
+    match parse::sadp(payload) {
+        Ok(r) => {
+            emit(Field::Static("reply"), "ProbeMatch");
+            for (k, v) in &r.fields {
+                emit(Field::Exact("", k), v);
+            }
+            if let Some(m) = r.device_description() {
+                st.model
+                    .push((m.to_string(), 0.9, "SADP DeviceDescription"));
+            }
+            if let Some(f) = r.software_version() {
+                st.firmware
+                    .push((f.to_string(), 0.9, "SADP SoftwareVersion"));
+            }
+            if let Some(m) = r.mac() {
+                st.macs.push((m.to_string(), "SADP MAC"));
+            }
+            if let Some(o) = r.oem_info() {
+                st.names.push((o.to_string(), 0.8, "SADP OEMInfo"));
+            }
+        }
+        Err(e) => st.notes.push(format!("SADP payload not parsed: {e}")),
+    }
+}
+
 /// Device documents carried in HTTP bodies: Axis basicdeviceinfo, ISAPI deviceInfo, magicBox.
 fn http_documents(
     path: &str,
@@ -443,15 +470,15 @@ fn http_documents(
             }
             if let Some(b) = a.brand() {
                 st.names
-                    .push((b.to_string(), 0.9, "VAPIX basicdeviceinfo Brand".into()));
+                    .push((b.to_string(), 0.9, "VAPIX basicdeviceinfo Brand"));
             }
             if let Some(m) = a.model() {
                 st.model
-                    .push((m.to_string(), 0.9, "VAPIX basicdeviceinfo ProdNbr".into()));
+                    .push((m.to_string(), 0.9, "VAPIX basicdeviceinfo ProdNbr"));
             }
             if let Some(f) = a.firmware() {
                 st.firmware
-                    .push((f.to_string(), 0.9, "VAPIX basicdeviceinfo Version".into()));
+                    .push((f.to_string(), 0.9, "VAPIX basicdeviceinfo Version"));
             }
         }
     } else if lpath.contains("/isapi/system/deviceinfo")
@@ -463,18 +490,15 @@ fn http_documents(
             }
             if let Some(m) = h.model() {
                 st.model
-                    .push((m.to_string(), 0.9, "ISAPI deviceInfo model".into()));
+                    .push((m.to_string(), 0.9, "ISAPI deviceInfo model"));
             }
             if let Some(f) = h.firmware_version() {
-                st.firmware.push((
-                    f.to_string(),
-                    0.9,
-                    "ISAPI deviceInfo firmwareVersion".into(),
-                ));
+                st.firmware
+                    .push((f.to_string(), 0.9, "ISAPI deviceInfo firmwareVersion"));
             }
             if let Some(m) = h.manufacturer() {
                 st.names
-                    .push((m.to_string(), 0.8, "ISAPI deviceInfo manufacturer".into()));
+                    .push((m.to_string(), 0.8, "ISAPI deviceInfo manufacturer"));
             }
         }
     } else if lpath.contains("magicbox") {
@@ -483,8 +507,7 @@ fn http_documents(
                 emit(Field::Exact("magicbox:", k), v);
             }
             if let Some(d) = m.get("deviceType").or(m.get("updateSerial")) {
-                st.model
-                    .push((d.clone(), 0.85, "magicBox deviceType".into()));
+                st.model.push((d.clone(), 0.85, "magicBox deviceType"));
             }
         }
     }

@@ -31,5 +31,6 @@ pub use requests::{
     dahua_discovery_request, dhip_frame, dhip_search_request, onvif_get_device_information_request,
     sadp_probe, ws_discovery_probe, ws_password_digest, DHIP_SEARCH_BODY,
 };
+pub(crate) use sadp::sadp_fields_plain;
 pub use sadp::{sadp, SadpReply, MAX_SADP};
 pub use xml::{MAX_DEPTH, MAX_NODES, MAX_XML};
