@@ -66,9 +66,10 @@ pub async fn fresh_postgres(tag: &str) -> String {
 /// machine). Best effort: a database another runner is dropping at the same time is skipped.
 async fn drop_orphaned_databases(pool: &sqlx::AnyPool) {
     use sqlx::Row;
-    let Ok(rows) = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'ct\\_%'")
-        .fetch_all(pool)
-        .await
+    let Ok(rows) =
+        sqlx::query("SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'ct\\_%'")
+            .fetch_all(pool)
+            .await
     else {
         return;
     };
