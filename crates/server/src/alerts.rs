@@ -820,6 +820,13 @@ pub async fn check_once_leased(app: &App) -> ApiResult<Option<Vec<Event>>> {
     {
         tracing::warn!(error = %e, "pruning finished webhook deliveries");
     }
+    // Attempts older than the retention leave the delivery log.
+    let cut = chrono::Utc::now() - chrono::Duration::days(crate::DELIVERY_LOG_RETENTION_DAYS);
+    match app.store.prune_deliveries(&crate::auth::rfc3339(cut)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pruned = n, "webhook delivery log retention"),
+        Err(e) => tracing::warn!(error = %e, "pruning the webhook delivery log"),
+    }
     if let Err(e) = app
         .store
         .release_lease(CHECKER_LEASE, &app.alerts.holder)

@@ -38,6 +38,11 @@ use std::sync::Arc;
 /// How long the access log keeps an entry (documented in docs/security.md).
 pub const ACCESS_LOG_RETENTION_DAYS: i64 = 400;
 
+/// How long the webhook delivery log keeps an attempt. Each alert checker pass removes older
+/// attempts, so the log of a receiver that keeps failing does not grow without bound; the
+/// alert itself stays in `alert_events` and its effect in the access log.
+pub const DELIVERY_LOG_RETENTION_DAYS: i64 = 90;
+
 /// Shared application state.
 pub struct AppState {
     pub store: Arc<dyn Store>,

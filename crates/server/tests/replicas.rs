@@ -144,10 +144,34 @@ async fn two_replicas(url: String) {
         .release_lease("alert-checker", "replica-elsewhere")
         .await
         .unwrap();
+    // A pass also applies the delivery log's retention: an attempt older than it goes, the
+    // recent ones stay.
+    let old = camtrace_server::auth::rfc3339(
+        chrono::Utc::now()
+            - chrono::Duration::days(camtrace_server::DELIVERY_LOG_RETENTION_DAYS + 1),
+    );
+    a.store
+        .record_delivery(&camtrace_store::DeliveryRecord {
+            id: "attempt-long-ago".into(),
+            webhook_id: hooks[0].id.clone(),
+            event_id: "long-ago".into(),
+            event: "restricted_device_on_sensitive_site".into(),
+            attempt: 1,
+            time: old,
+            status_code: Some(503),
+            error: None,
+            success: false,
+        })
+        .await
+        .unwrap();
+    let logged = a.store.deliveries(&hooks[0].id).await.unwrap().len();
     assert!(camtrace_server::alerts::check_once_leased(&b)
         .await
         .unwrap()
         .is_some());
+    let after = a.store.deliveries(&hooks[0].id).await.unwrap();
+    assert_eq!(after.len(), logged - 1);
+    assert!(after.iter().all(|d| d.id != "attempt-long-ago"));
 
     // The dead replica's late answer is refused and changes nothing.
     assert!(!a

@@ -69,6 +69,9 @@ pub trait Webhooks: Send + Sync {
     async fn record_delivery(&self, d: &DeliveryRecord) -> Result<()>;
     /// A webhook's deliveries, oldest first.
     async fn deliveries(&self, webhook_id: &str) -> Result<Vec<DeliveryRecord>>;
+    /// Remove delivery attempts recorded before `before` (RFC 3339, UTC, as
+    /// [`crate::now_rfc3339`] writes them); the number removed.
+    async fn prune_deliveries(&self, before: &str) -> Result<u64>;
 }
 
 fn row_hook(r: &AnyRow) -> Result<WebhookRecord> {
@@ -201,5 +204,15 @@ impl Webhooks for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn prune_deliveries(&self, before: &str) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM webhook_deliveries WHERE time < $1")
+                .bind(before.to_string())
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }

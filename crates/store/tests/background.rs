@@ -209,11 +209,48 @@ async fn deleting_a_webhook_drops_its_queue(a: &dyn Store) {
     assert_eq!(a.webhook_job_counts().await.unwrap().pending, before);
 }
 
+/// The delivery log is pruned by the time of each attempt: older attempts go, newer ones and
+/// other webhooks' newer ones stay, and pruning again removes nothing more.
+async fn delivery_log_is_pruned_by_age(a: &dyn Store) {
+    let attempt = |id: &str, hook: &str, time: &str| DeliveryRecord {
+        id: id.into(),
+        webhook_id: hook.into(),
+        event_id: "e1".into(),
+        event: "restricted_device_on_sensitive_site".into(),
+        attempt: 1,
+        time: time.into(),
+        status_code: Some(500),
+        error: None,
+        success: false,
+    };
+    for (id, hook, time) in [
+        ("d1", "hook-old", "2026-08-01T10:00:00.000000Z"),
+        ("d2", "hook-old", "2026-09-03T23:59:59.999999Z"),
+        ("d3", "hook-old", "2026-09-04T00:00:00.000000Z"),
+        ("d4", "hook-new", "2026-12-03T10:00:00.000000Z"),
+    ] {
+        a.record_delivery(&attempt(id, hook, time)).await.unwrap();
+    }
+    let cut = "2026-09-04T00:00:00.000000Z";
+    assert_eq!(a.prune_deliveries(cut).await.unwrap(), 2);
+    let kept: Vec<String> = a
+        .deliveries("hook-old")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(kept, ["d3"], "the attempt at the cut-off itself is kept");
+    assert_eq!(a.deliveries("hook-new").await.unwrap().len(), 1);
+    assert_eq!(a.prune_deliveries(cut).await.unwrap(), 0);
+}
+
 async fn all(a: Box<dyn Store>, b: Box<dyn Store>) {
     leases(&*a, &*b).await;
     raised_once(&*a, &*b).await;
     claims(&*a, &*b).await;
     deleting_a_webhook_drops_its_queue(&*a).await;
+    delivery_log_is_pruned_by_age(&*b).await;
 }
 
 #[tokio::test]
