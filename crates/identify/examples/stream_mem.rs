@@ -9,10 +9,17 @@
 //!
 //! `cargo run --release -p camtrace-identify --example stream_mem -- [N] [--hash]` (default
 //! 1,000,000). Prints the peak resident memory (`VmHWM` of /proc/self/status) after building
-//! the engine, after reading, and at the end; the time of each phase (JSON parsing, folding into
+//! the engine, after reading, and at the end; the stream's own heap estimate
+//! (`Streaming::heap_bytes`) in all and per target; the time of each phase (JSON parsing, folding into
 //! the stream, resolving and JSON writing with `Streaming::write_json_lines`) and observations
 //! per second. `--hash` also hashes the JSON written (FNV-1a, a few hundred ms), to check that
 //! two builds write the same bytes.
+//!
+//! `--distinct` makes what evidence quotes differ on every line, the worst case for the
+//! stream's shared strings: each line's digest nonce, `Server` banner version, firmware and
+//! software version carry the line's number (`nonce="a1b2c3"` becomes the number in hex,
+//! `App-webs/` becomes `App-webs/<i>`, `nginx` becomes `nginx/1.<i>`, `10.12.153` becomes
+//! `10.12.<i>`, and so on), so that no excerpt or captured version is shared between targets.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -53,6 +60,7 @@ impl Write for Count {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let hash = args.iter().any(|a| a == "--hash");
+    let distinct = args.iter().any(|a| a == "--distinct");
     let n: usize = match args.iter().find(|a| !a.starts_with("--")) {
         Some(a) => a.parse()?,
         None => 1_000_000,
@@ -75,7 +83,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut target = String::new();
     let (mut parse, mut fold, mut write) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for i in 0..n {
-        let rest = lines[i % lines.len()];
+        let varied;
+        let rest = if distinct {
+            varied = vary(lines[i % lines.len()], i);
+            &varied
+        } else {
+            lines[i % lines.len()]
+        };
         if i == 0 {
             target = "127.255.255.255".into();
         } else if i % 10 != 0 {
@@ -99,6 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let read = start.elapsed();
     let targets = stream.targets();
     let after_read = vm_hwm_kb();
+    let heap = stream.heap_bytes();
     let mut out = std::io::BufWriter::new(Count(0, hash.then_some(0xcbf2_9ce4_8422_2325)));
     let ids = targets;
     let t0 = Instant::now();
@@ -122,7 +137,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         vm_hwm_kb() as f64 / 1024.0
     );
     println!(
-        "phases: JSON parsing {:.2} s, folding (features, matching, facts) {:.2} s, resolving and JSON writing {:.2} s",
+        "stream heap estimate {:.1} MB, {:.0} bytes a target",
+        heap as f64 / 1e6,
+        heap as f64 / targets.max(1) as f64
+    );
+    println!(
+        "phases: generating lines {:.2} s, JSON parsing {:.2} s, folding (features, matching, facts) {:.2} s, resolving and JSON writing {:.2} s",
+        read.saturating_sub(parse + fold).as_secs_f64(),
         parse.as_secs_f64(),
         fold.as_secs_f64(),
         write.as_secs_f64()
@@ -136,4 +157,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rate(total)
     );
     Ok(())
+}
+
+/// Line `rest` of the sample with what evidence quotes made particular to line `i`.
+fn vary(rest: &str, i: usize) -> String {
+    [
+        ("nonce=\\\"a1b2c3\\\"", format!("nonce=\\\"{i:x}\\\"")),
+        ("\"App-webs/\"", format!("\"App-webs/{i}\"")),
+        ("\"nginx\"", format!("\"nginx/1.{i}\"")),
+        ("10.12.153", format!("10.12.{i}")),
+        ("10.12.182", format!("10.12.{}", i + 1)),
+        ("7.72.0027", format!("7.72.{i}")),
+        ("V3.5.38build 191215", format!("V3.5.38build {i}")),
+        ("2.800.0000000.16.R", format!("2.800.{i}.16.R")),
+    ]
+    .iter()
+    .fold(rest.to_string(), |s, (from, to)| s.replace(from, to))
 }
