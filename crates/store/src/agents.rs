@@ -268,33 +268,27 @@ impl Agents for SqlStore {
     }
 
     async fn agent_by_credential(&self, credential_hash: &str) -> Result<Option<AgentRecord>> {
-        sqlx::query("SELECT * FROM agents WHERE credential_hash = $1")
-            .bind(credential_hash.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(row_agent)
-            .transpose()
+        self.row(
+            "SELECT * FROM agents WHERE credential_hash = $1",
+            &[credential_hash],
+            row_agent,
+        )
+        .await
     }
 
     async fn get_agent(&self, id: &str) -> Result<Option<AgentRecord>> {
-        sqlx::query("SELECT * FROM agents WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(row_agent)
-            .transpose()
+        self.row("SELECT * FROM agents WHERE id = $1", &[id], row_agent)
+            .await
     }
 
     async fn list_agents(&self, organisations: Option<&[String]>) -> Result<Vec<AgentRecord>> {
-        let all: Vec<AgentRecord> =
-            sqlx::query("SELECT * FROM agents ORDER BY organisation, site, name, id")
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(row_agent)
-                .collect::<Result<_>>()?;
+        let all = self
+            .rows(
+                "SELECT * FROM agents ORDER BY organisation, site, name, id",
+                &[],
+                row_agent,
+            )
+            .await?;
         Ok(match organisations {
             None => all,
             Some(orgs) => all
@@ -370,13 +364,11 @@ impl Agents for SqlStore {
     }
 
     async fn agent_batch(&self, batch_id: &str, site: &str) -> Result<Option<AgentBatchRecord>> {
-        sqlx::query("SELECT * FROM agent_batches WHERE batch_id = $1 AND site = $2")
-            .bind(batch_id.to_string())
-            .bind(site.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(row_batch)
-            .transpose()
+        self.row(
+            "SELECT * FROM agent_batches WHERE batch_id = $1 AND site = $2",
+            &[batch_id, site],
+            row_batch,
+        )
+        .await
     }
 }

@@ -157,22 +157,21 @@ impl Requests for SqlStore {
     }
 
     async fn get_waiver_request(&self, id: &str) -> Result<Option<WaiverRequestRecord>> {
-        sqlx::query("SELECT * FROM waiver_requests WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(row_request)
-            .transpose()
+        self.row(
+            "SELECT * FROM waiver_requests WHERE id = $1",
+            &[id],
+            row_request,
+        )
+        .await
     }
 
     async fn list_waiver_requests(&self) -> Result<Vec<WaiverRequestRecord>> {
-        sqlx::query("SELECT * FROM waiver_requests ORDER BY requested_at DESC, id")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(row_request)
-            .collect()
+        self.rows(
+            "SELECT * FROM waiver_requests ORDER BY requested_at DESC, id",
+            &[],
+            row_request,
+        )
+        .await
     }
 
     async fn decide_waiver_request(&self, d: &RequestDecision) -> Result<()> {
@@ -219,22 +218,17 @@ impl Requests for SqlStore {
     }
 
     async fn get_plan(&self, id: &str) -> Result<Option<PlanRow>> {
-        sqlx::query("SELECT * FROM plans WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(row_plan)
-            .transpose()
+        self.row("SELECT * FROM plans WHERE id = $1", &[id], row_plan)
+            .await
     }
 
     async fn list_plans(&self) -> Result<Vec<PlanRow>> {
-        sqlx::query("SELECT * FROM plans ORDER BY created_at DESC, id")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(row_plan)
-            .collect()
+        self.rows(
+            "SELECT * FROM plans ORDER BY created_at DESC, id",
+            &[],
+            row_plan,
+        )
+        .await
     }
 
     async fn decide_plan(

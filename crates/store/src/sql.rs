@@ -1000,6 +1000,45 @@ pub(crate) async fn add_waiver_in(
 
 // ---------------------------------------------------------------- the store
 
+/// Reads one stored row into its record.
+pub(crate) type RowReader<T> = fn(&AnyRow) -> Result<T>;
+
+impl SqlStore {
+    /// Every row `sql` selects, its text parameters `$1`, `$2` ... bound to `keys`, read by
+    /// `row`: the shape of the store's plain lists.
+    pub(crate) async fn rows<T>(
+        &self,
+        sql: &'static str,
+        keys: &[&str],
+        row: RowReader<T>,
+    ) -> Result<Vec<T>> {
+        let mut q = sqlx::query(sql);
+        for k in keys {
+            q = q.bind(k.to_string());
+        }
+        q.fetch_all(&self.pool).await?.iter().map(row).collect()
+    }
+
+    /// The row `sql` selects (by a key: `$1`, `$2` ... bound to `keys`), read by `row`; `None`
+    /// when there is none.
+    pub(crate) async fn row<T>(
+        &self,
+        sql: &'static str,
+        keys: &[&str],
+        row: RowReader<T>,
+    ) -> Result<Option<T>> {
+        let mut q = sqlx::query(sql);
+        for k in keys {
+            q = q.bind(k.to_string());
+        }
+        q.fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(row)
+            .transpose()
+    }
+}
+
 impl SqlStore {
     /// Open (creating a SQLite file when needed) and migrate.
     pub async fn open(url: &str) -> Result<Self> {
@@ -1347,12 +1386,8 @@ impl Store for SqlStore {
     }
 
     async fn list_organisations(&self) -> Result<Vec<Organisation>> {
-        sqlx::query("SELECT * FROM organisations ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(row_org)
-            .collect()
+        self.rows("SELECT * FROM organisations ORDER BY id", &[], row_org)
+            .await
     }
 
     async fn list_sites(&self, f: &SiteFilter) -> Result<Vec<Site>> {

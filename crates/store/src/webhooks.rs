@@ -74,6 +74,20 @@ pub trait Webhooks: Send + Sync {
     async fn prune_deliveries(&self, before: &str) -> Result<u64>;
 }
 
+fn row_delivery(r: &AnyRow) -> Result<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        id: r.try_get("id")?,
+        webhook_id: r.try_get("webhook_id")?,
+        event_id: r.try_get("event_id")?,
+        event: r.try_get("event")?,
+        attempt: r.try_get("attempt")?,
+        time: r.try_get("time")?,
+        status_code: r.try_get("status_code")?,
+        error: r.try_get("error")?,
+        success: r.try_get::<i64, _>("success")? != 0,
+    })
+}
+
 fn row_hook(r: &AnyRow) -> Result<WebhookRecord> {
     let events: String = r.try_get("events")?;
     Ok(WebhookRecord {
@@ -111,12 +125,12 @@ impl Webhooks for SqlStore {
     }
 
     async fn list_webhooks(&self) -> Result<Vec<WebhookRecord>> {
-        sqlx::query("SELECT * FROM webhooks ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(row_hook)
-            .collect()
+        self.rows(
+            "SELECT * FROM webhooks ORDER BY created_at, id",
+            &[],
+            row_hook,
+        )
+        .await
     }
 
     async fn set_webhook_active(
@@ -184,26 +198,12 @@ impl Webhooks for SqlStore {
     }
 
     async fn deliveries(&self, webhook_id: &str) -> Result<Vec<DeliveryRecord>> {
-        let rows =
-            sqlx::query("SELECT * FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY time")
-                .bind(webhook_id.to_string())
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DeliveryRecord {
-                    id: r.try_get("id")?,
-                    webhook_id: r.try_get("webhook_id")?,
-                    event_id: r.try_get("event_id")?,
-                    event: r.try_get("event")?,
-                    attempt: r.try_get("attempt")?,
-                    time: r.try_get("time")?,
-                    status_code: r.try_get("status_code")?,
-                    error: r.try_get("error")?,
-                    success: r.try_get::<i64, _>("success")? != 0,
-                })
-            })
-            .collect()
+        self.rows(
+            "SELECT * FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY time",
+            &[webhook_id],
+            row_delivery,
+        )
+        .await
     }
 
     async fn prune_deliveries(&self, before: &str) -> Result<u64> {
