@@ -1003,39 +1003,38 @@ pub(crate) async fn add_waiver_in(
 /// Reads one stored row into its record.
 pub(crate) type RowReader<T> = fn(&AnyRow) -> Result<T>;
 
+/// `sql` with its text parameters `$1`, `$2` ... bound to `keys`.
+fn keyed<'q>(
+    sql: &'static str,
+    keys: &[&str],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    keys.iter()
+        .fold(sqlx::query(sql), |q, k| q.bind(k.to_string()))
+}
+
 impl SqlStore {
-    /// Every row `sql` selects, its text parameters `$1`, `$2` ... bound to `keys`, read by
-    /// `row`: the shape of the store's plain lists.
+    /// Every row `sql` selects with `keys` ([`keyed`]), read by `row`: the shape of the
+    /// store's plain lists.
     pub(crate) async fn rows<T>(
         &self,
         sql: &'static str,
         keys: &[&str],
         row: RowReader<T>,
     ) -> Result<Vec<T>> {
-        let mut q = sqlx::query(sql);
-        for k in keys {
-            q = q.bind(k.to_string());
-        }
-        q.fetch_all(&self.pool).await?.iter().map(row).collect()
+        let found = keyed(sql, keys).fetch_all(&self.pool).await?;
+        found.iter().map(row).collect()
     }
 
-    /// The row `sql` selects (by a key: `$1`, `$2` ... bound to `keys`), read by `row`; `None`
-    /// when there is none.
+    /// The row `sql` selects with `keys` ([`keyed`]), read by `row`; `None` when there is
+    /// none.
     pub(crate) async fn row<T>(
         &self,
         sql: &'static str,
         keys: &[&str],
         row: RowReader<T>,
     ) -> Result<Option<T>> {
-        let mut q = sqlx::query(sql);
-        for k in keys {
-            q = q.bind(k.to_string());
-        }
-        q.fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(row)
-            .transpose()
+        let found = keyed(sql, keys).fetch_optional(&self.pool).await?;
+        found.as_ref().map(row).transpose()
     }
 }
 
