@@ -78,10 +78,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The compiled signature engine of the knowledge base, built once (on first use) and shared
-    /// by every import: compiling it per batch cost more than the batch. `None` when it cannot
-    /// be built (the import then identifies by MAC block only, and says so).
-    pub fn engine(&self) -> Option<camtrace_ingest::import::SharedEngine> {
+    /// The compiled signature engine of the knowledge base, built once and shared by every
+    /// import: compiling it per batch cost more than the batch. `None` when it cannot be built
+    /// (the import then identifies by MAC block only, and says so). Blocks while it compiles:
+    /// async code asks [`App::engine_ready`].
+    fn engine_blocking(&self) -> Option<camtrace_ingest::import::SharedEngine> {
         self.engine
             .get_or_init(|| match camtrace_identify::Engine::new(&self.kb) {
                 Ok(e) => Some(camtrace_ingest::import::SharedEngine(Arc::new(e))),
@@ -126,7 +127,7 @@ impl std::ops::Deref for App {
 }
 
 impl App {
-    /// [`AppState::engine`] without blocking the runtime: the first call compiles the engine
+    /// The signature engine, without blocking the runtime: the first call compiles the engine
     /// (every signature and recog fingerprint, about a second) on a blocking thread, so a
     /// request that arrives first waits for it without holding one of the runtime's threads.
     /// A server compiles it at start-up ([`serve_until`]), so requests normally find it ready.
@@ -135,7 +136,7 @@ impl App {
             return ready.clone();
         }
         let app = self.clone();
-        tokio::task::spawn_blocking(move || app.engine())
+        tokio::task::spawn_blocking(move || app.engine_blocking())
             .await
             .unwrap_or(None)
     }
@@ -417,7 +418,7 @@ pub async fn serve_until(
     // The signature engine is compiled now, off the runtime, rather than by the first import.
     {
         let app = app.clone();
-        tokio::task::spawn_blocking(move || app.engine());
+        tokio::spawn(async move { app.engine_ready().await });
     }
     let addr = app.config.bind;
     if app.config.metrics_public && !addr.ip().is_loopback() {
