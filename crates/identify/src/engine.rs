@@ -1814,23 +1814,24 @@ impl Engine {
 
 /// `<location>; <source>` of a brand (`kb/brands` when the knowledge base does not place it).
 fn brand_location(kb: &Kb, id: &str) -> String {
-    let loc = kb
-        .location("brand", id)
-        .map(|l| l.to_string())
-        .unwrap_or_else(|| "kb/brands".into());
-    let src = kb.brand(id).map(|b| b.source.as_str()).unwrap_or("");
-    format!("{loc}; {src}")
+    let source = kb.brand(id).map(|b| b.source.as_str());
+    kb_location(kb, "brand", "kb/brands", id, source)
 }
 
 /// `<location>; <source>` of a company (`kb/companies` when the knowledge base does not place
 /// it).
 fn company_location(kb: &Kb, id: &str) -> String {
+    let source = kb.company(id).map(|c| c.source.as_str());
+    kb_location(kb, "company", "kb/companies", id, source)
+}
+
+/// `<location>; <source>` of a knowledge-base entry of `kind` (its file and line, else
+/// `fallback`).
+fn kb_location(kb: &Kb, kind: &str, fallback: &str, id: &str, source: Option<&str>) -> String {
     let loc = kb
-        .location("company", id)
-        .map(|l| l.to_string())
-        .unwrap_or_else(|| "kb/companies".into());
-    let src = kb.company(id).map(|c| c.source.as_str()).unwrap_or("");
-    format!("{loc}; {src}")
+        .location(kind, id)
+        .map_or_else(|| fallback.to_string(), |l| l.to_string());
+    format!("{loc}; {}", source.unwrap_or(""))
 }
 
 /// The engine's per-company and per-brand tables.
