@@ -111,6 +111,21 @@ fn enrolled_agent(
     config
 }
 
+/// One enrolled agent per site of `sites`, each pushing to the one server on `port`; every
+/// site but `hq` (made by `prepare`) is added first.
+fn agents_on_one_server(dir: &Path, port: u16, token: &str, sites: &[&str]) -> Vec<PathBuf> {
+    let device = device();
+    sites
+        .iter()
+        .map(|s| {
+            if *s != "hq" {
+                add_site(port, token, s);
+            }
+            enrolled_agent(&dir.join(s), port, token, s, &[port], device)
+        })
+        .collect()
+}
+
 /// Every batch made is stored once, with its observations.
 fn assert_exactly_once(url: &str, sites: &[&str], made: &[Made]) {
     for (site, m) in sites.iter().zip(made) {
@@ -263,13 +278,8 @@ fn postgres_restarted_during_ingest_loses_nothing() {
     let port = free_port();
     let server = serve(&pg.url, port, &dir.path().join("serve.log"));
     let token = prepare(port);
-    add_site(port, &token, "s1");
-    let device = device();
     let sites = ["hq", "s1"];
-    let configs: Vec<PathBuf> = sites
-        .iter()
-        .map(|s| enrolled_agent(&dir.path().join(s), port, &token, s, &[port], device))
-        .collect();
+    let configs = agents_on_one_server(dir.path(), port, &token, &sites);
     let made = under_load(
         &configs,
         Duration::from_secs(3),
@@ -298,13 +308,8 @@ fn the_server_stopped_for_60_seconds_loses_nothing() {
     let port = free_port();
     let mut server = Some(serve(&url, port, &dir.path().join("serve.log")));
     let token = prepare(port);
-    add_site(port, &token, "s1");
-    let device = device();
     let sites = ["hq", "s1"];
-    let configs: Vec<PathBuf> = sites
-        .iter()
-        .map(|s| enrolled_agent(&dir.path().join(s), port, &token, s, &[port], device))
-        .collect();
+    let configs = agents_on_one_server(dir.path(), port, &token, &sites);
     let outage = Duration::from_secs(60);
     let made = under_load(
         &configs,
