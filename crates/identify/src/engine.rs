@@ -11,7 +11,7 @@ use indexmap::IndexSet;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
-use std::rc::Rc;
+use std::sync::Arc;
 
 type FastMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
 
@@ -508,7 +508,7 @@ pub struct Streaming<'e> {
     facts: Vec<Fact>,
 }
 
-impl Streaming<'_> {
+impl<'e> Streaming<'e> {
     /// Add one observation.
     pub fn push(&mut self, o: &Observation) {
         let i = match self.targets.get_index_of(o.target.as_str()) {
@@ -591,6 +591,20 @@ impl Streaming<'_> {
         out.write_all(&buf)
     }
 
+    /// Each target's identification with its JSON text (the bytes `serde_json::to_string`
+    /// writes for it, written as [`Streaming::write_json_lines`] writes them), in first-seen
+    /// order, freeing what was kept of the target as it goes. For a caller that stores both (a
+    /// scan import stores the text as the identification's record and some fields as columns).
+    pub fn into_identified(self) -> Identified<'e> {
+        Identified {
+            engine: self.engine,
+            targets: self.targets.into_iter(),
+            strings: self.strings,
+            cache: AttrCache::default(),
+            last_len: 0,
+        }
+    }
+
     /// Hand each target's identification to `each`, in first-seen order, freeing what was
     /// kept of the target as it goes: the caller can write them out without holding them all.
     pub fn finish_each(self, mut each: impl FnMut(Identification)) {
@@ -600,6 +614,36 @@ impl Streaming<'_> {
         for (t, st) in self.targets {
             each(engine.finish_target(&t, &strings, st, &mut cache));
         }
+    }
+}
+
+/// See [`Streaming::into_identified`].
+pub struct Identified<'e> {
+    engine: &'e Engine,
+    targets: indexmap::map::IntoIter<Box<str>, TargetState>,
+    strings: Strings,
+    cache: AttrCache,
+    last_len: usize,
+}
+
+impl Iterator for Identified<'_> {
+    type Item = (Identification, String);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (t, st) = self.targets.next()?;
+        let view = self.engine.view(&t, &self.strings, &st, &mut self.cache);
+        // Sized by the last one written (identifications of one stream are alike).
+        let mut buf = Vec::with_capacity(self.last_len + 64);
+        view.write_json(&mut buf);
+        self.last_len = buf.len();
+        // The writer writes only `str`s and ASCII, so the text is always UTF-8.
+        let text = String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Some((view.to_identification(), text))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.targets.size_hint()
     }
 }
 
@@ -699,7 +743,7 @@ struct CompanyInfo {
 }
 
 /// A model, a date basis and the knowledge base's attribution of a brand for them.
-type CachedAttribution = (Option<Box<str>>, DateBasis, Option<Rc<Attribution>>);
+type CachedAttribution = (Option<Box<str>>, DateBasis, Option<Arc<Attribution>>);
 
 /// The knowledge base's attributions of (brand, model, date basis) already read in one pass over
 /// the targets: devices of one brand and model ask the same question (`Kb::attribute_brand`
@@ -719,7 +763,7 @@ impl AttrCache {
         brand: &str,
         model: Option<&str>,
         basis: DateBasis,
-    ) -> Option<Rc<Attribution>> {
+    ) -> Option<Arc<Attribution>> {
         if let Some(v) = self.by_brand.get(brand) {
             if let Some((_, _, a)) = v
                 .iter()
@@ -728,7 +772,7 @@ impl AttrCache {
                 return a.clone();
             }
         }
-        let a = kb.attribute_brand(brand, model, basis).map(Rc::new);
+        let a = kb.attribute_brand(brand, model, basis).map(Arc::new);
         let v = self.by_brand.entry(brand.to_string()).or_default();
         if v.len() < Self::PER_BRAND {
             v.push((model.map(Into::into), basis, a.clone()));

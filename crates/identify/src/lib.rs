@@ -89,5 +89,5 @@ pub mod parse;
 pub mod recog;
 mod view;
 
-pub use engine::{Engine, RecogReport, SignatureMatch, Streaming, UnsupportedPattern};
+pub use engine::{Engine, Identified, RecogReport, SignatureMatch, Streaming, UnsupportedPattern};
 pub use error::{IdentifyError, ParseError};

@@ -173,6 +173,28 @@ fn json_lines_are_byte_identical_to_serde_json_of_the_identifications() {
             let (got, expected) = both_json_lines(&engine, &obs);
             assert!(expected.lines().count() >= 7);
             assert_eq!(got, expected);
+            // What a scan import stores: each identification of `finish` with, as its text,
+            // exactly what `serde_json` writes for it.
+            let mut a = engine.stream();
+            obs.iter().for_each(|o| a.push(o));
+            let mut b = engine.stream();
+            obs.iter().for_each(|o| b.push(o));
+            let identified: Vec<(Identification, String)> = b.into_identified().collect();
+            let finished = a.finish();
+            assert_eq!(identified.len(), finished.len());
+            for ((ident, text), expected) in identified.iter().zip(&finished) {
+                assert_eq!(ident, expected);
+                assert_eq!(text, &serde_json::to_string(expected).unwrap());
+            }
         }
     }
+}
+
+/// A scan import holds the stream across its writes to the store, in a server's request
+/// future, which must be `Send` (a regression to `Rc` in the stream broke the server's build).
+#[test]
+fn the_stream_can_be_held_across_awaits() {
+    fn send<T: Send>() {}
+    send::<camtrace_identify::Streaming<'static>>();
+    send::<camtrace_identify::Identified<'static>>();
 }

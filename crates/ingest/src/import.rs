@@ -557,9 +557,28 @@ pub async fn import_evidence_audited(
     let Some(mut imp) = store.begin_scan(&rec).await? else {
         return Ok(summary);
     };
+    // The engine: the caller's, else compiled for this import; without one (it failed to
+    // compile from this knowledge base) targets are identified by MAC block alone.
+    let own_engine = match (&opts.engine, kb) {
+        (None, Some(kb)) if !opts.no_identify => match camtrace_identify::Engine::new(kb) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!("signature engine unavailable ({e}); identifying by MAC block only");
+                None
+            }
+        },
+        _ => None,
+    };
+    let engine = opts.engine.as_ref().map(|e| &*e.0).or(own_engine.as_ref());
     let result: Result<()> = async {
-        let mut kept: Vec<Observation> = Vec::new();
-        let mut keep = !opts.no_identify;
+        // Observations are identified as they are read: the stream keeps per target only what
+        // they proved, not the observations.
+        let mut identifying = match (opts.no_identify, engine, kb) {
+            (true, _, _) => Identifying::Off,
+            (false, Some(e), _) => Identifying::Stream(Box::new(e.stream()), 0),
+            (false, None, Some(_)) => Identifying::Kept(Vec::new()),
+            (false, None, None) => Identifying::Off,
+        };
         let mut chunk: Vec<Observation> = Vec::with_capacity(CHUNK);
         let mut idents: Vec<Identification> = Vec::new();
         let (mut first, mut last): (Option<String>, Option<String>) = (None, None);
@@ -573,15 +592,7 @@ pub async fn import_evidence_audited(
                     last = Some(t.clone());
                 }
             }
-            if keep {
-                if kept.len() < MAX_IDENTIFY_OBSERVATIONS {
-                    kept.push(o.clone());
-                } else {
-                    tracing::warn!("more than {MAX_IDENTIFY_OBSERVATIONS} observations: storing the rest without identification");
-                    keep = false;
-                    kept.clear();
-                }
-            }
+            identifying.push(&o);
             chunk.push(o);
         };
         match kind {
@@ -632,17 +643,33 @@ pub async fn import_evidence_audited(
         if let Some(f) = first {
             imp.set_times(f, last);
         }
-        if idents.is_empty() && !opts.no_identify {
-            if let Some(engine) = &opts.engine {
-                idents = engine.0.identify_all(kept.iter().cloned());
-            } else if let Some(kb) = kb {
-                idents = identify_observations(kb, &kept);
-            }
+        if !idents.is_empty() {
+            // One identification per target: the file's own, else ours.
+            let mut seen = HashSet::new();
+            idents.retain(|i| seen.insert(i.target.clone()));
+            imp.add_identifications(&idents).await?;
+            return Ok(());
         }
-        // One identification per target: the file's own, else ours.
-        let mut seen = HashSet::new();
-        idents.retain(|i| seen.insert(i.target.clone()));
-        imp.add_identifications(&idents).await?;
+        match identifying {
+            Identifying::Stream(stream, _) => {
+                // Each with its JSON text written from the engine's view (no second
+                // serialisation), stored a chunk at a time.
+                let mut rows = stream.into_identified();
+                loop {
+                    let part: Vec<(Identification, String)> = rows.by_ref().take(CHUNK).collect();
+                    if part.is_empty() {
+                        break;
+                    }
+                    imp.add_identifications_json(part).await?;
+                }
+            }
+            Identifying::Kept(obs) => {
+                if let Some(kb) = kb {
+                    imp.add_identifications(&identify_by_oui(kb, &obs)).await?;
+                }
+            }
+            Identifying::Off => {}
+        }
         Ok(())
     }
     .await;
@@ -723,6 +750,37 @@ async fn already_imported(
                 .assign_scan_site(&unsited.id, site, &opts.actor)
                 .await?
                 .map(|after| summary(&after, "assigned")))
+        }
+    }
+}
+
+/// How an evidence import identifies what it reads.
+enum Identifying<'e> {
+    /// With the signature engine, as observations are read (and how many were pushed).
+    Stream(Box<camtrace_identify::Streaming<'e>>, usize),
+    /// By MAC block alone (the engine failed to compile): the observations are kept.
+    Kept(Vec<Observation>),
+    /// Not at all (asked not to, or no knowledge base).
+    Off,
+}
+
+impl Identifying<'_> {
+    fn push(&mut self, o: &Observation) {
+        let n = match self {
+            Identifying::Stream(s, n) => {
+                s.push(o);
+                *n += 1;
+                *n
+            }
+            Identifying::Kept(v) => {
+                v.push(o.clone());
+                v.len()
+            }
+            Identifying::Off => return,
+        };
+        if n > MAX_IDENTIFY_OBSERVATIONS {
+            tracing::warn!("more than {MAX_IDENTIFY_OBSERVATIONS} observations: storing the rest without identification");
+            *self = Identifying::Off;
         }
     }
 }

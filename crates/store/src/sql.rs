@@ -2238,17 +2238,45 @@ impl ScanImport {
     /// in multi-row INSERTs as observations are (one statement may not update a row twice, so
     /// only the last identification of a target is written).
     pub async fn add_identifications(&mut self, ids: &[Identification]) -> Result<()> {
+        // Written a thousand at a time, so that only those texts are held; a later chunk's
+        // identification of a target replaces an earlier one's as within a chunk.
+        for part in ids.chunks(1000) {
+            let rows = part
+                .iter()
+                .map(|i| Ok((i, serde_json::to_string(i)?)))
+                .collect::<Result<Vec<_>>>()?;
+            self.write_identifications(rows).await?;
+        }
+        Ok(())
+    }
+
+    /// [`add_identifications`](Self::add_identifications) of identifications that come with
+    /// their JSON text already written (as `camtrace_identify::Streaming::into_identified`
+    /// gives them): the text is stored as the identification's record, as it is, so it must be
+    /// what `serde_json` writes for the identification beside it.
+    pub async fn add_identifications_json(
+        &mut self,
+        ids: Vec<(Identification, String)>,
+    ) -> Result<()> {
+        let (idents, texts): (Vec<Identification>, Vec<String>) = ids.into_iter().unzip();
+        self.write_identifications(idents.iter().zip(texts).collect())
+            .await
+    }
+
+    /// Write identifications with their texts (moved into the statement, not copied).
+    async fn write_identifications(&mut self, ids: Vec<(&Identification, String)>) -> Result<()> {
         let seen_at = self
             .scan
             .finished
             .clone()
             .unwrap_or_else(|| self.scan.started.clone());
         let mut last: HashMap<&str, usize> = HashMap::new();
-        for (k, i) in ids.iter().enumerate() {
+        for (k, (i, _)) in ids.iter().enumerate() {
             last.insert(i.target.as_str(), k);
         }
         let mut keep: Vec<usize> = last.into_values().collect();
         keep.sort_unstable();
+        let (idents, mut texts): (Vec<&Identification>, Vec<String>) = ids.into_iter().unzip();
         let rows = match self.backend {
             Backend::Sqlite => OBS_CHUNK_SQLITE,
             Backend::Postgres => OBS_CHUNK_POSTGRES,
@@ -2264,7 +2292,8 @@ impl ScanImport {
             let sql = format!("INSERT INTO identifications (scan_id, target, device_id, seen_at, brand, maker, model, firmware, class, mac, confidence, data) VALUES {} ON CONFLICT (scan_id, target) DO UPDATE SET seen_at = excluded.seen_at, brand = excluded.brand, maker = excluded.maker, model = excluded.model, firmware = excluded.firmware, class = excluded.class, mac = excluded.mac, confidence = excluded.confidence, data = excluded.data", values.join(", "));
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for &k in chunk {
-                let i = &ids[k];
+                let i = idents[k];
+                let text = std::mem::take(&mut texts[k]);
                 q = q
                     .bind(self.scan.id.clone())
                     .bind(i.target.clone())
@@ -2280,7 +2309,7 @@ impl ScanImport {
                     } else {
                         0.0
                     })
-                    .bind(serde_json::to_string(i)?);
+                    .bind(text);
             }
             q.execute(&mut *self.tx).await?;
         }
