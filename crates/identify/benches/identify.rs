@@ -232,10 +232,10 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function(BenchmarkId::new("engine", n), |b| {
-        b.iter(|| engine.identify_all(black_box(stream.clone())).len())
+        b.iter(|| engine.identify_all(black_box(&stream)).len())
     });
     g.bench_function(BenchmarkId::new("engine_without_recog", n), |b| {
-        b.iter(|| engine_kb_only.identify_all(black_box(stream.clone())).len())
+        b.iter(|| engine_kb_only.identify_all(black_box(&stream)).len())
     });
     g.finish();
 }

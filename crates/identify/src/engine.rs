@@ -1191,10 +1191,16 @@ impl Engine {
     }
 
     /// Identify every target of a stream of observations, grouped by target in first-seen order.
-    pub fn identify_all(&self, obs: impl IntoIterator<Item = Observation>) -> Vec<Identification> {
+    ///
+    /// Observations are only read, so they may be given by reference (`obs.iter()`) as well as
+    /// by value: nothing needs cloning.
+    pub fn identify_all<O: std::borrow::Borrow<Observation>>(
+        &self,
+        obs: impl IntoIterator<Item = O>,
+    ) -> Vec<Identification> {
         let mut s = self.stream();
         for o in obs {
-            s.push(&o);
+            s.push(o.borrow());
         }
         s.finish()
     }

@@ -819,7 +819,7 @@ async fn flush(
 /// base, MAC address blocks (OUI) alone are used, with the block as evidence.
 pub fn identify_observations(kb: &Kb, obs: &[Observation]) -> Vec<Identification> {
     match camtrace_identify::Engine::new(kb) {
-        Ok(engine) => engine.identify_all(obs.iter().cloned()),
+        Ok(engine) => engine.identify_all(obs),
         Err(e) => {
             tracing::warn!("signature engine unavailable ({e}); identifying by MAC block only");
             identify_by_oui(kb, obs)

@@ -137,7 +137,7 @@ async fn scan_names_every_western_personality_with_evidence() {
 
     let kb = camtrace_kb::Kb::embedded().expect("embedded kb loads");
     let engine = camtrace_identify::Engine::new(&kb).expect("signatures compile");
-    let ids = engine.identify_all(obs.iter().cloned());
+    let ids = engine.identify_all(obs);
     let by: HashMap<&str, &camtrace_model::Identification> =
         ids.iter().map(|i| (i.target.as_str(), i)).collect();
     let mut seen: HashSet<&str> = HashSet::new();
@@ -226,7 +226,7 @@ fn open_ports(got: &[&ObservationKind]) -> HashSet<u16> {
 fn identify_and_check(manifest: &camtrace_lab::Manifest, obs: &[camtrace_model::Observation]) {
     let kb = camtrace_kb::Kb::embedded().expect("embedded kb loads");
     let engine = camtrace_identify::Engine::new(&kb).expect("signatures compile");
-    let ids = engine.identify_all(obs.iter().cloned());
+    let ids = engine.identify_all(obs);
     let by: HashMap<&str, &camtrace_model::Identification> =
         ids.iter().map(|i| (i.target.as_str(), i)).collect();
     let mut wrong = Vec::new();

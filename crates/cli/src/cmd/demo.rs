@@ -455,7 +455,7 @@ async fn scan_site(range: String, rate: f64) -> anyhow::Result<Vec<Observation>>
 
 /// Observations to identifications with the identification engine (one per target).
 fn identify(engine: &camtrace_identify::Engine, obs: &[Observation]) -> Vec<Identification> {
-    engine.identify_all(obs.iter().cloned())
+    engine.identify_all(obs)
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {

@@ -320,7 +320,7 @@ impl Identifier {
     }
     /// Identifications of every target among `obs` (grouped by target).
     pub(crate) fn identify(&self, obs: &[Observation]) -> Vec<Identification> {
-        self.engine.identify_all(obs.iter().cloned())
+        self.engine.identify_all(obs)
     }
 }
 
